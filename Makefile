@@ -1,0 +1,54 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV     := $(BIN)/uv
+UV_VERSION := 0.13.8
+
+.PHONY: run test lint check-migrations bench install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(UV): | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# Installs are reproducible: the lock files pin every package; the project itself is editable.
+$(VENV)/.run-installed: requirements/run.lock pyproject.toml | $(UV)
+	$(UV) pip install --quiet --python $(BIN)/python -r requirements/run.lock
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+$(VENV)/.dev-installed: requirements/dev.lock pyproject.toml | $(UV)
+	$(UV) pip install --quiet --python $(BIN)/python -r requirements/dev.lock
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@ $(VENV)/.run-installed
+
+install: $(VENV)/.run-installed
+install-dev: $(VENV)/.dev-installed
+
+## make run: install, start PostgreSQL (embedded unless OCOP_DATABASE_URL is set), migrate, seed, run all four
+run: install
+	$(BIN)/ocop up --demo
+
+## make test: linters, type checks, architecture contracts, then the whole test suite on a real PostgreSQL
+test: install-dev lint
+	$(BIN)/pytest
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+## make bench: the benchmarks of bench/ (not part of make test)
+bench: install-dev
+	$(BIN)/python -m bench
+
+## Regenerate the lock files after changing pyproject.toml
+lock: | $(UV)
+	$(UV) pip compile --quiet pyproject.toml --python-version 3.11 -o requirements/run.lock
+	$(UV) pip compile --quiet pyproject.toml --extra test --python-version 3.11 -o requirements/dev.lock
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

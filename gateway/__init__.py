@@ -1,0 +1,1 @@
+"""API gateway: routing, identity, rate limits, aggregation, public pages."""

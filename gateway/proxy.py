@@ -1,0 +1,149 @@
+"""The streaming reverse proxy: a pure ASGI app in front of the gateway's own FastAPI routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.routes import upstream_for
+from shared.errors import PROBLEM_MEDIA_TYPE, problem_body
+from shared.http import Body, RawHeaders, Upstream, UpstreamConnectError, UpstreamTimeout
+from shared.request_id import REQUEST_ID_HEADER, current_request_id
+
+HOP_BY_HOP = frozenset(
+    {
+        b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
+        b"trailer", b"trailers", b"transfer-encoding", b"upgrade", b"host",
+    }
+)  # fmt: skip
+# The gateway sets these itself; a client must not be able to forge them.
+_SET_BY_GATEWAY = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"x-request-id"})
+_REQUEST_ID = REQUEST_ID_HEADER.lower().encode()
+_BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+
+
+def _connection_listed(headers: RawHeaders) -> frozenset[bytes]:
+    """Header names a Connection header declares hop-by-hop."""
+    listed: set[bytes] = set()
+    for name, value in headers:
+        if name.lower() == b"connection":
+            listed.update(token.strip().lower() for token in value.split(b","))
+    return frozenset(listed)
+
+
+def forward_headers(scope: Scope) -> RawHeaders:
+    """The client's headers minus hop-by-hop ones, plus X-Forwarded-* and our request id."""
+    incoming: RawHeaders = scope["headers"]
+    dropped = HOP_BY_HOP | _SET_BY_GATEWAY | _connection_listed(incoming)
+    headers = [(name, value) for name, value in incoming if name.lower() not in dropped]
+    client = scope.get("client")
+    forwarded_for = [value for name, value in incoming if name.lower() == b"x-forwarded-for"]
+    if client:
+        # Appending keeps the chain a trusted proxy in front of us started.
+        forwarded_for.append(client[0].encode())
+    if forwarded_for:
+        headers.append((b"x-forwarded-for", b", ".join(forwarded_for)))
+    headers.append((b"x-forwarded-proto", scope.get("scheme", "http").encode()))
+    host = next((value for name, value in incoming if name == b"host"), None)
+    if host:
+        headers.append((b"x-forwarded-host", host))
+    headers.append((_REQUEST_ID, (current_request_id() or "").encode()))
+    return headers
+
+
+def response_headers(headers: RawHeaders) -> RawHeaders:
+    """The upstream's headers minus hop-by-hop ones (our middleware adds the request id)."""
+    # uvicorn adds its own date and server headers; passing the upstream's would duplicate them.
+    dropped = HOP_BY_HOP | {_REQUEST_ID, b"date", b"server"} | _connection_listed(headers)
+    return [(name.lower(), value) for name, value in headers if name.lower() not in dropped]
+
+
+async def _request_body(receive: Receive) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        chunk = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+async def _send_problem(send: Send, status: int, type_: str, title: str, detail: str) -> None:
+    body = orjson.dumps(problem_body(status, type_, title, detail))
+    start: Message = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": body})
+
+
+class ProxyApp:
+    """Forward requests whose prefix an upstream owns; hand everything else to ``fallback``."""
+
+    def __init__(self, app: ASGIApp, upstreams: dict[str, Upstream]) -> None:
+        self.fallback = app
+        self.upstreams = upstreams
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.fallback(scope, receive, send)
+            return
+        service = upstream_for(scope["path"])
+        if service is None:
+            await self.fallback(scope, receive, send)
+            return
+        await self.forward(service, scope, receive, send)
+
+    async def forward(self, service: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """Stream the request to ``service`` and its response back, both unbuffered."""
+        target = scope.get("raw_path") or scope["path"].encode()
+        if scope.get("query_string"):
+            target += b"?" + scope["query_string"]
+        method: str = scope["method"]
+        headers = forward_headers(scope)
+        has_body = method not in _BODYLESS or any(
+            n in (b"content-length", b"transfer-encoding") for n, _ in headers
+        )
+        body: Body = _request_body(receive) if has_body else None
+        try:
+            response = await self.upstreams[service].send(method, target.decode("latin-1"), headers, body)
+        except UpstreamTimeout:
+            await _send_problem(
+                send,
+                504,
+                "upstream-timeout",
+                "Gateway timeout",
+                f"The {service} service did not answer in time.",
+            )
+            return
+        except UpstreamConnectError:
+            await _send_problem(
+                send,
+                502,
+                "upstream-unavailable",
+                "Bad gateway",
+                f"The {service} service could not be reached.",
+            )
+            return
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status,
+                    "headers": response_headers(response.headers),
+                }
+            )
+            async for chunk in response.body():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            await response.aclose()

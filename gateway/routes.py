@@ -1,0 +1,47 @@
+"""Which service owns which path prefix (DESIGN.md, "Public API shape")."""
+
+from __future__ import annotations
+
+ROUTES: dict[str, tuple[str, ...]] = {
+    "registry": (
+        "/v1/admin-units", "/v1/entities", "/v1/products", "/v1/ideas", "/v1/business-plans",
+        "/v1/catalogue", "/v1/stats",
+    ),
+    "scoring": (
+        "/v1/criteria-versions", "/v1/product-sets", "/v1/councils", "/v1/rounds", "/v1/applications",
+        "/v1/certificates",
+    ),
+    "stamps": ("/v1/stamp-batches", "/v1/stamps", "/v1/scans", "/v1/anomalies", "/epcis", "/01", "/v"),
+}  # fmt: skip
+
+# Served by the gateway itself even where a prefix above would match.
+GATEWAY_OWNED = ("/v1/auth", "/.well-known", "/v1/reports")
+
+
+def _segments(path: str) -> list[str]:
+    return [segment for segment in path.split("/") if segment]
+
+
+_TABLE: list[tuple[list[str], str]] = sorted(
+    ((_segments(prefix), service) for service, prefixes in ROUTES.items() for prefix in prefixes),
+    key=lambda item: -len(item[0]),
+)
+_OWNED = [_segments(prefix) for prefix in GATEWAY_OWNED]
+
+
+def upstream_for(path: str) -> str | None:
+    """The service that owns ``path``, or None when the gateway serves (or refuses) it itself."""
+    segments = _segments(path)
+    if not segments or segments[0].lower() == "internal":
+        return None
+    # Dot segments could walk out of a prefix once an upstream normalises them.
+    if any(segment in (".", "..") for segment in segments):
+        return None
+    if any(segments[: len(owned)] == owned for owned in _OWNED):
+        return None
+    if len(segments) >= 4 and segments[:2] == ["v1", "products"] and segments[3] == "passport":
+        return None
+    for prefix, service in _TABLE:
+        if segments[: len(prefix)] == prefix:
+            return service
+    return None

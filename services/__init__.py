@@ -1,0 +1,1 @@
+"""The OCOP domain services, each in its own package, and the `ocop` command."""

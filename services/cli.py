@@ -1,0 +1,191 @@
+"""The ``ocop`` command: database set-up, migrations, demo data and running the whole suite."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from shared import dbadmin, migrate
+from shared.embedded import EmbeddedPostgres
+from shared.topology import GATEWAY, PROCESSES, REPO_ROOT, SERVICES, ProcessSpec
+
+STATE_DIR = Path(os.environ.get("OCOP_STATE_DIR", REPO_ROOT / ".ocop"))
+HOST = "127.0.0.1"
+
+
+def _say(message: str) -> None:
+    print(f"ocop: {message}", flush=True)  # noqa: T201 - this is the command's output
+
+
+def _passwords() -> dict[str, str]:
+    """Role passwords: from OCOP_<NAME>_DB_PASSWORD, else generated once and kept in .ocop/."""
+    path = STATE_DIR / "secrets.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    changed = False
+    for spec in PROCESSES:
+        override = os.environ.get(f"OCOP_{spec.name.upper()}_DB_PASSWORD")
+        if override:
+            stored[spec.name] = override
+        elif spec.name not in stored:
+            stored[spec.name] = dbadmin.new_password()
+            changed = True
+    if changed:
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(stored, indent=2))
+        path.chmod(0o600)
+    return stored
+
+
+@contextlib.contextmanager
+def database() -> Iterator[str]:
+    """The administrator URL: OCOP_DATABASE_URL, or an embedded server under .ocop/ for the duration."""
+    url = os.environ.get("OCOP_DATABASE_URL")
+    if url:
+        yield url
+        return
+    server = EmbeddedPostgres(STATE_DIR / "pgdata")
+    _say(f"starting embedded PostgreSQL in {server.pgdata}")
+    admin_url = server.start()
+    try:
+        yield admin_url
+    finally:
+        server.stop()
+        _say("embedded PostgreSQL stopped")
+
+
+def service_urls(admin_url: str) -> dict[str, str]:
+    """Each process's own database URL (its role, same server and database)."""
+    passwords = _passwords()
+    return {spec.name: dbadmin.role_url(admin_url, spec.role, passwords[spec.name]) for spec in PROCESSES}
+
+
+def prepare(admin_url: str) -> dict[str, str]:
+    """Create the database if needed, roles and schemas, and run every migration."""
+    asyncio.run(dbadmin.create_database(admin_url, dbadmin.database_of(admin_url)))
+    asyncio.run(dbadmin.bootstrap(admin_url, PROCESSES, _passwords()))
+    urls = service_urls(admin_url)
+    for spec in PROCESSES:
+        migrate.upgrade(spec, urls[spec.name])
+        _say(f"{spec.name}: schema {spec.schema} migrated")
+    return urls
+
+
+def seed(urls: dict[str, str], *, demo: bool) -> None:
+    """Load reference data and, with ``demo``, the demo data set, into each service."""
+    env = {**os.environ, **_process_env(urls)}
+    args = ["--demo"] if demo else []
+    for spec in SERVICES:
+        module = f"services.{spec.name}.seed"
+        if (REPO_ROOT / "services" / spec.name / "seed.py").exists():
+            subprocess.run([sys.executable, "-m", module, *args], env=env, check=True)  # noqa: S603
+
+
+def _process_env(urls: dict[str, str]) -> dict[str, str]:
+    env = {f"{spec.env_prefix}DATABASE_URL": urls[spec.name] for spec in PROCESSES}
+    for spec in SERVICES:
+        env[f"GATEWAY_{spec.name.upper()}_URL"] = f"http://{HOST}:{spec.port}"
+    return env
+
+
+def _start(spec: ProcessSpec, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable, "-m", "uvicorn", spec.app,
+        "--host", HOST, "--port", str(spec.port), *spec.uvicorn_args(), "--timeout-graceful-shutdown", "5",
+    ]  # fmt: skip
+    return subprocess.Popen(command, env=env)  # noqa: S603
+
+
+def _wait_healthy(spec: ProcessSpec, process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    url = f"http://{HOST}:{spec.port}/healthz"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{spec.name} exited with code {process.returncode}")
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:
+            if response.status == 200:
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"{spec.name} did not answer on {url} within {timeout_s:.0f} s")
+
+
+def _stop_all(processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + 10
+    for process in processes.values():
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        if process.poll() is None:
+            process.kill()
+
+
+def up(*, demo: bool) -> int:
+    """Run the whole suite in the foreground until Ctrl-C or SIGTERM."""
+    stopping = False
+
+    def request_stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    with database() as admin_url:
+        urls = prepare(admin_url)
+        seed(urls, demo=demo)
+        env = {**os.environ, **_process_env(urls)}
+        processes: dict[str, subprocess.Popen[bytes]] = {}
+        try:
+            for spec in (*SERVICES, GATEWAY):
+                processes[spec.name] = _start(spec, env)
+            for spec in (*SERVICES, GATEWAY):
+                _wait_healthy(spec, processes[spec.name])
+            _say("the OCOP platform is running:")
+            for spec in (GATEWAY, *SERVICES):
+                _say(f"  {spec.name:<9} http://{HOST}:{spec.port}  (docs: http://{HOST}:{spec.port}/docs)")
+            _say("press Ctrl-C to stop")
+            while not stopping:
+                for name, process in processes.items():
+                    if process.poll() is not None:
+                        _say(f"{name} exited with code {process.returncode}; stopping the suite")
+                        stopping = True
+                time.sleep(0.2)
+        finally:
+            _say("stopping")
+            _stop_all(processes)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``ocop`` console script."""
+    parser = argparse.ArgumentParser(prog="ocop", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("up", help="set up the database and run all four processes")
+    run.add_argument("--demo", action=argparse.BooleanOptionalAction, default=True, help="load demo data")
+    commands.add_parser("migrate", help="create roles and schemas and run every migration")
+    seed_cmd = commands.add_parser("seed", help="load reference data (and demo data with --demo)")
+    seed_cmd.add_argument("--demo", action="store_true", help="also load the demo data set")
+    args = parser.parse_args(argv)
+
+    if args.command == "up":
+        return up(demo=args.demo)
+    with database() as admin_url:
+        if args.command == "migrate":
+            prepare(admin_url)
+        else:
+            seed(service_urls(admin_url), demo=args.demo)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

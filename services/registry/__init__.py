@@ -1,0 +1,1 @@
+"""Registry service: administrative units, producers, products, the OCOP cycle, catalogue."""

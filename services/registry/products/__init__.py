@@ -1,0 +1,1 @@
+"""Products: registration, reading and (later) their lifecycle."""

@@ -1,0 +1,1 @@
+"""Scoring service: criteria, councils, dossiers, scorecards, star results, certificates."""

@@ -1,0 +1,1 @@
+"""Stamps service: e-stamp batches and serials, Digital Link, verification, EPCIS 2.0."""

@@ -1,0 +1,15 @@
+"""The stamps service's schema and declarative base: every table lives in schema `stamps`."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import DeclarativeBase
+
+from shared.db import schema_metadata
+
+SCHEMA = "stamps"
+
+
+class Base(DeclarativeBase):
+    """Base class of every ORM model of the stamps service."""
+
+    metadata = schema_metadata(SCHEMA)

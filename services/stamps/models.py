@@ -1,0 +1,7 @@
+"""Every ORM model of the stamps service, imported so the metadata is complete (Alembic, tests)."""
+
+from __future__ import annotations
+
+
+def load_models() -> None:
+    """Import each domain package's models module (none yet: the domain arrives in its own issue)."""

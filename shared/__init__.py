@@ -1,0 +1,1 @@
+"""Common library for the OCOP services: framework glue only, no business rules."""

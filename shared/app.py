@@ -1,0 +1,105 @@
+"""The FastAPI application factory every service and the gateway build on."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+
+from shared.config import BaseServiceSettings
+from shared.db import Database
+from shared.errors import PROBLEM_MEDIA_TYPE, install_problem_handlers
+from shared.health import ReadinessCheck, database_ready, health_router
+from shared.logging import configure_logging
+from shared.middleware import RequestIdMiddleware
+from shared.schemas import Problem
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+# Documented on every operation so clients (and schemathesis) know errors are problem+json.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {"model": Problem, "description": "Validation error (problem+json naming each invalid field)"},
+}
+
+
+def _document_errors_as_problems(app: FastAPI) -> None:
+    """Make the OpenAPI document say what we send: every 4xx/5xx body is application/problem+json."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        document = generate()
+        for path_item in document.get("paths", {}).values():
+            for operation in path_item.values():
+                for code, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if code[:1] in ("4", "5") and "application/json" in content:
+                        content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_service_app(
+    *,
+    name: str,
+    title: str,
+    settings: BaseServiceSettings,
+    routers: Sequence[APIRouter],
+    lifespan: Lifespan,
+    readiness: ReadinessCheck = database_ready,
+    description: str = "",
+    version: str = "1.0.0",
+    inner_middleware: Sequence[tuple[Any, dict[str, Any]]] = (),
+    openapi_url: str | None = "/openapi.json",
+) -> FastAPI:
+    """Wire logging, request ids, problem+json errors, health checks and the given routers."""
+    configure_logging(name, settings.log_level)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        responses=PROBLEM_RESPONSES,
+        openapi_url=openapi_url,
+    )
+    app.state.settings = settings
+    _document_errors_as_problems(app)
+    install_problem_handlers(app)
+    for middleware, options in inner_middleware:
+        app.add_middleware(middleware, **options)
+    # Added last, so it is the outermost: every response, even a proxied one, carries the id.
+    app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)
+    app.include_router(health_router(readiness))
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+async def no_lifespan(_: FastAPI) -> AsyncIterator[None]:
+    """A lifespan that holds nothing (for tests and the bare baseline)."""
+    yield
+
+
+def database_lifespan(name: str, settings: BaseServiceSettings) -> Lifespan:
+    """A lifespan that opens the service's database pool on start and closes it on stop."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database.connect(
+            settings.database_url.get_secret_value(),
+            application_name=name,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
+        )
+        app.state.db = database
+        try:
+            yield
+        finally:
+            await database.dispose()
+
+    return lifespan

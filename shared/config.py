@@ -1,0 +1,49 @@
+"""Settings shared by every service: one pydantic-settings class per service, each with its own prefix."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+
+# Values that ship in examples and must never reach a real deployment.
+PLACEHOLDER_SECRETS = frozenset({"changeme", "changethis", "secret", "password", "example"})
+
+
+class BaseServiceSettings(BaseSettings):
+    """Settings every service has; subclasses set ``env_prefix`` (``REGISTRY_``, ``GATEWAY_``...)."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    environment: Environment = "development"
+    database_url: SecretStr = SecretStr("")
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    db_statement_timeout_ms: int = 15_000
+    log_level: str = "INFO"
+    access_log: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> BaseServiceSettings:
+        """Refuse known placeholder secrets anywhere but on a developer's machine."""
+        if self.environment == "development":
+            return self
+        for name, value in self:
+            if isinstance(value, SecretStr) and _is_placeholder(value.get_secret_value()):
+                raise ValueError(f"{name} holds a placeholder secret; set a real one for {self.environment}")
+        return self
+
+
+def _is_placeholder(secret: str) -> bool:
+    """Tell whether a secret (or the password inside a URL) is a well-known placeholder."""
+    lowered = secret.lower()
+    if lowered in PLACEHOLDER_SECRETS:
+        return True
+    if "://" in lowered and "@" in lowered:
+        credentials = lowered.split("://", 1)[1].split("@", 1)[0]
+        password = credentials.split(":", 1)[1] if ":" in credentials else ""
+        return password in PLACEHOLDER_SECRETS
+    return False

@@ -1,0 +1,1 @@
+"""Identity: the principal model and the one module that handles JWTs."""

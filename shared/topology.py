@@ -1,0 +1,47 @@
+"""Where each process of the suite lives: its schema, database role, port and ASGI app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """One process of the suite and the database schema it owns."""
+
+    name: str
+    schema: str
+    role: str
+    port: int
+    app: str
+    migrations: Path
+    edge: bool = False
+
+    def uvicorn_args(self) -> list[str]:
+        """Server flags: the edge must not trust X-Forwarded-* from clients; services trust it."""
+        return ["--no-access-log", *(["--no-proxy-headers"] if self.edge else [])]
+
+    @property
+    def env_prefix(self) -> str:
+        """Prefix of this process's settings in the environment (``REGISTRY_``)."""
+        return f"{self.name.upper()}_"
+
+
+def _spec(name: str, port: int, app: str, migrations: str, *, edge: bool = False) -> ProcessSpec:
+    return ProcessSpec(name, name, f"ocop_{name}", port, app, REPO_ROOT / migrations, edge)
+
+
+REGISTRY = _spec("registry", 8001, "services.registry.main:app", "services/registry/migrations")
+SCORING = _spec("scoring", 8002, "services.scoring.main:app", "services/scoring/migrations")
+STAMPS = _spec("stamps", 8003, "services.stamps.main:app", "services/stamps/migrations")
+GATEWAY = _spec("gateway", 8000, "gateway.main:app", "gateway/migrations", edge=True)
+
+SERVICES = (REGISTRY, SCORING, STAMPS)
+PROCESSES = (GATEWAY, *SERVICES)
+
+# Extensions live in a schema of their own that every role may use, never in a service's schema.
+EXTENSIONS_SCHEMA = "extensions"
+EXTENSIONS = ("pg_trgm", "unaccent")

@@ -1,0 +1,52 @@
+"""The prefix table of DESIGN.md, and the paths the gateway must never forward."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.routes import upstream_for
+
+
+@pytest.mark.parametrize(
+    ("path", "service"),
+    [
+        ("/v1/products", "registry"),
+        ("/v1/products/0b6f/history", "registry"),
+        ("/v1/catalogue", "registry"),
+        ("/v1/admin-units/22", "registry"),
+        ("/v1/entities", "registry"),
+        ("/v1/ideas/1/submit", "registry"),
+        ("/v1/business-plans", "registry"),
+        ("/v1/criteria-versions", "scoring"),
+        ("/v1/certificates/9", "scoring"),
+        ("/v1/applications", "scoring"),
+        ("/v1/stamp-batches", "stamps"),
+        ("/01/08938505974016/21/ABC123", "stamps"),
+        ("/v/ABC123", "stamps"),
+        ("/epcis/events", "stamps"),
+    ],
+)
+def test_prefix_routes_to_owner(path: str, service: str) -> None:
+    assert upstream_for(path) == service
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/internal/events",
+        "/Internal/events",
+        "//internal/events",
+        "/v1/products/../../internal/events",
+        "/v1/products/./x",
+        "/v1/auth/token",
+        "/.well-known/jwks.json",
+        "/v1/products/0b6f/passport",
+        "/v1/reports/summary",
+        "/v1/productsX",
+        "/healthz",
+        "/docs",
+        "/",
+    ],
+)
+def test_paths_the_gateway_keeps(path: str) -> None:
+    assert upstream_for(path) is None

@@ -1,0 +1,121 @@
+"""Real uvicorn processes of the suite on free loopback ports, for end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.topology import GATEWAY, SERVICES, ProcessSpec
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningProcess:
+    """One started process and where it listens."""
+
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def url(self) -> str:
+        """Base URL of the process."""
+        return f"http://{HOST}:{self.port}"
+
+
+def start_process(
+    app: str, name: str, port: int, env: dict[str, str], log_dir: Path, args: list[str] | None = None
+) -> RunningProcess:
+    """Start ``app`` under uvicorn with its output in ``log_dir``."""
+    log = log_dir / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                app,
+                "--host",
+                HOST,
+                "--port",
+                str(port),
+                *(args or ["--no-access-log"]),
+            ],
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return RunningProcess(name, port, process, log)
+
+
+def wait_until_healthy(running: RunningProcess, timeout_s: float = 60) -> None:
+    """Poll /healthz until it answers 200."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if running.process.poll() is not None:
+            raise RuntimeError(f"{running.name} exited: {running.log.read_text()[-2000:]}")
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{running.url}/healthz", timeout=1) as response,  # noqa: S310 - loopback
+        ):
+            if response.status == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{running.name} not healthy in {timeout_s} s: {running.log.read_text()[-2000:]}")
+
+
+def stop(processes: list[RunningProcess]) -> None:
+    """Terminate the processes and wait for them."""
+    for running in processes:
+        if running.process.poll() is None:
+            running.process.terminate()
+    for running in processes:
+        try:
+            running.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            running.process.kill()
+
+
+def process_env(urls: dict[str, str], ports: dict[str, int]) -> dict[str, str]:
+    """Environment for every process: its own database URL and the gateway's upstreams."""
+    env = {f"{spec.env_prefix}DATABASE_URL": urls[spec.name] for spec in (GATEWAY, *SERVICES)}
+    for spec in SERVICES:
+        env[f"GATEWAY_{spec.name.upper()}_URL"] = f"http://{HOST}:{ports[spec.name]}"
+    env["GATEWAY_ENVIRONMENT"] = env["REGISTRY_ENVIRONMENT"] = "test"
+    env["SCORING_ENVIRONMENT"] = env["STAMPS_ENVIRONMENT"] = "test"
+    return env
+
+
+@contextlib.contextmanager
+def running_suite(urls: dict[str, str], log_dir: Path) -> Iterator[dict[str, RunningProcess]]:
+    """The four processes, each on a free port, stopped on exit."""
+    specs: list[ProcessSpec] = [*SERVICES, GATEWAY]
+    ports = {spec.name: free_port() for spec in specs}
+    env = process_env(urls, ports)
+    started = {
+        spec.name: start_process(spec.app, spec.name, ports[spec.name], env, log_dir, spec.uvicorn_args())
+        for spec in specs
+    }
+    try:
+        for running in started.values():
+            wait_until_healthy(running)
+        yield started
+    finally:
+        stop(list(started.values()))
