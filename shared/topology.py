@@ -21,8 +21,14 @@ class ProcessSpec:
     edge: bool = False
 
     def uvicorn_args(self) -> list[str]:
-        """Server flags: the edge must not trust X-Forwarded-* from clients; services trust it."""
-        return ["--no-access-log", *(["--no-proxy-headers"] if self.edge else [])]
+        """Server flags: the edge must not trust X-Forwarded-* from clients; services trust it.
+
+        Services keep idle connections longer than the gateway's pool does (30 s), so the gateway
+        never reuses a connection the service has just closed (uvicorn's default is 5 s).
+        """
+        if self.edge:
+            return ["--no-access-log", "--no-proxy-headers"]
+        return ["--no-access-log", "--timeout-keep-alive", "35"]
 
     @property
     def env_prefix(self) -> str:
