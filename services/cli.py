@@ -17,6 +17,9 @@ from pathlib import Path
 
 from shared import dbadmin, migrate
 from shared.embedded import EmbeddedPostgres
+from shared.security.jwt import TokenSigner
+from shared.security.keys import ensure_dev_keys
+from shared.security.principal import Principal, Role
 from shared.topology import GATEWAY, PROCESSES, REPO_ROOT, SERVICES, ProcessSpec
 
 STATE_DIR = Path(os.environ.get("OCOP_STATE_DIR", REPO_ROOT / ".ocop"))
@@ -92,6 +95,12 @@ def seed(urls: dict[str, str], *, demo: bool) -> None:
 
 def _process_env(urls: dict[str, str]) -> dict[str, str]:
     env = {f"{spec.env_prefix}DATABASE_URL": urls[spec.name] for spec in PROCESSES}
+    _, public_keys = ensure_dev_keys(STATE_DIR)
+    for spec in PROCESSES:
+        env.setdefault(
+            f"{spec.env_prefix}JWT_PUBLIC_KEYS",
+            os.environ.get(f"{spec.env_prefix}JWT_PUBLIC_KEYS", public_keys),
+        )
     for spec in SERVICES:
         env[f"GATEWAY_{spec.name.upper()}_URL"] = f"http://{HOST}:{spec.port}"
     return env
@@ -128,6 +137,13 @@ def _stop_all(processes: dict[str, subprocess.Popen[bytes]]) -> None:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         if process.poll() is None:
             process.kill()
+
+
+def dev_token(principal: Principal, *, ttl_s: int = 900) -> str:
+    """A token signed with the development key that `ocop up` gives every process to trust."""
+    private_key, _ = ensure_dev_keys(STATE_DIR)
+    signer = TokenSigner(private_key, kid="dev-1", issuer="ocop-gateway")
+    return signer.sign(principal, audience="ocop-platform", ttl_s=ttl_s)
 
 
 def up(*, demo: bool) -> int:
@@ -175,10 +191,20 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", help="create roles and schemas and run every migration")
     seed_cmd = commands.add_parser("seed", help="load reference data (and demo data with --demo)")
     seed_cmd.add_argument("--demo", action="store_true", help="also load the demo data set")
+    token = commands.add_parser("token", help="print a development token for a principal")
+    token.add_argument(
+        "--role", required=True, choices=[role.value for role in Role if role is not Role.anonymous]
+    )
+    token.add_argument("--scope", help="entity id (producer), commune or province code (officers)")
+    token.add_argument("--sub", default="dev-user")
+    token.add_argument("--ttl", type=int, default=900, help="seconds (default 900)")
     args = parser.parse_args(argv)
 
     if args.command == "up":
         return up(demo=args.demo)
+    if args.command == "token":
+        print(dev_token(Principal(sub=args.sub, role=Role(args.role), scope=args.scope), ttl_s=args.ttl))  # noqa: T201
+        return 0
     with database() as admin_url:
         if args.command == "migrate":
             prepare(admin_url)

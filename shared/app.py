@@ -15,6 +15,7 @@ from shared.health import ReadinessCheck, database_ready, health_router
 from shared.logging import configure_logging
 from shared.middleware import RequestIdMiddleware
 from shared.schemas import Problem
+from shared.security.dependencies import build_verifier
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -67,6 +68,7 @@ def create_service_app(
         openapi_url=openapi_url,
     )
     app.state.settings = settings
+    app.state.token_verifier = build_verifier(settings)
     _document_errors_as_problems(app)
     install_problem_handlers(app)
     for middleware, options in inner_middleware:

@@ -25,6 +25,10 @@ class BaseServiceSettings(BaseSettings):
     db_statement_timeout_ms: int = 15_000
     log_level: str = "INFO"
     access_log: bool = True
+    # Tokens are issued by the gateway (or a trusted OIDC issuer); services only hold public keys.
+    jwt_issuer: str = "ocop-gateway"
+    jwt_audience: str = "ocop-platform"
+    jwt_public_keys: str = ""  # a JWKS document: {"keys": [{"kid": ..., "kty": "RSA", ...}]}
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> BaseServiceSettings:

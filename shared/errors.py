@@ -153,8 +153,9 @@ async def _handle_validation(request: Request, exc: Exception) -> Response:
 _HTTP_TYPES = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}
 
 
-# FastAPI answers 400 with this text when a body cannot even be decoded (invalid UTF-8, a broken
-# form); to a client that is one more invalid field, so it gets the same 422 as malformed JSON.
+# Our code raises ProblemErrors, never a bare 400: a framework 400 means a body that could not even
+# be parsed (invalid UTF-8, broken multipart). To a client that is one more invalid field, so it
+# gets the same 422 as malformed JSON.
 _UNPARSABLE_BODY = "There was an error parsing the body"
 
 
@@ -162,10 +163,11 @@ async def _handle_http(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, StarletteHTTPException):
         raise exc
     status = exc.status_code
-    if status == 400 and exc.detail == _UNPARSABLE_BODY:
+    if status == 400:
+        message = exc.detail if isinstance(exc.detail, str) and exc.detail != _UNPARSABLE_BODY else None
         return problem_response(
             422, "validation-error", "Request validation failed", "Invalid fields: body", request.url.path,
-            errors=[{"field": "body", "message": "the body could not be decoded", "type": "body_undecodable"}],
+            errors=[{"field": "body", "message": message or "the body could not be decoded", "type": "body_undecodable"}],
         )  # fmt: skip
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     type_ = _HTTP_TYPES.get(status, phrase.lower().replace(" ", "-"))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 T = TypeVar("T")
 
@@ -48,3 +48,29 @@ class Problem(BaseModel):
     instance: str | None = None
     request_id: str | None = None
     errors: list[ProblemField] | None = None
+
+
+_PROBLEM_DESCRIPTIONS = {
+    400: "Bad request",
+    401: "No valid bearer token (the operation needs one)",
+    403: "The caller may see this but not do this",
+    404: "No such resource, or none the caller may see",
+    409: "Conflicts with the current state",
+    413: "Too large",
+    415: "Unsupported media type",
+}
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries documenting problem+json answers for the given statuses."""
+    return {status: {"model": Problem, "description": _PROBLEM_DESCRIPTIONS[status]} for status in statuses}
+
+
+def _not_a_boolean(value: Any) -> Any:
+    """JSON true/false are not numbers, though pydantic's lax mode would read them as 1/0."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not a boolean")
+    return value
+
+
+NotBool = BeforeValidator(_not_a_boolean)

@@ -10,8 +10,36 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from shared.security.jwt import TokenSigner
+from shared.security.keys import jwks
+from shared.security.principal import Principal, Role
 from tests.support.database import TestDatabase, create_test_database, drop_test_database, resolve_server
+from tests.support.keys import rsa_pair
 from tests.support.processes import RunningProcess, running_suite
+
+JWT_ISSUER = "ocop-gateway"
+JWT_AUDIENCE = "ocop-platform"
+JWT_KID = "test-1"
+
+
+def test_jwks() -> str:
+    """The JWKS every process under test trusts."""
+    return jwks(rsa_pair()[1], JWT_KID)
+
+
+test_jwks.__test__ = False  # type: ignore[attr-defined]
+
+
+def sign(principal: Principal, ttl_s: int = 900) -> str:
+    """A token the processes under test accept."""
+    return TokenSigner(rsa_pair()[0], kid=JWT_KID, issuer=JWT_ISSUER).sign(
+        principal, audience=JWT_AUDIENCE, ttl_s=ttl_s
+    )
+
+
+def auth(role: Role | str, scope: str | None = None, sub: str = "tester") -> dict[str, str]:
+    """Authorization header for a principal with ``role`` scoped to ``scope``."""
+    return {"Authorization": f"Bearer {sign(Principal(sub=sub, role=Role(role), scope=scope))}"}
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +50,7 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]
     for name, url in created.urls.items():
         os.environ[f"{name.upper()}_DATABASE_URL"] = url
         os.environ[f"{name.upper()}_ENVIRONMENT"] = "test"
+        os.environ[f"{name.upper()}_JWT_PUBLIC_KEYS"] = test_jwks()
     try:
         yield created
     finally:
@@ -51,7 +80,11 @@ async def registry_client(database: TestDatabase) -> AsyncIterator[httpx.AsyncCl
     from services.registry.config import RegistrySettings
     from services.registry.main import create_app
 
-    app = create_app(RegistrySettings(database_url=database.urls["registry"], environment="test"))
+    app = create_app(
+        RegistrySettings(
+            database_url=database.urls["registry"], environment="test", jwt_public_keys=test_jwks()
+        )
+    )
     async for client in asgi_client(app):
         yield client
 

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.registry.admin_units.router import router as admin_units_router
+from services.registry.catalogue.router import router as catalogue_router
 from services.registry.config import RegistrySettings, get_settings
+from services.registry.cycle.router import ideas_router, plans_router
+from services.registry.entities.router import router as entities_router
+from services.registry.imports.router import router as imports_router
+from services.registry.products.router import internal_router as certification_router
 from services.registry.products.router import router as products_router
+from services.registry.stats.router import router as stats_router
 from shared.app import create_service_app, database_lifespan
 
 
@@ -17,7 +24,19 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         title="OCOP Registry",
         description="Administrative units, OCOP entities, products, the OCOP cycle and the catalogue.",
         settings=settings,
-        routers=[products_router],
+        routers=[
+            admin_units_router,
+            # Import/export routes (/v1/imports, /v1/{entities,products}/export) before the
+            # /{id} routes so "export" is never read as an id.
+            imports_router,
+            entities_router,
+            products_router,
+            ideas_router,
+            plans_router,
+            catalogue_router,
+            stats_router,
+            certification_router,
+        ],
         lifespan=database_lifespan("registry", settings),
     )
 

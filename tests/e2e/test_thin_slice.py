@@ -2,46 +2,85 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 
+from tests.conftest import auth
+from tests.registry.conftest import entity_body
+from tests.registry.factories import create_unit
+from tests.support.database import TestDatabase
 from tests.support.processes import RunningProcess
 
 pytestmark = pytest.mark.e2e
 
 
-async def test_create_and_read_a_product_through_the_gateway(suite: dict[str, RunningProcess]) -> None:
+async def _register_entity(client: httpx.AsyncClient, database: TestDatabase) -> str:
+    """Register an entity through the gateway (as its commune officer) and return its id."""
+    unit = await create_unit(database)
+    entity = await client.post(
+        "/v1/entities",
+        json=entity_body(unit, legal_name="Hợp tác xã Lâm sản Ba Chẽ"),
+        headers=auth("commune_officer", unit.commune_code),
+    )
+    assert entity.status_code == 201, entity.text
+    return str(entity.json()["id"])
+
+
+async def test_create_and_read_a_product_through_the_gateway(
+    suite: dict[str, RunningProcess], database: TestDatabase
+) -> None:
     async with httpx.AsyncClient(base_url=suite["gateway"].url) as client:
+        entity_id = await _register_entity(client, database)
+        producer = auth("producer", entity_id)
         created = await client.post(
             "/v1/products",
-            json={"name": "Rượu ba kích Ba Chẽ", "product_set": 14, "description": "Ngâm từ rễ ba kích tím"},
-            headers={"X-Request-ID": "slice-request-0001"},
+            json={
+                "entity_id": entity_id,
+                "name": "Rượu ba kích Ba Chẽ",
+                "product_set": 14,
+                "description": "Ngâm từ rễ ba kích tím",
+            },
+            headers={"X-Request-ID": "slice-request-0001", **producer},
         )
         assert created.status_code == 201, created.text
         assert created.headers["x-request-id"] == "slice-request-0001"
         product = created.json()
-        read = await client.get(f"/v1/products/{product['id']}")
+        read = await client.get(f"/v1/products/{product['id']}", headers=producer)
+        stranger = await client.get(
+            f"/v1/products/{product['id']}", headers=auth("producer", str(uuid.uuid4()))
+        )
     assert read.status_code == 200
     assert read.json() == product
     assert read.json()["name"] == "Rượu ba kích Ba Chẽ"
+    assert stranger.status_code == 404
 
 
-async def test_the_gateway_and_the_registry_see_the_same_record(suite: dict[str, RunningProcess]) -> None:
-    async with httpx.AsyncClient() as client:
-        created = await client.post(
-            f"{suite['gateway'].url}/v1/products", json={"name": "Trà hoa vàng", "product_set": 12}
+async def test_the_gateway_and_the_registry_see_the_same_record(
+    suite: dict[str, RunningProcess], database: TestDatabase
+) -> None:
+    async with httpx.AsyncClient(base_url=suite["gateway"].url) as gateway:
+        entity_id = await _register_entity(gateway, database)
+        producer = auth("producer", entity_id)
+        created = await gateway.post(
+            "/v1/products",
+            json={"entity_id": entity_id, "name": "Trà hoa vàng", "product_set": 12},
+            headers=producer,
         )
-        direct = await client.get(f"{suite['registry'].url}/v1/products/{created.json()['id']}")
+    async with httpx.AsyncClient(base_url=suite["registry"].url) as registry:
+        direct = await registry.get(f"/v1/products/{created.json()['id']}", headers=producer)
     assert direct.status_code == 200
     assert direct.json()["name"] == "Trà hoa vàng"
 
 
 async def test_malformed_body_is_a_problem_422_through_the_gateway(suite: dict[str, RunningProcess]) -> None:
-    async with httpx.AsyncClient(base_url=suite["gateway"].url) as client:
+    async with httpx.AsyncClient(base_url=suite["gateway"].url, headers=auth("admin")) as client:
         response = await client.post(
-            "/v1/products", content='{"name": "Na Hoành Bồ", "product_set": "ba"}'.encode(),
+            "/v1/products",
+            content='{"entity_id": "8f0c2a1e-8d7b-4c1e-9a51-4f7d1c2b3a4d", "name": "Na Hoành Bồ", "product_set": "ba"}'.encode(),
             headers={"content-type": "application/json"},
-        )  # fmt: skip
+        )
         broken = await client.post("/v1/products", content=b"{", headers={"content-type": "application/json"})
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"

@@ -1,37 +1,314 @@
-"""Registering and reading products on the registry (in-process, real PostgreSQL)."""
+"""Products: registration with codes and GTINs, changes and history, lifecycle, certification, images."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 import uuid
+from datetime import date
 
 import httpx
+import pytest
+
+from services.registry.products.identifiers import gtin_check_digit, gtin_is_valid
+from tests.conftest import auth
+from tests.registry.conftest import Producer, register_producer
+from tests.support.database import TestDatabase
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
-async def test_register_then_read_back(registry_client: httpx.AsyncClient) -> None:
-    created = await registry_client.post("/v1/products", json={"name": "Chả mực Hạ Long", "product_set": 8})
-    assert created.status_code == 201
-    body = created.json()
-    assert created.headers["location"] == f"/v1/products/{body['id']}"
-    read = await registry_client.get(created.headers["location"])
-    assert read.status_code == 200
-    assert read.json()["name"] == "Chả mực Hạ Long"
-    assert read.json()["product_set"] == 8
+def gtin(body12: str) -> str:
+    """A GTIN-13 with a correct check digit."""
+    return body12 + str(gtin_check_digit(body12))
 
 
-async def test_unknown_product_is_a_problem_404(registry_client: httpx.AsyncClient) -> None:
-    response = await registry_client.get(f"/v1/products/{uuid.uuid4()}")
-    assert response.status_code == 404
-    assert response.json()["type"] == "/problems/product-not-found"
+def product_body(producer: Producer, **overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "entity_id": str(producer.entity_id),
+        "name": f"Chả mực Hạ Long {uuid.uuid4().hex[:6]}",
+        "product_set": 8,
+        "description": "Chả mực giã tay từ mực tươi vùng biển Hạ Long",
+    }
+    body.update(overrides)
+    return body
 
 
-async def test_malformed_id_is_422_on_the_path_field(registry_client: httpx.AsyncClient) -> None:
-    response = await registry_client.get("/v1/products/not-a-uuid")
+async def create_product(
+    client: httpx.AsyncClient, producer: Producer, **overrides: object
+) -> dict[str, object]:
+    response = await client.post(
+        "/v1/products", json=product_body(producer, **overrides), headers=producer.headers
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_gtin_check_digit_matches_gs1_examples() -> None:
+    assert gtin_is_valid("8934588012228")  # a real GS1 Vietnam GTIN-13
+    assert gtin_is_valid("4006381333931")
+    assert gtin_is_valid("96385074")  # GTIN-8
+    assert not gtin_is_valid("8934588012229")
+
+
+async def test_producer_registers_a_product_with_a_generated_code(
+    registry_client: httpx.AsyncClient, producer: Producer
+) -> None:
+    product = await create_product(
+        registry_client, producer, gtin=gtin("893458801222"), name_en="Ha Long squid cake"
+    )
+    year = date.today().year
+    assert re.fullmatch(
+        rf"{producer.unit.province_code}-{producer.unit.commune_code}-\d{{4}}-{year}", product["product_code"]
+    )
+    assert product["status"] == "idea"
+    assert product["product_group"] == "food"
+    assert product["sector"] == "processed"
+    assert product["warnings"] == []
+    assert product["ocop_star"] is None
+    second = await create_product(registry_client, producer)
+    first_seq, second_seq = (int(str(p["product_code"]).split("-")[2]) for p in (product, second))
+    assert second_seq == first_seq + 1
+
+
+async def test_product_codes_are_unique_under_concurrency(
+    registry_client: httpx.AsyncClient, producer: Producer
+) -> None:
+    products = await asyncio.gather(*(create_product(registry_client, producer) for _ in range(8)))
+    codes = [p["product_code"] for p in products]
+    assert len(set(codes)) == 8
+
+
+async def test_gtin_rules(registry_client: httpx.AsyncClient, producer: Producer) -> None:
+    bad = await registry_client.post(
+        "/v1/products", json=product_body(producer, gtin="8934588012229"), headers=producer.headers
+    )
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "body.gtin"
+    foreign = await create_product(registry_client, producer, gtin=gtin("400638133393"))
+    assert foreign["warnings"][0]["field"] == "body.gtin"
+    again = await registry_client.post(
+        "/v1/products", json=product_body(producer, gtin=foreign["gtin"]), headers=producer.headers
+    )
+    assert again.status_code == 409
+    assert again.json()["type"] == "/problems/gtin-taken"
+
+
+async def test_same_name_twice_for_one_entity_is_409(
+    registry_client: httpx.AsyncClient, producer: Producer
+) -> None:
+    product = await create_product(registry_client, producer)
+    again = await registry_client.post(
+        "/v1/products", json=product_body(producer, name=product["name"]), headers=producer.headers
+    )
+    assert again.status_code == 409
+    assert again.json()["type"] == "/problems/product-name-taken"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("product_set", 0),
+        ("product_set", 27),
+        ("name", ""),
+        ("classification", "2019"),
+        ("status", "certified"),
+        ("ocop_star", 5),
+    ],
+)
+async def test_invalid_fields(
+    registry_client: httpx.AsyncClient, producer: Producer, field: str, value: object
+) -> None:
+    response = await registry_client.post(
+        "/v1/products", json=product_body(producer, **{field: value}), headers=producer.headers
+    )
     assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == "path.product_id"
+    assert response.json()["errors"][0]["field"] == f"body.{field}"
 
 
-async def test_invalid_body_writes_nothing(registry_client: httpx.AsyncClient) -> None:
-    name = f"Không hợp lệ {uuid.uuid4()}"
-    response = await registry_client.post("/v1/products", json={"name": name, "product_set": 27})
+async def test_classification_versions(registry_client: httpx.AsyncClient, producer: Producer) -> None:
+    tea = await create_product(registry_client, producer, product_set=11, classification="1048")
+    assert (tea["product_group"], tea["sector"]) == ("beverages", "Đồ uống")
+    flower = await create_product(registry_client, producer, product_set=23)
+    assert flower["product_group"] == "ornamentals"
+
+
+async def test_access_rules(
+    registry_client: httpx.AsyncClient, producer: Producer, database: TestDatabase
+) -> None:
+    other = await register_producer(registry_client, database)
+    # Registering for another producer's entity: the entity does not exist for this caller.
+    foreign = await registry_client.post("/v1/products", json=product_body(other), headers=producer.headers)
+    assert foreign.status_code == 404
+    assert foreign.json()["type"] == "/problems/entity-not-found"
+    product = await create_product(registry_client, producer)
+    path = f"/v1/products/{product['id']}"
+    assert (await registry_client.get(path, headers=producer.headers)).status_code == 200
+    assert (await registry_client.get(path, headers=other.headers)).status_code == 404
+    assert (
+        await registry_client.get(path, headers=auth("commune_officer", producer.unit.commune_code))
+    ).status_code == 200
+    assert (
+        await registry_client.get(path, headers=auth("commune_officer", other.unit.commune_code))
+    ).status_code == 404
+    assert (await registry_client.get(path)).status_code == 401
+    assert (await registry_client.patch(path, json={"story": "x"}, headers=other.headers)).status_code == 404
+    assert (await registry_client.post("/v1/products", json=product_body(producer))).status_code == 401
+    listed = (await registry_client.get("/v1/products", headers=other.headers)).json()["items"]
+    assert product["id"] not in [p["id"] for p in listed]
+
+
+async def test_update_records_history_and_refuses_certificate_fields(
+    registry_client: httpx.AsyncClient, producer: Producer
+) -> None:
+    product = await create_product(registry_client, producer)
+    path = f"/v1/products/{product['id']}"
+    changed = await registry_client.patch(
+        path, json={"story": "Ba thế hệ làm chả mực", "product_set": 7}, headers=producer.headers
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["story"] == "Ba thế hệ làm chả mực"
+    assert (
+        await registry_client.patch(path, json={"ocop_star": 5}, headers=producer.headers)
+    ).status_code == 422
+    assert (
+        await registry_client.patch(path, json={"certificate_number": "X"}, headers=producer.headers)
+    ).status_code == 422
+    history = (await registry_client.get(f"{path}/history", headers=producer.headers)).json()
+    assert [h["action"] for h in history] == ["registered", "updated"]
+    assert history[1]["changes"]["story"] == [None, "Ba thế hệ làm chả mực"]
+    assert history[1]["changes"]["product_set"] == [8, 7]
+    assert history[1]["actor_role"] == "producer"
+
+
+async def test_lifecycle_transitions(registry_client: httpx.AsyncClient, producer: Producer) -> None:
+    product = await create_product(registry_client, producer)
+    path = f"/v1/products/{product['id']}/status"
+    officer = auth("commune_officer", producer.unit.commune_code)
+    illegal = await registry_client.post(path, json={"status": "ready_for_evaluation"}, headers=officer)
+    assert illegal.status_code == 409
+    assert illegal.json()["current_state"] == "idea"
+    assert "idea" in illegal.json()["detail"]
+    # Approving the idea is an officer's decision, not the producer's.
+    assert (
+        await registry_client.post(path, json={"status": "business_plan"}, headers=producer.headers)
+    ).status_code == 403
+    assert (
+        await registry_client.post(path, json={"status": "business_plan"}, headers=officer)
+    ).status_code == 200
+    assert (
+        await registry_client.post(path, json={"status": "implementing"}, headers=officer)
+    ).status_code == 200
+    ready = await registry_client.post(
+        path, json={"status": "ready_for_evaluation"}, headers=producer.headers
+    )
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready_for_evaluation"
+    assert (
+        await registry_client.post(path, json={"status": "certified"}, headers=auth("admin"))
+    ).status_code == 422
+
+
+async def test_certification_is_written_only_by_the_scoring_service(
+    registry_client: httpx.AsyncClient, producer: Producer
+) -> None:
+    product = await create_product(registry_client, producer)
+    event = {
+        "product_id": product["id"], "ocop_star": 4, "certificate_number": f"QN-{uuid.uuid4().hex[:8]}",
+        "issued_on": "2026-02-01", "expires_on": "2029-02-01", "level": "province", "status": "active",
+    }  # fmt: skip
+    for headers in (producer.headers, auth("province_officer", producer.unit.province_code), {}):
+        denied = await registry_client.post("/internal/certifications", json=event, headers=headers)
+        assert denied.status_code in (401, 403)
+    applied = await registry_client.post(
+        "/internal/certifications", json=event, headers=auth("service", "scoring")
+    )
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["status"] == "certified"
+    assert applied.json()["ocop_star"] == 4
+    # At-least-once delivery: the same event again changes nothing.
+    await registry_client.post("/internal/certifications", json=event, headers=auth("service", "scoring"))
+    path = f"/v1/products/{product['id']}"
+    history = (await registry_client.get(f"{path}/history", headers=producer.headers)).json()
+    assert [h["action"] for h in history].count("certificate_active") == 1
+    # An older certificate arriving late does not replace the newer one.
+    older = event | {"certificate_number": "QN-OLD", "issued_on": "2023-01-01", "expires_on": "2026-01-01"}
+    await registry_client.post("/internal/certifications", json=older, headers=auth("service", "scoring"))
+    assert (await registry_client.get(path, headers=producer.headers)).json()["certificate_number"] == event[
+        "certificate_number"
+    ]
+    revoked = await registry_client.post(
+        "/internal/certifications", json=event | {"status": "revoked"}, headers=auth("service", "scoring")
+    )
+    assert revoked.json()["status"] == "lapsed"
+    assert revoked.json()["certificate_status"] == "revoked"
+    bad_dates = await registry_client.post(
+        "/internal/certifications",
+        json=event | {"expires_on": "2020-01-01"},
+        headers=auth("service", "scoring"),
+    )
+    assert bad_dates.status_code == 422
+    assert bad_dates.json()["errors"][0]["field"] == "body.expires_on"
+
+
+async def test_images_are_stored_by_hash_with_type_and_size_checks(
+    registry_client: httpx.AsyncClient, producer: Producer
+) -> None:
+    product = await create_product(registry_client, producer)
+    path = f"/v1/products/{product['id']}/images"
+    uploaded = await registry_client.post(
+        path, files={"file": ("cha-muc.png", PNG, "image/png")}, headers=producer.headers
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    image = uploaded.json()["images"][0]
+    assert image["content_type"] == "image/png"
+    assert image["size"] == len(PNG)
+    again = await registry_client.post(
+        path, files={"file": ("copy.png", PNG, "image/png")}, headers=producer.headers
+    )
+    assert len(again.json()["images"]) == 1
+    fetched = await registry_client.get(image["url"], headers=producer.headers)
+    assert fetched.status_code == 200
+    assert fetched.content == PNG
+    assert fetched.headers["content-type"] == "image/png"
+    fake = await registry_client.post(
+        path, files={"file": ("x.png", b"GIF89a....", "image/png")}, headers=producer.headers
+    )
+    assert fake.status_code == 415
+    huge = await registry_client.post(
+        path,
+        files={"file": ("big.png", PNG + b"\x00" * (5 * 1024 * 1024), "image/png")},
+        headers=producer.headers,
+    )
+    assert huge.status_code == 413
+    assert (
+        len(
+            (await registry_client.get(f"/v1/products/{product['id']}", headers=producer.headers)).json()[
+                "images"
+            ]
+        )
+        == 1
+    )
+    # Not in the catalogue yet: strangers cannot fetch its images.
+    assert (await registry_client.get(image["url"])).status_code == 404
+
+
+async def test_booleans_are_not_numbers(registry_client: httpx.AsyncClient, producer: Producer) -> None:
+    response = await registry_client.post(
+        "/v1/products", json=product_body(producer, product_set=True), headers=producer.headers
+    )
     assert response.status_code == 422
-    assert [e["field"] for e in response.json()["errors"]] == ["body.product_set"]
+    assert response.json()["errors"][0]["field"] == "body.product_set"
+
+
+async def test_broken_multipart_is_a_422_on_the_body(
+    registry_client: httpx.AsyncClient, producer: Producer
+) -> None:
+    product = await create_product(registry_client, producer)
+    response = await registry_client.post(
+        f"/v1/products/{product['id']}/images",
+        content=b"--xyz\r\nFalse--xyz--\r\n",
+        headers={**producer.headers, "content-type": "multipart/form-data; boundary=xyz"},
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"].startswith("body")

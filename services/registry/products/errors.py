@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.errors import NotFound
+from shared.errors import Conflict, NotFound, ProblemError
 
 
 class ProductNotFound(NotFound):
@@ -10,3 +10,47 @@ class ProductNotFound(NotFound):
 
     type = "product-not-found"
     title = "Product not found"
+
+
+class ProductNameTaken(Conflict):
+    """The entity already has a product with this name."""
+
+    type = "product-name-taken"
+    title = "Product name already used by this entity"
+
+
+class GtinTaken(Conflict):
+    """Another product already carries this GTIN."""
+
+    type = "gtin-taken"
+    title = "GTIN already registered"
+
+
+class IllegalTransition(Conflict):
+    """The product's current state does not allow this change."""
+
+    type = "illegal-transition"
+    title = "Illegal status transition"
+
+
+class ImageTooLarge(ProblemError):
+    """The uploaded image exceeds the size limit."""
+
+    status = 413
+    type = "image-too-large"
+    title = "Image too large"
+
+
+class UnsupportedImageType(ProblemError):
+    """The upload is not a JPEG, PNG or WebP image."""
+
+    status = 415
+    type = "unsupported-image-type"
+    title = "Unsupported image type"
+
+
+class ImageNotFound(NotFound):
+    """No such image on this product."""
+
+    type = "image-not-found"
+    title = "Image not found"

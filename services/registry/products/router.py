@@ -1,31 +1,146 @@
-"""HTTP routes of /v1/products."""
+"""HTTP routes of /v1/products (and the internal certification hook)."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, File, Path, Query, Response, UploadFile, status
 
+from services.registry.dependencies import IdempotencyDep
 from services.registry.products import service
-from services.registry.products.schemas import ProductCreate, ProductRead
+from services.registry.products.schemas import (
+    CertificationIn,
+    ProductChangeRead,
+    ProductCreate,
+    ProductRead,
+    ProductUpdate,
+    Status,
+    StatusChange,
+)  # fmt: skip
 from shared.db import SessionDep
-from shared.schemas import Problem
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from shared.schemas import Page, problems
+from shared.security.dependencies import PrincipalDep
 
 router = APIRouter(prefix="/v1/products", tags=["products"])
+internal_router = APIRouter(prefix="/internal", tags=["internal"], include_in_schema=False)
 
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such product"}}
+Sha256 = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ProductRead)
-async def create_product(body: ProductCreate, session: SessionDep, response: Response) -> ProductRead:
-    """Register a product."""
-    product = await service.register_product(session, body)
+def _read(product: object, warnings: list[object] | None = None) -> ProductRead:
+    read = ProductRead.model_validate(product)
+    return read.model_copy(update={"warnings": warnings or []})
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ProductRead,
+    responses=problems(401, 403, 404, 409),
+)
+async def register_product(
+    body: ProductCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    response: Response,
+    idempotency: IdempotencyDep,
+) -> ProductRead | Response:
+    """Register a product for an entity (its producer, officers of its unit, admins); retry with Idempotency-Key."""
+    if (replayed := await idempotency.replay()) is not None:
+        return replayed
+    product, warnings = await service.register_product(session, principal, body)
+    read = _read(product, warnings)  # type: ignore[arg-type]
     response.headers["Location"] = f"/v1/products/{product.id}"
-    return ProductRead.model_validate(product)
+    await idempotency.store(201, read, {"Location": response.headers["Location"]})
+    return read
 
 
-@router.get("/{product_id}", response_model=ProductRead, responses=NOT_FOUND)
-async def read_product(product_id: uuid.UUID, session: SessionDep) -> ProductRead:
-    """Read one product."""
-    return ProductRead.model_validate(await service.get_product(session, product_id))
+@router.get("", response_model=Page[ProductRead], responses=problems(401))
+async def list_products(
+    session: SessionDep,
+    principal: PrincipalDep,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    status: Status | None = None,
+    entity_id: uuid.UUID | None = None,
+    product_set: Annotated[int | None, Query(ge=1, le=26)] = None,
+    commune_code: Annotated[str | None, Query(pattern=r"^\d{5}$")] = None,
+) -> Page[ProductRead]:
+    """The products the caller may see (drafts included); the public view is /v1/catalogue."""
+    rows, next_cursor = await service.list_products(
+        session, principal, limit=limit, cursor=cursor,
+        filters={"status": status, "entity_id": entity_id, "product_set": product_set, "commune_code": commune_code},
+    )  # fmt: skip
+    return Page[ProductRead](items=[_read(row) for row in rows], next_cursor=next_cursor)
+
+
+@router.get("/{product_id}", response_model=ProductRead, responses=problems(401, 404))
+async def read_product(product_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> ProductRead:
+    """One product, with everything the registry holds about it."""
+    return _read(await service.get_product(session, principal, product_id))
+
+
+@router.patch("/{product_id}", response_model=ProductRead, responses=problems(401, 403, 404, 409))
+async def update_product(
+    product_id: uuid.UUID, body: ProductUpdate, session: SessionDep, principal: PrincipalDep
+) -> ProductRead:
+    """Change a product's description, classification, GTIN or images (not its star or certificate)."""
+    product, warnings = await service.update_product(session, principal, product_id, body)
+    return _read(product, warnings)  # type: ignore[arg-type]
+
+
+@router.post("/{product_id}/status", response_model=ProductRead, responses=problems(401, 403, 404, 409))
+async def change_status(
+    product_id: uuid.UUID, body: StatusChange, session: SessionDep, principal: PrincipalDep
+) -> ProductRead:
+    """Move the product along the OCOP cycle; an illegal move is a 409 naming the current state."""
+    return _read(await service.change_status(session, principal, product_id, body.status))
+
+
+@router.get("/{product_id}/history", response_model=list[ProductChangeRead], responses=problems(401, 404))
+async def product_history(
+    product_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> list[ProductChangeRead]:
+    """Every change to the product: who, when, what."""
+    return [
+        ProductChangeRead.model_validate(c) for c in await service.history(session, principal, product_id)
+    ]
+
+
+@router.post(
+    "/{product_id}/images", status_code=status.HTTP_201_CREATED, response_model=ProductRead,
+    responses=problems(401, 403, 404, 413, 415),
+)  # fmt: skip
+async def upload_image(
+    product_id: uuid.UUID, session: SessionDep, principal: PrincipalDep,
+    file: Annotated[UploadFile, File(description="JPEG, PNG or WebP, at most 5 MiB")],
+) -> ProductRead:  # fmt: skip
+    """Attach an image; it is stored once by the SHA-256 of its content."""
+    data = await file.read(service.MAX_IMAGE_BYTES + 1)
+    return _read(await service.add_image(session, principal, product_id, data))
+
+
+@router.get(
+    "/{product_id}/images/{sha256}",
+    response_class=Response,
+    responses=problems(404) | {200: {"content": {"image/*": {}}}},
+)
+async def read_image(
+    product_id: uuid.UUID, sha256: Sha256, session: SessionDep, principal: PrincipalDep
+) -> Response:
+    """The image's bytes (immutable: its URL is its content hash)."""
+    media = await service.read_image(session, principal, product_id, sha256)
+    return Response(
+        media.data, media_type=media.content_type,
+        headers={"Cache-Control": "public, max-age=31536000, immutable", "ETag": f'"{media.sha256}"'},
+    )  # fmt: skip
+
+
+@internal_router.post("/certifications", response_model=ProductRead)
+async def apply_certification(
+    body: CertificationIn, session: SessionDep, principal: PrincipalDep
+) -> ProductRead:
+    """Record a certificate event from the scoring service (never routed by the gateway)."""
+    return _read(await service.apply_certification(session, body, principal))

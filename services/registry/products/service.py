@@ -1,25 +1,349 @@
-"""Product rules: registration and lookup."""
+"""Product rules: registration, codes, GTINs, the lifecycle, certification, history and images."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from datetime import date
+from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry.products.errors import ProductNotFound
-from services.registry.products.models import Product
+from services.registry import policies
+from services.registry.entities import service as entity_service
+from services.registry.entities.errors import EntityNotFound
+from services.registry.policies import Place
+from services.registry.products.classification import classify
+from services.registry.products.errors import (
+    GtinTaken,
+    IllegalTransition,
+    ImageNotFound,
+    ImageTooLarge,
+    ProductNameTaken,
+    ProductNotFound,
+    UnsupportedImageType,
+)  # fmt: skip
+from services.registry.products.identifiers import gtin_is_valid, gtin_is_vietnamese, product_code
+from services.registry.products.models import Media, Product, ProductChange
 from services.registry.products.repository import ProductRepository
-from services.registry.products.schemas import ProductCreate
+from services.registry.products.schemas import CertificationIn, ProductCreate, ProductUpdate, Warning
+from shared.errors import InvalidField
+from shared.pagination import decode_cursor, encode_cursor
+from shared.security.dependencies import Forbidden, require_authenticated
+from shared.security.principal import Principal, Role
+from shared.text import fold
+
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+MAX_IMAGES = 10
+IMAGE_SIGNATURES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
+
+# The cycle's forward path plus the ways back it allows; certified/lapsed are reached only through
+# apply_certification, never through a status change.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "idea": frozenset({"business_plan"}),
+    "business_plan": frozenset({"implementing"}),
+    "implementing": frozenset({"ready_for_evaluation"}),
+    "ready_for_evaluation": frozenset({"implementing"}),
+    "certified": frozenset(),
+    "lapsed": frozenset({"implementing", "ready_for_evaluation"}),
+}
+# What a producer may do on its own; the rest needs an officer's decision (the cycle's reviews).
+PRODUCER_TRANSITIONS = frozenset({("implementing", "ready_for_evaluation"), ("ready_for_evaluation", "implementing"),
+                                  ("lapsed", "ready_for_evaluation"), ("lapsed", "implementing")})  # fmt: skip
 
 
-async def register_product(session: AsyncSession, data: ProductCreate) -> Product:
-    """Register a new product."""
-    return await ProductRepository(session).add(Product(**data.model_dump()))
+def place_of(product: Product) -> Place:
+    """Where a product belongs, for the access rules."""
+    return Place(product.entity_id, product.commune_code, product.province_code)
 
 
-async def get_product(session: AsyncSession, product_id: uuid.UUID) -> Product:
-    """The product with this id, or ProductNotFound."""
-    product = await ProductRepository(session).get(product_id)
-    if product is None:
+def is_public(product: Product) -> bool:
+    """Whether the product is in the public catalogue (certified, certificate active)."""
+    return product.status == "certified" and product.certificate_status == "active"
+
+
+def _gtin_warnings(gtin: str | None, field: str) -> list[Warning]:
+    if gtin is None:
+        return []
+    if not gtin_is_valid(gtin):
+        raise InvalidField(field, "the GS1 check digit is wrong", code="gtin_check_digit")
+    if not gtin_is_vietnamese(gtin):
+        return [
+            Warning(
+                field=field, message="not under GS1 Vietnam's 893 prefix; check the GTIN is this product's"
+            )
+        ]
+    return []
+
+
+def _actor(principal: Principal) -> tuple[str, str]:
+    return principal.sub, principal.role.value
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+async def register_product(
+    session: AsyncSession, principal: Principal, data: ProductCreate
+) -> tuple[Product, list[Warning]]:
+    """Register a product of an entity the caller may edit; generates its product code."""
+    require_authenticated(principal)
+    try:
+        entity = await entity_service.get_entity(session, principal, data.entity_id)
+    except EntityNotFound as exc:
+        raise EntityNotFound(f"No entity {data.entity_id}", field="body.entity_id") from exc
+    if not policies.can_edit(principal, entity_service.place_of(entity)):
+        raise Forbidden("You may read this entity but not register products for it.")
+    warnings = _gtin_warnings(data.gtin, "body.gtin")
+    repository = ProductRepository(session)
+    await _ensure_unique(repository, data.entity_id, data.name, data.gtin)
+    group, sector = classify(data.product_set, data.classification)
+    year = date.today().year
+    sequence = await repository.next_code_sequence(entity.commune_code, year)
+    product = Product(
+        **data.model_dump(exclude={"images"}),
+        images=[image.model_dump() for image in data.images],
+        name_folded=fold(data.name),
+        product_group=group,
+        sector=sector,
+        product_code=product_code(entity.province_code, entity.commune_code, sequence, year),
+        commune_code=entity.commune_code,
+        province_code=entity.province_code,
+    )
+    try:
+        async with session.begin_nested():
+            product = await repository.add(product)
+    except IntegrityError as exc:  # a concurrent write took the name or GTIN first
+        raise ProductNameTaken("The entity already has a product with this name or GTIN") from exc
+    await repository.record_change(
+        product.id, *_actor(principal), "registered", {"name": [None, product.name]}
+    )
+    return product, warnings
+
+
+async def _ensure_unique(
+    repository: ProductRepository,
+    entity_id: uuid.UUID,
+    name: str | None,
+    gtin: str | None,
+    current: uuid.UUID | None = None,
+) -> None:
+    if name is not None:
+        same_name = await repository.find(entity_id, name=name)
+        if same_name and same_name.id != current:
+            raise ProductNameTaken(f"The entity already has a product named {name!r}", field="body.name")
+    if gtin is not None:
+        same_gtin = await repository.find(entity_id, gtin=gtin)
+        if same_gtin and same_gtin.id != current:
+            raise GtinTaken(f"GTIN {gtin} is already registered", field="body.gtin")
+
+
+async def get_product(
+    session: AsyncSession, principal: Principal, product_id: uuid.UUID, *, for_update: bool = False
+) -> Product:
+    """The product, if the caller may see it; otherwise ProductNotFound."""
+    require_authenticated(principal)
+    product = await ProductRepository(session).get(product_id, for_update=for_update)
+    if product is None or not policies.can_read(principal, place_of(product)):
         raise ProductNotFound(f"No product {product_id}")
     return product
+
+
+async def _editable(session: AsyncSession, principal: Principal, product_id: uuid.UUID) -> Product:
+    product = await get_product(session, principal, product_id, for_update=True)
+    if not policies.can_edit(principal, place_of(product)):
+        raise Forbidden("You may read this product but not change it.")
+    return product
+
+
+async def update_product(
+    session: AsyncSession, principal: Principal, product_id: uuid.UUID, data: ProductUpdate
+) -> tuple[Product, list[Warning]]:
+    """Apply the given changes and record them in the history."""
+    product = await _editable(session, principal, product_id)
+    changes = {
+        k: v
+        for k, v in data.model_dump(exclude_unset=True).items()
+        if v is not None or k in ("name_en", "description", "story", "gtin", "external_id")
+    }
+    warnings = _gtin_warnings(changes.get("gtin"), "body.gtin")
+    repository = ProductRepository(session)
+    await _ensure_unique(repository, product.entity_id, changes.get("name"), changes.get("gtin"), product.id)
+    if "product_set" in changes or "classification" in changes:
+        product_set = changes.get("product_set", product.product_set)
+        classification = changes.get("classification", product.classification)
+        changes["product_group"], changes["sector"] = classify(product_set, classification)
+    if "name" in changes:
+        changes["name_folded"] = fold(changes["name"])
+    diff: dict[str, Any] = {}
+    for field, value in changes.items():
+        old = getattr(product, field)
+        if old != value:
+            diff[field] = [_jsonable(old), _jsonable(value)]
+            setattr(product, field, value)
+    diff.pop("name_folded", None)
+    if diff:
+        await repository.record_change(product.id, *_actor(principal), "updated", diff)
+    return await repository.save(product), warnings
+
+
+async def list_products(
+    session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None, filters: dict[str, Any]
+) -> tuple[list[Product], str | None]:
+    """A page of the products the caller may see, and the next cursor."""
+    require_authenticated(principal)
+    visible = policies.visibility(principal)
+    if visible.nothing:
+        return [], None
+    after = None
+    if cursor:
+        name, raw_id = decode_cursor(cursor, 2)
+        try:
+            after = (str(name), uuid.UUID(str(raw_id)))
+        except ValueError as exc:
+            raise InvalidField("query.cursor", "malformed cursor") from exc
+    rows = await ProductRepository(session).list(visible, limit=limit + 1, after=after, filters=filters)
+    next_cursor = (
+        encode_cursor(rows[limit - 1].name_folded, str(rows[limit - 1].id)) if len(rows) > limit else None
+    )
+    return rows[:limit], next_cursor
+
+
+async def advance_status(
+    session: AsyncSession, product: Product, new_status: str, actor: Principal, note: str | None = None
+) -> Product:
+    """Move a product along the cycle; an illegal move is a 409 naming the current state."""
+    if new_status not in TRANSITIONS[product.status]:
+        raise IllegalTransition(
+            f"A product in state {product.status!r} cannot move to {new_status!r}",
+            current_state=product.status,
+            allowed=sorted(TRANSITIONS[product.status]),
+        )
+    old = product.status
+    product.status = new_status
+    changes: dict[str, Any] = {"status": [old, new_status]}
+    if note:
+        changes["note"] = note
+    repository = ProductRepository(session)
+    await repository.record_change(product.id, *_actor(actor), "status_changed", changes)
+    return await repository.save(product)
+
+
+async def change_status(
+    session: AsyncSession, principal: Principal, product_id: uuid.UUID, new_status: str
+) -> Product:
+    """A caller-requested status change: producers only on their side of the cycle."""
+    product = await _editable(session, principal, product_id)
+    # An illegal move stays a 409 (naming the state) for everyone; a legal one may still be an officer's.
+    producer_may = (product.status, new_status) in PRODUCER_TRANSITIONS
+    if principal.role is Role.producer and not producer_may and new_status in TRANSITIONS[product.status]:
+        raise Forbidden(
+            f"Moving a product from {product.status!r} to {new_status!r} is an officer's decision."
+        )
+    return await advance_status(session, product, new_status, principal)
+
+
+async def apply_certification(
+    session: AsyncSession, certificate: CertificationIn, actor: Principal
+) -> Product:
+    """The one writer of star and certificate fields (scoring's certificate events; the demo seed)."""
+    if not policies.can_write_certification(actor):
+        raise Forbidden("Only the scoring service writes certificates.")
+    if certificate.expires_on <= certificate.issued_on:
+        raise InvalidField("body.expires_on", "must be after issued_on")
+    product = await ProductRepository(session).get(certificate.product_id, for_update=True)
+    if product is None:
+        raise ProductNotFound(f"No product {certificate.product_id}", field="body.product_id")
+    current = product.certificate_number
+    if certificate.status == "active":
+        # Events arrive at least once and maybe out of order: an older certificate never replaces a newer one.
+        if product.certificate_issued_on and certificate.issued_on < product.certificate_issued_on:
+            return product
+        fields: dict[str, Any] = {
+            "ocop_star": certificate.ocop_star, "certificate_number": certificate.certificate_number,
+            "certificate_issued_on": certificate.issued_on, "certificate_expires_on": certificate.expires_on,
+            "certificate_level": certificate.level, "certificate_status": "active", "status": "certified",
+        }  # fmt: skip
+    elif current is not None and current != certificate.certificate_number:
+        return product  # an event about a certificate this product no longer carries
+    else:
+        fields = {
+            "ocop_star": certificate.ocop_star, "certificate_number": certificate.certificate_number,
+            "certificate_issued_on": certificate.issued_on, "certificate_expires_on": certificate.expires_on,
+            "certificate_level": certificate.level, "certificate_status": certificate.status,
+            "status": "certified" if certificate.status == "superseded" else "lapsed",
+        }  # fmt: skip
+    diff = {
+        k: [_jsonable(getattr(product, k)), _jsonable(v)]
+        for k, v in fields.items()
+        if getattr(product, k) != v
+    }
+    if not diff:
+        return product  # a duplicate delivery changes nothing
+    for field, value in fields.items():
+        setattr(product, field, value)
+    repository = ProductRepository(session)
+    await repository.record_change(product.id, *_actor(actor), f"certificate_{certificate.status}", diff)
+    return await repository.save(product)
+
+
+async def history(session: AsyncSession, principal: Principal, product_id: uuid.UUID) -> list[ProductChange]:
+    """Who changed what and when."""
+    product = await get_product(session, principal, product_id)
+    return await ProductRepository(session).history(product.id)
+
+
+def _image_type(data: bytes) -> str | None:
+    for signature, content_type in IMAGE_SIGNATURES:
+        if data.startswith(signature):
+            return content_type
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+async def add_image(
+    session: AsyncSession, principal: Principal, product_id: uuid.UUID, data: bytes
+) -> Product:
+    """Store an uploaded image by its content hash and attach it to the product."""
+    product = await _editable(session, principal, product_id)
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ImageTooLarge(f"Images are limited to {MAX_IMAGE_BYTES // (1024 * 1024)} MiB", field="file")
+    content_type = _image_type(data)
+    if content_type is None:
+        raise UnsupportedImageType("Upload a JPEG, PNG or WebP image", field="file")
+    digest = hashlib.sha256(data).hexdigest()
+    if any(image.get("sha256") == digest for image in product.images):
+        return product
+    if len(product.images) >= MAX_IMAGES:
+        raise InvalidField("file", f"a product has at most {MAX_IMAGES} images")
+    repository = ProductRepository(session)
+    await repository.store_media(digest, content_type, data)
+    image = {
+        "url": f"/v1/products/{product.id}/images/{digest}",
+        "sha256": digest,
+        "content_type": content_type,
+        "size": len(data),
+    }
+    product.images = [*product.images, image]
+    await repository.record_change(product.id, *_actor(principal), "image_added", {"images": [None, digest]})
+    return await repository.save(product)
+
+
+async def read_image(
+    session: AsyncSession, principal: Principal, product_id: uuid.UUID, sha256: str
+) -> Media:
+    """An image of a product the caller may see (anyone, for products in the public catalogue)."""
+    product = await ProductRepository(session).get(product_id)
+    if product is None or not (is_public(product) or policies.can_read(principal, place_of(product))):
+        raise ProductNotFound(f"No product {product_id}")
+    media = (
+        await ProductRepository(session).get_media(sha256)
+        if any(i.get("sha256") == sha256 for i in product.images)
+        else None
+    )
+    if media is None:
+        raise ImageNotFound(f"Product {product_id} has no image {sha256}")
+    return media

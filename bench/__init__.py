@@ -1,0 +1,1 @@
+"""Benchmarks of the suite's hot paths; run with ``make bench`` (never part of ``make test``)."""

@@ -1,0 +1,219 @@
+"""The processes under test and the read scenarios measured against them, ceiling first."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.cpu import CpuMeter, background_busy
+from bench.load import LoadResult, require_loopback
+from shared.topology import GATEWAY, PROCESSES, REGISTRY, REPO_ROOT
+from tests.support.database import TestDatabase, create_test_database, drop_test_database, resolve_server
+from tests.support.processes import (
+    RunningProcess,
+    free_port,
+    process_env,
+    running_suite,
+    start_process,
+    stop,
+    wait_until_healthy,
+)
+
+BASELINE = "baseline"
+GATEWAY_HTTPX = "gateway-httpx"
+# A pause between scenarios so one run's backlog (log writes, TIME_WAIT, GC) does not bleed into the next.
+SETTLE_S = 1.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One measured read: which process the load hits and which processes' CPU it costs."""
+
+    name: str
+    target: str
+    cpu_of: tuple[str, ...]
+    reads_database: bool
+
+
+SCENARIOS = (
+    Scenario("bare FastAPI (ceiling)", BASELINE, (BASELINE,), reads_database=False),
+    Scenario("registry direct", "registry", ("registry",), reads_database=True),
+    Scenario("gateway (aiohttp) -> registry", "gateway", ("gateway", "registry"), reads_database=True),
+    Scenario("gateway (httpx) -> registry", GATEWAY_HTTPX, (GATEWAY_HTTPX, "registry"), reads_database=True),
+)
+
+
+@dataclass
+class ScenarioResult:
+    """A scenario's load figures, its ratio to the ceiling and the server CPU it cost per request."""
+
+    scenario: str
+    load: LoadResult
+    ratio_to_ceiling: float = 1.0
+    cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
+    # Share of the whole machine busy with work that is neither ours nor PostgreSQL's: contamination.
+    other_cpu_share: float | None = None
+    # Share busy just before the load, with our servers idle: all of it someone else's.
+    busy_before: float | None = None
+
+    @property
+    def contamination(self) -> float | None:
+        """The larger sign of someone else's work on the CPUs, before or during the window."""
+        signs = [share for share in (self.other_cpu_share, self.busy_before) if share is not None]
+        return max(signs) if signs else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The result as plain JSON-ready data."""
+        return {
+            "scenario": self.scenario,
+            **self.load.as_dict(),
+            "ratio_to_ceiling": self.ratio_to_ceiling,
+            "cpu_ms_per_request": self.cpu_ms_per_request,
+            "other_cpu_share": self.other_cpu_share,
+            "busy_before": self.busy_before,
+        }
+
+
+def pin_process_settings(*, access_log: bool) -> None:
+    """Make the settings under test explicit, whatever the caller's environment says."""
+    # running_suite passes our environment on to every process; stray overrides would skew the figures.
+    for spec in PROCESSES:
+        os.environ[f"{spec.env_prefix}ACCESS_LOG"] = "true" if access_log else "false"
+    os.environ["GATEWAY_UPSTREAM_CLIENT"] = "aiohttp"
+
+
+@contextlib.contextmanager
+def throwaway_database() -> Iterator[TestDatabase]:
+    """A migrated database of its own, dropped (and any embedded server stopped) on exit."""
+    with tempfile.TemporaryDirectory(prefix="ocop-bench-pg-") as state_dir:
+        server_url, embedded = resolve_server(Path(state_dir))
+        try:
+            database = create_test_database(server_url, embedded)
+        except BaseException:
+            if embedded is not None:
+                embedded.stop()
+            raise
+        try:
+            yield database
+        finally:
+            drop_test_database(database)
+
+
+@contextlib.contextmanager
+def processes_under_test(database: TestDatabase, log_dir: Path) -> Iterator[dict[str, RunningProcess]]:
+    """The suite's four processes, the bare baseline and a second gateway using httpx upstream."""
+    with running_suite(database.urls, log_dir) as suite:
+        env = process_env(database.urls, {name: running.port for name, running in suite.items()})
+        python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+        extra = {
+            # The registry's uvicorn flags, so only the app differs from the service it bounds.
+            BASELINE: start_process(
+                "bench.baseline_app:app",
+                BASELINE,
+                free_port(),
+                {"PYTHONPATH": python_path},
+                log_dir,
+                REGISTRY.uvicorn_args(),
+            ),
+            # Same registry, database, settings and flags as the first gateway: only the upstream client differs.
+            GATEWAY_HTTPX: start_process(
+                GATEWAY.app,
+                GATEWAY_HTTPX,
+                free_port(),
+                {**env, "GATEWAY_UPSTREAM_CLIENT": "httpx"},
+                log_dir,
+                GATEWAY.uvicorn_args(),
+            ),
+        }
+        try:
+            for running in extra.values():
+                wait_until_healthy(running)
+            yield {**suite, **extra}
+        finally:
+            stop(list(extra.values()))
+
+
+def create_product(registry_url: str) -> str:
+    """Register the product every read scenario fetches, directly on the registry."""
+    require_loopback(registry_url)
+    response = httpx.post(
+        f"{registry_url}/v1/products",
+        json={"name": "Rượu ba kích Quảng Ninh (bench)", "product_set": 3},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return str(response.json()["id"])
+
+
+def read_url(running: RunningProcess, product_id: str) -> str:
+    """The URL of the product read on one process, checked to answer 200 before any load."""
+    url = f"{running.url}/v1/products/{product_id}"
+    require_loopback(url)
+    response = httpx.get(url, timeout=10)
+    if response.status_code != 200:
+        raise RuntimeError(
+            f"{running.name}: GET {url} answered {response.status_code}: {response.text[:500]}"
+        )
+    return url
+
+
+def _other_share(meter: CpuMeter, measured: LoadResult) -> float | None:
+    if meter.machine_s is None:
+        return None
+    # wrk started and ended inside the window, so the meter never saw it; our own Python client it did.
+    ours = meter.ours_s + (measured.client_cpu_s if measured.tool == "wrk" else 0.0)
+    capacity = measured.duration_s * (os.cpu_count() or 1)
+    return max(0.0, meter.machine_s - ours) / capacity
+
+
+def run_scenarios(
+    processes: dict[str, RunningProcess],
+    product_id: str,
+    database: str,
+    load: Callable[..., LoadResult],
+    *,
+    connections: int,
+    duration_s: float,
+    warmup_s: float,
+    report: Callable[[ScenarioResult], None],
+) -> list[ScenarioResult]:
+    """Measure every scenario in turn; ratios are to the first (the ceiling)."""
+    urls = {scenario.name: read_url(processes[scenario.target], product_id) for scenario in SCENARIOS}
+    results: list[ScenarioResult] = []
+    for scenario in SCENARIOS:
+        # The previous scenario's backlog settles first; then a second of nothing from us tells
+        # whether someone else is using the machine.
+        time.sleep(SETTLE_S)
+        busy_before = background_busy()
+        meter = CpuMeter({name: processes[name].process.pid for name in scenario.cpu_of}, database)
+        measured = load(
+            urls[scenario.name],
+            connections=connections,
+            duration_s=duration_s,
+            warmup_s=warmup_s,
+            on_window=meter,
+        )
+        used = {**meter.server_s, **({"postgres": meter.postgres_s} if scenario.reads_database else {})}
+        ceiling_rps = results[0].load.rps if results else measured.rps
+        result = ScenarioResult(
+            scenario.name,
+            measured,
+            ratio_to_ceiling=measured.rps / ceiling_rps if ceiling_rps else float("nan"),
+            cpu_ms_per_request={
+                name: seconds * 1000 / measured.requests if measured.requests else float("nan")
+                for name, seconds in used.items()
+            },
+            other_cpu_share=_other_share(meter, measured),
+            busy_before=busy_before,
+        )
+        results.append(result)
+        report(result)
+    return results

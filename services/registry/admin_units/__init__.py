@@ -1,0 +1,1 @@
+"""Administrative units: provinces, districts and communes with validity dates and successors."""

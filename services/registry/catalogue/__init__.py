@@ -1,0 +1,1 @@
+"""Public catalogue of certified OCOP products: search, filters, sort, cursor pages."""

@@ -1,0 +1,82 @@
+"""The public product record (national OCOP field names) and the catalogue's query."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from services.registry.entities.schemas import EntityType
+from shared.schemas import ReadSchema
+
+# Keys of products.classification: the 148/2023 groups, plus the 1048/2019 sectors that differ.
+ProductGroup = Literal[
+    "food", "beverages", "herbal", "handicrafts", "ornamentals", "tourism", "textiles", "souvenirs"
+]  # fmt: skip
+CatalogueSort = Literal["name", "-star", "-issued_on", "relevance"]
+Star = Annotated[int, Field(ge=1, le=5)]
+
+
+@dataclass(frozen=True)
+class CatalogueQuery:
+    """The filters of one catalogue search; None means "any"."""
+
+    stars: tuple[int, ...] = ()
+    min_star: int | None = None
+    product_set: int | None = None
+    group: str | None = None
+    province: str | None = None
+    commune: str | None = None
+    entity_type: str | None = None
+    is_national: bool | None = None
+    q_folded: str | None = None
+
+
+class Manufacturer(ReadSchema):
+    """The producer, under the names the national OCOP system publishes (``manufacturer{…}``)."""
+
+    name: str
+    representative: str
+    address: str | None
+    phone_number: str | None
+    email: str | None
+
+
+class PlaceRead(ReadSchema):
+    """An administrative unit by code, with its name where the registry knows the unit."""
+
+    code: str
+    name: str | None
+
+
+class CatalogueProduct(ReadSchema):
+    """A certified product as the public sees it.
+
+    ``id`` … ``manufacturer`` carry the field names of the national OCOP system's product record;
+    the fields after them are the registry's own.
+    """
+
+    id: uuid.UUID
+    name: str
+    ocop_star: int
+    description: str | None
+    story: str | None
+    images: list[str] = Field(description="Image URLs")
+    ocop_certificate_number: str
+    issued_on: date
+    expiry_date: date
+    is_national: bool = Field(description="5★ recognised at national level (not a provincial 5★)")
+    type: str = Field(
+        description="Product group (food, beverages, herbal, handicrafts, ornamentals, tourism)"
+    )
+    manufacturer: Manufacturer
+    name_en: str | None
+    product_code: str
+    product_set: int = Field(description="National product set (bộ sản phẩm), 1–26")
+    gtin: str | None
+    entity_type: EntityType
+    commune: PlaceRead
+    province: PlaceRead

@@ -1,0 +1,192 @@
+"""HTTP routes of /v1/ideas and /v1/business-plans: the OCOP cycle's idea and plan reviews."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from services.registry.cycle import service
+from services.registry.cycle.schemas import (
+    BusinessPlanCreate,
+    BusinessPlanRead,
+    BusinessPlanUpdate,
+    IdeaCreate,
+    IdeaRead,
+    IdeaUpdate,
+    ReturnDecision,
+    ReviewStatus,
+)  # fmt: skip
+from services.registry.dependencies import IdempotencyDep
+from shared.db import SessionDep
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from shared.schemas import Page, problems
+from shared.security.dependencies import PrincipalDep
+
+ideas_router = APIRouter(prefix="/v1/ideas", tags=["ocop-cycle"])
+plans_router = APIRouter(prefix="/v1/business-plans", tags=["ocop-cycle"])
+
+CommuneCodeQuery = Annotated[str | None, Query(pattern=r"^\d{5}$")]
+
+
+@ideas_router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=IdeaRead, responses=problems(401, 403, 404, 409)
+)
+async def register_idea(
+    body: IdeaCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    response: Response,
+    idempotency: IdempotencyDep,
+) -> IdeaRead | Response:
+    """Register a product idea (its producer or staff of its unit): the product and a draft idea."""
+    if (replayed := await idempotency.replay()) is not None:
+        return replayed
+    idea = IdeaRead.model_validate(await service.create_idea(session, principal, body))
+    response.headers["Location"] = f"/v1/ideas/{idea.id}"
+    await idempotency.store(201, idea, {"Location": response.headers["Location"]})
+    return idea
+
+
+@ideas_router.get("", response_model=Page[IdeaRead], responses=problems(401))
+async def list_ideas(
+    session: SessionDep,
+    principal: PrincipalDep,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    status: ReviewStatus | None = None,
+    entity_id: uuid.UUID | None = None,
+    commune_code: CommuneCodeQuery = None,
+) -> Page[IdeaRead]:
+    """The ideas the caller may see, newest first."""
+    rows, next_cursor = await service.list_ideas(
+        session, principal, limit=limit, cursor=cursor,
+        filters={"status": status, "entity_id": entity_id, "commune_code": commune_code},
+    )  # fmt: skip
+    return Page[IdeaRead](items=[IdeaRead.model_validate(row) for row in rows], next_cursor=next_cursor)
+
+
+@ideas_router.get("/{idea_id}", response_model=IdeaRead, responses=problems(401, 404))
+async def read_idea(idea_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> IdeaRead:
+    """One idea registration and where it stands in review."""
+    return IdeaRead.model_validate(await service.get_idea(session, principal, idea_id))
+
+
+@ideas_router.patch("/{idea_id}", response_model=IdeaRead, responses=problems(401, 403, 404, 409))
+async def update_idea(
+    idea_id: uuid.UUID, body: IdeaUpdate, session: SessionDep, principal: PrincipalDep
+) -> IdeaRead:
+    """Revise an idea while it is a draft or has been returned."""
+    return IdeaRead.model_validate(await service.update_idea(session, principal, idea_id, body))
+
+
+@ideas_router.post("/{idea_id}/submit", response_model=IdeaRead, responses=problems(401, 403, 404, 409))
+async def submit_idea(idea_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> IdeaRead:
+    """Hand a draft or returned idea in for review."""
+    return IdeaRead.model_validate(await service.submit_idea(session, principal, idea_id))
+
+
+@ideas_router.post("/{idea_id}/approve", response_model=IdeaRead, responses=problems(401, 403, 404, 409))
+async def approve_idea(idea_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> IdeaRead:
+    """Approve a submitted idea (officers of its unit); the product moves to the business-plan step."""
+    return IdeaRead.model_validate(await service.approve_idea(session, principal, idea_id))
+
+
+@ideas_router.post("/{idea_id}/return", response_model=IdeaRead, responses=problems(401, 403, 404, 409))
+async def return_idea(
+    idea_id: uuid.UUID, body: ReturnDecision, session: SessionDep, principal: PrincipalDep
+) -> IdeaRead:
+    """Return a submitted idea to its producer with the reason (officers of its unit)."""
+    return IdeaRead.model_validate(await service.return_idea(session, principal, idea_id, body.reason))
+
+
+@plans_router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=BusinessPlanRead,
+    responses=problems(401, 403, 404, 409),
+)
+async def create_business_plan(
+    body: BusinessPlanCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    response: Response,
+    idempotency: IdempotencyDep,
+) -> BusinessPlanRead | Response:
+    """Write the business plan of an approved idea (one per idea) as a draft."""
+    if (replayed := await idempotency.replay()) is not None:
+        return replayed
+    plan = BusinessPlanRead.model_validate(await service.create_plan(session, principal, body))
+    response.headers["Location"] = f"/v1/business-plans/{plan.id}"
+    await idempotency.store(201, plan, {"Location": response.headers["Location"]})
+    return plan
+
+
+@plans_router.get("", response_model=Page[BusinessPlanRead], responses=problems(401))
+async def list_business_plans(
+    session: SessionDep,
+    principal: PrincipalDep,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    status: ReviewStatus | None = None,
+    entity_id: uuid.UUID | None = None,
+    idea_id: uuid.UUID | None = None,
+    commune_code: CommuneCodeQuery = None,
+) -> Page[BusinessPlanRead]:
+    """The business plans the caller may see, newest first."""
+    rows, next_cursor = await service.list_plans(
+        session, principal, limit=limit, cursor=cursor,
+        filters={"status": status, "entity_id": entity_id, "idea_id": idea_id, "commune_code": commune_code},
+    )  # fmt: skip
+    return Page[BusinessPlanRead](
+        items=[BusinessPlanRead.model_validate(row) for row in rows], next_cursor=next_cursor
+    )
+
+
+@plans_router.get("/{plan_id}", response_model=BusinessPlanRead, responses=problems(401, 404))
+async def read_business_plan(
+    plan_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> BusinessPlanRead:
+    """One business plan and where it stands in review."""
+    return BusinessPlanRead.model_validate(await service.get_plan(session, principal, plan_id))
+
+
+@plans_router.patch("/{plan_id}", response_model=BusinessPlanRead, responses=problems(401, 403, 404, 409))
+async def update_business_plan(
+    plan_id: uuid.UUID, body: BusinessPlanUpdate, session: SessionDep, principal: PrincipalDep
+) -> BusinessPlanRead:
+    """Revise a business plan while it is a draft or has been returned."""
+    return BusinessPlanRead.model_validate(await service.update_plan(session, principal, plan_id, body))
+
+
+@plans_router.post(
+    "/{plan_id}/submit", response_model=BusinessPlanRead, responses=problems(401, 403, 404, 409)
+)
+async def submit_business_plan(
+    plan_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> BusinessPlanRead:
+    """Hand a draft or returned business plan in for review."""
+    return BusinessPlanRead.model_validate(await service.submit_plan(session, principal, plan_id))
+
+
+@plans_router.post(
+    "/{plan_id}/approve", response_model=BusinessPlanRead, responses=problems(401, 403, 404, 409)
+)
+async def approve_business_plan(
+    plan_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> BusinessPlanRead:
+    """Approve a submitted business plan (officers of its unit); the product moves to implementing."""
+    return BusinessPlanRead.model_validate(await service.approve_plan(session, principal, plan_id))
+
+
+@plans_router.post(
+    "/{plan_id}/return", response_model=BusinessPlanRead, responses=problems(401, 403, 404, 409)
+)
+async def return_business_plan(
+    plan_id: uuid.UUID, body: ReturnDecision, session: SessionDep, principal: PrincipalDep
+) -> BusinessPlanRead:
+    """Return a submitted business plan to its producer with the reason (officers of its unit)."""
+    return BusinessPlanRead.model_validate(
+        await service.return_plan(session, principal, plan_id, body.reason)
+    )

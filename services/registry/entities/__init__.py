@@ -1,0 +1,1 @@
+"""OCOP entities (chủ thể OCOP): enterprises, cooperatives, cooperative groups, household businesses."""

@@ -1,0 +1,76 @@
+"""HTTP routes of /v1/entities."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from services.registry.dependencies import IdempotencyDep
+from services.registry.entities import service
+from services.registry.entities.schemas import EntityCreate, EntityRead, EntityType, EntityUpdate
+from shared.db import SessionDep
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from shared.schemas import Page, problems
+from shared.security.dependencies import PrincipalDep
+
+router = APIRouter(prefix="/v1/entities", tags=["entities"])
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=EntityRead,
+    responses=problems(401, 403, 409),
+)  # fmt: skip
+async def register_entity(
+    body: EntityCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    response: Response,
+    idempotency: IdempotencyDep,
+) -> EntityRead | Response:
+    """Register an OCOP entity (officers of its commune or province, admins); retry with Idempotency-Key."""
+    if (replayed := await idempotency.replay()) is not None:
+        return replayed
+    entity = EntityRead.model_validate(await service.register_entity(session, principal, body))
+    response.headers["Location"] = f"/v1/entities/{entity.id}"
+    await idempotency.store(201, entity, {"Location": response.headers["Location"]})
+    return entity
+
+
+@router.get("", response_model=Page[EntityRead], responses=problems(401))
+async def list_entities(
+    session: SessionDep,
+    principal: PrincipalDep,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    entity_type: EntityType | None = None,
+    commune_code: Annotated[str | None, Query(pattern=r"^\d{5}$")] = None,
+    province_code: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="Name, with or without diacritics")
+    ] = None,
+) -> Page[EntityRead]:
+    """The entities the caller may see (their own for a producer, their unit's for an officer)."""
+    rows, next_cursor = await service.list_entities(
+        session, principal, limit=limit, cursor=cursor, entity_type=entity_type,
+        commune_code=commune_code, province_code=province_code, q=q,
+    )  # fmt: skip
+    return Page[EntityRead](items=[EntityRead.model_validate(row) for row in rows], next_cursor=next_cursor)
+
+
+@router.get("/{entity_id}", response_model=EntityRead, responses=problems(401, 404))
+async def read_entity(entity_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> EntityRead:
+    """One entity."""
+    return EntityRead.model_validate(await service.get_entity(session, principal, entity_id))
+
+
+@router.patch(
+    "/{entity_id}", response_model=EntityRead,
+    responses=problems(401, 403, 404, 409),
+)  # fmt: skip
+async def update_entity(
+    entity_id: uuid.UUID, body: EntityUpdate, session: SessionDep, principal: PrincipalDep
+) -> EntityRead:
+    """Change an entity (its producer, officers of its unit, admins)."""
+    return EntityRead.model_validate(await service.update_entity(session, principal, entity_id, body))

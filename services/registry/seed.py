@@ -1,0 +1,63 @@
+"""Load the registry's reference data and, with ``--demo``, the demo data set.
+
+    python -m services.registry.seed [--demo]
+
+Reference data (the administrative units of services/registry/reference) is always loaded; the
+demo data set (services/registry/demo) is loaded once — a database that already holds it is left
+as it is, so running this again changes nothing. Everything is written in one transaction. The
+database is REGISTRY_DATABASE_URL (``ocop seed`` and ``ocop up`` set it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import time
+
+from services.registry.admin_units import service as admin_units_service
+from services.registry.config import get_settings
+from services.registry.demo.loader import load_demo
+from shared.db import Database
+
+logger = logging.getLogger("services.registry.seed")
+
+
+async def seed(database_url: str, *, demo: bool) -> None:
+    """Load reference data, and the demo data set when asked, in one transaction."""
+    database = Database.connect(database_url, application_name="registry-seed", pool_size=1, max_overflow=0)
+    started = time.perf_counter()
+    try:
+        async with database.sessionmaker.begin() as session:
+            await admin_units_service.load_reference_data(session)
+            report = await load_demo(session, admin_units_service.today_in_vietnam()) if demo else None
+    finally:
+        await database.dispose()
+    elapsed = time.perf_counter() - started
+    if not demo:
+        logger.info("registry reference data loaded in %.1f s", elapsed)
+    elif report is None:
+        logger.info("registry reference data loaded; the demo data set was already there (%.1f s)", elapsed)
+    else:
+        logger.info(
+            "registry demo data loaded in %.1f s: %d entities, %d products, %d certificate events, rated %s",
+            elapsed, report.entities, report.products, report.certificates, report.rated,
+        )  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m services.registry.seed", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--demo", action="store_true", help="also load the demo data set (once)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    url = get_settings().database_url.get_secret_value()
+    if not url:
+        parser.error("REGISTRY_DATABASE_URL is not set")
+    asyncio.run(seed(url, demo=args.demo))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Registry statistics: products by group, status, star, commune, year; entities by type."""

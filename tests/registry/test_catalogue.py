@@ -1,0 +1,410 @@
+"""The public catalogue: only active certificates, folded search, filters, every sort paged, the record."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from services.registry.catalogue.repository import MANY_PRODUCERS
+from shared.db import asyncpg_dsn
+from shared.pagination import encode_cursor
+from tests.conftest import auth
+from tests.registry.conftest import entity_body
+from tests.registry.factories import Unit, create_unit
+from tests.support.database import TestDatabase
+
+NATIONAL_FIELDS = {
+    "id", "name", "ocop_star", "description", "story", "images", "ocop_certificate_number", "issued_on",
+    "expiry_date", "is_national", "type", "manufacturer",
+}  # fmt: skip
+OWN_FIELDS = {"name_en", "product_code", "product_set", "gtin", "entity_type", "commune", "province"}
+MANUFACTURER_FIELDS = {"name", "representative", "address", "phone_number", "email"}
+TODAY = date.today()
+SCORING = auth("service", "scoring")
+ADMIN = auth("admin")
+
+
+@dataclass
+class Catalogue:
+    """One commune's products: what is public and what is not."""
+
+    unit: Unit
+    token: str
+    cooperative: dict[str, Any]
+    enterprise: dict[str, Any]
+    public: dict[str, str]  # name → id
+    hidden: dict[str, str]
+
+
+async def _product(client: httpx.AsyncClient, entity_id: str, name: str, product_set: int) -> str:
+    body = {"entity_id": entity_id, "name": name, "product_set": product_set, "status": "ready_for_evaluation",
+            "description": f"Mô tả {name}", "story": "<p>Câu chuyện sản phẩm</p>"}  # fmt: skip
+    response = await client.post("/v1/products", json=body, headers=ADMIN)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def _certify(
+    client: httpx.AsyncClient, product_id: str, star: int, issued_on: date, *,
+    level: str = "province", status: str = "active", number: str | None = None,
+) -> None:  # fmt: skip
+    event = {
+        "product_id": product_id, "ocop_star": star, "certificate_number": number or f"QN-{product_id[:8]}",
+        "issued_on": issued_on.isoformat(), "expires_on": (issued_on + timedelta(days=3 * 365)).isoformat(),
+        "level": level, "status": status,
+    }  # fmt: skip
+    response = await client.post("/internal/certifications", json=event, headers=SCORING)
+    assert response.status_code == 200, response.text
+
+
+@pytest.fixture(scope="module")
+async def catalogue(registry_client: httpx.AsyncClient, database: TestDatabase) -> Catalogue:
+    """A commune with a cooperative and an enterprise, five public products and four that are not."""
+    token = uuid.uuid4().hex[:8]
+    unit = await create_unit(database, commune_name=f"Xã Đồng Rui {token}")
+    officer = auth("commune_officer", unit.commune_code)
+    entities = []
+    for entity_type, name in (("cooperative", f"Hợp tác xã Lâm sản Ba Chẽ {token}"),
+                              ("enterprise", f"Công ty TNHH Hải sản Vân Đồn {token}")):  # fmt: skip
+        body = entity_body(unit, entity_type=entity_type, legal_name=name)
+        response = await registry_client.post("/v1/entities", json=body, headers=officer)
+        assert response.status_code == 201, response.text
+        entities.append(response.json())
+    cooperative, enterprise = entities
+    public = {
+        f"Rượu ba kích Ba Chẽ {token}": (cooperative, 15, 4, TODAY - timedelta(days=400), "province"),
+        f"Rượu mơ Yên Tử {token}": (cooperative, 15, 3, TODAY - timedelta(days=30), "province"),
+        f"Mật ong rừng {token}": (cooperative, 4, 3, TODAY - timedelta(days=700), "province"),
+        f"Chả mực Hạ Long {token}": (enterprise, 8, 5, TODAY - timedelta(days=200), "central"),
+        f"Trà hoa vàng {token}": (enterprise, 18, 5, TODAY - timedelta(days=10), "province"),
+    }
+    ids: dict[str, str] = {}
+    for name, (owner, product_set, star, issued_on, level) in public.items():
+        ids[name] = await _product(registry_client, owner["id"], name, product_set)
+        await _certify(registry_client, ids[name], star, issued_on, level=level)
+    hidden: dict[str, str] = {}
+    # Lapsed: its certificate expired (an event from scoring).
+    hidden["lapsed"] = await _product(registry_client, cooperative["id"], f"Rượu ba kích hết hạn {token}", 15)
+    issued = TODAY - timedelta(days=4 * 365)
+    await _certify(registry_client, hidden["lapsed"], 3, issued)
+    await _certify(registry_client, hidden["lapsed"], 3, issued, status="expired")
+    # Revoked.
+    hidden["revoked"] = await _product(registry_client, enterprise["id"], f"Rượu ba kích thu hồi {token}", 15)
+    await _certify(registry_client, hidden["revoked"], 4, TODAY - timedelta(days=100))
+    await _certify(registry_client, hidden["revoked"], 4, TODAY - timedelta(days=100), status="revoked")
+    # Still marked active, but its 36 months ran out and no expiry event has come yet.
+    hidden["run_out"] = await _product(registry_client, enterprise["id"], f"Rượu ba kích quá hạn {token}", 15)
+    await _certify(registry_client, hidden["run_out"], 4, TODAY - timedelta(days=3 * 365 + 5))
+    # Never certified.
+    hidden["idea"] = await _product(registry_client, cooperative["id"], f"Rượu ba kích ý tưởng {token}", 15)
+    return Catalogue(unit, token, cooperative, enterprise, ids, hidden)
+
+
+async def _names(client: httpx.AsyncClient, **params: Any) -> list[str]:
+    response = await client.get("/v1/catalogue", params={"limit": 200, **params})
+    assert response.status_code == 200, response.text
+    return [item["name"] for item in response.json()["items"]]
+
+
+async def test_folded_search_finds_the_vietnamese_name(
+    registry_client: httpx.AsyncClient, catalogue: Catalogue
+) -> None:
+    commune = catalogue.unit.commune_code
+    ruou_ba_kich = f"Rượu ba kích Ba Chẽ {catalogue.token}"
+    assert await _names(registry_client, q="ruou ba kich", commune=commune) == [ruou_ba_kich]
+    assert await _names(registry_client, q="RƯỢU BA KÍCH", commune=commune) == [ruou_ba_kich]
+    assert await _names(registry_client, q="  ruou   ba kich ", commune=commune) == [ruou_ba_kich]
+
+
+async def test_search_covers_the_producer_name(
+    registry_client: httpx.AsyncClient, catalogue: Catalogue
+) -> None:
+    found = await _names(registry_client, q=f"hai san van don {catalogue.token}")
+    assert sorted(found) == sorted([f"Chả mực Hạ Long {catalogue.token}", f"Trà hoa vàng {catalogue.token}"])
+
+
+async def test_search_text_is_not_a_pattern(registry_client: httpx.AsyncClient, catalogue: Catalogue) -> None:
+    assert await _names(registry_client, q="100%", commune=catalogue.unit.commune_code) == []
+    assert await _names(registry_client, q="r_ou", commune=catalogue.unit.commune_code) == []
+
+
+async def test_relevance_ranks_product_names_before_producer_names(
+    registry_client: httpx.AsyncClient, catalogue: Catalogue
+) -> None:
+    commune, token = catalogue.unit.commune_code, catalogue.token
+    # Both start with the text: the shorter name is the closer match.
+    assert await _names(registry_client, q="ruou", commune=commune) == [
+        f"Rượu mơ Yên Tử {token}",
+        f"Rượu ba kích Ba Chẽ {token}",
+    ]
+    # A product name containing the text comes before products whose producer's name contains it.
+    names = await _names(registry_client, q="ba che", commune=commune)
+    assert names[0] == f"Rượu ba kích Ba Chẽ {token}"
+    assert sorted(names[1:]) == [f"Mật ong rừng {token}", f"Rượu mơ Yên Tử {token}"]
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"star": 4}, ["Rượu ba kích Ba Chẽ"]),
+        ({"star": [3, 4]}, ["Mật ong rừng", "Rượu ba kích Ba Chẽ", "Rượu mơ Yên Tử"]),
+        ({"min_star": 4}, ["Chả mực Hạ Long", "Rượu ba kích Ba Chẽ", "Trà hoa vàng"]),
+        ({"min_star": 4, "group": "food"}, ["Chả mực Hạ Long"]),
+        ({"min_star": 4, "entity_type": "enterprise"}, ["Chả mực Hạ Long", "Trà hoa vàng"]),
+        ({"group": "beverages", "entity_type": "cooperative", "star": 3}, ["Rượu mơ Yên Tử"]),
+        ({"is_national": True}, ["Chả mực Hạ Long"]),
+        ({"is_national": False, "star": 5}, ["Trà hoa vàng"]),
+        ({"product_set": 15}, ["Rượu ba kích Ba Chẽ", "Rượu mơ Yên Tử"]),
+        ({"q": "ruou", "min_star": 4}, ["Rượu ba kích Ba Chẽ"]),
+        ({"group": "handicrafts"}, []),
+    ],
+)
+async def test_filters_combine(
+    registry_client: httpx.AsyncClient, catalogue: Catalogue, params: dict[str, Any], expected: list[str]
+) -> None:
+    names = await _names(registry_client, commune=catalogue.unit.commune_code, sort="name", **params)
+    assert names == [f"{name} {catalogue.token}" for name in expected]
+
+
+async def test_province_filter(registry_client: httpx.AsyncClient, catalogue: Catalogue) -> None:
+    names = await _names(registry_client, province=catalogue.unit.province_code, q=catalogue.token)
+    assert sorted(names) == sorted(catalogue.public)
+    assert await _names(registry_client, province="01", q=catalogue.token) == []
+
+
+async def test_only_active_unexpired_certificates_are_public(
+    registry_client: httpx.AsyncClient, catalogue: Catalogue
+) -> None:
+    names = await _names(registry_client, commune=catalogue.unit.commune_code)
+    assert sorted(names) == sorted(catalogue.public)
+    for product_id in catalogue.hidden.values():
+        response = await registry_client.get(f"/v1/catalogue/{product_id}")
+        assert response.status_code == 404
+        assert response.json()["type"] == "/problems/catalogue-product-not-found"
+
+
+@pytest.mark.parametrize(
+    ("sort", "q"), [("name", None), ("-star", None), ("-issued_on", None), ("relevance", "a")]
+)
+async def test_every_sort_pages_without_duplicates_or_gaps(
+    registry_client: httpx.AsyncClient, catalogue: Catalogue, sort: str, q: str | None
+) -> None:
+    params: dict[str, Any] = {"commune": catalogue.unit.commune_code, "sort": sort, **({"q": q} if q else {})}
+    whole = (await registry_client.get("/v1/catalogue", params={**params, "limit": 200})).json()
+    assert whole["next_cursor"] is None
+    expected = [item["id"] for item in whole["items"]]
+    assert sorted(expected) == sorted(catalogue.public.values())
+    walked: list[str] = []
+    cursor = None
+    for _ in range(10):
+        page = await registry_client.get(
+            "/v1/catalogue", params={**params, "limit": 2, **({"cursor": cursor} if cursor else {})}
+        )
+        assert page.status_code == 200, page.text
+        walked += [item["id"] for item in page.json()["items"]]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert walked == expected
+
+
+async def test_sort_orders(registry_client: httpx.AsyncClient, catalogue: Catalogue) -> None:
+    params = {"commune": catalogue.unit.commune_code, "limit": 200}
+    by_star = (await registry_client.get("/v1/catalogue", params={**params, "sort": "-star"})).json()["items"]
+    stars = [item["ocop_star"] for item in by_star]
+    assert stars == sorted(stars, reverse=True)
+    by_date = (await registry_client.get("/v1/catalogue", params={**params, "sort": "-issued_on"})).json()[
+        "items"
+    ]
+    assert by_date[0]["name"] == f"Trà hoa vàng {catalogue.token}"
+    assert [item["issued_on"] for item in by_date] == sorted(
+        (item["issued_on"] for item in by_date), reverse=True
+    )
+
+
+async def test_public_record_uses_the_national_field_names(
+    registry_client: httpx.AsyncClient, catalogue: Catalogue
+) -> None:
+    product_id = catalogue.public[f"Chả mực Hạ Long {catalogue.token}"]
+    response = await registry_client.get(f"/v1/catalogue/{product_id}")
+    assert response.status_code == 200, response.text
+    record = response.json()
+    assert set(record) == NATIONAL_FIELDS | OWN_FIELDS
+    assert set(record["manufacturer"]) == MANUFACTURER_FIELDS
+    assert record["ocop_star"] == 5
+    assert record["is_national"] is True
+    assert record["type"] == "food"
+    assert record["product_set"] == 8
+    assert record["ocop_certificate_number"] == f"QN-{product_id[:8]}"
+    issued = TODAY - timedelta(days=200)
+    assert record["issued_on"] == issued.isoformat()
+    assert record["expiry_date"] == (issued + timedelta(days=3 * 365)).isoformat()
+    assert record["manufacturer"]["name"] == f"Công ty TNHH Hải sản Vân Đồn {catalogue.token}"
+    assert record["manufacturer"]["representative"] == "Nguyễn Thị Hoa"
+    assert record["manufacturer"]["phone_number"] == "0203 3876 555"
+    assert record["entity_type"] == "enterprise"
+    assert record["commune"] == {
+        "code": catalogue.unit.commune_code,
+        "name": f"Xã Đồng Rui {catalogue.token}",
+    }
+    assert record["province"]["code"] == catalogue.unit.province_code
+    listed = await registry_client.get(
+        "/v1/catalogue", params={"q": "cha muc", "commune": catalogue.unit.commune_code}
+    )
+    assert listed.json()["items"] == [record]
+
+
+async def test_a_provincial_five_star_is_not_national(
+    registry_client: httpx.AsyncClient, catalogue: Catalogue
+) -> None:
+    record = (
+        await registry_client.get(f"/v1/catalogue/{catalogue.public[f'Trà hoa vàng {catalogue.token}']}")
+    ).json()
+    assert (record["ocop_star"], record["is_national"], record["type"]) == (5, False, "herbal")
+
+
+async def test_anyone_may_read_the_catalogue(
+    registry_client: httpx.AsyncClient, catalogue: Catalogue
+) -> None:
+    product_id = catalogue.public[f"Mật ong rừng {catalogue.token}"]
+    other_producer = auth("producer", str(uuid.uuid4()))
+    for headers in ({}, other_producer, auth("partner", "portal-1"), auth("commune_officer", "00001")):
+        listed = await registry_client.get(
+            "/v1/catalogue", params={"commune": catalogue.unit.commune_code}, headers=headers
+        )
+        assert listed.status_code == 200
+        assert len(listed.json()["items"]) == len(catalogue.public)
+        assert (await registry_client.get(f"/v1/catalogue/{product_id}", headers=headers)).status_code == 200
+
+
+async def test_an_invalid_token_is_still_refused(registry_client: httpx.AsyncClient) -> None:
+    bad = {"Authorization": "Bearer not-a-token"}
+    assert (await registry_client.get("/v1/catalogue", headers=bad)).status_code == 401
+    assert (await registry_client.get(f"/v1/catalogue/{uuid.uuid4()}", headers=bad)).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"star": 6}, "query.star.0"),
+        ({"star": "four"}, "query.star.0"),
+        ({"min_star": 0}, "query.min_star"),
+        ({"product_set": 27}, "query.product_set"),
+        ({"group": "toys"}, "query.group"),
+        ({"province": "Quảng Ninh"}, "query.province"),
+        ({"commune": "123"}, "query.commune"),
+        ({"entity_type": "company"}, "query.entity_type"),
+        ({"is_national": "perhaps"}, "query.is_national"),
+        ({"sort": "price"}, "query.sort"),
+        ({"sort": "relevance"}, "query.sort"),
+        ({"q": ""}, "query.q"),
+        ({"q": " ,.!"}, "query.q"),
+        ({"q": "x" * 101}, "query.q"),
+        ({"limit": 0}, "query.limit"),
+        ({"limit": 201}, "query.limit"),
+        ({"cursor": "not a cursor"}, "query.cursor"),
+    ],
+)
+async def test_bad_query_parameters_are_422_naming_the_field(
+    registry_client: httpx.AsyncClient, params: dict[str, Any], field: str
+) -> None:
+    response = await registry_client.get("/v1/catalogue", params=params)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert field in [error["field"] for error in response.json()["errors"]]
+
+
+async def test_a_cursor_only_works_with_its_own_sort(
+    registry_client: httpx.AsyncClient, catalogue: Catalogue
+) -> None:
+    params = {"commune": catalogue.unit.commune_code, "limit": 1}
+    cursor = (await registry_client.get("/v1/catalogue", params={**params, "sort": "-star"})).json()[
+        "next_cursor"
+    ]
+    response = await registry_client.get("/v1/catalogue", params={**params, "sort": "name", "cursor": cursor})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "query.cursor"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        ["-star", 40_000, "a", str(uuid.uuid4())],
+        ["relevance", 10**12, "a", str(uuid.uuid4())],
+        ["-star", "4", "a", str(uuid.uuid4())],
+        ["-star", 4, "a\u0000b", str(uuid.uuid4())],
+        ["-star", 4, 7, str(uuid.uuid4())],
+        ["-star", 4, "a", "not-a-uuid"],
+        ["-issued_on", "yesterday", "a", str(uuid.uuid4())],
+        ["relevance", 1.5, "a", str(uuid.uuid4())],
+    ],
+)
+async def test_a_forged_cursor_is_422(registry_client: httpx.AsyncClient, key: list[Any]) -> None:
+    params = {
+        "sort": key[0],
+        "cursor": encode_cursor(*key),
+        **({"q": "ruou"} if key[0] == "relevance" else {}),
+    }
+    response = await registry_client.get("/v1/catalogue", params=params)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "query.cursor"
+
+
+async def test_control_characters_in_the_text_separate_words(
+    registry_client: httpx.AsyncClient, catalogue: Catalogue
+) -> None:
+    names = await _names(registry_client, q="ruou\tba\x00kich", commune=catalogue.unit.commune_code)
+    assert names == [f"Rượu ba kích Ba Chẽ {catalogue.token}"]
+
+
+async def test_unknown_or_malformed_id(registry_client: httpx.AsyncClient) -> None:
+    unknown = await registry_client.get(f"/v1/catalogue/{uuid.uuid4()}")
+    assert unknown.status_code == 404
+    assert unknown.json()["type"] == "/problems/catalogue-product-not-found"
+    malformed = await registry_client.get("/v1/catalogue/not-an-id")
+    assert malformed.status_code == 422
+    assert malformed.json()["errors"][0]["field"] == "path.product_id"
+
+
+async def test_a_text_naming_many_producers_finds_the_same_products(
+    registry_client: httpx.AsyncClient, database: TestDatabase
+) -> None:
+    # More producers than MANY_PRODUCERS share a word, so key orders walk their index instead.
+    token = f"chung{uuid.uuid4().hex[:6]}"
+    unit = await create_unit(database)
+    connection = await asyncpg.connect(asyncpg_dsn(database.admin_url))
+    try:
+        rows = [
+            (uuid.uuid4(), f"Hợp tác xã {token} số {n}", f"hop tac xa {token} so {n}", f"0{random.randrange(10**9):09d}",
+             unit.commune_id, unit.commune_code, unit.province_code)
+            for n in range(MANY_PRODUCERS + 5)
+        ]  # fmt: skip
+        await connection.executemany(
+            "INSERT INTO registry.entity (id, entity_type, legal_name, name_folded, tax_code, representative_name,"
+            " admin_unit_id, commune_code, province_code) VALUES ($1, 'cooperative', $2, $3, $4, 'Lê Văn Nam', $5, $6, $7)",
+            rows,
+        )
+    finally:
+        await connection.close()
+    names = [f"Miến dong {n}" for n in range(3)]
+    for name, row in zip(names, rows[:3], strict=True):
+        product_id = await _product(registry_client, str(row[0]), name, 6)
+        await _certify(registry_client, product_id, 3, TODAY - timedelta(days=5))
+    for sort in ("name", "-star", "-issued_on", "relevance"):
+        found: list[str] = []
+        cursor = None
+        for _ in range(5):
+            params = {"q": token, "sort": sort, "limit": 1, **({"cursor": cursor} if cursor else {})}
+            page = (await registry_client.get("/v1/catalogue", params=params)).json()
+            found += [item["name"] for item in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert sorted(found) == names, sort

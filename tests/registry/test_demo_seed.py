@@ -1,0 +1,194 @@
+"""The demo data set reproduces Quảng Ninh's published 2017–2020 breakdown, through the statistics API."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections import Counter
+from datetime import date, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from services.registry.demo.generator import (
+    FIRST_RATING_YEARS,
+    GROUP_COUNTS,
+    STAR_COUNTS,
+    TAX_CODE_PREFIX,
+    UNRATED_STATUSES,
+    generate,
+)
+from services.registry.seed import seed
+from shared.db import asyncpg_dsn
+from tests.conftest import repo_root
+from tests.support.database import TestDatabase
+
+PROVINCE = "22"
+ENTITY_TYPES = {"enterprise": 66, "cooperative": 110, "cooperative_group": 8, "household_business": 96}
+NOT_DEMO = f"e.tax_code NOT LIKE '{TAX_CODE_PREFIX}%'"
+IN_CATALOGUE = "p.status = 'certified' AND p.certificate_status = 'active' AND p.certificate_expires_on >= $1"
+
+
+@pytest.fixture(scope="module")
+async def demo(database: TestDatabase) -> None:
+    """The demo data set, loaded once into the test database (reference data included)."""
+    await seed(database.urls["registry"], demo=True)
+
+
+async def _fetch(database: TestDatabase, query: str, *args: Any) -> list[asyncpg.Record]:
+    connection = await asyncpg.connect(asyncpg_dsn(database.admin_url))
+    try:
+        return list(await connection.fetch(query, *args))
+    finally:
+        await connection.close()
+
+
+async def _stats(client: httpx.AsyncClient, path: str, **params: Any) -> Counter[str | None]:
+    response = await client.get(path, params={"province": PROVINCE, **params})
+    assert response.status_code == 200, response.text
+    return Counter({item["key"]: item["count"] for item in response.json()["items"]})
+
+
+async def _others(database: TestDatabase, key: str, *, certified_only: bool = False) -> Counter[str | None]:
+    """What other tests put in province 22 (they should not, but the database is shared)."""
+    where = f"p.province_code = '{PROVINCE}' AND {NOT_DEMO}" + (
+        f" AND {IN_CATALOGUE}" if certified_only else ""
+    )
+    rows = await _fetch(
+        database,
+        f"SELECT {key} AS key, count(*) AS n FROM registry.product p JOIN registry.entity e ON e.id = p.entity_id "
+        f"WHERE {where} GROUP BY 1",
+        *([date.today()] if certified_only else []),
+    )
+    return Counter({None if row["key"] is None else str(row["key"]): row["n"] for row in rows})
+
+
+def _demo_part(stats: Counter[str | None], others: Counter[str | None]) -> dict[str | None, int]:
+    stats.subtract(others)
+    return {key: count for key, count in stats.items() if count}
+
+
+async def test_statistics_reproduce_the_published_breakdown(
+    registry_client: httpx.AsyncClient, database: TestDatabase, demo: None
+) -> None:
+    groups = _demo_part(await _stats(registry_client, "/v1/stats/products", by="group"),
+                        await _others(database, "p.product_group"))  # fmt: skip
+    assert groups == GROUP_COUNTS
+    assert GROUP_COUNTS == {"food": 314, "beverages": 90, "herbal": 41, "handicrafts": 8, "tourism": 3}
+    stars = _demo_part(
+        await _stats(registry_client, "/v1/stats/products", by="star", certified_only=True),
+        await _others(database, "p.ocop_star", certified_only=True),
+    )
+    assert stars == {"3": 162, "4": 67, "5": 7}
+    years = _demo_part(
+        await _stats(registry_client, "/v1/stats/products", by="year", certified_only=True),
+        await _others(database, "extract(year from p.first_certified_on)::int", certified_only=True),
+    )
+    assert years == {"2017": 85, "2018": 55, "2019": 56, "2020": 40}
+    statuses = _demo_part(await _stats(registry_client, "/v1/stats/products", by="status"),
+                          await _others(database, "p.status"))  # fmt: skip
+    assert statuses == {"certified": 236, **UNRATED_STATUSES}
+    assert sum(statuses.values()) == 456
+
+
+async def test_entities_by_type(
+    registry_client: httpx.AsyncClient, database: TestDatabase, demo: None
+) -> None:
+    rows = await _fetch(
+        database,
+        f"SELECT entity_type, count(*) AS n FROM registry.entity e WHERE province_code = $1 AND {NOT_DEMO} GROUP BY 1",
+        PROVINCE,
+    )
+    others = Counter({row["entity_type"]: row["n"] for row in rows})
+    assert _demo_part(await _stats(registry_client, "/v1/stats/entities", by="type"), others) == ENTITY_TYPES
+
+
+async def test_producers_are_in_todays_communes(database: TestDatabase, demo: None) -> None:
+    rows = await _fetch(
+        database,
+        "SELECT e.tax_code, e.commune_code, u.valid_from, u.valid_to, e.representative_name, "
+        "e.representative_gender, e.representative_ethnicity, e.entity_type, e.legal_name "
+        "FROM registry.entity e JOIN registry.admin_unit u ON u.id = e.admin_unit_id WHERE e.tax_code LIKE $1",
+        f"{TAX_CODE_PREFIX}%",
+    )
+    assert len(rows) == sum(ENTITY_TYPES.values())
+    assert {row["valid_from"] for row in rows} == {date(2025, 7, 1)}
+    assert {row["valid_to"] for row in rows} == {None}
+    assert len({row["commune_code"] for row in rows}) == 54
+    assert all(len(row["tax_code"]) == 10 and row["tax_code"].isdigit() for row in rows)
+    people = [row for row in rows if row["representative_gender"]]
+    assert {row["representative_ethnicity"] for row in people} >= {"Kinh", "Tày", "Dao"}
+    assert {row["representative_gender"] for row in people} == {"female", "male"}
+    prefixes = Counter(row["legal_name"].split()[0] for row in rows)
+    assert set(prefixes) <= {"Công", "Hợp", "Tổ", "Hộ", "Cơ"}
+
+
+async def test_real_products_are_in_the_catalogue(registry_client: httpx.AsyncClient, demo: None) -> None:
+    found = await registry_client.get(
+        "/v1/catalogue", params={"q": "ruou ba kich", "province": PROVINCE, "limit": 200}
+    )
+    names = [item["name"] for item in found.json()["items"]]
+    assert {"Rượu ba kích Ba Chẽ", "Rượu ba kích đặc sản Quảng Ninh"} <= set(names)
+    national = await registry_client.get(
+        "/v1/catalogue", params={"is_national": "true", "province": PROVINCE}
+    )
+    assert sorted(item["name"] for item in national.json()["items"]) == [
+        "Ngọc trai Akoya", "Ngọc trai Southsea", "Ngọc trai Tahiti", "Trà hoa vàng Ba Chẽ", "Trà hoa vàng Quy Hoa",
+    ]  # fmt: skip
+    tea = next(item for item in national.json()["items"] if item["name"] == "Trà hoa vàng Ba Chẽ")
+    assert tea["ocop_certificate_number"] == "377/QĐ-BNN-VPĐP"
+    assert tea["issued_on"] == "2025-01-17"
+    assert tea["manufacturer"]["name"] == "Công ty CP Kinh doanh lâm sản Đạp Thanh"
+    assert tea["commune"] == {"code": "06979", "name": "Kỳ Thượng"}
+    assert tea["province"] == {"code": "22", "name": "Quảng Ninh"}
+
+
+async def test_loading_again_changes_nothing(database: TestDatabase, demo: None) -> None:
+    snapshot = (
+        "SELECT (SELECT count(*) FROM registry.entity) AS entities, (SELECT count(*) FROM registry.product) AS products,"
+        " (SELECT count(*) FROM registry.product_change) AS changes,"
+        " (SELECT md5(string_agg(id::text || status || coalesce(certificate_number, ''), ',' ORDER BY id))"
+        "  FROM registry.product) AS digest"
+    )
+    before = dict((await _fetch(database, snapshot))[0])
+    environment = {
+        **os.environ,
+        "REGISTRY_DATABASE_URL": database.urls["registry"],
+        "PYTHONPATH": str(repo_root()),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.registry.seed", "--demo",
+        env=environment, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=300)
+    assert process.returncode == 0, stderr.decode()
+    assert "already there" in (stdout + stderr).decode()
+    assert dict((await _fetch(database, snapshot))[0]) == before
+
+
+def test_the_generator_is_deterministic_and_consistent() -> None:
+    today = date.today()
+    first, second = generate(today), generate(today)
+    assert [(p.name, p.entity.tax_code, p.certificates) for p in first.products] == [
+        (p.name, p.entity.tax_code, p.certificates) for p in second.products
+    ]
+    rated = [p for p in first.products if p.certificates and p.certificates[-1].status == "active"]
+    assert Counter(p.certificates[-1].star for p in rated) == Counter(STAR_COUNTS)
+    assert Counter(p.certificates[0].issued_on.year for p in rated) == Counter(FIRST_RATING_YEARS)
+    for product in rated:
+        current = product.certificates[-1]
+        assert current.issued_on <= today < current.expires_on
+        assert current.expires_on - current.issued_on in (timedelta(days=1095), timedelta(days=1096))
+        issued = [certificate.issued_on for certificate in product.certificates]
+        assert issued == sorted(issued)
+    lapsed = [p for p in first.products if p.certificates and p.certificates[-1].status == "expired"]
+    assert len(lapsed) == UNRATED_STATUSES["lapsed"]
+    assert all(p.certificates[-1].expires_on < today for p in lapsed)
+    assert len({p.name for p in first.products}) == len(first.products)
+    assert len({e.legal_name for e in first.entities}) == len(first.entities)
+    assert all(e.tax_code.startswith(TAX_CODE_PREFIX) for e in first.entities)
+    assert Counter(p.group for p in first.products) == Counter(GROUP_COUNTS)
+    assert all(e.product_count >= 1 for e in first.entities)

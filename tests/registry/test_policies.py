@@ -1,0 +1,79 @@
+"""The registry's access rules, checked with principals directly."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from services.registry import policies
+from services.registry.policies import Place
+from shared.security.principal import ANONYMOUS, Principal, Role
+
+ENTITY = uuid.uuid4()
+OTHER_ENTITY = uuid.uuid4()
+PLACE = Place(ENTITY, "07090", "22")
+
+
+def _p(role: Role, scope: str | None = None) -> Principal:
+    return Principal(sub="u", role=role, scope=scope)
+
+
+@pytest.mark.parametrize(
+    ("principal", "allowed"),
+    [
+        (_p(Role.admin), True),
+        (_p(Role.province_officer, "22"), True),
+        (_p(Role.province_officer, "01"), False),
+        (_p(Role.commune_officer, "07090"), True),
+        (_p(Role.commune_officer, "07093"), False),
+        (_p(Role.producer, str(ENTITY)), True),
+        (_p(Role.producer, str(OTHER_ENTITY)), False),
+        (_p(Role.producer, "not-a-uuid"), False),
+        (_p(Role.producer), False),
+        (_p(Role.partner, "portal-1"), False),
+        (_p(Role.national, "moit"), False),
+        (_p(Role.council_member, "m1"), False),
+        (ANONYMOUS, False),
+    ],
+)
+def test_read_and_edit(principal: Principal, allowed: bool) -> None:
+    assert policies.can_read(principal, PLACE) is allowed
+    assert policies.can_edit(principal, PLACE) is allowed
+
+
+def test_only_staff_of_the_unit_register_entities() -> None:
+    assert policies.can_register_in(_p(Role.commune_officer, "07090"), "07090", "22")
+    assert not policies.can_register_in(_p(Role.commune_officer, "07090"), "07093", "22")
+    assert policies.can_register_in(_p(Role.province_officer, "22"), "07093", "22")
+    assert not policies.can_register_in(_p(Role.producer, str(ENTITY)), "07090", "22")
+    assert not policies.can_register_in(ANONYMOUS, "07090", "22")
+
+
+def test_producers_do_not_review_their_own_ideas() -> None:
+    assert not policies.can_review(_p(Role.producer, str(ENTITY)), PLACE)
+    assert policies.can_review(_p(Role.commune_officer, "07090"), PLACE)
+    assert not policies.can_review(_p(Role.commune_officer, "07093"), PLACE)
+
+
+def test_certification_is_written_by_scoring_or_admin_only() -> None:
+    assert policies.can_write_certification(_p(Role.service, "scoring"))
+    assert policies.can_write_certification(_p(Role.admin))
+    assert not policies.can_write_certification(_p(Role.province_officer, "22"))
+    assert not policies.can_write_certification(_p(Role.producer, str(ENTITY)))
+
+
+@pytest.mark.parametrize(
+    ("principal", "expected"),
+    [
+        (_p(Role.admin), policies.Visibility()),
+        (_p(Role.province_officer, "22"), policies.Visibility(province_code="22")),
+        (_p(Role.commune_officer, "07090"), policies.Visibility(commune_code="07090")),
+        (_p(Role.producer, str(ENTITY)), policies.Visibility(entity_id=ENTITY)),
+        (_p(Role.producer), policies.Visibility(nothing=True)),
+        (ANONYMOUS, policies.Visibility(nothing=True)),
+        (_p(Role.partner, "x"), policies.Visibility(nothing=True)),
+    ],
+)
+def test_listing_visibility_matches_can_read(principal: Principal, expected: policies.Visibility) -> None:
+    assert policies.visibility(principal) == expected
