@@ -18,6 +18,7 @@ from bench.load import LoadResult, require_loopback
 from shared.topology import GATEWAY, PROCESSES, REGISTRY, REPO_ROOT
 from tests.support.database import TestDatabase, create_test_database, drop_test_database, resolve_server
 from tests.support.processes import (
+    HOST,
     RunningProcess,
     free_port,
     process_env,
@@ -29,6 +30,9 @@ from tests.support.processes import (
 
 BASELINE = "baseline"
 GATEWAY_HTTPX = "gateway-httpx"
+# Gateways whose "registry" is the bare baseline: the hop alone, without the registry's own cost.
+HOP_AIOHTTP = "gateway-hop-aiohttp"
+HOP_HTTPX = "gateway-hop-httpx"
 # A pause between scenarios so one run's backlog (log writes, TIME_WAIT, GC) does not bleed into the next.
 SETTLE_S = 1.0
 
@@ -48,6 +52,8 @@ SCENARIOS = (
     Scenario("registry direct", "registry", ("registry",), reads_database=True),
     Scenario("gateway (aiohttp) -> registry", "gateway", ("gateway", "registry"), reads_database=True),
     Scenario("gateway (httpx) -> registry", GATEWAY_HTTPX, (GATEWAY_HTTPX, "registry"), reads_database=True),
+    Scenario("gateway (aiohttp) -> bare", HOP_AIOHTTP, (HOP_AIOHTTP, BASELINE), reads_database=False),
+    Scenario("gateway (httpx) -> bare", HOP_HTTPX, (HOP_HTTPX, BASELINE), reads_database=False),
 )
 
 
@@ -109,31 +115,34 @@ def throwaway_database() -> Iterator[TestDatabase]:
 
 @contextlib.contextmanager
 def processes_under_test(database: TestDatabase, log_dir: Path) -> Iterator[dict[str, RunningProcess]]:
-    """The suite's four processes, the bare baseline and a second gateway using httpx upstream."""
+    """The suite's four processes, the bare baseline, and gateways using httpx or proxying to the baseline."""
     with running_suite(database.urls, log_dir) as suite:
         env = process_env(database.urls, {name: running.port for name, running in suite.items()})
         python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-        extra = {
+        baseline_port = free_port()
+
+        def gateway(name: str, client: str, registry_url: str) -> RunningProcess:
+            # Same database, settings and flags as the suite's gateway: only the client and upstream vary.
+            overrides = {"GATEWAY_UPSTREAM_CLIENT": client, "GATEWAY_REGISTRY_URL": registry_url}
+            return start_process(
+                GATEWAY.app, name, free_port(), {**env, **overrides}, log_dir, GATEWAY.uvicorn_args()
+            )
+
+        baseline_url = f"http://{HOST}:{baseline_port}"
+        extra: dict[str, RunningProcess] = {}
+        try:
             # The registry's uvicorn flags, so only the app differs from the service it bounds.
-            BASELINE: start_process(
+            extra[BASELINE] = start_process(
                 "bench.baseline_app:app",
                 BASELINE,
-                free_port(),
+                baseline_port,
                 {"PYTHONPATH": python_path},
                 log_dir,
                 REGISTRY.uvicorn_args(),
-            ),
-            # Same registry, database, settings and flags as the first gateway: only the upstream client differs.
-            GATEWAY_HTTPX: start_process(
-                GATEWAY.app,
-                GATEWAY_HTTPX,
-                free_port(),
-                {**env, "GATEWAY_UPSTREAM_CLIENT": "httpx"},
-                log_dir,
-                GATEWAY.uvicorn_args(),
-            ),
-        }
-        try:
+            )
+            extra[GATEWAY_HTTPX] = gateway(GATEWAY_HTTPX, "httpx", suite["registry"].url)
+            extra[HOP_AIOHTTP] = gateway(HOP_AIOHTTP, "aiohttp", baseline_url)
+            extra[HOP_HTTPX] = gateway(HOP_HTTPX, "httpx", baseline_url)
             for running in extra.values():
                 wait_until_healthy(running)
             yield {**suite, **extra}
