@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
 from typing import Annotated, Any
 
 import orjson
@@ -33,3 +34,14 @@ def decode_cursor(cursor: str, arity: int) -> list[Any]:
     if not isinstance(values, list) or len(values) != arity:
         raise InvalidField("query.cursor", "cursor does not belong to this listing")
     return values
+
+
+def decode_name_id_cursor(cursor: str | None) -> tuple[str, uuid.UUID] | None:
+    """The (sort name, id) key of a cursor made by ``encode_cursor(name, str(id))``, if any."""
+    if not cursor:
+        return None
+    name, raw_id = decode_cursor(cursor, 2)
+    try:
+        return str(name), uuid.UUID(str(raw_id))
+    except ValueError as exc:
+        raise InvalidField("query.cursor", "malformed cursor") from exc

@@ -1,23 +1,13 @@
-"""RSA key pairs for signing test tokens."""
+"""RSA key pairs for signing test tokens, one per label for the whole run."""
 
 from __future__ import annotations
 
 from functools import cache
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from shared.security.keys import generate_rsa_pair
 
 
 @cache
 def rsa_pair(label: str = "test") -> tuple[str, str]:
-    """A (private PEM, public PEM) pair, one per label for the whole run."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
+    """A (private PEM, public PEM) pair for ``label``; another label gives another key."""
+    return generate_rsa_pair()

@@ -16,8 +16,7 @@ from services.registry.entities.models import Entity
 from services.registry.entities.repository import EntityRepository
 from services.registry.entities.schemas import EntityCreate, EntityUpdate
 from services.registry.policies import Place
-from shared.errors import InvalidField
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_name_id_cursor, encode_cursor
 from shared.security.dependencies import Forbidden, require_authenticated
 from shared.security.principal import Principal
 from shared.text import fold
@@ -115,13 +114,7 @@ async def list_entities(
     visible = policies.visibility(principal)
     if visible.nothing:
         return [], None
-    after = None
-    if cursor:
-        name, raw_id = decode_cursor(cursor, 2)
-        try:
-            after = (str(name), uuid.UUID(str(raw_id)))
-        except ValueError as exc:
-            raise InvalidField("query.cursor", "malformed cursor") from exc
+    after = decode_name_id_cursor(cursor)
     rows = await EntityRepository(session).list(
         visible,
         limit=limit + 1,

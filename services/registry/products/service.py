@@ -29,7 +29,7 @@ from services.registry.products.models import Media, Product, ProductChange
 from services.registry.products.repository import ProductRepository
 from services.registry.products.schemas import CertificationIn, ProductCreate, ProductUpdate, Warning
 from shared.errors import InvalidField
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_name_id_cursor, encode_cursor
 from shared.security.dependencies import Forbidden, require_authenticated
 from shared.security.principal import Principal, Role
 from shared.text import fold
@@ -197,13 +197,7 @@ async def list_products(
     visible = policies.visibility(principal)
     if visible.nothing:
         return [], None
-    after = None
-    if cursor:
-        name, raw_id = decode_cursor(cursor, 2)
-        try:
-            after = (str(name), uuid.UUID(str(raw_id)))
-        except ValueError as exc:
-            raise InvalidField("query.cursor", "malformed cursor") from exc
+    after = decode_name_id_cursor(cursor)
     rows = await ProductRepository(session).list(visible, limit=limit + 1, after=after, filters=filters)
     next_cursor = (
         encode_cursor(rows[limit - 1].name_folded, str(rows[limit - 1].id)) if len(rows) > limit else None

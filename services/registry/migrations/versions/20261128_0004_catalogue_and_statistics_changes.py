@@ -5,7 +5,7 @@ writer of certificates agrees on it; the catalogue's partial indexes (one per ke
 trigram index for its search) in place of the single ix_product_catalogue.
 
 Revision ID: 0004
-Revises: 0003
+Revises: 0001
 Create Date: 2026-11-28
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | None = "0003"
+down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
