@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             machine["background_cpu_busy"] = busy
             if busy is not None and busy > BUSY_WARNING:
                 print(f"warning: the machine is {busy:.0%} busy before any load; the figures will be low\n")
-            product_id = create_product(processes["registry"].url)
+            product_id = create_product(processes["registry"].url, database)
             print(f"{len(SCENARIOS)} scenarios, reading product {product_id}\n")
             print(HEADER)
             results = run_scenarios(

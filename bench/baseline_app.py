@@ -26,7 +26,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@app.get("/v1/products/{product_id}")
+@app.get("/v1/catalogue/{product_id}")
 async def read_product(product_id: uuid.UUID) -> dict[str, Any]:
     """A fixed product with the requested id: routing, path validation and JSON, nothing else."""
     return {"id": str(product_id), **_PRODUCT}

@@ -450,7 +450,7 @@ def measure_throughput(
     processes: dict[str, Any], search: str, database: str, args: argparse.Namespace
 ) -> list[ThroughputResult]:
     """The ceiling, the search on the registry, the same search through the gateway."""
-    ceiling_url = f"{processes[BASELINE].url}/v1/products/{uuid.uuid4()}"
+    ceiling_url = f"{processes[BASELINE].url}/v1/catalogue/{uuid.uuid4()}"
     scenarios = [
         ("bare FastAPI (ceiling)", ceiling_url, (BASELINE,), False),
         ("catalogue search, registry direct", f"{processes['registry'].url}{search}", ("registry",), True),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import tempfile
@@ -15,7 +16,11 @@ import httpx
 
 from bench.cpu import CpuMeter, background_busy
 from bench.load import LoadResult, require_loopback
+from shared.security.jwt import TokenSigner
+from shared.security.keys import generate_rsa_pair, jwks
+from shared.security.principal import Principal, Role
 from shared.topology import GATEWAY, PROCESSES, REGISTRY, REPO_ROOT
+from tests.registry.factories import create_unit, unique_tax_code
 from tests.support.database import TestDatabase, create_test_database, drop_test_database, resolve_server
 from tests.support.processes import (
     HOST,
@@ -88,12 +93,25 @@ class ScenarioResult:
         }
 
 
+BENCH_KID = "bench-1"
+_BENCH_KEY = generate_rsa_pair()
+
+
 def pin_process_settings(*, access_log: bool) -> None:
     """Make the settings under test explicit, whatever the caller's environment says."""
     # running_suite passes our environment on to every process; stray overrides would skew the figures.
     for spec in PROCESSES:
         os.environ[f"{spec.env_prefix}ACCESS_LOG"] = "true" if access_log else "false"
+        # The bench's own signing key: the set-up requests below carry tokens the processes trust.
+        os.environ[f"{spec.env_prefix}JWT_PUBLIC_KEYS"] = jwks(_BENCH_KEY[1], BENCH_KID)
     os.environ["GATEWAY_UPSTREAM_CLIENT"] = "aiohttp"
+
+
+def _auth(role: Role, scope: str | None) -> dict[str, str]:
+    signer = TokenSigner(_BENCH_KEY[0], kid=BENCH_KID, issuer="ocop-gateway")
+    return {
+        "Authorization": f"Bearer {signer.sign(Principal(sub='bench', role=role, scope=scope), audience='ocop-platform')}"
+    }
 
 
 @contextlib.contextmanager
@@ -150,21 +168,41 @@ def processes_under_test(database: TestDatabase, log_dir: Path) -> Iterator[dict
             stop(list(extra.values()))
 
 
-def create_product(registry_url: str) -> str:
-    """Register the product every read scenario fetches, directly on the registry."""
+def create_product(registry_url: str, database: TestDatabase) -> str:
+    """Register and certify the product every read scenario fetches (its public catalogue record)."""
     require_loopback(registry_url)
-    response = httpx.post(
-        f"{registry_url}/v1/products",
-        json={"name": "Rượu ba kích Quảng Ninh (bench)", "product_set": 3},
-        timeout=10,
-    )
-    response.raise_for_status()
-    return str(response.json()["id"])
+    unit = asyncio.run(create_unit(database, "Xã Đo Tải"))
+    with httpx.Client(base_url=registry_url, timeout=10) as client:
+        entity = client.post(
+            "/v1/entities",
+            json={"entity_type": "cooperative", "legal_name": "Hợp tác xã Lâm sản Ba Chẽ (bench)",
+                  "tax_code": unique_tax_code(), "representative_name": "Nguyễn Thị Hoa",
+                  "commune_code": unit.commune_code},
+            headers=_auth(Role.commune_officer, unit.commune_code),
+        )  # fmt: skip
+        entity.raise_for_status()
+        entity_id = str(entity.json()["id"])
+        product = client.post(
+            "/v1/products",
+            json={"entity_id": entity_id, "name": "Rượu ba kích Quảng Ninh (bench)", "product_set": 14,
+                  "description": "Rượu ngâm củ ba kích tím Ba Chẽ."},
+            headers=_auth(Role.producer, entity_id),
+        )  # fmt: skip
+        product.raise_for_status()
+        product_id = str(product.json()["id"])
+        certified = client.post(
+            "/internal/certifications",
+            json={"product_id": product_id, "ocop_star": 4, "certificate_number": "BENCH-0001",
+                  "issued_on": "2026-01-15", "expires_on": "2029-01-15", "level": "province", "status": "active"},
+            headers=_auth(Role.service, "scoring"),
+        )  # fmt: skip
+        certified.raise_for_status()
+    return product_id
 
 
 def read_url(running: RunningProcess, product_id: str) -> str:
     """The URL of the product read on one process, checked to answer 200 before any load."""
-    url = f"{running.url}/v1/products/{product_id}"
+    url = f"{running.url}/v1/catalogue/{product_id}"
     require_loopback(url)
     response = httpx.get(url, timeout=10)
     if response.status_code != 200:
