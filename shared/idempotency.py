@@ -8,7 +8,7 @@ leaves no key behind and may be retried.
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import Depends, Header, Request
@@ -24,6 +24,7 @@ from shared.security.dependencies import PrincipalDep
 from shared.security.principal import Principal
 
 IDEMPOTENCY_TABLE = "idempotency_key"
+T = TypeVar("T")
 
 
 def idempotency_table(metadata: MetaData) -> Table:
@@ -98,6 +99,12 @@ class Idempotency:
         return Response(
             orjson.dumps(row.body), row.status_code, headers=headers, media_type="application/json"
         )
+
+    async def created(self, response: Response, body: T, location: str) -> T:
+        """Answer 201 with ``Location`` and remember that answer for retries with the same key."""
+        response.headers["Location"] = location
+        await self.store(201, body, {"Location": location})
+        return body
 
     async def store(self, status_code: int, body: Any, headers: dict[str, str] | None = None) -> None:
         """Remember the response (in the same transaction as the work it describes)."""

@@ -714,3 +714,24 @@ async def test_plan_decisions_are_the_officers_of_the_unit(
     assert own.status_code == 403
     assert await product_status(registry_client, world, plan["product_id"]) == "business_plan"
     assert (await registry_client.post(url, json=body, headers=world.province_officer)).status_code == 200
+
+
+async def test_a_retried_idea_registration_creates_one_idea_and_one_product(
+    registry_client: httpx.AsyncClient, database: TestDatabase
+) -> None:
+    world = await make_world(registry_client, database)
+    headers = world.producer | {"Idempotency-Key": f"idea-{uuid.uuid4()}"}
+    body = idea_body(world)
+    first = await registry_client.post("/v1/ideas", json=body, headers=headers)
+    retry = await registry_client.post("/v1/ideas", json=body, headers=headers)
+    assert first.status_code == retry.status_code == 201
+    assert retry.json() == first.json()
+    assert retry.headers["idempotent-replayed"] == "true"
+    ideas = await registry_client.get(
+        "/v1/ideas", params={"entity_id": world.entity_id}, headers=world.producer
+    )
+    products = await registry_client.get(
+        "/v1/products", params={"entity_id": world.entity_id}, headers=world.producer
+    )
+    assert len(ideas.json()["items"]) == 1
+    assert len(products.json()["items"]) == 1

@@ -44,9 +44,7 @@ async def register_idea(
     if (replayed := await idempotency.replay()) is not None:
         return replayed
     idea = IdeaRead.model_validate(await service.create_idea(session, principal, body))
-    response.headers["Location"] = f"/v1/ideas/{idea.id}"
-    await idempotency.store(201, idea, {"Location": response.headers["Location"]})
-    return idea
+    return await idempotency.created(response, idea, f"/v1/ideas/{idea.id}")
 
 
 @ideas_router.get("", response_model=Page[IdeaRead], responses=problems(401))
@@ -118,9 +116,7 @@ async def create_business_plan(
     if (replayed := await idempotency.replay()) is not None:
         return replayed
     plan = BusinessPlanRead.model_validate(await service.create_plan(session, principal, body))
-    response.headers["Location"] = f"/v1/business-plans/{plan.id}"
-    await idempotency.store(201, plan, {"Location": response.headers["Location"]})
-    return plan
+    return await idempotency.created(response, plan, f"/v1/business-plans/{plan.id}")
 
 
 @plans_router.get("", response_model=Page[BusinessPlanRead], responses=problems(401))

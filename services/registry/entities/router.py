@@ -33,9 +33,7 @@ async def register_entity(
     if (replayed := await idempotency.replay()) is not None:
         return replayed
     entity = EntityRead.model_validate(await service.register_entity(session, principal, body))
-    response.headers["Location"] = f"/v1/entities/{entity.id}"
-    await idempotency.store(201, entity, {"Location": response.headers["Location"]})
-    return entity
+    return await idempotency.created(response, entity, f"/v1/entities/{entity.id}")
 
 
 @router.get("", response_model=Page[EntityRead], responses=problems(401))

@@ -52,9 +52,7 @@ async def register_product(
         return replayed
     product, warnings = await service.register_product(session, principal, body)
     read = _read(product, warnings)  # type: ignore[arg-type]
-    response.headers["Location"] = f"/v1/products/{product.id}"
-    await idempotency.store(201, read, {"Location": response.headers["Location"]})
-    return read
+    return await idempotency.created(response, read, f"/v1/products/{product.id}")
 
 
 @router.get("", response_model=Page[ProductRead], responses=problems(401))
