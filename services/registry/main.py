@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from services.registry.admin_units.router import router as admin_units_router
@@ -9,6 +12,7 @@ from services.registry.catalogue.router import router as catalogue_router
 from services.registry.config import RegistrySettings, get_settings
 from services.registry.cycle.router import ideas_router, plans_router
 from services.registry.entities.router import router as entities_router
+from services.registry.imports import service as imports_service
 from services.registry.imports.router import router as imports_router
 from services.registry.products.router import internal_router as certification_router
 from services.registry.products.router import router as products_router
@@ -19,6 +23,15 @@ from shared.app import create_service_app, database_lifespan
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     """Build the registry app (from the environment's settings unless given)."""
     settings = settings or get_settings()
+    database = database_lifespan("registry", settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with database(app):
+            async with app.state.db.sessionmaker.begin() as session:
+                await imports_service.fail_interrupted_jobs(session)
+            yield
+
     return create_service_app(
         name="registry",
         title="OCOP Registry",
@@ -37,7 +50,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             stats_router,
             certification_router,
         ],
-        lifespan=database_lifespan("registry", settings),
+        lifespan=lifespan,
     )
 
 

@@ -700,3 +700,36 @@ async def test_the_job_list_pages_newest_first(
 
     assert [item["id"] for item in first["items"] + second["items"]] == ids[::-1]
     assert second["next_cursor"] is None
+
+
+async def test_jobs_left_running_by_a_crashed_process_are_failed_at_start_up(database: TestDatabase) -> None:
+    from services.registry.config import RegistrySettings
+    from services.registry.main import create_app
+
+    connection = await asyncpg.connect(asyncpg_dsn(database.admin_url))
+    try:
+        stalled, live = uuid.uuid4(), uuid.uuid4()
+        for job_id, age in ((stalled, "1 hour"), (live, "1 minute")):
+            await connection.execute(
+                f"""INSERT INTO registry.import_job (id, kind, file_format, valid_rows_only, status, done, created,
+                        updated, unchanged, invalid, validated, created_by, created_by_role, updated_at)
+                    VALUES ($1, 'entities', 'csv', false, 'importing', 10, 0, 0, 0, 0, 10, 'officer',
+                        'admin', now() - interval '{age}')""",
+                job_id,
+            )
+        app = create_app(RegistrySettings(database_url=database.urls["registry"], environment="test"))
+        async with app.router.lifespan_context(app):
+            pass
+        rows = {
+            row["id"]: row
+            for row in await connection.fetch(
+                "SELECT id, status, errors::text AS errors FROM registry.import_job WHERE id = ANY($1::uuid[])",
+                [stalled, live],
+            )
+        }
+    finally:
+        await connection.close()
+    assert rows[stalled]["status"] == "failed"
+    assert "interrupted" in rows[stalled]["errors"]
+    # A job still making progress (another replica's) is left alone.
+    assert rows[live]["status"] == "importing"

@@ -47,3 +47,7 @@ class ImportJob(Base):
     scope: Mapped[str | None] = mapped_column(String(60))
     created_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
+    # Moves with every progress update: a running job whose clock stopped was interrupted.
+    updated_at: Mapped[datetime] = mapped_column(
+        TIMESTAMP(timezone=True), server_default=func.now(), onupdate=func.now()
+    )

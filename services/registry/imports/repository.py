@@ -7,7 +7,7 @@ import typing
 import uuid
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -113,6 +113,19 @@ class ImportJobRepository:
     async def set(self, job_id: uuid.UUID, **values: Any) -> None:
         """Change some columns of a job."""
         await self.session.execute(update(JOBS).where(JOBS.c.id == job_id).values(**values))
+
+    async def fail_stalled(self, stalled_for: timedelta, error: dict[str, Any]) -> int:
+        """Mark failed every unfinished job with no progress for ``stalled_for``; how many there were."""
+        statement = (
+            update(JOBS)
+            .where(
+                JOBS.c.status.in_(("pending", "validating", "importing")),
+                JOBS.c.updated_at < func.now() - stalled_for,
+            )
+            .values(status="failed", finished_at=func.now(), errors=[error])
+            .returning(JOBS.c.id)
+        )
+        return len((await self.session.execute(statement)).all())
 
 
 class ImportDataRepository:

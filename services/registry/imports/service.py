@@ -19,7 +19,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -60,6 +60,9 @@ BATCH_ROWS = 1_000
 EXPORT_BATCH_ROWS = 2_000
 # Imports run one at a time per process, so memory stays bounded however many files arrive.
 MAX_CONCURRENT_IMPORTS = 1
+# Progress is written at least every batch, seconds apart; ten minutes of silence means the process
+# running the job died (a clean shutdown marks its jobs failed itself).
+STALLED_AFTER = timedelta(minutes=10)
 
 _import_slots = asyncio.Semaphore(MAX_CONCURRENT_IMPORTS)
 # Strong references: the event loop keeps only weak ones to running tasks.
@@ -189,6 +192,16 @@ async def list_jobs(
 
 
 # The background job
+
+
+async def fail_interrupted_jobs(session: AsyncSession) -> int:
+    """Mark failed the jobs a crashed process left running; how many there were."""
+    error = {
+        "row": None,
+        "column": None,
+        "message": "the import was interrupted (the service stopped); upload the file again",
+    }
+    return await ImportJobRepository(session).fail_stalled(STALLED_AFTER, error)
 
 
 async def _set_job(database: Database, job_id: uuid.UUID, **values: Any) -> None:
