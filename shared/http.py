@@ -2,7 +2,7 @@
 
 Two kinds of client live here behind small interfaces:
 - ``Upstream``: the gateway's streaming forwarder, with an aiohttp and an httpx implementation
-  (aiohttp is the default: measured 3–5x less CPU per proxied request, see docs/PERFORMANCE.md);
+  (aiohttp is the default: measured 4–5x less CPU per proxied request, see docs/PERFORMANCE.md);
 - ``make_service_client``: an httpx client for typed service-to-service calls.
 """
 
