@@ -8,6 +8,7 @@ leaves no key behind and may be retried.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import orjson
@@ -99,6 +100,15 @@ class Idempotency:
         return Response(
             orjson.dumps(row.body), row.status_code, headers=headers, media_type="application/json"
         )
+
+    async def create(
+        self, response: Response, make: Callable[[], Awaitable[T]], *, location: Callable[[T], str]
+    ) -> T | Response:
+        """A creating POST in one call: replay an earlier answer to this key, or ``make`` and remember 201."""
+        if (replayed := await self.replay()) is not None:
+            return replayed
+        body = await make()
+        return await self.created(response, body, location(body))
 
     async def created(self, response: Response, body: T, location: str) -> T:
         """Answer 201 with ``Location`` and remember that answer for retries with the same key."""

@@ -6,7 +6,10 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
+from shared.pagination import KeysetPage
+
 T = TypeVar("T")
+S = TypeVar("S", bound=BaseModel)
 
 
 class BaseSchema(BaseModel):
@@ -26,6 +29,13 @@ class Page(BaseModel, Generic[T]):
 
     items: list[T]
     next_cursor: str | None = None
+
+
+def page_of(schema: type[S], page: KeysetPage[Any]) -> Page[S]:
+    """A service's page of records as the response body of ``schema`` items."""
+    return Page[schema](  # type: ignore[valid-type]
+        items=[schema.model_validate(item) for item in page.items], next_cursor=page.next_cursor
+    )
 
 
 class ProblemField(BaseModel):

@@ -1,59 +1,28 @@
-"""Who may see and change what in the registry: pure functions of a principal and an object's place.
+"""Who may change what in the registry: pure functions of a principal and a record's place.
 
-A producer is scoped to its entity id, a commune officer to a commune code, a province officer to a
-province code (DESIGN.md, "Identity and access"). Reading something one may not see is answered as
-if it did not exist (404), so these functions decide visibility and the services raise accordingly.
+Visibility (who may see what) is the platform's shared rule, ``shared.security.scopes``: a producer
+is scoped to its entity id, a commune officer to a commune code, a province officer to a province
+code, and anything else sees nothing. Reading something one may not see is answered as if it did not
+exist (404), so these functions decide and the services raise accordingly.
 """
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
-
+from shared.security import scopes
 from shared.security.principal import Principal, Role
+from shared.security.scopes import Place, Visibility
 
 STAFF = (Role.admin, Role.province_officer, Role.commune_officer)
 
 
-@dataclass(frozen=True)
-class Place:
-    """Where a record belongs: its entity (if any), commune and province."""
-
-    entity_id: uuid.UUID | None
-    commune_code: str
-    province_code: str
-
-
-@dataclass(frozen=True)
-class Visibility:
-    """A filter for listings: what part of the registry a principal may list (None = no limit)."""
-
-    entity_id: uuid.UUID | None = None
-    commune_code: str | None = None
-    province_code: str | None = None
-    nothing: bool = False
-
-
-def _entity_scope(principal: Principal) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(principal.scope) if principal.scope else None
-    except ValueError:
-        return None
+def visibility(principal: Principal) -> Visibility:
+    """What part of the registry's listings ``principal`` may see."""
+    return scopes.visibility(principal)
 
 
 def can_read(principal: Principal, place: Place) -> bool:
     """Non-public records: admins, officers within their unit, the owning producer."""
-    match principal.role:
-        case Role.admin:
-            return True
-        case Role.province_officer:
-            return principal.scope == place.province_code
-        case Role.commune_officer:
-            return principal.scope == place.commune_code
-        case Role.producer:
-            return place.entity_id is not None and _entity_scope(principal) == place.entity_id
-        case _:
-            return False
+    return scopes.can_read(principal, place)
 
 
 def can_edit(principal: Principal, place: Place) -> bool:
@@ -79,19 +48,3 @@ def can_write_certification(principal: Principal) -> bool:
 def can_import(principal: Principal) -> bool:
     """Bulk import and export: staff only."""
     return principal.role in STAFF
-
-
-def visibility(principal: Principal) -> Visibility:
-    """The listing filter matching ``can_read``."""
-    match principal.role:
-        case Role.admin:
-            return Visibility()
-        case Role.province_officer:
-            return Visibility(province_code=principal.scope) if principal.scope else Visibility(nothing=True)
-        case Role.commune_officer:
-            return Visibility(commune_code=principal.scope) if principal.scope else Visibility(nothing=True)
-        case Role.producer:
-            entity_id = _entity_scope(principal)
-            return Visibility(entity_id=entity_id) if entity_id else Visibility(nothing=True)
-        case _:
-            return Visibility(nothing=True)

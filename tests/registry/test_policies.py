@@ -7,8 +7,8 @@ import uuid
 import pytest
 
 from services.registry import policies
-from services.registry.policies import Place
 from shared.security.principal import ANONYMOUS, Principal, Role
+from shared.security.scopes import Place
 
 ENTITY = uuid.uuid4()
 OTHER_ENTITY = uuid.uuid4()
@@ -61,19 +61,3 @@ def test_certification_is_written_by_scoring_or_admin_only() -> None:
     assert policies.can_write_certification(_p(Role.admin))
     assert not policies.can_write_certification(_p(Role.province_officer, "22"))
     assert not policies.can_write_certification(_p(Role.producer, str(ENTITY)))
-
-
-@pytest.mark.parametrize(
-    ("principal", "expected"),
-    [
-        (_p(Role.admin), policies.Visibility()),
-        (_p(Role.province_officer, "22"), policies.Visibility(province_code="22")),
-        (_p(Role.commune_officer, "07090"), policies.Visibility(commune_code="07090")),
-        (_p(Role.producer, str(ENTITY)), policies.Visibility(entity_id=ENTITY)),
-        (_p(Role.producer), policies.Visibility(nothing=True)),
-        (ANONYMOUS, policies.Visibility(nothing=True)),
-        (_p(Role.partner, "x"), policies.Visibility(nothing=True)),
-    ],
-)
-def test_listing_visibility_matches_can_read(principal: Principal, expected: policies.Visibility) -> None:
-    assert policies.visibility(principal) == expected

@@ -115,14 +115,12 @@ def _printable(text: str) -> str:
 
 
 def _decode_after(cursor: str | None) -> tuple[str, int] | None:
-    if cursor is None:
-        return None
-    code, unit_id = decode_cursor(cursor, 2)
-    if not (isinstance(code, str) and code.isascii() and code.isdigit() and len(code) <= MAX_CODE_LENGTH):
-        raise InvalidField("query.cursor", "cursor does not belong to this listing")
-    if type(unit_id) is not int or not 0 < unit_id < 2**31:
-        raise InvalidField("query.cursor", "cursor does not belong to this listing")
-    return code, unit_id
+    after = decode_cursor(cursor, str, int)
+    if after is not None:
+        code, unit_id = after
+        if not (code.isascii() and code.isdigit() and len(code) <= MAX_CODE_LENGTH and 0 < unit_id < 2**31):
+            raise InvalidField("query.cursor", "cursor does not belong to this listing")
+    return after
 
 
 async def list_units(

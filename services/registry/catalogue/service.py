@@ -15,7 +15,7 @@ from services.registry.catalogue.errors import NotInCatalogue
 from services.registry.catalogue.repository import SORT_KEYS, CatalogueRepository
 from services.registry.catalogue.schemas import CatalogueProduct, CatalogueQuery
 from shared.errors import InvalidField
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import CursorType, decode_cursor, encode_cursor
 from shared.schemas import Page
 from shared.text import fold
 
@@ -59,28 +59,27 @@ def _cursor_key(row: RowMapping, sort: str) -> list[Any]:
             else value for value in values]  # fmt: skip
 
 
-# The keys a cursor may carry: anything else did not come from us (and must not reach the database).
 FIRST_KEY_RANGES = {"-star": (1, 5), "relevance": (1, 3000)}
 
 
+# The types of each sort's cursor (the sort's name first), and the ranges its first key may take:
+# anything else did not come from us and must not reach the database.
+CURSOR_TYPES: dict[str, tuple[CursorType, ...]] = {
+    "name": (str, str, uuid.UUID),
+    "-star": (str, int, str, uuid.UUID),
+    "relevance": (str, int, str, uuid.UUID),
+    "-issued_on": (str, date, str, uuid.UUID),
+}
+
+
 def _decode_after(cursor: str, sort: str) -> list[Any]:
-    values = decode_cursor(cursor, len(SORT_KEYS[sort]) + 1)
-    if values[0] != sort:
-        raise InvalidField("query.cursor", f"the cursor belongs to sort {values[0]!r}, not {sort!r}")
-    first, name_folded, raw_id = values[1:] if sort != "name" else (None, *values[1:])
-    try:
-        if not isinstance(name_folded, str) or not name_folded.isprintable():
-            raise ValueError(name_folded)
-        after: list[Any] = [name_folded, uuid.UUID(str(raw_id))]
-        if sort in FIRST_KEY_RANGES:
-            low, high = FIRST_KEY_RANGES[sort]
-            if type(first) is not int or not low <= first <= high:
-                raise ValueError(first)
-            after.insert(0, first)
-        elif sort == "-issued_on":
-            after.insert(0, date.fromisoformat(str(first)))
-    except (TypeError, ValueError) as exc:
-        raise InvalidField("query.cursor", "malformed cursor") from exc
+    sort_of_cursor, *after = decode_cursor(cursor, *CURSOR_TYPES[sort]) or ("",)
+    if sort_of_cursor != sort:
+        raise InvalidField("query.cursor", f"the cursor belongs to sort {sort_of_cursor!r}, not {sort!r}")
+    if sort in FIRST_KEY_RANGES:
+        low, high = FIRST_KEY_RANGES[sort]
+        if not low <= after[0] <= high:
+            raise InvalidField("query.cursor", "malformed cursor")
     return after
 
 

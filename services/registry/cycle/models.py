@@ -5,16 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, func
-from sqlalchemy.dialects.postgresql import TIMESTAMP, UUID
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.dialects.postgresql import TIMESTAMP
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.registry.db import Base
+from shared.models import Timestamps, UUIDPrimaryKey
 
 REVIEW_STATES = ("draft", "submitted", "approved", "returned")
 
 
-class IdeaRegistration(Base):
+class IdeaRegistration(UUIDPrimaryKey, Timestamps, Base):
     """A product-idea registration (Form 1/2 of the cycle's step 2) for one product."""
 
     __tablename__ = "idea"
@@ -23,7 +24,6 @@ class IdeaRegistration(Base):
         Index("ix_idea_commune_code", "commune_code"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     entity_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("entity.id"), index=True)
     product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("product.id"), unique=True)
     title: Mapped[str] = mapped_column(String(255))
@@ -36,13 +36,9 @@ class IdeaRegistration(Base):
     submitted_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
     decided_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
     decided_by: Mapped[str | None] = mapped_column(String(120))
-    created_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(
-        TIMESTAMP(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
 
 
-class BusinessPlan(Base):
+class BusinessPlan(UUIDPrimaryKey, Timestamps, Base):
     """The business plan (phương án sản xuất kinh doanh) that follows an approved idea."""
 
     __tablename__ = "business_plan"
@@ -52,7 +48,6 @@ class BusinessPlan(Base):
         Index("ix_business_plan_commune_code", "commune_code"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     idea_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("idea.id"), unique=True)
     entity_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("entity.id"), index=True)
     product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("product.id"))
@@ -66,7 +61,3 @@ class BusinessPlan(Base):
     submitted_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
     decided_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
     decided_by: Mapped[str | None] = mapped_column(String(120))
-    created_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(
-        TIMESTAMP(timezone=True), server_default=func.now(), onupdate=func.now()
-    )

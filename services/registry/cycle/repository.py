@@ -3,75 +3,56 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import RowMapping, Table, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
 from services.registry.cycle.models import BusinessPlan, IdeaRegistration
-from services.registry.policies import Visibility
+from shared.pagination import KeysetPage
+from shared.repository import Repository
+from shared.security.scopes import Visibility, visible_condition
 
 Record = TypeVar("Record", IdeaRegistration, BusinessPlan)
 
-IDEA_TABLE: Table = IdeaRegistration.__table__  # type: ignore[assignment]
-PLAN_TABLE: Table = BusinessPlan.__table__  # type: ignore[assignment]
 
-
-class CycleRepository:
-    """Reads and writes ideas and business plans within the caller's transaction."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def get(
-        self, model: type[Record], record_id: uuid.UUID, *, for_update: bool = False
-    ) -> Record | None:
-        """The idea or plan with this id, if any; row-locked (and re-read) for a state change when asked."""
-        return await self.session.get(
-            model, record_id, with_for_update=for_update, populate_existing=for_update
-        )
-
-    async def plan_of_idea(self, idea_id: uuid.UUID) -> BusinessPlan | None:
-        """The business plan written for an idea, if there is one."""
-        return await self.session.scalar(select(BusinessPlan).where(BusinessPlan.idea_id == idea_id))
-
-    async def add(self, record: Record) -> Record:
-        """Insert an idea or plan and load its server defaults."""
-        self.session.add(record)
-        await self.session.flush()
-        await self.session.refresh(record)
-        return record
-
-    async def save(self, record: Record) -> Record:
-        """Flush changes and reload server-maintained columns."""
-        await self.session.flush()
-        await self.session.refresh(record)
-        return record
+class _ReviewRepository(Repository[Record], Generic[Record]):
+    """What ideas and plans share: a lockable record and a newest-first listing of the visible ones."""
 
     async def list(
         self,
-        table: Table,
         visible: Visibility,
         *,
         limit: int,
         after: tuple[datetime, uuid.UUID] | None,
         filters: dict[str, Any],
-    ) -> Sequence[RowMapping]:
-        """A page of ideas or plans the caller may see, newest first (keyset on created_at, id)."""
-        columns = table.c
-        query = select(table)
-        if visible.entity_id:
-            query = query.where(columns.entity_id == visible.entity_id)
-        if visible.commune_code:
-            query = query.where(columns.commune_code == visible.commune_code)
-        if visible.province_code:
-            query = query.where(columns.province_code == visible.province_code)
+    ) -> KeysetPage[Record]:
+        """A page of the records ``visible`` admits, newest first (keyset on created_at, id)."""
+        model = self.model
+        query = select(model).where(
+            visible_condition(
+                visible, entity=model.entity_id, commune=model.commune_code, province=model.province_code
+            )
+        )
         for column, value in filters.items():
             if value is not None:
-                query = query.where(columns[column] == value)
-        if after:
-            query = query.where(tuple_(columns.created_at, columns.id) < tuple_(*after))
-        query = query.order_by(columns.created_at.desc(), columns.id.desc()).limit(limit)
-        return (await self.session.execute(query)).mappings().all()
+                query = query.where(getattr(model, column) == value)
+        return await self.paginate(
+            query, keys=(model.created_at, model.id), after=after, limit=limit, descending=True
+        )
+
+
+class IdeaRepository(_ReviewRepository[IdeaRegistration]):
+    """Reads and writes idea registrations within the caller's transaction."""
+
+    model = IdeaRegistration
+
+
+class BusinessPlanRepository(_ReviewRepository[BusinessPlan]):
+    """Reads and writes business plans within the caller's transaction."""
+
+    model = BusinessPlan
+
+    async def plan_of_idea(self, idea_id: uuid.UUID) -> BusinessPlan | None:
+        """The business plan written for an idea, if there is one."""
+        return await self.session.scalar(select(BusinessPlan).where(BusinessPlan.idea_id == idea_id))

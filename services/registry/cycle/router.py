@@ -21,7 +21,7 @@ from services.registry.cycle.schemas import (
 from services.registry.dependencies import IdempotencyDep
 from shared.db import SessionDep
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
-from shared.schemas import Page, problems
+from shared.schemas import Page, page_of, problems
 from shared.security.dependencies import PrincipalDep
 
 ideas_router = APIRouter(prefix="/v1/ideas", tags=["ocop-cycle"])
@@ -41,10 +41,11 @@ async def register_idea(
     idempotency: IdempotencyDep,
 ) -> IdeaRead | Response:
     """Register a product idea (its producer or staff of its unit): the product and a draft idea."""
-    if (replayed := await idempotency.replay()) is not None:
-        return replayed
-    idea = IdeaRead.model_validate(await service.create_idea(session, principal, body))
-    return await idempotency.created(response, idea, f"/v1/ideas/{idea.id}")
+
+    async def register() -> IdeaRead:
+        return IdeaRead.model_validate(await service.create_idea(session, principal=principal, data=body))
+
+    return await idempotency.create(response, register, location=lambda idea: f"/v1/ideas/{idea.id}")
 
 
 @ideas_router.get("", response_model=Page[IdeaRead], responses=problems(401))
@@ -58,17 +59,17 @@ async def list_ideas(
     commune_code: CommuneCodeQuery = None,
 ) -> Page[IdeaRead]:
     """The ideas the caller may see, newest first."""
-    rows, next_cursor = await service.list_ideas(
-        session, principal, limit=limit, cursor=cursor,
+    page = await service.list_ideas(
+        session, principal=principal, limit=limit, cursor=cursor,
         filters={"status": status, "entity_id": entity_id, "commune_code": commune_code},
     )  # fmt: skip
-    return Page[IdeaRead](items=[IdeaRead.model_validate(row) for row in rows], next_cursor=next_cursor)
+    return page_of(IdeaRead, page)
 
 
 @ideas_router.get("/{idea_id}", response_model=IdeaRead, responses=problems(401, 404))
 async def read_idea(idea_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> IdeaRead:
     """One idea registration and where it stands in review."""
-    return IdeaRead.model_validate(await service.get_idea(session, principal, idea_id))
+    return IdeaRead.model_validate(await service.get_idea(session, principal=principal, idea_id=idea_id))
 
 
 @ideas_router.patch("/{idea_id}", response_model=IdeaRead, responses=problems(401, 403, 404, 409))
@@ -76,19 +77,21 @@ async def update_idea(
     idea_id: uuid.UUID, body: IdeaUpdate, session: SessionDep, principal: PrincipalDep
 ) -> IdeaRead:
     """Revise an idea while it is a draft or has been returned."""
-    return IdeaRead.model_validate(await service.update_idea(session, principal, idea_id, body))
+    return IdeaRead.model_validate(
+        await service.update_idea(session, principal=principal, idea_id=idea_id, data=body)
+    )
 
 
 @ideas_router.post("/{idea_id}/submit", response_model=IdeaRead, responses=problems(401, 403, 404, 409))
 async def submit_idea(idea_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> IdeaRead:
     """Hand a draft or returned idea in for review."""
-    return IdeaRead.model_validate(await service.submit_idea(session, principal, idea_id))
+    return IdeaRead.model_validate(await service.submit_idea(session, principal=principal, idea_id=idea_id))
 
 
 @ideas_router.post("/{idea_id}/approve", response_model=IdeaRead, responses=problems(401, 403, 404, 409))
 async def approve_idea(idea_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> IdeaRead:
     """Approve a submitted idea (officers of its unit); the product moves to the business-plan step."""
-    return IdeaRead.model_validate(await service.approve_idea(session, principal, idea_id))
+    return IdeaRead.model_validate(await service.approve_idea(session, principal=principal, idea_id=idea_id))
 
 
 @ideas_router.post("/{idea_id}/return", response_model=IdeaRead, responses=problems(401, 403, 404, 409))
@@ -96,7 +99,9 @@ async def return_idea(
     idea_id: uuid.UUID, body: ReturnDecision, session: SessionDep, principal: PrincipalDep
 ) -> IdeaRead:
     """Return a submitted idea to its producer with the reason (officers of its unit)."""
-    return IdeaRead.model_validate(await service.return_idea(session, principal, idea_id, body.reason))
+    return IdeaRead.model_validate(
+        await service.return_idea(session, principal=principal, idea_id=idea_id, reason=body.reason)
+    )
 
 
 @plans_router.post(
@@ -113,10 +118,13 @@ async def create_business_plan(
     idempotency: IdempotencyDep,
 ) -> BusinessPlanRead | Response:
     """Write the business plan of an approved idea (one per idea) as a draft."""
-    if (replayed := await idempotency.replay()) is not None:
-        return replayed
-    plan = BusinessPlanRead.model_validate(await service.create_plan(session, principal, body))
-    return await idempotency.created(response, plan, f"/v1/business-plans/{plan.id}")
+
+    async def write() -> BusinessPlanRead:
+        return BusinessPlanRead.model_validate(
+            await service.create_plan(session, principal=principal, data=body)
+        )
+
+    return await idempotency.create(response, write, location=lambda plan: f"/v1/business-plans/{plan.id}")
 
 
 @plans_router.get("", response_model=Page[BusinessPlanRead], responses=problems(401))
@@ -131,13 +139,11 @@ async def list_business_plans(
     commune_code: CommuneCodeQuery = None,
 ) -> Page[BusinessPlanRead]:
     """The business plans the caller may see, newest first."""
-    rows, next_cursor = await service.list_plans(
-        session, principal, limit=limit, cursor=cursor,
+    page = await service.list_plans(
+        session, principal=principal, limit=limit, cursor=cursor,
         filters={"status": status, "entity_id": entity_id, "idea_id": idea_id, "commune_code": commune_code},
     )  # fmt: skip
-    return Page[BusinessPlanRead](
-        items=[BusinessPlanRead.model_validate(row) for row in rows], next_cursor=next_cursor
-    )
+    return page_of(BusinessPlanRead, page)
 
 
 @plans_router.get("/{plan_id}", response_model=BusinessPlanRead, responses=problems(401, 404))
@@ -145,7 +151,9 @@ async def read_business_plan(
     plan_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
 ) -> BusinessPlanRead:
     """One business plan and where it stands in review."""
-    return BusinessPlanRead.model_validate(await service.get_plan(session, principal, plan_id))
+    return BusinessPlanRead.model_validate(
+        await service.get_plan(session, principal=principal, plan_id=plan_id)
+    )
 
 
 @plans_router.patch("/{plan_id}", response_model=BusinessPlanRead, responses=problems(401, 403, 404, 409))
@@ -153,7 +161,9 @@ async def update_business_plan(
     plan_id: uuid.UUID, body: BusinessPlanUpdate, session: SessionDep, principal: PrincipalDep
 ) -> BusinessPlanRead:
     """Revise a business plan while it is a draft or has been returned."""
-    return BusinessPlanRead.model_validate(await service.update_plan(session, principal, plan_id, body))
+    return BusinessPlanRead.model_validate(
+        await service.update_plan(session, principal=principal, plan_id=plan_id, data=body)
+    )
 
 
 @plans_router.post(
@@ -163,7 +173,9 @@ async def submit_business_plan(
     plan_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
 ) -> BusinessPlanRead:
     """Hand a draft or returned business plan in for review."""
-    return BusinessPlanRead.model_validate(await service.submit_plan(session, principal, plan_id))
+    return BusinessPlanRead.model_validate(
+        await service.submit_plan(session, principal=principal, plan_id=plan_id)
+    )
 
 
 @plans_router.post(
@@ -173,7 +185,9 @@ async def approve_business_plan(
     plan_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
 ) -> BusinessPlanRead:
     """Approve a submitted business plan (officers of its unit); the product moves to implementing."""
-    return BusinessPlanRead.model_validate(await service.approve_plan(session, principal, plan_id))
+    return BusinessPlanRead.model_validate(
+        await service.approve_plan(session, principal=principal, plan_id=plan_id)
+    )
 
 
 @plans_router.post(
@@ -184,5 +198,5 @@ async def return_business_plan(
 ) -> BusinessPlanRead:
     """Return a submitted business plan to its producer with the reason (officers of its unit)."""
     return BusinessPlanRead.model_validate(
-        await service.return_plan(session, principal, plan_id, body.reason)
+        await service.return_plan(session, principal=principal, plan_id=plan_id, reason=body.reason)
     )

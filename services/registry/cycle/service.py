@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
-from sqlalchemy import RowMapping, Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,22 +24,21 @@ from services.registry.cycle.errors import (
     NotEditable,
 )  # fmt: skip
 from services.registry.cycle.models import BusinessPlan, IdeaRegistration
-from services.registry.cycle.repository import IDEA_TABLE, PLAN_TABLE, CycleRepository
+from services.registry.cycle.repository import BusinessPlanRepository, IdeaRepository
 from services.registry.cycle.schemas import (
     BusinessPlanCreate,
     BusinessPlanUpdate,
     IdeaCreate,
     IdeaUpdate,
 )  # fmt: skip
-from services.registry.policies import Place
 from services.registry.products import service as product_service
 from services.registry.products.errors import ProductNameTaken
-from services.registry.products.repository import ProductRepository
 from services.registry.products.schemas import ProductCreate
-from shared.errors import InvalidField, NotFound
-from shared.pagination import decode_cursor, encode_cursor
+from shared.errors import NotFound
+from shared.pagination import KeysetPage, decode_cursor
 from shared.security.dependencies import Forbidden, require_authenticated
 from shared.security.principal import Principal
+from shared.security.scopes import Place
 
 Record = TypeVar("Record", IdeaRegistration, BusinessPlan)
 Kind = Literal["idea", "business_plan"]
@@ -58,6 +56,9 @@ PRODUCT_MOVES: dict[Kind, tuple[str, str]] = {
     "idea": ("idea", "business_plan"),
     "business_plan": ("business_plan", "implementing"),
 }
+REPOSITORIES: dict[Kind, type[IdeaRepository] | type[BusinessPlanRepository]] = {
+    "idea": IdeaRepository, "business_plan": BusinessPlanRepository,
+}  # fmt: skip
 NOT_FOUND: dict[Kind, type[NotFound]] = {"idea": IdeaNotFound, "business_plan": BusinessPlanNotFound}
 LABELS: dict[Kind, str] = {"idea": "idea", "business_plan": "business plan"}
 
@@ -82,9 +83,11 @@ async def _visible(
 ) -> Record:
     """The record if the caller may see it; otherwise a 404 that does not hint at its existence."""
     require_authenticated(principal)
-    record = await CycleRepository(session).get(model, record_id, for_update=for_update)
+    kind: Kind = "idea" if model is IdeaRegistration else "business_plan"
+    repository = REPOSITORIES[kind](session)
+    found = await (repository.get_for_update(record_id) if for_update else repository.get(record_id))
+    record = cast(Record | None, found)
     if record is None or not policies.can_read(principal, place_of(record)):
-        kind: Kind = "idea" if model is IdeaRegistration else "business_plan"
         extensions: dict[str, Any] = {"field": field} if field else {}
         raise NOT_FOUND[kind](f"No {LABELS[kind]} {record_id}", **extensions)
     return record
@@ -98,9 +101,9 @@ async def _record_change(
     changes: dict[str, Any],
 ) -> None:
     kind = _kind(record)
-    await ProductRepository(session).record_change(
-        record.product_id, principal.sub, principal.role.value, f"{kind}_{action}",
-        {f"{kind}_id": str(record.id), **changes},
+    await product_service.record_change(
+        session, product_id=record.product_id, actor=principal, action=f"{kind}_{action}",
+        changes={f"{kind}_id": str(record.id), **changes},
     )  # fmt: skip
 
 
@@ -124,7 +127,7 @@ async def _submit(session: AsyncSession, principal: Principal, record: Record) -
     # A resubmission is undecided again; the earlier decision stays in the product's history.
     record.decided_at = record.decided_by = record.return_reason = None
     await _record_change(session, principal, record, "submitted", {"status": [old, "submitted"]})
-    return await CycleRepository(session).save(record)
+    return cast(Record, await REPOSITORIES[_kind(record)](session).save(record))  # type: ignore[arg-type]
 
 
 async def _decide(
@@ -145,7 +148,7 @@ async def _decide(
     await _record_change(session, principal, record, target, changes)
     if target == "approved":
         await _move_product(session, principal, record)
-    return await CycleRepository(session).save(record)
+    return cast(Record, await REPOSITORIES[_kind(record)](session).save(record))  # type: ignore[arg-type]
 
 
 async def _move_product(
@@ -154,12 +157,12 @@ async def _move_product(
     """Advance the product past the approved step (locked after the review row: one lock order)."""
     kind = _kind(record)
     source, target = PRODUCT_MOVES[kind]
-    product = await ProductRepository(session).get(record.product_id, for_update=True)
     # The cycle never moves a product back to "idea" or "business_plan", so any other state means an
     # officer already advanced it through /v1/products/{id}/status; the approval stands without a move.
-    if product is not None and product.status == source:
-        note = f"{LABELS[kind]} {record.id} approved"
-        await product_service.advance_status(session, product, target, principal, note)
+    await product_service.advance_if_in(
+        session, product_id=record.product_id, source=source, target=target, actor=principal,
+        note=f"{LABELS[kind]} {record.id} approved",
+    )  # fmt: skip
 
 
 def _apply_changes(record: IdeaRegistration | BusinessPlan, changes: dict[str, Any]) -> dict[str, Any]:
@@ -186,43 +189,28 @@ async def _update(
     diff = _apply_changes(record, changes)
     if diff:
         await _record_change(session, principal, record, "updated", diff)
-    return await CycleRepository(session).save(record)
-
-
-def _after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    if not cursor:
-        return None
-    created_at, raw_id = decode_cursor(cursor, 2)
-    try:
-        return datetime.fromisoformat(str(created_at)), uuid.UUID(str(raw_id))
-    except ValueError as exc:
-        raise InvalidField("query.cursor", "malformed cursor") from exc
+    return cast(Record, await REPOSITORIES[_kind(record)](session).save(record))  # type: ignore[arg-type]
 
 
 async def _list(
     session: AsyncSession,
     principal: Principal,
-    table: Table,
+    kind: Kind,
     *,
     limit: int,
     cursor: str | None,
     filters: dict[str, Any],
-) -> tuple[list[RowMapping], str | None]:
+) -> KeysetPage[Any]:
     require_authenticated(principal)
-    visible = policies.visibility(principal)
-    if visible.nothing:
-        return [], None
-    rows = await CycleRepository(session).list(
-        table, visible, limit=limit + 1, after=_after(cursor), filters=filters
+    return await REPOSITORIES[kind](session).list(
+        policies.visibility(principal),
+        limit=limit,
+        after=decode_cursor(cursor, datetime, uuid.UUID),
+        filters=filters,
     )
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor(last["created_at"].isoformat(), str(last["id"]))
-    return list(rows[:limit]), next_cursor
 
 
-async def create_idea(session: AsyncSession, principal: Principal, data: IdeaCreate) -> IdeaRegistration:
+async def create_idea(session: AsyncSession, *, principal: Principal, data: IdeaCreate) -> IdeaRegistration:
     """Register a product idea: the product (state "idea") and its idea registration as a draft."""
     product_fields: dict[str, Any] = {
         "entity_id": data.entity_id, "name": data.product_name, "product_set": data.product_set,
@@ -232,7 +220,7 @@ async def create_idea(session: AsyncSession, principal: Principal, data: IdeaCre
         product_fields["classification"] = data.classification
     try:
         product, _ = await product_service.register_product(
-            session, principal, ProductCreate(**product_fields, status="idea")
+            session, principal=principal, data=ProductCreate(**product_fields, status="idea")
         )
     except ProductNameTaken as exc:
         raise ProductNameTaken(exc.detail, field="body.product_name") from exc
@@ -246,52 +234,56 @@ async def create_idea(session: AsyncSession, principal: Principal, data: IdeaCre
         province_code=product.province_code,
         status="draft",
     )
-    idea = await CycleRepository(session).add(idea)
+    idea = await IdeaRepository(session).add(idea)
     await _record_change(session, principal, idea, "created", {"status": [None, "draft"]})
     return idea
 
 
-async def get_idea(session: AsyncSession, principal: Principal, idea_id: uuid.UUID) -> IdeaRegistration:
+async def get_idea(session: AsyncSession, *, principal: Principal, idea_id: uuid.UUID) -> IdeaRegistration:
     """The idea, if the caller may see it; otherwise IdeaNotFound."""
     return await _visible(session, principal, IdeaRegistration, idea_id)
 
 
 async def list_ideas(
-    session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None, filters: dict[str, Any]
-) -> tuple[list[RowMapping], str | None]:
-    """A page of the ideas the caller may see, newest first, and the next cursor."""
-    return await _list(session, principal, IDEA_TABLE, limit=limit, cursor=cursor, filters=filters)
+    session: AsyncSession, *, principal: Principal, limit: int, cursor: str | None, filters: dict[str, Any]
+) -> KeysetPage[IdeaRegistration]:
+    """A page of the ideas the caller may see, newest first."""
+    return await _list(session, principal, "idea", limit=limit, cursor=cursor, filters=filters)
 
 
 async def update_idea(
-    session: AsyncSession, principal: Principal, idea_id: uuid.UUID, data: IdeaUpdate
+    session: AsyncSession, *, principal: Principal, idea_id: uuid.UUID, data: IdeaUpdate
 ) -> IdeaRegistration:
     """Revise a draft or returned idea."""
     idea = await _visible(session, principal, IdeaRegistration, idea_id, for_update=True)
     return await _update(session, principal, idea, data.model_dump(exclude_unset=True, exclude_none=True))
 
 
-async def submit_idea(session: AsyncSession, principal: Principal, idea_id: uuid.UUID) -> IdeaRegistration:
+async def submit_idea(session: AsyncSession, *, principal: Principal, idea_id: uuid.UUID) -> IdeaRegistration:
     """Hand a draft or returned idea in for review."""
     idea = await _visible(session, principal, IdeaRegistration, idea_id, for_update=True)
     return await _submit(session, principal, idea)
 
 
-async def approve_idea(session: AsyncSession, principal: Principal, idea_id: uuid.UUID) -> IdeaRegistration:
+async def approve_idea(
+    session: AsyncSession, *, principal: Principal, idea_id: uuid.UUID
+) -> IdeaRegistration:
     """Approve a submitted idea; its product moves on to the business-plan step."""
     idea = await _visible(session, principal, IdeaRegistration, idea_id, for_update=True)
     return await _decide(session, principal, idea, "approved")
 
 
 async def return_idea(
-    session: AsyncSession, principal: Principal, idea_id: uuid.UUID, reason: str
+    session: AsyncSession, *, principal: Principal, idea_id: uuid.UUID, reason: str
 ) -> IdeaRegistration:
     """Send a submitted idea back to its producer with the reason."""
     idea = await _visible(session, principal, IdeaRegistration, idea_id, for_update=True)
     return await _decide(session, principal, idea, "returned", reason)
 
 
-async def create_plan(session: AsyncSession, principal: Principal, data: BusinessPlanCreate) -> BusinessPlan:
+async def create_plan(
+    session: AsyncSession, *, principal: Principal, data: BusinessPlanCreate
+) -> BusinessPlan:
     """Write the business plan of an approved idea (one per idea) as a draft."""
     # Locking the idea serialises concurrent plan creation for it; the unique idea_id backs this up.
     idea = await _visible(
@@ -304,7 +296,7 @@ async def create_plan(session: AsyncSession, principal: Principal, data: Busines
             f"Idea {idea.id} is {idea.status!r}; a business plan needs an approved idea",
             current_state=idea.status,
         )
-    repository = CycleRepository(session)
+    repository = BusinessPlanRepository(session)
     existing = await repository.plan_of_idea(idea.id)
     if existing is not None:
         raise BusinessPlanExists(f"Idea {idea.id} already has business plan {existing.id}",
@@ -329,40 +321,40 @@ async def create_plan(session: AsyncSession, principal: Principal, data: Busines
     return plan
 
 
-async def get_plan(session: AsyncSession, principal: Principal, plan_id: uuid.UUID) -> BusinessPlan:
+async def get_plan(session: AsyncSession, *, principal: Principal, plan_id: uuid.UUID) -> BusinessPlan:
     """The business plan, if the caller may see it; otherwise BusinessPlanNotFound."""
     return await _visible(session, principal, BusinessPlan, plan_id)
 
 
 async def list_plans(
-    session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None, filters: dict[str, Any]
-) -> tuple[list[RowMapping], str | None]:
-    """A page of the business plans the caller may see, newest first, and the next cursor."""
-    return await _list(session, principal, PLAN_TABLE, limit=limit, cursor=cursor, filters=filters)
+    session: AsyncSession, *, principal: Principal, limit: int, cursor: str | None, filters: dict[str, Any]
+) -> KeysetPage[BusinessPlan]:
+    """A page of the business plans the caller may see, newest first."""
+    return await _list(session, principal, "business_plan", limit=limit, cursor=cursor, filters=filters)
 
 
 async def update_plan(
-    session: AsyncSession, principal: Principal, plan_id: uuid.UUID, data: BusinessPlanUpdate
+    session: AsyncSession, *, principal: Principal, plan_id: uuid.UUID, data: BusinessPlanUpdate
 ) -> BusinessPlan:
     """Revise a draft or returned business plan."""
     plan = await _visible(session, principal, BusinessPlan, plan_id, for_update=True)
     return await _update(session, principal, plan, data.model_dump(exclude_unset=True, exclude_none=True))
 
 
-async def submit_plan(session: AsyncSession, principal: Principal, plan_id: uuid.UUID) -> BusinessPlan:
+async def submit_plan(session: AsyncSession, *, principal: Principal, plan_id: uuid.UUID) -> BusinessPlan:
     """Hand a draft or returned business plan in for review."""
     plan = await _visible(session, principal, BusinessPlan, plan_id, for_update=True)
     return await _submit(session, principal, plan)
 
 
-async def approve_plan(session: AsyncSession, principal: Principal, plan_id: uuid.UUID) -> BusinessPlan:
+async def approve_plan(session: AsyncSession, *, principal: Principal, plan_id: uuid.UUID) -> BusinessPlan:
     """Approve a submitted business plan; its product moves on to implementation."""
     plan = await _visible(session, principal, BusinessPlan, plan_id, for_update=True)
     return await _decide(session, principal, plan, "approved")
 
 
 async def return_plan(
-    session: AsyncSession, principal: Principal, plan_id: uuid.UUID, reason: str
+    session: AsyncSession, *, principal: Principal, plan_id: uuid.UUID, reason: str
 ) -> BusinessPlan:
     """Send a submitted business plan back to its producer with the reason."""
     plan = await _visible(session, principal, BusinessPlan, plan_id, for_update=True)

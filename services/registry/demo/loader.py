@@ -49,7 +49,7 @@ async def load_demo(session: AsyncSession, today: date) -> DemoReport | None:
     entity_ids = {}
     for demo_entity in data.entities:
         entity = await entity_service.register_entity(
-            session, REGISTRAR, EntityCreate.model_validate(demo_entity.registration())
+            session, principal=REGISTRAR, data=EntityCreate.model_validate(demo_entity.registration())
         )
         entity_ids[demo_entity.key] = entity.id
     certificates = 0
@@ -57,7 +57,7 @@ async def load_demo(session: AsyncSession, today: date) -> DemoReport | None:
         registration = ProductCreate.model_validate(
             {**demo_product.registration(), "entity_id": entity_ids[demo_product.entity.key]}
         )
-        product, _ = await product_service.register_product(session, REGISTRAR, registration)
+        product, _ = await product_service.register_product(session, principal=REGISTRAR, data=registration)
         for certificate in demo_product.certificates:
             event = CertificationIn(
                 product_id=product.id, ocop_star=certificate.star, certificate_number=certificate.number,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -15,17 +14,17 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
-    func,
 )  # fmt: skip
-from sqlalchemy.dialects.postgresql import ARRAY, TIMESTAMP, UUID
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.registry.db import Base
+from shared.models import Timestamps, UUIDPrimaryKey
 
 ENTITY_TYPES = ("enterprise", "cooperative", "cooperative_group", "household_business")
 
 
-class Entity(Base):
+class Entity(UUIDPrimaryKey, Timestamps, Base):
     """A producer that owns OCOP products."""
 
     __tablename__ = "entity"
@@ -44,7 +43,6 @@ class Entity(Base):
         ),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     entity_type: Mapped[str] = mapped_column(String(30))
     legal_name: Mapped[str] = mapped_column(String(255))
     name_folded: Mapped[str] = mapped_column(String(255))
@@ -68,7 +66,3 @@ class Entity(Base):
     raw_material_area_ha: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     certifications: Mapped[list[str]] = mapped_column(ARRAY(String(40)), default=list, server_default="{}")
     gs1_company_prefix: Mapped[str | None] = mapped_column(String(12))
-    created_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(
-        TIMESTAMP(timezone=True), server_default=func.now(), onupdate=func.now()
-    )

@@ -3,65 +3,58 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Collection
+from dataclasses import dataclass
 
-from sqlalchemy import select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
 from services.registry.entities.models import Entity
-from services.registry.policies import Visibility
+from shared.pagination import KeysetPage
+from shared.repository import Repository
+from shared.security.scopes import Visibility, visible_condition
 
 
-class EntityRepository:
+@dataclass(frozen=True)
+class EntityFilter:
+    """The optional filters of an entity listing (None: no filter)."""
+
+    entity_type: str | None = None
+    commune_code: str | None = None
+    province_code: str | None = None
+    name_folded: str | None = None
+
+
+class EntityRepository(Repository[Entity]):
     """Reads and writes entities within the caller's transaction."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def get(self, entity_id: uuid.UUID) -> Entity | None:
-        """The entity with this id, if any."""
-        return await self.session.get(Entity, entity_id)
+    model = Entity
 
     async def get_by_tax_code(self, tax_code: str) -> Entity | None:
         """The entity holding this tax code, if any."""
         return await self.session.scalar(select(Entity).where(Entity.tax_code == tax_code))
 
-    async def add(self, entity: Entity) -> Entity:
-        """Insert an entity and load its server defaults."""
-        self.session.add(entity)
-        await self.session.flush()
-        await self.session.refresh(entity)
-        return entity
-
-    async def save(self, entity: Entity) -> Entity:
-        """Flush changes to an entity and reload its server-maintained columns."""
-        await self.session.flush()
-        await self.session.refresh(entity)
-        return entity
+    async def by_tax_codes(self, tax_codes: Collection[str]) -> dict[str, Entity]:
+        """The entities holding these tax codes, by tax code (one query however many)."""
+        if not tax_codes:
+            return {}
+        rows = await self.session.scalars(select(Entity).where(Entity.tax_code.in_(list(tax_codes))))
+        return {entity.tax_code: entity for entity in rows}
 
     async def list(
-        self,
-        visible: Visibility,
-        *,
-        limit: int,
-        after: tuple[str, uuid.UUID] | None,
-        filters: dict[str, Any],
-        q_folded: str | None,
-    ) -> list[Entity]:
-        """A page of entities the caller may see, ordered by folded name then id."""
-        query = select(Entity)
-        if visible.entity_id:
-            query = query.where(Entity.id == visible.entity_id)
-        if visible.commune_code:
-            query = query.where(Entity.commune_code == visible.commune_code)
-        if visible.province_code:
-            query = query.where(Entity.province_code == visible.province_code)
-        for column, value in filters.items():
-            if value is not None:
-                query = query.where(getattr(Entity, column) == value)
-        if q_folded:
-            query = query.where(Entity.name_folded.contains(q_folded, autoescape=True))
-        if after:
-            query = query.where(tuple_(Entity.name_folded, Entity.id) > tuple_(*after))
-        query = query.order_by(Entity.name_folded, Entity.id).limit(limit)
-        return list((await self.session.scalars(query)).all())
+        self, visible: Visibility, where: EntityFilter, *, limit: int, after: tuple[str, uuid.UUID] | None
+    ) -> KeysetPage[Entity]:
+        """A page of the entities ``visible`` admits, ordered by folded name then id."""
+        query = select(Entity).where(
+            visible_condition(
+                visible, entity=Entity.id, commune=Entity.commune_code, province=Entity.province_code
+            )
+        )
+        if where.entity_type is not None:
+            query = query.where(Entity.entity_type == where.entity_type)
+        if where.commune_code is not None:
+            query = query.where(Entity.commune_code == where.commune_code)
+        if where.province_code is not None:
+            query = query.where(Entity.province_code == where.province_code)
+        if where.name_folded:
+            query = query.where(Entity.name_folded.contains(where.name_folded, autoescape=True))
+        return await self.paginate(query, keys=(Entity.name_folded, Entity.id), after=after, limit=limit)

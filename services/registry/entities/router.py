@@ -12,7 +12,7 @@ from services.registry.entities import service
 from services.registry.entities.schemas import EntityCreate, EntityRead, EntityType, EntityUpdate
 from shared.db import SessionDep
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
-from shared.schemas import Page, problems
+from shared.schemas import Page, page_of, problems
 from shared.security.dependencies import PrincipalDep
 
 router = APIRouter(prefix="/v1/entities", tags=["entities"])
@@ -30,10 +30,13 @@ async def register_entity(
     idempotency: IdempotencyDep,
 ) -> EntityRead | Response:
     """Register an OCOP entity (officers of its commune or province, admins); retry with Idempotency-Key."""
-    if (replayed := await idempotency.replay()) is not None:
-        return replayed
-    entity = EntityRead.model_validate(await service.register_entity(session, principal, body))
-    return await idempotency.created(response, entity, f"/v1/entities/{entity.id}")
+
+    async def register() -> EntityRead:
+        return EntityRead.model_validate(
+            await service.register_entity(session, principal=principal, data=body)
+        )
+
+    return await idempotency.create(response, register, location=lambda entity: f"/v1/entities/{entity.id}")
 
 
 @router.get("", response_model=Page[EntityRead], responses=problems(401))
@@ -50,17 +53,19 @@ async def list_entities(
     ] = None,
 ) -> Page[EntityRead]:
     """The entities the caller may see (their own for a producer, their unit's for an officer)."""
-    rows, next_cursor = await service.list_entities(
-        session, principal, limit=limit, cursor=cursor, entity_type=entity_type,
+    page = await service.list_entities(
+        session, principal=principal, limit=limit, cursor=cursor, entity_type=entity_type,
         commune_code=commune_code, province_code=province_code, q=q,
     )  # fmt: skip
-    return Page[EntityRead](items=[EntityRead.model_validate(row) for row in rows], next_cursor=next_cursor)
+    return page_of(EntityRead, page)
 
 
 @router.get("/{entity_id}", response_model=EntityRead, responses=problems(401, 404))
 async def read_entity(entity_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> EntityRead:
     """One entity."""
-    return EntityRead.model_validate(await service.get_entity(session, principal, entity_id))
+    return EntityRead.model_validate(
+        await service.get_entity(session, principal=principal, entity_id=entity_id)
+    )
 
 
 @router.patch(
@@ -71,4 +76,6 @@ async def update_entity(
     entity_id: uuid.UUID, body: EntityUpdate, session: SessionDep, principal: PrincipalDep
 ) -> EntityRead:
     """Change an entity (its producer, officers of its unit, admins)."""
-    return EntityRead.model_validate(await service.update_entity(session, principal, entity_id, body))
+    return EntityRead.model_validate(
+        await service.update_entity(session, principal=principal, entity_id=entity_id, data=body)
+    )

@@ -13,12 +13,12 @@ from services.registry import policies
 from services.registry.admin_units import service as admin_units_service
 from services.registry.entities.errors import EntityNotFound, TaxCodeTaken
 from services.registry.entities.models import Entity
-from services.registry.entities.repository import EntityRepository
+from services.registry.entities.repository import EntityFilter, EntityRepository
 from services.registry.entities.schemas import EntityCreate, EntityUpdate
-from services.registry.policies import Place
-from shared.pagination import decode_name_id_cursor, encode_cursor
+from shared.pagination import KeysetPage, decode_cursor
 from shared.security.dependencies import Forbidden, require_authenticated
 from shared.security.principal import Principal
+from shared.security.scopes import Place
 from shared.text import fold
 
 
@@ -27,7 +27,7 @@ def place_of(entity: Entity) -> Place:
     return Place(entity.id, entity.commune_code, entity.province_code)
 
 
-async def register_entity(session: AsyncSession, principal: Principal, data: EntityCreate) -> Entity:
+async def register_entity(session: AsyncSession, *, principal: Principal, data: EntityCreate) -> Entity:
     """Register an entity in a commune valid today; only staff of that unit may."""
     require_authenticated(principal)
     commune = await admin_units_service.resolve_commune(
@@ -53,7 +53,7 @@ async def register_entity(session: AsyncSession, principal: Principal, data: Ent
         raise TaxCodeTaken(f"Tax code {data.tax_code} is already registered", field="body.tax_code") from exc
 
 
-async def get_entity(session: AsyncSession, principal: Principal, entity_id: uuid.UUID) -> Entity:
+async def get_entity(session: AsyncSession, *, principal: Principal, entity_id: uuid.UUID) -> Entity:
     """The entity, if the caller may see it; otherwise EntityNotFound (never a hint that it exists)."""
     require_authenticated(principal)
     entity = await EntityRepository(session).get(entity_id)
@@ -63,10 +63,10 @@ async def get_entity(session: AsyncSession, principal: Principal, entity_id: uui
 
 
 async def update_entity(
-    session: AsyncSession, principal: Principal, entity_id: uuid.UUID, data: EntityUpdate
+    session: AsyncSession, *, principal: Principal, entity_id: uuid.UUID, data: EntityUpdate
 ) -> Entity:
     """Apply the given changes; a new commune must be valid today, a new tax code unused."""
-    entity = await get_entity(session, principal, entity_id)
+    entity = await get_entity(session, principal=principal, entity_id=entity_id)
     if not policies.can_edit(principal, place_of(entity)):
         raise Forbidden("You may read this entity but not change it.")
     changes: dict[str, Any] = data.model_dump(exclude_unset=True)
@@ -100,29 +100,18 @@ async def update_entity(
 
 async def list_entities(
     session: AsyncSession,
-    principal: Principal,
     *,
+    principal: Principal,
     limit: int,
     cursor: str | None,
     entity_type: str | None = None,
     commune_code: str | None = None,
     province_code: str | None = None,
     q: str | None = None,
-) -> tuple[list[Entity], str | None]:
-    """A page of the entities the caller may see, and the cursor of the next page."""
+) -> KeysetPage[Entity]:
+    """A page of the entities the caller may see."""
     require_authenticated(principal)
-    visible = policies.visibility(principal)
-    if visible.nothing:
-        return [], None
-    after = decode_name_id_cursor(cursor)
-    rows = await EntityRepository(session).list(
-        visible,
-        limit=limit + 1,
-        after=after,
-        filters={"entity_type": entity_type, "commune_code": commune_code, "province_code": province_code},
-        q_folded=fold(q) if q else None,
+    where = EntityFilter(entity_type, commune_code, province_code, fold(q) if q else None)
+    return await EntityRepository(session).list(
+        policies.visibility(principal), where, limit=limit, after=decode_cursor(cursor, str, uuid.UUID)
     )
-    next_cursor = (
-        encode_cursor(rows[limit - 1].name_folded, str(rows[limit - 1].id)) if len(rows) > limit else None
-    )
-    return rows[:limit], next_cursor

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, Index, Integer, String, func
-from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP, UUID
+from sqlalchemy import Boolean, CheckConstraint, Index, Integer, String
+from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.registry.db import Base
+from shared.models import Timestamps, UUIDPrimaryKey
 
 
-class ImportJob(Base):
+class ImportJob(UUIDPrimaryKey, Timestamps, Base):
     """One uploaded file being validated and imported; clients poll it for progress."""
 
+    # updated_at moves with every progress update: a running job whose clock stopped was interrupted.
     __tablename__ = "import_job"
     __table_args__ = (
         CheckConstraint("kind IN ('entities', 'products')", name="kind"),
@@ -27,7 +28,6 @@ class ImportJob(Base):
         Index("ix_import_job_scope_created_at", "created_by_role", "scope", "created_at"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     kind: Mapped[str] = mapped_column(String(20))
     file_format: Mapped[str] = mapped_column(String(10))
     filename: Mapped[str | None] = mapped_column(String(255))
@@ -45,9 +45,4 @@ class ImportJob(Base):
     created_by: Mapped[str] = mapped_column(String(120))
     created_by_role: Mapped[str] = mapped_column(String(30))
     scope: Mapped[str | None] = mapped_column(String(60))
-    created_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
-    # Moves with every progress update: a running job whose clock stopped was interrupted.
-    updated_at: Mapped[datetime] = mapped_column(
-        TIMESTAMP(timezone=True), server_default=func.now(), onupdate=func.now()
-    )

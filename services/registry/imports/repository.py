@@ -20,7 +20,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     column,
-    false,
     func,
     literal_column,
     or_,
@@ -34,8 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.registry.admin_units.models import AdminUnit
 from services.registry.entities.models import Entity
 from services.registry.imports.models import ImportJob
-from services.registry.policies import Visibility
 from services.registry.products.models import Product, ProductChange, ProductCodeSequence
+from shared.security.scopes import Visibility, visible_condition
 
 UNITS = typing.cast(Table, AdminUnit.__table__)
 ENTITIES = typing.cast(Table, Entity.__table__)
@@ -314,13 +313,8 @@ def _wanted(name: str, values: list[Any], item_type: Any) -> Any:
 
 
 def _visible(table: Table, visible: Visibility, *, entity_column: Any) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if visible.entity_id is not None:
-        conditions.append(entity_column == visible.entity_id)
-    if visible.commune_code is not None:
-        conditions.append(table.c.commune_code == visible.commune_code)
-    if visible.province_code is not None:
-        conditions.append(table.c.province_code == visible.province_code)
-    if visible.nothing:
-        conditions.append(false())
-    return conditions
+    return [
+        visible_condition(
+            visible, entity=entity_column, commune=table.c.commune_code, province=table.c.province_code
+        )
+    ]

@@ -20,10 +20,10 @@ from services.registry import policies
 from services.registry.imports.columns import FileLayout, cell_to_input
 from services.registry.imports.readers import RawRow
 from services.registry.imports.repository import CommuneRef, EntityRef, ImportDataRepository
-from services.registry.policies import Place
 from services.registry.products.classification import classify
 from services.registry.products.identifiers import gtin_is_valid, product_code
 from shared.security.principal import Principal, Role
+from shared.security.scopes import Place
 from shared.text import fold
 
 MAX_SHOWN_INPUT = 60

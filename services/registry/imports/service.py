@@ -45,11 +45,11 @@ from services.registry.imports.rows import (
 )
 from services.registry.imports.schemas import ImportJobRead, ImportJobSummary
 from shared.db import Database
-from shared.errors import InvalidField
 from shared.pagination import decode_cursor, encode_cursor
 from shared.schemas import Page
 from shared.security.dependencies import Forbidden, require_authenticated
 from shared.security.principal import Principal, Role
+from shared.security.scopes import Visibility
 
 logger = logging.getLogger("services.registry.imports")
 
@@ -173,13 +173,7 @@ async def list_jobs(
 ) -> Page[ImportJobSummary]:
     """The jobs of the caller's unit (every job for an admin), newest first."""
     require_importer(principal)
-    before = None
-    if cursor:
-        created_at, raw_id = decode_cursor(cursor, 2)
-        try:
-            before = (datetime.fromisoformat(str(created_at)), uuid.UUID(str(raw_id)))
-        except ValueError as exc:
-            raise InvalidField("query.cursor", "malformed cursor") from exc
+    before = decode_cursor(cursor, datetime, uuid.UUID)
     jobs = await ImportJobRepository(session).list(_job_filter(principal), limit=limit + 1, before=before)
     next_cursor = (
         encode_cursor(jobs[limit - 1].created_at.isoformat(), str(jobs[limit - 1].id))
@@ -467,18 +461,14 @@ def export_csv(database: Database, principal: Principal, kind: ImportKind) -> As
     return _csv_chunks(database, policies.visibility(principal), LAYOUTS[kind])
 
 
-async def _csv_chunks(
-    database: Database, visible: policies.Visibility, layout: FileLayout
-) -> AsyncIterator[bytes]:
+async def _csv_chunks(database: Database, visible: Visibility, layout: FileLayout) -> AsyncIterator[bytes]:
     yield writers.csv_header(layout)
     async with database.sessionmaker() as session:
         async for batch in _stream(ImportDataRepository(session), visible, layout):
             yield writers.csv_rows(layout, batch)
 
 
-def _stream(
-    repository: ImportDataRepository, visible: policies.Visibility, layout: FileLayout
-) -> AsyncIterator[Any]:
+def _stream(repository: ImportDataRepository, visible: Visibility, layout: FileLayout) -> AsyncIterator[Any]:
     if layout.kind == "products":
         return repository.stream_products(visible, layout.columns, EXPORT_BATCH_ROWS)
     return repository.stream_entities(visible, layout.columns, EXPORT_BATCH_ROWS)

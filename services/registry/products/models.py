@@ -22,17 +22,18 @@ from sqlalchemy import (
     func,
     text,
 )  # fmt: skip
-from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP, UUID
+from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.registry.db import Base
+from shared.models import CreatedAt, Timestamps, UUIDPrimaryKey
 
 PRODUCT_STATUSES = ("idea", "business_plan", "implementing", "ready_for_evaluation", "certified", "lapsed")
 CERTIFICATE_STATUSES = ("active", "expired", "revoked", "superseded")
 CERTIFICATE_LEVELS = ("district", "province", "central")
 
 
-class Product(Base):
+class Product(UUIDPrimaryKey, Timestamps, Base):
     """An OCOP product of one entity, from idea to certified (or lapsed)."""
 
     __tablename__ = "product"
@@ -55,7 +56,6 @@ class Product(Base):
         ),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     entity_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("entity.id"))
     product_code: Mapped[str] = mapped_column(String(40), unique=True)
     external_id: Mapped[str | None] = mapped_column(String(100))
@@ -83,10 +83,6 @@ class Product(Base):
     # Issue date of the first active certificate the product ever carried (its rating year in the
     # statistics); a trigger of migration 0004 keeps it, so every writer of certificates agrees.
     first_certified_on: Mapped[date | None] = mapped_column(Date)
-    created_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(
-        TIMESTAMP(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
 
 
 # The public catalogue lists certified products with an active certificate. Partial indexes keep it
@@ -149,7 +145,7 @@ class ProductCodeSequence(Base):
     last_value: Mapped[int] = mapped_column(Integer)
 
 
-class Media(Base):
+class Media(CreatedAt, Base):
     """An uploaded image, stored once by the SHA-256 of its content."""
 
     __tablename__ = "media"
@@ -158,4 +154,3 @@ class Media(Base):
     content_type: Mapped[str] = mapped_column(String(60))
     size: Mapped[int] = mapped_column(Integer)
     data: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True), server_default=func.now())

@@ -5,23 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry.policies import Visibility
 from services.registry.products.models import Media, Product, ProductChange, ProductCodeSequence
+from shared.pagination import KeysetPage
+from shared.repository import Repository
+from shared.security.scopes import Visibility, visible_condition
 
 
-class ProductRepository:
-    """Reads and writes products within the caller's transaction."""
+class ProductRepository(Repository[Product]):
+    """Reads and writes products, their history, code sequences and media within the caller's transaction."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def get(self, product_id: uuid.UUID, *, for_update: bool = False) -> Product | None:
-        """The product with this id, if any (row-locked for a state change when asked)."""
-        return await self.session.get(Product, product_id, with_for_update=for_update)
+    model = Product
 
     async def find(
         self, entity_id: uuid.UUID, *, name: str | None = None, gtin: str | None = None
@@ -47,19 +43,6 @@ class ProductRepository:
         )
         return int((await self.session.execute(statement)).scalar_one())
 
-    async def add(self, product: Product) -> Product:
-        """Insert a product and load its server defaults."""
-        self.session.add(product)
-        await self.session.flush()
-        await self.session.refresh(product)
-        return product
-
-    async def save(self, product: Product) -> Product:
-        """Flush changes and reload server-maintained columns."""
-        await self.session.flush()
-        await self.session.refresh(product)
-        return product
-
     async def record_change(
         self, product_id: uuid.UUID, actor: str, actor_role: str, action: str, changes: dict[str, Any]
     ) -> None:
@@ -78,23 +61,20 @@ class ProductRepository:
 
     async def list(
         self, visible: Visibility, *, limit: int, after: tuple[str, uuid.UUID] | None, filters: dict[str, Any]
-    ) -> list[Product]:
-        """A page of products the caller may see, ordered by folded name then id."""
-        query = select(Product)
-        if visible.entity_id:
-            query = query.where(Product.entity_id == visible.entity_id)
-        if visible.commune_code:
-            query = query.where(Product.commune_code == visible.commune_code)
-        if visible.province_code:
-            query = query.where(Product.province_code == visible.province_code)
+    ) -> KeysetPage[Product]:
+        """A page of the products ``visible`` admits, ordered by folded name then id."""
+        query = select(Product).where(
+            visible_condition(
+                visible,
+                entity=Product.entity_id,
+                commune=Product.commune_code,
+                province=Product.province_code,
+            )
+        )
         for column, value in filters.items():
             if value is not None:
                 query = query.where(getattr(Product, column) == value)
-        if after:
-            query = query.where(tuple_(Product.name_folded, Product.id) > tuple_(*after))
-        return list(
-            (await self.session.scalars(query.order_by(Product.name_folded, Product.id).limit(limit))).all()
-        )
+        return await self.paginate(query, keys=(Product.name_folded, Product.id), after=after, limit=limit)
 
     async def store_media(self, sha256: str, content_type: str, data: bytes) -> None:
         """Keep an upload once per content hash."""

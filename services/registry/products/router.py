@@ -20,7 +20,7 @@ from services.registry.products.schemas import (
 )  # fmt: skip
 from shared.db import SessionDep
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
-from shared.schemas import Page, problems
+from shared.schemas import Page, page_of, problems
 from shared.security.dependencies import PrincipalDep
 
 router = APIRouter(prefix="/v1/products", tags=["products"])
@@ -48,11 +48,12 @@ async def register_product(
     idempotency: IdempotencyDep,
 ) -> ProductRead | Response:
     """Register a product for an entity (its producer, officers of its unit, admins); retry with Idempotency-Key."""
-    if (replayed := await idempotency.replay()) is not None:
-        return replayed
-    product, warnings = await service.register_product(session, principal, body)
-    read = _read(product, warnings)  # type: ignore[arg-type]
-    return await idempotency.created(response, read, f"/v1/products/{product.id}")
+
+    async def register() -> ProductRead:
+        product, warnings = await service.register_product(session, principal=principal, data=body)
+        return _read(product, warnings)  # type: ignore[arg-type]
+
+    return await idempotency.create(response, register, location=lambda product: f"/v1/products/{product.id}")
 
 
 @router.get("", response_model=Page[ProductRead], responses=problems(401))
@@ -67,17 +68,17 @@ async def list_products(
     commune_code: Annotated[str | None, Query(pattern=r"^\d{5}$")] = None,
 ) -> Page[ProductRead]:
     """The products the caller may see (drafts included); the public view is /v1/catalogue."""
-    rows, next_cursor = await service.list_products(
-        session, principal, limit=limit, cursor=cursor,
+    page = await service.list_products(
+        session, principal=principal, limit=limit, cursor=cursor,
         filters={"status": status, "entity_id": entity_id, "product_set": product_set, "commune_code": commune_code},
     )  # fmt: skip
-    return Page[ProductRead](items=[_read(row) for row in rows], next_cursor=next_cursor)
+    return page_of(ProductRead, page)
 
 
 @router.get("/{product_id}", response_model=ProductRead, responses=problems(401, 404))
 async def read_product(product_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> ProductRead:
     """One product, with everything the registry holds about it."""
-    return _read(await service.get_product(session, principal, product_id))
+    return _read(await service.get_product(session, principal=principal, product_id=product_id))
 
 
 @router.patch("/{product_id}", response_model=ProductRead, responses=problems(401, 403, 404, 409))
@@ -85,7 +86,9 @@ async def update_product(
     product_id: uuid.UUID, body: ProductUpdate, session: SessionDep, principal: PrincipalDep
 ) -> ProductRead:
     """Change a product's description, classification, GTIN or images (not its star or certificate)."""
-    product, warnings = await service.update_product(session, principal, product_id, body)
+    product, warnings = await service.update_product(
+        session, principal=principal, product_id=product_id, data=body
+    )
     return _read(product, warnings)  # type: ignore[arg-type]
 
 
@@ -94,7 +97,11 @@ async def change_status(
     product_id: uuid.UUID, body: StatusChange, session: SessionDep, principal: PrincipalDep
 ) -> ProductRead:
     """Move the product along the OCOP cycle; an illegal move is a 409 naming the current state."""
-    return _read(await service.change_status(session, principal, product_id, body.status))
+    return _read(
+        await service.change_status(
+            session, principal=principal, product_id=product_id, new_status=body.status
+        )
+    )
 
 
 @router.get("/{product_id}/history", response_model=list[ProductChangeRead], responses=problems(401, 404))
@@ -103,7 +110,8 @@ async def product_history(
 ) -> list[ProductChangeRead]:
     """Every change to the product: who, when, what."""
     return [
-        ProductChangeRead.model_validate(c) for c in await service.history(session, principal, product_id)
+        ProductChangeRead.model_validate(c)
+        for c in await service.history(session, principal=principal, product_id=product_id)
     ]
 
 
@@ -117,7 +125,7 @@ async def upload_image(
 ) -> ProductRead:  # fmt: skip
     """Attach an image; it is stored once by the SHA-256 of its content."""
     data = await file.read(service.MAX_IMAGE_BYTES + 1)
-    return _read(await service.add_image(session, principal, product_id, data))
+    return _read(await service.add_image(session, principal=principal, product_id=product_id, data=data))
 
 
 @router.get(
@@ -129,7 +137,7 @@ async def read_image(
     product_id: uuid.UUID, sha256: Sha256, session: SessionDep, principal: PrincipalDep
 ) -> Response:
     """The image's bytes (immutable: its URL is its content hash)."""
-    media = await service.read_image(session, principal, product_id, sha256)
+    media = await service.read_image(session, principal=principal, product_id=product_id, sha256=sha256)
     return Response(
         media.data, media_type=media.content_type,
         headers={"Cache-Control": "public, max-age=31536000, immutable", "ETag": f'"{media.sha256}"'},

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.registry import policies
 from services.registry.entities import service as entity_service
 from services.registry.entities.errors import EntityNotFound
-from services.registry.policies import Place
 from services.registry.products.classification import classify
 from services.registry.products.errors import (
     GtinTaken,
@@ -29,9 +28,10 @@ from services.registry.products.models import Media, Product, ProductChange
 from services.registry.products.repository import ProductRepository
 from services.registry.products.schemas import CertificationIn, ProductCreate, ProductUpdate, Warning
 from shared.errors import InvalidField
-from shared.pagination import decode_name_id_cursor, encode_cursor
+from shared.pagination import KeysetPage, decode_cursor
 from shared.security.dependencies import Forbidden, require_authenticated
 from shared.security.principal import Principal, Role
+from shared.security.scopes import Place
 from shared.text import fold
 
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
@@ -86,12 +86,12 @@ def _jsonable(value: Any) -> Any:
 
 
 async def register_product(
-    session: AsyncSession, principal: Principal, data: ProductCreate
+    session: AsyncSession, *, principal: Principal, data: ProductCreate
 ) -> tuple[Product, list[Warning]]:
     """Register a product of an entity the caller may edit; generates its product code."""
     require_authenticated(principal)
     try:
-        entity = await entity_service.get_entity(session, principal, data.entity_id)
+        entity = await entity_service.get_entity(session, principal=principal, entity_id=data.entity_id)
     except EntityNotFound as exc:
         raise EntityNotFound(f"No entity {data.entity_id}", field="body.entity_id") from exc
     if not policies.can_edit(principal, entity_service.place_of(entity)):
@@ -141,28 +141,29 @@ async def _ensure_unique(
 
 
 async def get_product(
-    session: AsyncSession, principal: Principal, product_id: uuid.UUID, *, for_update: bool = False
+    session: AsyncSession, *, principal: Principal, product_id: uuid.UUID, for_update: bool = False
 ) -> Product:
     """The product, if the caller may see it; otherwise ProductNotFound."""
     require_authenticated(principal)
-    product = await ProductRepository(session).get(product_id, for_update=for_update)
+    repository = ProductRepository(session)
+    product = await (repository.get_for_update(product_id) if for_update else repository.get(product_id))
     if product is None or not policies.can_read(principal, place_of(product)):
         raise ProductNotFound(f"No product {product_id}")
     return product
 
 
-async def _editable(session: AsyncSession, principal: Principal, product_id: uuid.UUID) -> Product:
-    product = await get_product(session, principal, product_id, for_update=True)
+async def _editable(session: AsyncSession, *, principal: Principal, product_id: uuid.UUID) -> Product:
+    product = await get_product(session, principal=principal, product_id=product_id, for_update=True)
     if not policies.can_edit(principal, place_of(product)):
         raise Forbidden("You may read this product but not change it.")
     return product
 
 
 async def update_product(
-    session: AsyncSession, principal: Principal, product_id: uuid.UUID, data: ProductUpdate
+    session: AsyncSession, *, principal: Principal, product_id: uuid.UUID, data: ProductUpdate
 ) -> tuple[Product, list[Warning]]:
     """Apply the given changes and record them in the history."""
-    product = await _editable(session, principal, product_id)
+    product = await _editable(session, principal=principal, product_id=product_id)
     changes = {
         k: v
         for k, v in data.model_dump(exclude_unset=True).items()
@@ -190,23 +191,20 @@ async def update_product(
 
 
 async def list_products(
-    session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None, filters: dict[str, Any]
-) -> tuple[list[Product], str | None]:
-    """A page of the products the caller may see, and the next cursor."""
+    session: AsyncSession, *, principal: Principal, limit: int, cursor: str | None, filters: dict[str, Any]
+) -> KeysetPage[Product]:
+    """A page of the products the caller may see."""
     require_authenticated(principal)
-    visible = policies.visibility(principal)
-    if visible.nothing:
-        return [], None
-    after = decode_name_id_cursor(cursor)
-    rows = await ProductRepository(session).list(visible, limit=limit + 1, after=after, filters=filters)
-    next_cursor = (
-        encode_cursor(rows[limit - 1].name_folded, str(rows[limit - 1].id)) if len(rows) > limit else None
+    return await ProductRepository(session).list(
+        policies.visibility(principal),
+        limit=limit,
+        after=decode_cursor(cursor, str, uuid.UUID),
+        filters=filters,
     )
-    return rows[:limit], next_cursor
 
 
 async def advance_status(
-    session: AsyncSession, product: Product, new_status: str, actor: Principal, note: str | None = None
+    session: AsyncSession, *, product: Product, new_status: str, actor: Principal, note: str | None = None
 ) -> Product:
     """Move a product along the cycle; an illegal move is a 409 naming the current state."""
     if new_status not in TRANSITIONS[product.status]:
@@ -226,17 +224,17 @@ async def advance_status(
 
 
 async def change_status(
-    session: AsyncSession, principal: Principal, product_id: uuid.UUID, new_status: str
+    session: AsyncSession, *, principal: Principal, product_id: uuid.UUID, new_status: str
 ) -> Product:
     """A caller-requested status change: producers only on their side of the cycle."""
-    product = await _editable(session, principal, product_id)
+    product = await _editable(session, principal=principal, product_id=product_id)
     # An illegal move stays a 409 (naming the state) for everyone; a legal one may still be an officer's.
     producer_may = (product.status, new_status) in PRODUCER_TRANSITIONS
     if principal.role is Role.producer and not producer_may and new_status in TRANSITIONS[product.status]:
         raise Forbidden(
             f"Moving a product from {product.status!r} to {new_status!r} is an officer's decision."
         )
-    return await advance_status(session, product, new_status, principal)
+    return await advance_status(session, product=product, new_status=new_status, actor=principal)
 
 
 async def apply_certification(
@@ -247,7 +245,7 @@ async def apply_certification(
         raise Forbidden("Only the scoring service writes certificates.")
     if certificate.expires_on <= certificate.issued_on:
         raise InvalidField("body.expires_on", "must be after issued_on")
-    product = await ProductRepository(session).get(certificate.product_id, for_update=True)
+    product = await ProductRepository(session).get_for_update(certificate.product_id)
     if product is None:
         raise ProductNotFound(f"No product {certificate.product_id}", field="body.product_id")
     current = product.certificate_number
@@ -283,9 +281,11 @@ async def apply_certification(
     return await repository.save(product)
 
 
-async def history(session: AsyncSession, principal: Principal, product_id: uuid.UUID) -> list[ProductChange]:
+async def history(
+    session: AsyncSession, *, principal: Principal, product_id: uuid.UUID
+) -> list[ProductChange]:
     """Who changed what and when."""
-    product = await get_product(session, principal, product_id)
+    product = await get_product(session, principal=principal, product_id=product_id)
     return await ProductRepository(session).history(product.id)
 
 
@@ -299,10 +299,10 @@ def _image_type(data: bytes) -> str | None:
 
 
 async def add_image(
-    session: AsyncSession, principal: Principal, product_id: uuid.UUID, data: bytes
+    session: AsyncSession, *, principal: Principal, product_id: uuid.UUID, data: bytes
 ) -> Product:
     """Store an uploaded image by its content hash and attach it to the product."""
-    product = await _editable(session, principal, product_id)
+    product = await _editable(session, principal=principal, product_id=product_id)
     if len(data) > MAX_IMAGE_BYTES:
         raise ImageTooLarge(f"Images are limited to {MAX_IMAGE_BYTES // (1024 * 1024)} MiB", field="file")
     content_type = _image_type(data)
@@ -327,7 +327,7 @@ async def add_image(
 
 
 async def read_image(
-    session: AsyncSession, principal: Principal, product_id: uuid.UUID, sha256: str
+    session: AsyncSession, *, principal: Principal, product_id: uuid.UUID, sha256: str
 ) -> Media:
     """An image of a product the caller may see (anyone, for products in the public catalogue)."""
     product = await ProductRepository(session).get(product_id)
@@ -341,3 +341,20 @@ async def read_image(
     if media is None:
         raise ImageNotFound(f"Product {product_id} has no image {sha256}")
     return media
+
+
+async def record_change(
+    session: AsyncSession, *, product_id: uuid.UUID, actor: Principal, action: str, changes: dict[str, Any]
+) -> None:
+    """Append one entry to a product's history (the cycle's reviews are part of it)."""
+    await ProductRepository(session).record_change(product_id, *_actor(actor), action, changes)
+
+
+async def advance_if_in(
+    session: AsyncSession, *, product_id: uuid.UUID, source: str, target: str, actor: Principal, note: str
+) -> Product | None:
+    """Move a product from ``source`` to ``target`` if it is still in ``source`` (row-locked); else None."""
+    product = await ProductRepository(session).get_for_update(product_id)
+    if product is None or product.status != source:
+        return None
+    return await advance_status(session, product=product, new_status=target, actor=actor, note=note)
