@@ -41,11 +41,11 @@ from bench.__main__ import environment, revision
 from bench.cpu import CpuMeter, background_busy
 from bench.load import LOADERS, LOOPBACK, LoadResult, percentile, require_loopback, wrk_available
 from bench.scenarios import BASELINE, SETTLE_S, pin_process_settings, processes_under_test, throwaway_database
+from services.registry.commands.seed import seed
 from services.registry.demo import names
 from services.registry.demo.generator import load_templates
 from services.registry.products.classification import classify
 from services.registry.products.identifiers import product_code
-from services.registry.seed import seed
 from shared import dbadmin
 from shared.db import asyncpg_dsn
 from shared.text import fold

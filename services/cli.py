@@ -88,8 +88,8 @@ def seed(urls: dict[str, str], *, demo: bool) -> None:
     env = {**os.environ, **_process_env(urls)}
     args = ["--demo"] if demo else []
     for spec in SERVICES:
-        module = f"services.{spec.name}.seed"
-        if (REPO_ROOT / "services" / spec.name / "seed.py").exists():
+        module = f"services.{spec.name}.commands.seed"
+        if (REPO_ROOT / "services" / spec.name / "commands" / "seed.py").exists():
             subprocess.run([sys.executable, "-m", module, *args], env=env, check=True)  # noqa: S603
 
 

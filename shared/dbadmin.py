@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Iterable
 
@@ -65,8 +66,25 @@ async def drop_database(admin_url: str, database: str) -> None:
         await connection.close()
 
 
+BOOTSTRAP_ATTEMPTS = 5
+
+
 async def bootstrap(admin_url: str, specs: Iterable[ProcessSpec], passwords: dict[str, str]) -> None:
     """Give each process a login role and a schema it owns; nobody else gets rights on it."""
+    specs = list(specs)
+    # Roles are cluster-wide, but advisory locks are per database: bootstraps of two databases on one
+    # server (parallel test workers, two migrate jobs) can still collide on a role's catalog row.
+    for attempt in range(BOOTSTRAP_ATTEMPTS):
+        try:
+            await _bootstrap(admin_url, specs, passwords)
+            return
+        except asyncpg.InternalServerError as exc:
+            if "concurrently updated" not in str(exc) or attempt == BOOTSTRAP_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.05 * (attempt + 1))
+
+
+async def _bootstrap(admin_url: str, specs: list[ProcessSpec], passwords: dict[str, str]) -> None:
     database = database_of(admin_url)
     connection = await asyncpg.connect(asyncpg_dsn(admin_url))
     try:

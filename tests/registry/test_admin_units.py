@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry.admin_units import service
+from services.registry.admin_units import loading, service
 from services.registry.admin_units.errors import AdminUnitNotFound, InvalidCommune
 from shared.db import Database
 from tests.conftest import auth
@@ -29,7 +29,7 @@ async def registry_db(database: TestDatabase) -> AsyncIterator[Database]:
     """The registry's own pool, as its role, with the shipped reference data loaded and committed."""
     db = Database.connect(database.urls["registry"], application_name="test-admin-units", pool_size=2)
     async with db.sessionmaker() as session, session.begin():
-        await service.load_reference_data(session)
+        await loading.load_reference_data(session)
     try:
         yield db
     finally:
@@ -182,8 +182,8 @@ async def test_loading_again_changes_nothing(session: AsyncSession) -> None:
         (await session.execute(text(fingerprint))).one(),
         (await session.execute(text(successions))).one(),
     )
-    report = await service.apply_plan(session, service.reference_plan())
-    await service.load_reference_data(session)
+    report = await loading.apply_plan(session, loading.reference_plan())
+    await loading.load_reference_data(session)
     after = (await session.execute(text(fingerprint))).one(), (await session.execute(text(successions))).one()
     assert before == after
     assert before[0][0] == 239

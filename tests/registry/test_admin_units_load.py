@@ -20,9 +20,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from services.registry.admin_units import load as load_command
-from services.registry.admin_units import service
+from services.registry.admin_units import loading, service
 from services.registry.admin_units.errors import AdminUnitDataInvalid
+from services.registry.commands import load_admin_units as load_command
 from shared.db import Database
 from tests.conftest import repo_root
 from tests.support.database import TestDatabase
@@ -47,10 +47,10 @@ async def registry_db(database: TestDatabase) -> AsyncIterator[Database]:
         await db.dispose()
 
 
-async def load(db: Database, pre: str, post: str | None) -> service.LoadReport:
+async def load(db: Database, pre: str, post: str | None) -> loading.LoadReport:
     """Load in a transaction of its own and commit."""
     async with db.sessionmaker() as session, session.begin():
-        return await service.load_admin_units(session, pre, post)
+        return await loading.load_admin_units(session, pre, post)
 
 
 async def rows(db: Database, sql: str, **params: Any) -> list[tuple[Any, ...]]:
@@ -333,7 +333,7 @@ async def test_post_reform_faults_are_reported(registry_db: Database) -> None:
 def run_loader_process(database: TestDatabase, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "REGISTRY_DATABASE_URL": database.urls["registry"], "REGISTRY_ENVIRONMENT": "test"}
     return subprocess.run(
-        [sys.executable, "-m", "services.registry.admin_units.load", *args],
+        [sys.executable, "-m", "services.registry.commands.load_admin_units", *args],
         cwd=repo_root(),
         env=env,
         capture_output=True,
@@ -395,6 +395,6 @@ def test_the_reference_files_ship_inside_the_package() -> None:
     reference = repo_root() / "services" / "registry" / "reference"
     for name in ("admin-units-pre2025.csv", "admin-units-2025.csv", "SOURCES.md", "__init__.py"):
         assert (reference / name).is_file(), name
-    plan = service.reference_plan()
+    plan = loading.reference_plan()
     assert len(plan.units) == 239
     assert {unit.province_code for unit in plan.units} == {"22"}

@@ -13,6 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
+from services.registry.commands.seed import seed
 from services.registry.demo.generator import (
     FIRST_RATING_YEARS,
     GROUP_COUNTS,
@@ -21,7 +22,6 @@ from services.registry.demo.generator import (
     UNRATED_STATUSES,
     generate,
 )
-from services.registry.seed import seed
 from shared.db import asyncpg_dsn
 from tests.conftest import repo_root
 from tests.support.database import TestDatabase
@@ -160,7 +160,7 @@ async def test_loading_again_changes_nothing(database: TestDatabase, demo: None)
         "PYTHONPATH": str(repo_root()),
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.registry.seed", "--demo",
+        sys.executable, "-m", "services.registry.commands.seed", "--demo",
         env=environment, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=300)

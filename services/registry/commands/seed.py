@@ -1,6 +1,6 @@
 """Load the registry's reference data and, with ``--demo``, the demo data set.
 
-    python -m services.registry.seed [--demo]
+    python -m services.registry.commands.seed [--demo]
 
 Reference data (the administrative units of services/registry/reference) is always loaded; the
 demo data set (services/registry/demo) is loaded once — a database that already holds it is left
@@ -15,12 +15,13 @@ import asyncio
 import logging
 import time
 
+from services.registry.admin_units import loading as admin_units_loading
 from services.registry.admin_units import service as admin_units_service
 from services.registry.config import get_settings
 from services.registry.demo.loader import load_demo
 from shared.db import Database
 
-logger = logging.getLogger("services.registry.seed")
+logger = logging.getLogger("services.registry.commands.seed")
 
 
 async def seed(database_url: str, *, demo: bool) -> None:
@@ -29,7 +30,7 @@ async def seed(database_url: str, *, demo: bool) -> None:
     started = time.perf_counter()
     try:
         async with database.sessionmaker.begin() as session:
-            await admin_units_service.load_reference_data(session)
+            await admin_units_loading.load_reference_data(session)
             report = await load_demo(session, admin_units_service.today_in_vietnam()) if demo else None
     finally:
         await database.dispose()
@@ -48,7 +49,7 @@ async def seed(database_url: str, *, demo: bool) -> None:
 def main(argv: list[str] | None = None) -> None:
     """The command line."""
     parser = argparse.ArgumentParser(
-        prog="python -m services.registry.seed", description=__doc__.split("\n")[0]
+        prog="python -m services.registry.commands.seed", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--demo", action="store_true", help="also load the demo data set (once)")
     args = parser.parse_args(argv)

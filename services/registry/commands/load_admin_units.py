@@ -1,6 +1,6 @@
 """Load a national list of administrative units from CSV into the registry.
 
-    python -m services.registry.admin_units.load --pre units-before-2025.csv [--post units-2025.csv]
+    python -m services.registry.commands.load_admin_units --pre units-before-2025.csv [--post units-2025.csv]
 
 The pre-reform file has the columns code,name,level,type,parent_code; the file of units from 1 July
 2025 adds merged_from (the earlier codes each unit was formed from, ";"-separated) and optionally
@@ -17,7 +17,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from services.registry.admin_units import service
+from services.registry.admin_units import loading
 from services.registry.admin_units.errors import AdminUnitDataInvalid
 from services.registry.config import get_settings
 from shared.db import Database
@@ -46,15 +46,15 @@ def _read(path: Path) -> str:
 
 async def load_files(
     database_url: str, pre: Path, post: Path | None, *, dry_run: bool = False
-) -> service.LoadReport:
+) -> loading.LoadReport:
     """Check the files and load them in one transaction (rolled back when ``dry_run``)."""
     pre_text, post_text = _read(pre), _read(post) if post is not None else None
-    plan = service.build_plan(pre_text, post_text, pre_file=pre.name, post_file=post.name if post else "post")
+    plan = loading.build_plan(pre_text, post_text, pre_file=pre.name, post_file=post.name if post else "post")
     database = Database.connect(database_url, application_name="registry-admin-units-load", pool_size=1)
     try:
         async with database.sessionmaker() as session:
             transaction = await session.begin()
-            report = await service.apply_plan(session, plan)
+            report = await loading.apply_plan(session, plan)
             await (transaction.rollback() if dry_run else transaction.commit())
             return report
     finally:
@@ -64,7 +64,7 @@ async def load_files(
 async def run(argv: list[str] | None = None) -> int:
     """The command with these arguments; returns the exit status."""
     parser = argparse.ArgumentParser(
-        prog="python -m services.registry.admin_units.load",
+        prog="python -m services.registry.commands.load_admin_units",
         description="Load administrative units (before and from 1 July 2025) from CSV files.",
     )
     parser.add_argument("--pre", type=Path, required=True, help="units before 1 July 2025 (CSV)")
@@ -82,7 +82,7 @@ async def run(argv: list[str] | None = None) -> int:
         report = await load_files(database_url, args.pre, args.post, dry_run=args.dry_run)
     except AdminUnitDataInvalid as exc:
         for error in exc.row_errors:
-            sys.stderr.write(f"{service.RowError(**error)}\n")
+            sys.stderr.write(f"{loading.RowError(**error)}\n")
         sys.stderr.write(f"{len(exc.row_errors)} error(s); nothing was written\n")
         return EXIT_INVALID
     sys.stdout.write(
