@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from functools import cache
 from pathlib import Path
 
 import httpx
@@ -30,11 +31,14 @@ def test_jwks() -> str:
 test_jwks.__test__ = False  # type: ignore[attr-defined]
 
 
+@cache
+def _signer() -> TokenSigner:
+    return TokenSigner(rsa_pair()[0], kid=JWT_KID, issuer=JWT_ISSUER)
+
+
 def sign(principal: Principal, ttl_s: int = 900) -> str:
     """A token the processes under test accept."""
-    return TokenSigner(rsa_pair()[0], kid=JWT_KID, issuer=JWT_ISSUER).sign(
-        principal, audience=JWT_AUDIENCE, ttl_s=ttl_s
-    )
+    return _signer().sign(principal, audience=JWT_AUDIENCE, ttl_s=ttl_s)
 
 
 def auth(role: Role | str, scope: str | None = None, sub: str = "tester") -> dict[str, str]:
