@@ -52,11 +52,12 @@ class Repository(Generic[M]):
         after: tuple[Any, ...] | None,
         limit: int,
         descending: bool = False,
-        mappings: bool = False,
+        rows: bool = False,
     ) -> KeysetPage[Any]:
         """One keyset page of ``query`` ordered by ``keys`` (unique together) and the next page's cursor.
 
-        Fetches ``limit + 1`` rows: the extra row only says whether another page exists.
+        Fetches ``limit + 1`` rows: the extra row only says whether another page exists. With ``rows``
+        the page holds Core rows (for a select of columns), otherwise the ORM objects selected.
         """
         if after is not None:
             position = tuple_(*keys)
@@ -64,8 +65,6 @@ class Repository(Generic[M]):
         order = [key.desc() for key in keys] if descending else list(keys)
         query = query.order_by(*order).limit(limit + 1)
         names = [key.key for key in keys]
-        if mappings:
-            rows: Sequence[Any] = (await self.session.execute(query)).mappings().all()
-            return next_page(rows, limit, lambda row: [row[name] for name in names])
-        records = (await self.session.scalars(query)).all()
+        result = await self.session.execute(query)
+        records: Sequence[Any] = result.all() if rows else result.scalars().all()
         return next_page(records, limit, lambda record: [getattr(record, name) for name in names])

@@ -25,12 +25,12 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.admin_units.models import AdminUnit, AdminUnitSuccession
+from shared.pagination import KeysetPage
+from shared.repository import Repository
 
 UNITS = typing.cast(Table, AdminUnit.__table__)
 SUCCESSIONS = typing.cast(Table, AdminUnitSuccession.__table__)
@@ -195,15 +195,14 @@ def _succession_params(successions: Sequence[SuccessionValues]) -> dict[str, Any
     }
 
 
-class AdminUnitRepository:
-    """Reads and writes units and successions within the caller's transaction."""
+class AdminUnitRepository(Repository[AdminUnit]):
+    """Reads and writes administrative units and their successions within the caller's transaction."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    model = AdminUnit
 
     async def list_valid(
         self, where: ListFilter, *, after: tuple[str, int] | None, limit: int
-    ) -> Sequence[Row[*tuple[Any, ...]]]:
+    ) -> KeysetPage[Row[Any]]:
         """Units valid on ``where.on`` matching the filter, ordered by (code, id), after the cursor key."""
         statement = select(*UNIT_COLUMNS).where(valid_on(where.on))
         if where.name_folded is not None:
@@ -217,10 +216,9 @@ class AdminUnitRepository:
             statement = statement.where(UNITS.c.parent_code == where.parent_code)
         if where.province_code is not None:
             statement = statement.where(UNITS.c.province_code == where.province_code)
-        if after is not None:
-            statement = statement.where(tuple_(UNITS.c.code, UNITS.c.id) > tuple_(*after))
-        statement = statement.order_by(UNITS.c.code, UNITS.c.id).limit(limit)
-        return (await self.session.execute(statement)).all()
+        return await self.paginate(
+            statement, keys=(UNITS.c.code, UNITS.c.id), after=after, limit=limit, rows=True
+        )
 
     async def valid_with_code(self, code: str, on: date) -> AdminUnit | None:
         """The unit with ``code`` in force on ``on`` (codes are unique at any one date)."""

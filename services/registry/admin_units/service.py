@@ -28,7 +28,7 @@ from services.registry.admin_units.schemas import (
     UnitStatus,
 )
 from shared.errors import InvalidField
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_cursor
 from shared.schemas import Page
 from shared.text import fold
 
@@ -120,11 +120,9 @@ async def list_units(
         parent_code=parent_code,
         province_code=province_code,
     )
-    rows = await AdminUnitRepository(session).list_valid(where, after=_decode_after(cursor), limit=limit + 1)
+    page = await AdminUnitRepository(session).list_valid(where, after=_decode_after(cursor), limit=limit)
     today = today_in_vietnam()
-    items = [_read(row, today) for row in rows[:limit]]
-    next_cursor = encode_cursor(items[-1].code, items[-1].id) if len(rows) > limit else None
-    return Page[AdminUnitRead](items=items, next_cursor=next_cursor)
+    return Page[AdminUnitRead](items=[_read(row, today) for row in page.items], next_cursor=page.next_cursor)
 
 
 def _describe_period(unit: AdminUnit) -> str:
