@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -12,11 +13,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from services.supervisor import Supervisor, process_child
 from shared import dbadmin, migrate
-from shared.embedded import EmbeddedPostgres
+from shared.embedded import EmbeddedPostgres, adopt_orphans, reap_orphans
 from shared.security.jwt import TokenSigner
 from shared.security.keys import ensure_dev_keys
 from shared.security.principal import Principal, Role
@@ -50,7 +52,7 @@ def _passwords() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def database() -> Iterator[str]:
+def database(server_out: list[EmbeddedPostgres] | None = None) -> Iterator[str]:
     """The administrator URL: OCOP_DATABASE_URL, or an embedded server under .ocop/ for the duration."""
     url = os.environ.get("OCOP_DATABASE_URL")
     if url:
@@ -59,6 +61,8 @@ def database() -> Iterator[str]:
     server = EmbeddedPostgres(STATE_DIR / "pgdata")
     _say(f"starting embedded PostgreSQL in {server.pgdata}")
     admin_url = server.start()
+    if server_out is not None:
+        server_out.append(server)
     try:
         yield admin_url
     finally:
@@ -93,6 +97,11 @@ def seed(urls: dict[str, str], *, demo: bool) -> None:
             subprocess.run([sys.executable, "-m", module, *args], env=env, check=True)  # noqa: S603
 
 
+def port_of(spec: ProcessSpec) -> int:
+    """The process's port: OCOP_<NAME>_PORT if set (several suites on one machine), else its default."""
+    return int(os.environ.get(f"OCOP_{spec.name.upper()}_PORT", spec.port))
+
+
 def _process_env(urls: dict[str, str]) -> dict[str, str]:
     env = {f"{spec.env_prefix}DATABASE_URL": urls[spec.name] for spec in PROCESSES}
     _, public_keys = ensure_dev_keys(STATE_DIR)
@@ -102,21 +111,23 @@ def _process_env(urls: dict[str, str]) -> dict[str, str]:
             os.environ.get(f"{spec.env_prefix}JWT_PUBLIC_KEYS", public_keys),
         )
     for spec in SERVICES:
-        env[f"GATEWAY_{spec.name.upper()}_URL"] = f"http://{HOST}:{spec.port}"
+        env[f"GATEWAY_{spec.name.upper()}_URL"] = f"http://{HOST}:{port_of(spec)}"
     return env
 
 
 def _start(spec: ProcessSpec, env: dict[str, str]) -> subprocess.Popen[bytes]:
     command = [
         sys.executable, "-m", "uvicorn", spec.app,
-        "--host", HOST, "--port", str(spec.port), *spec.uvicorn_args(), "--timeout-graceful-shutdown", "5",
+        "--host", HOST, "--port", str(port_of(spec)), *spec.uvicorn_args(), "--timeout-graceful-shutdown", "5",
     ]  # fmt: skip
     return subprocess.Popen(command, env=env)  # noqa: S603
 
 
-def _wait_healthy(spec: ProcessSpec, process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+def _wait_healthy(spec: ProcessSpec, process: subprocess.Popen[bytes] | None, timeout_s: float = 30) -> None:
+    if process is None:
+        raise SystemExit(f"{spec.name} was not started")
     deadline = time.monotonic() + timeout_s
-    url = f"http://{HOST}:{spec.port}/healthz"
+    url = f"http://{HOST}:{port_of(spec)}/healthz"
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"{spec.name} exited with code {process.returncode}")
@@ -147,7 +158,7 @@ def dev_token(principal: Principal, *, ttl_s: int = 900) -> str:
 
 
 def up(*, demo: bool) -> int:
-    """Run the whole suite in the foreground until Ctrl-C or SIGTERM."""
+    """Run the whole suite in the foreground until Ctrl-C or SIGTERM, restarting whatever crashes."""
     stopping = False
 
     def request_stop(_signum: int, _frame: object) -> None:
@@ -156,29 +167,38 @@ def up(*, demo: bool) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    with database() as admin_url:
+    # A killed embedded server must be reaped before it can start again (see adopt_orphans).
+    adopt_orphans()
+    servers: list[EmbeddedPostgres] = []
+    with database(servers) as admin_url:
         urls = prepare(admin_url)
         seed(urls, demo=demo)
         env = {**os.environ, **_process_env(urls)}
-        processes: dict[str, subprocess.Popen[bytes]] = {}
+        supervisor = Supervisor(_say)
+        current: dict[str, Callable[[], subprocess.Popen[bytes] | None]] = {}
+        for server in servers:
+            supervisor.add("postgresql", server.ensure_running, server.running)
+        for spec in (*SERVICES, GATEWAY):
+            start, alive, process = process_child(spec.name, functools.partial(_start, spec, env))
+            supervisor.add(spec.name, start, alive)
+            current[spec.name] = process
         try:
+            supervisor.start_all()
             for spec in (*SERVICES, GATEWAY):
-                processes[spec.name] = _start(spec, env)
-            for spec in (*SERVICES, GATEWAY):
-                _wait_healthy(spec, processes[spec.name])
+                _wait_healthy(spec, current[spec.name]())
             _say("the OCOP platform is running:")
             for spec in (GATEWAY, *SERVICES):
-                _say(f"  {spec.name:<9} http://{HOST}:{spec.port}  (docs: http://{HOST}:{spec.port}/docs)")
+                url = f"http://{HOST}:{port_of(spec)}"
+                _say(f"  {spec.name:<9} {url}  (docs: {url}/docs)")
             _say("press Ctrl-C to stop")
             while not stopping:
-                for name, process in processes.items():
-                    if process.poll() is not None:
-                        _say(f"{name} exited with code {process.returncode}; stopping the suite")
-                        stopping = True
+                supervisor.poll()
+                if servers:
+                    reap_orphans({p.pid for get in current.values() if (p := get()) is not None})
                 time.sleep(0.2)
         finally:
             _say("stopping")
-            _stop_all(processes)
+            _stop_all({name: p for name, get in current.items() if (p := get()) is not None})
     return 0
 
 
