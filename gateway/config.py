@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
+from gateway.ratelimit import RateLimits
 from shared.config import BaseServiceSettings
 from shared.http import Timeouts, UpstreamClientKind
 
@@ -24,10 +26,32 @@ class GatewaySettings(BaseServiceSettings):
     upstream_write_timeout_s: float = 15.0
     upstream_pool_timeout_s: float = 2.0
     upstream_max_connections: int = 100
+    # Rate limits ("N/second|minute|hour"): anonymous callers per IP, authenticated ones per subject,
+    # and writes per subject on top. Counters in memory unless OCOP_REDIS_URL names a Redis to share.
+    rate_limit_anonymous: str = "300/minute"
+    rate_limit_authenticated: str = "1200/minute"
+    rate_limit_writes: str = "120/minute"
+    rate_limit_key_prefix: str = "ocop-gateway"
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OCOP_REDIS_URL", "GATEWAY_REDIS_URL")
+    )
 
     def upstream_urls(self) -> dict[str, str]:
         """Base URL of each upstream service by name."""
         return {"registry": self.registry_url, "scoring": self.scoring_url, "stamps": self.stamps_url}
+
+    def rate_limits(self) -> RateLimits:
+        """The limits and where their counters live."""
+        storage = "async+memory://"
+        if self.redis_url:
+            storage = "async+" + self.redis_url.removeprefix("async+")
+        return RateLimits(
+            self.rate_limit_anonymous,
+            self.rate_limit_authenticated,
+            self.rate_limit_writes,
+            storage,
+            self.rate_limit_key_prefix,
+        )
 
     def timeouts(self) -> Timeouts:
         """The per-phase upstream timeouts."""

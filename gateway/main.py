@@ -14,9 +14,11 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from gateway.config import GatewaySettings, get_settings
 from gateway.openapi import merged_openapi
 from gateway.proxy import ProxyApp
+from gateway.ratelimit import RateLimitMiddleware
 from gateway.routes import upstream_for
 from shared.app import create_service_app, database_lifespan
 from shared.http import Upstream, UpstreamError, make_upstream
+from shared.security.dependencies import build_verifier
 
 UPSTREAM_READY_TIMEOUT_S = 1.5
 
@@ -87,7 +89,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         routers=[_docs_router(upstreams)],
         lifespan=lifespan,
         readiness=readiness,
-        inner_middleware=[(ProxyApp, {"upstreams": upstreams})],
+        # Listed inside out: the rate limit answers before the proxy forwards anything.
+        inner_middleware=[
+            (ProxyApp, {"upstreams": upstreams}),
+            (RateLimitMiddleware, {"limits": settings.rate_limits(), "verifier": build_verifier(settings)}),
+        ],
         openapi_url=None,
     )
 

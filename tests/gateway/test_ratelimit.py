@@ -1,0 +1,96 @@
+"""Rate limits at the gateway: per IP for anonymous callers, per subject with a valid token, writes apart."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from gateway.config import GatewaySettings
+from gateway.main import create_app
+from tests.conftest import asgi_client, auth, test_jwks
+from tests.support.database import TestDatabase
+from tests.support.processes import free_port
+
+NOBODY = f"http://127.0.0.1:{free_port()}"  # upstreams are down: what passes the limit gets a 502
+
+
+def _settings(database: TestDatabase, **limits: str) -> GatewaySettings:
+    return GatewaySettings(
+        database_url=database.urls["gateway"],
+        environment="test",
+        jwt_public_keys=test_jwks(),
+        registry_url=NOBODY,
+        scoring_url=NOBODY,
+        stamps_url=NOBODY,
+        rate_limit_key_prefix=f"test-{uuid.uuid4().hex}",
+        **limits,
+    )
+
+
+@pytest.fixture
+async def gateway(database: TestDatabase) -> AsyncIterator[httpx.AsyncClient]:
+    """A gateway with small limits: 3 anonymous, 5 authenticated, 2 writes per minute."""
+    settings = _settings(
+        database,
+        rate_limit_anonymous="3/minute",
+        rate_limit_authenticated="5/minute",
+        rate_limit_writes="2/minute",
+    )
+    async for client in asgi_client(create_app(settings)):
+        yield client
+
+
+def _assert_limited(response: httpx.Response) -> None:
+    assert response.status_code == 429, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert 1 <= int(response.headers["retry-after"]) <= 60
+    body = response.json()
+    assert body["type"].endswith("/rate-limited")
+    assert body["request_id"] == response.headers["x-request-id"]
+
+
+async def test_anonymous_callers_are_limited_per_address(gateway: httpx.AsyncClient) -> None:
+    statuses = [(await gateway.get("/v1/catalogue")).status_code for _ in range(3)]
+    assert 429 not in statuses
+    _assert_limited(await gateway.get("/v1/catalogue"))
+    # Health checks and docs are not counted.
+    assert (await gateway.get("/healthz")).status_code == 200
+
+
+async def test_a_valid_token_has_its_own_budget_and_a_forged_one_does_not(gateway: httpx.AsyncClient) -> None:
+    for _ in range(3):
+        assert (await gateway.get("/v1/catalogue")).status_code != 429
+    _assert_limited(await gateway.get("/v1/catalogue"))
+    officer = auth("province_officer", "22", sub="officer-1")
+    for _ in range(5):
+        assert (await gateway.get("/v1/products", headers=officer)).status_code != 429
+    _assert_limited(await gateway.get("/v1/products", headers=officer))
+    # Another subject is counted apart; a token that does not verify counts as the address.
+    assert (await gateway.get("/v1/products", headers=auth("admin", sub="admin-1"))).status_code != 429
+    forged = {"Authorization": "Bearer " + officer["Authorization"].split()[1][:-4] + "AAAA"}
+    _assert_limited(await gateway.get("/v1/products", headers=forged))
+
+
+async def test_writes_have_a_smaller_budget_than_reads(gateway: httpx.AsyncClient) -> None:
+    producer = auth("producer", str(uuid.uuid4()), sub="producer-1")
+    for _ in range(2):
+        assert (await gateway.post("/v1/products", json={}, headers=producer)).status_code != 429
+    _assert_limited(await gateway.post("/v1/products", json={}, headers=producer))
+    assert (await gateway.get("/v1/products", headers=producer)).status_code != 429
+
+
+async def test_replicas_share_counters_in_redis(database: TestDatabase) -> None:
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings = _settings(database, rate_limit_anonymous="4/minute").model_copy(
+        update={"redis_url": "redis://127.0.0.1:6379/0", "rate_limit_key_prefix": prefix}
+    )
+    first_app, second_app = create_app(settings), create_app(settings)
+    async for first in asgi_client(first_app):
+        async for second in asgi_client(second_app):
+            for client in (first, second, first, second):
+                assert (await client.get("/v1/catalogue")).status_code != 429
+            _assert_limited(await first.get("/v1/catalogue"))
+            _assert_limited(await second.get("/v1/catalogue"))
