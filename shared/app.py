@@ -16,6 +16,7 @@ from shared.logging import configure_logging
 from shared.middleware import RequestIdMiddleware
 from shared.schemas import Problem
 from shared.security.dependencies import build_verifier
+from shared.textguard import ControlCharacterGuard
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -73,6 +74,7 @@ def create_service_app(
     install_problem_handlers(app)
     for middleware, options in inner_middleware:
         app.add_middleware(middleware, **options)
+    app.add_middleware(ControlCharacterGuard)
     # Added last, so it is the outermost: every response, even a proxied one, carries the id.
     app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)
     app.include_router(health_router(readiness))

@@ -54,6 +54,8 @@ def make_engine(
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=False,
+        # Errors name the statement, never its parameters: those are people's names and tax codes.
+        hide_parameters=True,
         connect_args={
             "server_settings": {
                 "application_name": application_name,

@@ -4,18 +4,40 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 
 from shared.pagination import KeysetPage
+from shared.textguard import MESSAGE as CONTROL_CHARACTER_MESSAGE
+from shared.textguard import forbidden_character
 
 T = TypeVar("T")
 S = TypeVar("S", bound=BaseModel)
 
 
+def _refuse_control_characters(value: Any) -> Any:
+    if isinstance(value, str):
+        if forbidden_character(value, allow_whitespace=True) is not None:
+            raise ValueError(CONTROL_CHARACTER_MESSAGE)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _refuse_control_characters(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_control_characters(key)
+            _refuse_control_characters(item)
+    return value
+
+
 class BaseSchema(BaseModel):
-    """Strict-ish I/O model: unknown fields are rejected, ORM objects are readable."""
+    """Strict-ish I/O model: unknown fields are rejected, ORM objects are readable, text has no NULs."""
 
     model_config = ConfigDict(from_attributes=True, extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _text_is_valid(cls, value: Any) -> Any:
+        """Control characters (NUL, escapes, lone surrogates) are refused in every string of a request."""
+        return _refuse_control_characters(value)
 
 
 class ReadSchema(BaseModel):

@@ -10,6 +10,8 @@ from shared.embedded import EmbeddedPostgres
 from shared.topology import PROCESSES
 from tests.support.database import create_test_database, drop_test_database
 
+pytestmark = pytest.mark.xdist_group("embedded-postgres")
+
 
 async def _versions(url: str) -> dict[str, str]:
     connection = await asyncpg.connect(asyncpg_dsn(url))

@@ -357,11 +357,10 @@ async def test_a_forged_cursor_is_422(registry_client: httpx.AsyncClient, key: l
     assert response.json()["errors"][0]["field"] == "query.cursor"
 
 
-async def test_control_characters_in_the_text_separate_words(
-    registry_client: httpx.AsyncClient, catalogue: Catalogue
-) -> None:
-    names = await _names(registry_client, q="ruou\tba\x00kich", commune=catalogue.unit.commune_code)
-    assert names == [f"Rượu ba kích Ba Chẽ {catalogue.token}"]
+async def test_control_characters_in_the_text_are_refused(registry_client: httpx.AsyncClient) -> None:
+    response = await registry_client.get("/v1/catalogue", params={"q": "ruou\tba\x00kich"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "query.q"
 
 
 async def test_unknown_or_malformed_id(registry_client: httpx.AsyncClient) -> None:

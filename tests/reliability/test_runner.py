@@ -27,7 +27,8 @@ from shared.embedded import EmbeddedPostgres
 from shared.topology import GATEWAY, SERVICES
 from tests.support.processes import free_port
 
-pytestmark = pytest.mark.e2e
+# One embedded server at a time: two starting side by side on one machine can trip over each other.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("embedded-postgres")]
 
 START_DEADLINE_S = 180
 RECOVERY_DEADLINE_S = 60
@@ -43,14 +44,18 @@ def _status(url: str) -> int | None:
         return None
 
 
-def _wait_for(check: object, deadline_s: float, what: str, runner: subprocess.Popen[bytes]) -> None:
+def _wait_for(
+    check: object, deadline_s: float, what: str, runner: subprocess.Popen[bytes], log: Path | None = None
+) -> None:
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
-        assert runner.poll() is None, f"ocop up exited with {runner.returncode} while waiting for {what}"
+        tail = log.read_text()[-3000:] if log is not None and log.exists() else ""
+        assert runner.poll() is None, f"ocop up exited with {runner.returncode} waiting for {what}\n{tail}"
         if check():  # type: ignore[operator]
             return
         time.sleep(0.3)
-    raise AssertionError(f"not within {deadline_s} s: {what}")
+    tail = log.read_text()[-3000:] if log is not None and log.exists() else ""
+    raise AssertionError(f"not within {deadline_s} s: {what}\n{tail}")
 
 
 def _child(runner: subprocess.Popen[bytes], needle: str) -> psutil.Process:
@@ -83,7 +88,9 @@ def running_suite(
         )
     try:
         gateway = f"http://127.0.0.1:{ports['gateway']}"
-        _wait_for(lambda: _status(f"{gateway}/readyz") == 200, START_DEADLINE_S, "the suite ready", runner)
+        _wait_for(
+            lambda: _status(f"{gateway}/readyz") == 200, START_DEADLINE_S, "the suite ready", runner, log
+        )
         yield runner, ports, log
     finally:
         runner.send_signal(signal.SIGTERM)
@@ -107,11 +114,15 @@ def test_a_killed_service_is_restarted_while_the_others_serve(
     victim.wait(timeout=10)
     # The others keep serving while the registry is down.
     assert _status(f"{scoring}/healthz") == 200
-    _wait_for(lambda: _status(f"{registry}/healthz") == 200, RECOVERY_DEADLINE_S, "the registry back", runner)
+    _wait_for(
+        lambda: _status(f"{registry}/healthz") == 200, RECOVERY_DEADLINE_S, "the registry back", runner, log
+    )
     assert _child(runner, "services.registry.main:app").pid != victim.pid
     assert "registry: not running; restarting in" in log.read_text()
     catalogue = f"http://127.0.0.1:{ports['gateway']}/v1/admin-units?level=province"
-    _wait_for(lambda: _status(catalogue) == 200, RECOVERY_DEADLINE_S, "reads through the gateway", runner)
+    _wait_for(
+        lambda: _status(catalogue) == 200, RECOVERY_DEADLINE_S, "reads through the gateway", runner, log
+    )
 
 
 def test_a_killed_postgresql_is_restarted_and_the_suite_serves_again(
@@ -127,7 +138,7 @@ def test_a_killed_postgresql_is_restarted_and_the_suite_serves_again(
     _wait_for(
         lambda: "postgresql: not running" in log.read_text(), RECOVERY_DEADLINE_S, "the crash noticed", runner
     )
-    _wait_for(lambda: _status(units) == 200, RECOVERY_DEADLINE_S, "reads served again", runner)
+    _wait_for(lambda: _status(units) == 200, RECOVERY_DEADLINE_S, "reads served again", runner, log)
     _wait_for(
         lambda: _status(f"{gateway}/readyz") == 200, RECOVERY_DEADLINE_S, "the suite ready again", runner
     )
