@@ -13,21 +13,23 @@ from shared.security.principal import Principal, Role
 from shared.security.scopes import Place, Visibility
 
 STAFF = (Role.admin, Role.province_officer, Role.commune_officer)
+# Our own services (scoring pins a product and its entity at submission) read every record, change none.
+READ_EVERYTHING = frozenset({Role.admin, Role.service})
 
 
 def visibility(principal: Principal) -> Visibility:
     """What part of the registry's listings ``principal`` may see."""
-    return scopes.visibility(principal)
+    return scopes.visibility(principal, unscoped=READ_EVERYTHING)
 
 
 def can_read(principal: Principal, place: Place) -> bool:
-    """Non-public records: admins, officers within their unit, the owning producer."""
-    return scopes.can_read(principal, place)
+    """Non-public records: admins and our own services, officers within their unit, the owning producer."""
+    return scopes.can_read(principal, place, unscoped=READ_EVERYTHING)
 
 
 def can_edit(principal: Principal, place: Place) -> bool:
-    """Changing a record: the same principals that may read it (national and partner clients only read)."""
-    return can_read(principal, place)
+    """Changing a record: those who may read it, except services (they, national and partner clients only read)."""
+    return principal.role is not Role.service and can_read(principal, place)
 
 
 def can_register_in(principal: Principal, commune_code: str, province_code: str) -> bool:

@@ -121,6 +121,14 @@ async def test_read_rules(
     assert (await registry_client.get(path, headers=auth("partner", "portal"))).status_code == 404
     assert (await registry_client.get(path)).status_code == 401
     assert (await registry_client.get(path, headers={"Authorization": "Bearer nonsense"})).status_code == 401
+    # Our own services (scoring reads the entity of a dossier) read every entity and change none.
+    scoring = auth("service", "scoring")
+    read = await registry_client.get(path, headers=scoring)
+    assert read.status_code == 200
+    assert read.json()["id"] == str(producer.entity_id)
+    changed = await registry_client.patch(path, json={"members_count": 1}, headers=scoring)
+    assert changed.status_code == 403
+    assert (await registry_client.get(path, headers=producer.headers)).json()["members_count"] == 12
 
 
 async def test_listing_shows_only_what_the_caller_may_see(
@@ -136,6 +144,10 @@ async def test_listing_shows_only_what_the_caller_may_see(
     assert [e["id"] for e in officer["items"]] == [str(theirs.entity_id)]
     assert (await registry_client.get("/v1/entities", headers=auth("partner", "p"))).json()["items"] == []
     assert (await registry_client.get("/v1/entities")).status_code == 401
+    listed = await registry_client.get(
+        "/v1/entities", params={"commune_code": theirs.unit.commune_code}, headers=auth("service", "scoring")
+    )
+    assert [e["id"] for e in listed.json()["items"]] == [str(theirs.entity_id)]
 
 
 async def test_listing_pages_and_searches_without_diacritics(

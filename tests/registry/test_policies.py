@@ -8,7 +8,7 @@ import pytest
 
 from services.registry import policies
 from shared.security.principal import ANONYMOUS, Principal, Role
-from shared.security.scopes import Place
+from shared.security.scopes import EVERYTHING, Place
 
 ENTITY = uuid.uuid4()
 OTHER_ENTITY = uuid.uuid4()
@@ -40,6 +40,17 @@ def _p(role: Role, scope: str | None = None) -> Principal:
 def test_read_and_edit(principal: Principal, allowed: bool) -> None:
     assert policies.can_read(principal, PLACE) is allowed
     assert policies.can_edit(principal, PLACE) is allowed
+
+
+@pytest.mark.parametrize("place", [PLACE, Place(OTHER_ENTITY, "06688", "01"), Place(None, "07093", "22")])
+def test_services_read_every_record_and_change_none(place: Place) -> None:
+    scoring = _p(Role.service, "scoring")
+    assert policies.can_read(scoring, place)
+    assert not policies.can_edit(scoring, place)
+    assert not policies.can_register_in(scoring, place.commune_code, place.province_code)
+    assert not policies.can_review(scoring, place)
+    assert not policies.can_import(scoring)
+    assert policies.visibility(scoring) == EVERYTHING
 
 
 def test_only_staff_of_the_unit_register_entities() -> None:

@@ -9,8 +9,13 @@ from datetime import date
 
 import httpx
 import pytest
+from sqlalchemy import event
 
+from services.registry.admin_units.service import today_in_vietnam
+from services.registry.products import service as product_service
 from services.registry.products.identifiers import gtin_check_digit, gtin_is_valid
+from shared.db import Database
+from shared.security.principal import Principal, Role
 from tests.conftest import auth
 from tests.registry.conftest import Producer, register_producer
 from tests.support.database import TestDatabase
@@ -156,6 +161,95 @@ async def test_access_rules(
     assert (await registry_client.post("/v1/products", json=product_body(producer))).status_code == 401
     listed = (await registry_client.get("/v1/products", headers=other.headers)).json()["items"]
     assert product["id"] not in [p["id"] for p in listed]
+    # Our own services read every product (scoring pins it at submission) and change none.
+    scoring = auth("service", "scoring")
+    assert (await registry_client.get(path, headers=scoring)).json()["id"] == product["id"]
+    assert (await registry_client.patch(path, json={"story": "x"}, headers=scoring)).status_code == 403
+    status = await registry_client.post(f"{path}/status", json={"status": "business_plan"}, headers=scoring)
+    assert status.status_code == 403
+    mine = await registry_client.get(
+        "/v1/products", params={"entity_id": str(producer.entity_id)}, headers=scoring
+    )
+    assert [p["id"] for p in mine.json()["items"]] == [product["id"]]
+
+
+async def test_snapshot_holds_product_entity_commune_and_province(
+    registry_client: httpx.AsyncClient, producer: Producer, database: TestDatabase
+) -> None:
+    product = await create_product(registry_client, producer, product_set=11, classification="1048")
+    path = f"/v1/products/{product['id']}/snapshot"
+    response = await registry_client.get(path, headers=auth("service", "scoring"))
+    assert response.status_code == 200, response.text
+    snapshot = response.json()
+    assert snapshot["as_of"] == today_in_vietnam().isoformat()
+    assert snapshot["product"] == (await registry_client.get(
+        f"/v1/products/{product['id']}", headers=producer.headers
+    )).json()  # fmt: skip
+    assert (snapshot["product"]["classification"], snapshot["product"]["product_set"]) == ("1048", 11)
+    assert (snapshot["product"]["product_group"], snapshot["product"]["sector"]) == ("beverages", "Đồ uống")
+    entity = snapshot["entity"]
+    assert entity["id"] == str(producer.entity_id)
+    assert (entity["entity_type"], entity["representative_name"]) == ("cooperative", "Nguyễn Thị Hoa")
+    assert (entity["address"], entity["representative_gender"]) == ("Thôn Đồng Rui, xã Tiên Yên", "female")
+    assert entity["legal_name"].startswith("Hợp tác xã Nông sản Sạch")
+    assert len(entity["tax_code"]) == 10
+    assert snapshot["commune"] == {
+        "code": producer.unit.commune_code, "name": "Xã Thử Nghiệm", "unit_type": "xã",
+        "valid_from": None, "valid_to": None,
+    }  # fmt: skip
+    assert snapshot["province"]["code"] == producer.unit.province_code
+    assert snapshot["province"]["name"] == "Tỉnh Thử"
+
+
+async def test_snapshot_access(
+    registry_client: httpx.AsyncClient, producer: Producer, database: TestDatabase
+) -> None:
+    other = await register_producer(registry_client, database)
+    product = await create_product(registry_client, producer)
+    path = f"/v1/products/{product['id']}/snapshot"
+    allowed = (
+        auth("service", "scoring"), auth("admin"), producer.headers,
+        auth("commune_officer", producer.unit.commune_code), auth("province_officer", producer.unit.province_code),
+    )  # fmt: skip
+    for headers in allowed:
+        assert (await registry_client.get(path, headers=headers)).status_code == 200, headers
+    hidden = (
+        other.headers, auth("commune_officer", other.unit.commune_code), auth("partner", "portal"),
+        auth("national", "moa"), auth("council_member", "m1"), auth("producer", "not-a-uuid"),
+    )  # fmt: skip
+    for headers in hidden:
+        denied = await registry_client.get(path, headers=headers)
+        assert denied.status_code == 404, headers
+        assert denied.json()["type"] == "/problems/product-not-found"
+    assert (await registry_client.get(path)).status_code == 401
+    missing = await registry_client.get(f"/v1/products/{uuid.uuid4()}/snapshot", headers=auth("service", "x"))
+    assert missing.status_code == 404
+
+
+async def test_snapshot_is_one_statement(
+    database: TestDatabase, producer: Producer, registry_client: httpx.AsyncClient
+) -> None:
+    product = await create_product(registry_client, producer)
+    db = Database.connect(database.urls["registry"], application_name="test-snapshot", pool_size=1)
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with db.sessionmaker() as session, session.begin():
+            snapshot = await product_service.snapshot(
+                session,
+                principal=Principal(sub="scoring", role=Role.service),
+                product_id=uuid.UUID(product["id"]),
+            )
+    finally:
+        await db.dispose()
+    assert [s.split()[0] for s in statements] == ["SELECT"]
+    assert (snapshot.product.name, snapshot.entity.id) == (product["name"], producer.entity_id)
+    assert snapshot.commune is not None
+    assert snapshot.commune.name == "Xã Thử Nghiệm"
 
 
 async def test_update_records_history_and_refuses_certificate_fields(

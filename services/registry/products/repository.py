@@ -3,21 +3,62 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, and_, case, or_, select, true
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.selectable import LateralFromClause
 
+from services.registry.admin_units.models import AdminUnit
+from services.registry.entities.models import Entity
 from services.registry.products.models import Media, Product, ProductChange, ProductCodeSequence
 from shared.pagination import KeysetPage
 from shared.repository import Repository
 from shared.security.scopes import Visibility, visible_condition
+
+UNIT_COLUMNS = ("code", "name", "unit_type", "valid_from", "valid_to")
+
+
+def _unit_as_of(code: Any, level: str, on: date, name: str) -> LateralFromClause:
+    """The unit with ``code`` in force on ``on``; else the one that ended last (codes are reused)."""
+    unit = aliased(AdminUnit)
+    in_force = and_(
+        or_(unit.valid_from.is_(None), unit.valid_from <= on),
+        or_(unit.valid_to.is_(None), unit.valid_to > on),
+    )
+    return (
+        select(*(getattr(unit, column) for column in UNIT_COLUMNS))
+        .where(unit.code == code, unit.level == level)
+        .order_by(case((in_force, 0), else_=1), unit.valid_to.desc().nulls_first())
+        .limit(1)
+        .lateral(name)
+    )
 
 
 class ProductRepository(Repository[Product]):
     """Reads and writes products, their history, code sequences and media within the caller's transaction."""
 
     model = Product
+
+    async def snapshot(self, product_id: uuid.UUID, on: date) -> Row[Any] | None:
+        """The product, its entity, and its commune and province as of ``on``, in one statement."""
+        commune = _unit_as_of(Product.commune_code, "commune", on, "commune")
+        province = _unit_as_of(Product.province_code, "province", on, "province")
+        units = [
+            unit.c[column].label(f"{unit.name}_{column}")
+            for unit in (commune, province)
+            for column in UNIT_COLUMNS
+        ]
+        statement = (
+            select(Product, Entity, *units)
+            .join(Entity, Entity.id == Product.entity_id)
+            .outerjoin(commune, true())
+            .outerjoin(province, true())
+            .where(Product.id == product_id)
+        )
+        return (await self.session.execute(statement)).first()
 
     async def find(
         self, entity_id: uuid.UUID, *, name: str | None = None, gtin: str | None = None

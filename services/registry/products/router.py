@@ -14,6 +14,7 @@ from services.registry.products.schemas import (
     ProductChangeRead,
     ProductCreate,
     ProductRead,
+    ProductSnapshot,
     ProductUpdate,
     Status,
     StatusChange,
@@ -79,6 +80,16 @@ async def list_products(
 async def read_product(product_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> ProductRead:
     """One product, with everything the registry holds about it."""
     return _read(await service.get_product(session, principal=principal, product_id=product_id))
+
+
+@router.get("/{product_id}/snapshot", response_model=ProductSnapshot, responses=problems(401, 404))
+async def product_snapshot(
+    product_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> ProductSnapshot:
+    """The product with its entity, commune and province in one call: what scoring pins at submission."""
+    return ProductSnapshot.model_validate(
+        await service.snapshot(session, principal=principal, product_id=product_id)
+    )
 
 
 @router.patch("/{product_id}", response_model=ProductRead, responses=problems(401, 403, 404, 409))

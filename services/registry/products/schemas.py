@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from services.registry.entities.schemas import EntityRead
 from services.registry.products.classification import Classification
 from shared.schemas import BaseSchema, NotBool, ReadSchema
 
@@ -122,6 +123,26 @@ class ProductRead(ReadSchema):
     created_at: datetime
     updated_at: datetime
     warnings: Annotated[list[Warning], Field(default_factory=list)]
+
+
+class UnitAsOf(ReadSchema):
+    """A commune or province as it stands on the snapshot's day (``valid_to`` set if it has ended since)."""
+
+    code: str
+    name: str
+    unit_type: str
+    valid_from: date | None
+    valid_to: date | None
+
+
+class ProductSnapshot(ReadSchema):
+    """The product as scoring pins it at submission: with its entity, commune and province, as of one day."""
+
+    as_of: Annotated[date, Field(description="The day (in Vietnam) the units were resolved for")]
+    product: ProductRead
+    entity: EntityRead
+    commune: UnitAsOf | None
+    province: UnitAsOf | None
 
 
 class ProductChangeRead(ReadSchema):

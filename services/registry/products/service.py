@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -11,8 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import policies
+from services.registry.admin_units.service import today_in_vietnam
 from services.registry.entities import service as entity_service
 from services.registry.entities.errors import EntityNotFound
+from services.registry.entities.models import Entity
 from services.registry.products.classification import classify
 from services.registry.products.errors import (
     GtinTaken,
@@ -25,7 +28,7 @@ from services.registry.products.errors import (
 )  # fmt: skip
 from services.registry.products.identifiers import gtin_is_valid, gtin_is_vietnamese, product_code
 from services.registry.products.models import Media, Product, ProductChange
-from services.registry.products.repository import ProductRepository
+from services.registry.products.repository import UNIT_COLUMNS, ProductRepository
 from services.registry.products.schemas import CertificationIn, ProductCreate, ProductUpdate, Warning
 from shared.errors import InvalidField
 from shared.pagination import KeysetPage, decode_cursor
@@ -51,6 +54,28 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 # What a producer may do on its own; the rest needs an officer's decision (the cycle's reviews).
 PRODUCER_TRANSITIONS = frozenset({("implementing", "ready_for_evaluation"), ("ready_for_evaluation", "implementing"),
                                   ("lapsed", "ready_for_evaluation"), ("lapsed", "implementing")})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class UnitAsOf:
+    """An administrative unit as it stands on the snapshot's day (or as it ended, if it has)."""
+
+    code: str
+    name: str
+    unit_type: str
+    valid_from: date | None
+    valid_to: date | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What scoring pins when a dossier is submitted: the product, its entity, commune and province."""
+
+    as_of: date
+    product: Product
+    entity: Entity
+    commune: UnitAsOf | None
+    province: UnitAsOf | None
 
 
 def place_of(product: Product) -> Place:
@@ -150,6 +175,22 @@ async def get_product(
     if product is None or not policies.can_read(principal, place_of(product)):
         raise ProductNotFound(f"No product {product_id}")
     return product
+
+
+async def snapshot(session: AsyncSession, *, principal: Principal, product_id: uuid.UUID) -> Snapshot:
+    """The product with its entity, commune and province as of today, read in one statement."""
+    require_authenticated(principal)
+    today = today_in_vietnam()
+    row = await ProductRepository(session).snapshot(product_id, today)
+    if row is None or not policies.can_read(principal, place_of(row.Product)):
+        raise ProductNotFound(f"No product {product_id}")
+    fields = row._mapping
+
+    def unit(level: str) -> UnitAsOf | None:
+        values = {column: fields[f"{level}_{column}"] for column in UNIT_COLUMNS}
+        return UnitAsOf(**values) if values["code"] is not None else None
+
+    return Snapshot(today, row.Product, row.Entity, unit("commune"), unit("province"))
 
 
 async def _editable(session: AsyncSession, *, principal: Principal, product_id: uuid.UUID) -> Product:
