@@ -7,6 +7,7 @@ import contextlib
 import os
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,7 +197,8 @@ def create_product(registry_url: str, database: TestDatabase) -> str:
         product_id = str(product.json()["id"])
         certified = client.post(
             "/internal/certifications",
-            json={"product_id": product_id, "ocop_star": 4, "certificate_number": "BENCH-0001",
+            json={"event_id": str(uuid.uuid4()), "product_id": product_id, "ocop_star": 4,
+                  "certificate_number": f"BENCH-{product_id}", "issuing_authority": "Ủy ban nhân dân tỉnh Đo Tải",
                   "issued_on": "2026-01-15", "expires_on": "2029-01-15", "level": "province", "status": "active"},
             headers=_auth(Role.service, "scoring"),
         )  # fmt: skip

@@ -56,9 +56,10 @@ async def _certify(
     level: str = "province", status: str = "active", number: str | None = None,
 ) -> None:  # fmt: skip
     event = {
-        "product_id": product_id, "ocop_star": star, "certificate_number": number or f"QN-{product_id[:8]}",
-        "issued_on": issued_on.isoformat(), "expires_on": (issued_on + timedelta(days=3 * 365)).isoformat(),
-        "level": level, "status": status,
+        "event_id": str(uuid.uuid4()), "product_id": product_id, "ocop_star": star,
+        "certificate_number": number or f"QN-{product_id}", "issuing_authority": "Ủy ban nhân dân tỉnh Thử",
+        "issued_on": issued_on.isoformat(), "level": level, "status": status,
+        **({"revocation_ground": "Vi phạm quy định về ghi nhãn"} if status == "revoked" else {}),
     }  # fmt: skip
     response = await client.post("/internal/certifications", json=event, headers=SCORING)
     assert response.status_code == 200, response.text
@@ -83,7 +84,7 @@ async def catalogue(registry_client: httpx.AsyncClient, database: TestDatabase) 
         f"Rượu mơ Yên Tử {token}": (cooperative, 15, 3, TODAY - timedelta(days=30), "province"),
         f"Mật ong rừng {token}": (cooperative, 4, 3, TODAY - timedelta(days=700), "province"),
         f"Chả mực Hạ Long {token}": (enterprise, 8, 5, TODAY - timedelta(days=200), "central"),
-        f"Trà hoa vàng {token}": (enterprise, 18, 5, TODAY - timedelta(days=10), "province"),
+        f"Trà hoa vàng {token}": (enterprise, 18, 5, TODAY - timedelta(days=10), "central"),
     }
     ids: dict[str, str] = {}
     for name, (owner, product_set, star, issued_on, level) in public.items():
@@ -159,8 +160,8 @@ async def test_relevance_ranks_product_names_before_producer_names(
         ({"min_star": 4, "group": "food"}, ["Chả mực Hạ Long"]),
         ({"min_star": 4, "entity_type": "enterprise"}, ["Chả mực Hạ Long", "Trà hoa vàng"]),
         ({"group": "beverages", "entity_type": "cooperative", "star": 3}, ["Rượu mơ Yên Tử"]),
-        ({"is_national": True}, ["Chả mực Hạ Long"]),
-        ({"is_national": False, "star": 5}, ["Trà hoa vàng"]),
+        ({"is_national": True}, ["Chả mực Hạ Long", "Trà hoa vàng"]),
+        ({"is_national": False, "min_star": 4}, ["Rượu ba kích Ba Chẽ"]),
         ({"product_set": 15}, ["Rượu ba kích Ba Chẽ", "Rượu mơ Yên Tử"]),
         ({"q": "ruou", "min_star": 4}, ["Rượu ba kích Ba Chẽ"]),
         ({"group": "handicrafts"}, []),
@@ -242,10 +243,16 @@ async def test_public_record_uses_the_national_field_names(
     assert record["is_national"] is True
     assert record["type"] == "food"
     assert record["product_set"] == 8
-    assert record["ocop_certificate_number"] == f"QN-{product_id[:8]}"
+    assert record["ocop_certificate_number"] == f"QN-{product_id}"
     issued = TODAY - timedelta(days=200)
     assert record["issued_on"] == issued.isoformat()
-    assert record["expiry_date"] == (issued + timedelta(days=3 * 365)).isoformat()
+    # 36 months later: the same day three years on (28 February for a 29 February).
+    expiry = (
+        date(issued.year + 3, 2, 28)
+        if (issued.month, issued.day) == (2, 29)
+        else issued.replace(year=issued.year + 3)
+    )
+    assert record["expiry_date"] == expiry.isoformat()
     assert record["manufacturer"]["name"] == f"Công ty TNHH Hải sản Vân Đồn {catalogue.token}"
     assert record["manufacturer"]["representative"] == "Nguyễn Thị Hoa"
     assert record["manufacturer"]["phone_number"] == "0203 3876 555"
@@ -261,13 +268,13 @@ async def test_public_record_uses_the_national_field_names(
     assert listed.json()["items"] == [record]
 
 
-async def test_a_provincial_five_star_is_not_national(
-    registry_client: httpx.AsyncClient, catalogue: Catalogue
-) -> None:
+async def test_a_four_star_is_not_national(registry_client: httpx.AsyncClient, catalogue: Catalogue) -> None:
     record = (
-        await registry_client.get(f"/v1/catalogue/{catalogue.public[f'Trà hoa vàng {catalogue.token}']}")
+        await registry_client.get(
+            f"/v1/catalogue/{catalogue.public[f'Rượu ba kích Ba Chẽ {catalogue.token}']}"
+        )
     ).json()
-    assert (record["ocop_star"], record["is_national"], record["type"]) == (5, False, "herbal")
+    assert (record["ocop_star"], record["is_national"], record["type"]) == (4, False, "beverages")
 
 
 async def test_anyone_may_read_the_catalogue(

@@ -13,6 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
+from services.registry.admin_units.service import today_in_vietnam
 from services.registry.commands.seed import seed
 from services.registry.demo.generator import (
     FIRST_RATING_YEARS,
@@ -23,7 +24,7 @@ from services.registry.demo.generator import (
     generate,
 )
 from shared.db import asyncpg_dsn
-from tests.conftest import repo_root
+from tests.conftest import auth, repo_root
 from tests.support.database import TestDatabase
 
 PROVINCE = "22"
@@ -135,15 +136,40 @@ async def test_real_products_are_in_the_catalogue(registry_client: httpx.AsyncCl
     national = await registry_client.get(
         "/v1/catalogue", params={"is_national": "true", "province": PROVINCE}
     )
+    # Every 5★ is national: a 5★ is recognised by the central level only.
     assert sorted(item["name"] for item in national.json()["items"]) == [
-        "Ngọc trai Akoya", "Ngọc trai Southsea", "Ngọc trai Tahiti", "Trà hoa vàng Ba Chẽ", "Trà hoa vàng Quy Hoa",
+        "Ngọc trai Akoya", "Ngọc trai Southsea", "Ngọc trai Tahiti", "Ruốc cơ trai", "Ruốc hàu Thái Bình Dương",
+        "Trà hoa vàng Ba Chẽ", "Trà hoa vàng Quy Hoa",
     ]  # fmt: skip
     tea = next(item for item in national.json()["items"] if item["name"] == "Trà hoa vàng Ba Chẽ")
-    assert tea["ocop_certificate_number"] == "377/QĐ-BNN-VPĐP"
+    assert tea["ocop_certificate_number"].startswith("OCOP-TW-2025-")
     assert tea["issued_on"] == "2025-01-17"
+    recorded = (await registry_client.get(f"/v1/products/{tea['id']}", headers=auth("admin"))).json()
+    assert (recorded["certificate_decision_number"], recorded["certificate_authority"]) == (
+        "377/QĐ-BNN-VPĐP", "Bộ Nông nghiệp và Phát triển nông thôn"
+    )  # fmt: skip
     assert tea["manufacturer"]["name"] == "Công ty CP Kinh doanh lâm sản Đạp Thanh"
     assert tea["commune"] == {"code": "06979", "name": "Kỳ Thượng"}
     assert tea["province"] == {"code": "22", "name": "Quảng Ninh"}
+
+
+async def test_every_certificate_is_recorded_once_with_its_authority(
+    database: TestDatabase, demo: None
+) -> None:
+    expected = {
+        (c.authority, c.number, c.status)
+        for p in generate(today_in_vietnam()).products
+        for c in p.certificates
+        if c is p.certificates[-1] or c.number != p.certificates[-1].number
+    }
+    rows = await _fetch(
+        database,
+        "SELECT c.issuing_authority, c.certificate_number, c.status FROM registry.certificate c"
+        " JOIN registry.product p ON p.id = c.product_id JOIN registry.entity e ON e.id = p.entity_id"
+        f" WHERE NOT ({NOT_DEMO})",
+    )
+    assert len(rows) == len(expected)
+    assert {tuple(row) for row in rows} == expected
 
 
 async def test_loading_again_changes_nothing(database: TestDatabase, demo: None) -> None:
@@ -184,6 +210,17 @@ def test_the_generator_is_deterministic_and_consistent() -> None:
         assert current.expires_on - current.issued_on in (timedelta(days=1095), timedelta(days=1096))
         issued = [certificate.issued_on for certificate in product.certificates]
         assert issued == sorted(issued)
+    certificates = [c for p in first.products for c in p.certificates]
+    # 5★ from the ministry only, 3–4★ from the province; numbers unique per authority across products.
+    assert {(c.star == 5, c.level, c.authority) for c in certificates if c.issued_on >= date(2025, 3, 1)} == {
+        (True, "central", "Bộ Nông nghiệp và Môi trường"), (False, "province", "Ủy ban nhân dân tỉnh Quảng Ninh"),
+    }  # fmt: skip
+    assert {(c.star == 5, c.level, c.authority) for c in certificates if c.issued_on < date(2025, 3, 1)} == {
+        (True, "central", "Bộ Nông nghiệp và Phát triển nông thôn"),
+        (False, "province", "Ủy ban nhân dân tỉnh Quảng Ninh"),
+    }  # fmt: skip
+    owners = {(c.authority, c.number): p.name for p in first.products for c in p.certificates}
+    assert len(owners) == sum(len({(c.authority, c.number) for c in p.certificates}) for p in first.products)
     lapsed = [p for p in first.products if p.certificates and p.certificates[-1].status == "expired"]
     assert len(lapsed) == UNRATED_STATUSES["lapsed"]
     assert all(p.certificates[-1].expires_on < today for p in lapsed)

@@ -1,4 +1,4 @@
-"""Products: registration with codes and GTINs, changes and history, lifecycle, certification, images."""
+"""Products: registration with codes and GTINs, changes and history, lifecycle, snapshots, images."""
 
 from __future__ import annotations
 
@@ -301,48 +301,6 @@ async def test_lifecycle_transitions(registry_client: httpx.AsyncClient, produce
     assert (
         await registry_client.post(path, json={"status": "certified"}, headers=auth("admin"))
     ).status_code == 422
-
-
-async def test_certification_is_written_only_by_the_scoring_service(
-    registry_client: httpx.AsyncClient, producer: Producer
-) -> None:
-    product = await create_product(registry_client, producer)
-    event = {
-        "product_id": product["id"], "ocop_star": 4, "certificate_number": f"QN-{uuid.uuid4().hex[:8]}",
-        "issued_on": "2026-02-01", "expires_on": "2029-02-01", "level": "province", "status": "active",
-    }  # fmt: skip
-    for headers in (producer.headers, auth("province_officer", producer.unit.province_code), {}):
-        denied = await registry_client.post("/internal/certifications", json=event, headers=headers)
-        assert denied.status_code in (401, 403)
-    applied = await registry_client.post(
-        "/internal/certifications", json=event, headers=auth("service", "scoring")
-    )
-    assert applied.status_code == 200, applied.text
-    assert applied.json()["status"] == "certified"
-    assert applied.json()["ocop_star"] == 4
-    # At-least-once delivery: the same event again changes nothing.
-    await registry_client.post("/internal/certifications", json=event, headers=auth("service", "scoring"))
-    path = f"/v1/products/{product['id']}"
-    history = (await registry_client.get(f"{path}/history", headers=producer.headers)).json()
-    assert [h["action"] for h in history].count("certificate_active") == 1
-    # An older certificate arriving late does not replace the newer one.
-    older = event | {"certificate_number": "QN-OLD", "issued_on": "2023-01-01", "expires_on": "2026-01-01"}
-    await registry_client.post("/internal/certifications", json=older, headers=auth("service", "scoring"))
-    assert (await registry_client.get(path, headers=producer.headers)).json()["certificate_number"] == event[
-        "certificate_number"
-    ]
-    revoked = await registry_client.post(
-        "/internal/certifications", json=event | {"status": "revoked"}, headers=auth("service", "scoring")
-    )
-    assert revoked.json()["status"] == "lapsed"
-    assert revoked.json()["certificate_status"] == "revoked"
-    bad_dates = await registry_client.post(
-        "/internal/certifications",
-        json=event | {"expires_on": "2020-01-01"},
-        headers=auth("service", "scoring"),
-    )
-    assert bad_dates.status_code == 422
-    assert bad_dates.json()["errors"][0]["field"] == "body.expires_on"
 
 
 async def test_images_are_stored_by_hash_with_type_and_size_checks(

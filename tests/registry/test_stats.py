@@ -49,9 +49,9 @@ async def _register(
 async def _certify(
     client: httpx.AsyncClient, product_id: str, star: int, issued_on: date, status: str = "active"
 ) -> None:
-    event = {"product_id": product_id, "ocop_star": star, "certificate_number": f"T-{product_id[:6]}-{issued_on.year}",
-             "issued_on": issued_on.isoformat(), "expires_on": (issued_on + timedelta(days=1095)).isoformat(),
-             "level": "province", "status": status}  # fmt: skip
+    event = {"event_id": str(uuid.uuid4()), "product_id": product_id, "ocop_star": star,
+             "certificate_number": f"T-{product_id}-{issued_on.year}", "issuing_authority": "Ủy ban nhân dân tỉnh Thử",
+             "issued_on": issued_on.isoformat(), "level": "province", "status": status}  # fmt: skip
     response = await client.post("/internal/certifications", json=event, headers=SCORING)
     assert response.status_code == 200, response.text
 

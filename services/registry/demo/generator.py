@@ -38,7 +38,9 @@ none (see ``real.py``).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import random
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -52,6 +54,11 @@ from services.registry.products.classification import classify
 from services.registry.products.identifiers import gtin_check_digit
 
 SEED = 2021
+DEMO_EVENTS = uuid.UUID("5b0c2a36-0c4f-4a53-9d3e-6f0e2b7f1c21")
+PROVINCE_COMMITTEE = "Ủy ban nhân dân tỉnh Quảng Ninh"
+MINISTRY_BEFORE_2025 = "Bộ Nông nghiệp và Phát triển nông thôn"
+MINISTRY = "Bộ Nông nghiệp và Môi trường"
+MINISTRY_RENAMED = date(2025, 3, 1)
 PROVINCE_CODE = "22"
 TAX_CODE_PREFIX = "99900"
 GS1_BLOCK = "893999"
@@ -122,6 +129,19 @@ class DemoCertificate:
     expires_on: date
     level: str
     status: str = "active"
+    authority: str = ""
+    decision_number: str | None = None
+
+    def event_id(self) -> uuid.UUID:
+        """A stable id for the event (the same certificate in the same status is the same event)."""
+        return uuid.uuid5(DEMO_EVENTS, f"{self.authority}/{self.number}/{self.status}")
+
+
+def issuing_authority(level: str, issued_on: date) -> str:
+    """Who issued a Quảng Ninh certificate at ``level`` on ``issued_on`` (OCOP-DOMAIN.md §1, §3)."""
+    if level == "central":
+        return MINISTRY_BEFORE_2025 if issued_on < MINISTRY_RENAMED else MINISTRY
+    return PROVINCE_COMMITTEE
 
 
 @dataclass
@@ -437,24 +457,31 @@ class _Generator:
         return date(year, self.rng.randint(1, 12), self.rng.randint(1, 28))
 
     def _certificate(
-        self, issued_on: date, star: int, level: str, number: str | None = None
+        self, issued_on: date, star: int, level: str, decision_number: str | None = None
     ) -> DemoCertificate:
-        number = number or self._number(level, issued_on.year)
-        return DemoCertificate(number, star, issued_on, add_years(issued_on, CERTIFICATE_YEARS), level)
+        return DemoCertificate(
+            self._number(level, issued_on.year), star, issued_on, add_years(issued_on, CERTIFICATE_YEARS), level,
+            authority=issuing_authority(level, issued_on), decision_number=decision_number,
+        )  # fmt: skip
 
     def _chain(self, product: DemoProduct, first_rated_on: date, first_star: int, first_level: str) -> None:
         """The first certificate, then a re-recognition every 36 months (or a real round) up to today."""
         product.first_rated_on = first_rated_on
         pending = list(product.real.ratings) if product.real else []
-        issued_on, star, level, number = first_rated_on, first_star, first_level, None
+        issued_on, star, level, decision = first_rated_on, first_star, first_level, None
         while issued_on <= self.today:
-            product.certificates.append(self._certificate(issued_on, star, level, number))
+            product.certificates.append(self._certificate(issued_on, star, level, decision))
             renewal = add_years(issued_on, CERTIFICATE_YEARS)
             if pending and pending[0].issued_on <= renewal:
                 rating = pending.pop(0)
-                issued_on, star, level, number = rating.issued_on, rating.star, rating.level, rating.number
+                issued_on, star, level, decision = (
+                    rating.issued_on,
+                    rating.star,
+                    rating.level,
+                    rating.decision_number,
+                )
             else:
-                number = None
+                decision = None
                 issued_on = renewal
 
     def _ratings(self) -> None:
@@ -490,9 +517,7 @@ class _Generator:
         issued = self._certificate(self._random_day(self.rng.choice(LAPSED_RATING_YEARS)), star, "province")
         if issued.expires_on >= self.today:
             raise ValueError(f"a lapsed certificate must have run out before {self.today}")
-        expired = DemoCertificate(
-            issued.number, star, issued.issued_on, issued.expires_on, "province", "expired"
-        )
+        expired = dataclasses.replace(issued, status="expired")
         product.certificates = [issued, expired]
         product.first_rated_on = issued.issued_on
 

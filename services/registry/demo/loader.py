@@ -60,11 +60,12 @@ async def load_demo(session: AsyncSession, today: date) -> DemoReport | None:
         product, _ = await product_service.register_product(session, principal=REGISTRAR, data=registration)
         for certificate in demo_product.certificates:
             event = CertificationIn(
-                product_id=product.id, ocop_star=certificate.star, certificate_number=certificate.number,
-                issued_on=certificate.issued_on, expires_on=certificate.expires_on, level=certificate.level,
-                status=certificate.status,
+                event_id=certificate.event_id(), product_id=product.id, ocop_star=certificate.star,
+                certificate_number=certificate.number, issuing_authority=certificate.authority,
+                decision_number=certificate.decision_number, issued_on=certificate.issued_on,
+                expires_on=certificate.expires_on, level=certificate.level, status=certificate.status,
             )  # fmt: skip
-            await product_service.apply_certification(session, event, SCORING)
+            await product_service.apply_certification(session, certificate=event, actor=SCORING)
             certificates += 1
     rated = Counter(
         p.certificates[-1].star

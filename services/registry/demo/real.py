@@ -20,8 +20,13 @@ names, stars, rating rounds, localities. What they do not state is decided here,
   Quy Hoa's national 5★ in 2022; Đạp Thanh's national 5★ by QĐ 377/QĐ-BNN-VPĐP of 17/01/2025).
 * **Seven 5★**: the published 2017–2020 breakdown has 7 five-star products; the sources give 8.
   Miến dong Bình Liêu became national 5★ only in 2025 and its 2017–2020 rating is known (4★), so the
-  demo keeps it at 4★. The two Bavabi ruốc products keep their unverified 5★ as a provincial-level
-  5★ (not national), which is what the 2017–2020 report's five-star products most likely were.
+  demo keeps it at 4★. The two Bavabi ruốc products keep their unverified 5★; the source does not
+  say which level recognised it, most likely the province's own pre-2020 rating, but the registry
+  records a 5★ only from the central level (OCOP-DOMAIN.md §2.2), so the demo issues theirs there.
+* **Authorities and decisions**: 3–4★ certificates are issued by Ủy ban nhân dân tỉnh Quảng Ninh,
+  5★ by the ministry (Bộ Nông nghiệp và Phát triển nông thôn; Bộ Nông nghiệp và Môi trường from
+  1 March 2025). Only Đạp Thanh's decision number is known (QĐ 377/QĐ-BNN-VPĐP); the others are
+  left blank rather than invented. Certificate numbers are the demo's own.
 * **Groups** follow the 148/2023 product sets: tea (chè) is set 11, in the food group; pearls are
   handicrafts (set 21); Thiên đường hoa Quảng La is counted as a tourism site (set 26), one of the
   breakdown's 3 services.
@@ -48,12 +53,12 @@ class Producer:
 
 @dataclass(frozen=True)
 class Rating:
-    """A certificate the sources report: when, how many stars, at which level (and its number)."""
+    """A certificate the sources report: when, how many stars, at which level (and its decision's number)."""
 
     issued_on: date
     star: int
     level: str
-    number: str | None = None
+    decision_number: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,8 +161,8 @@ PRODUCTS = (
     RealProduct("Chè Đường Hoa", 11, 4, "thuan_quynh", "Hải Hà", sources="P10"),
     RealProduct("Gà Tiên Yên", 2, 3, None, "Tiên Yên", "06862", sources="P11;P24"),
     RealProduct("Khoai lang đất bãi Đồng Rui", 1, 3, None, "Tiên Yên", "06886", sources="P12"),
-    RealProduct("Ruốc hàu Thái Bình Dương", 8, 5, "bavabi", "Vân Đồn", sources="P15"),
-    RealProduct("Ruốc cơ trai", 8, 5, "bavabi", "Vân Đồn", sources="P15"),
+    RealProduct("Ruốc hàu Thái Bình Dương", 8, 5, "bavabi", "Vân Đồn", first_level="central", sources="P15"),
+    RealProduct("Ruốc cơ trai", 8, 5, "bavabi", "Vân Đồn", first_level="central", sources="P15"),
     RealProduct("Dầu lạc, dầu vừng, dầu đậu tương Hai Yen", 7, 3, "hai_yen", "Uông Bí", sources="P16"),
     RealProduct("Gạo nếp cái hoa vàng Đông Triều", 3, 3, None, "Đông Triều", "07093", sources="P20;P21"),
     RealProduct("Na dai Đông Triều", 1, 3, None, "Đông Triều", "07081", sources="P22"),

@@ -54,3 +54,18 @@ class ImageNotFound(NotFound):
 
     type = "image-not-found"
     title = "Image not found"
+
+
+class CertificateNumberTaken(Conflict):
+    """The issuing authority already gave this certificate number to another product."""
+
+    type = "certificate-number-taken"
+    title = "Certificate number already used by this authority"
+
+
+class EventIdReused(ProblemError):
+    """A certificate event id arrived again with a different body."""
+
+    status = 422
+    type = "event-id-reused"
+    title = "Event id reused with a different event"

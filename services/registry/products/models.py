@@ -22,14 +22,14 @@ from sqlalchemy import (
     func,
     text,
 )  # fmt: skip
-from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
+from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.registry.db import Base
 from shared.models import CreatedAt, Timestamps, UUIDPrimaryKey
 
 PRODUCT_STATUSES = ("idea", "business_plan", "implementing", "ready_for_evaluation", "certified", "lapsed")
-CERTIFICATE_STATUSES = ("active", "expired", "revoked", "superseded")
+CERTIFICATE_STATUSES = ("active", "expiring", "expired", "revoked", "superseded")
 CERTIFICATE_LEVELS = ("district", "province", "central")
 
 
@@ -80,6 +80,9 @@ class Product(UUIDPrimaryKey, Timestamps, Base):
     certificate_expires_on: Mapped[date | None] = mapped_column(Date)
     certificate_status: Mapped[str | None] = mapped_column(String(20))
     certificate_level: Mapped[str | None] = mapped_column(String(20))
+    certificate_authority: Mapped[str | None] = mapped_column(String(255))
+    certificate_decision_number: Mapped[str | None] = mapped_column(String(60))
+    certificate_revocation_ground: Mapped[str | None] = mapped_column(Text)
     # Issue date of the first active certificate the product ever carried (its rating year in the
     # statistics); a trigger of migration 0004 keeps it, so every writer of certificates agrees.
     first_certified_on: Mapped[date | None] = mapped_column(Date)
@@ -133,6 +136,47 @@ class ProductChange(Base):
     actor_role: Mapped[str] = mapped_column(String(30))
     action: Mapped[str] = mapped_column(String(30))
     changes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class Certificate(UUIDPrimaryKey, Timestamps, Base):
+    """A certificate scoring announced, as the registry last heard of it (the product row holds the current one).
+
+    Written only by products.service.apply_certification; its numbers are unique per issuing authority.
+    """
+
+    __tablename__ = "certificate"
+    __table_args__ = (
+        UniqueConstraint("issuing_authority", "certificate_number", name="authority_number"),
+        CheckConstraint("ocop_star BETWEEN 3 AND 5", name="ocop_star_certified"),
+        CheckConstraint(f"status IN {CERTIFICATE_STATUSES}", name="status"),
+        CheckConstraint(f"level IN {CERTIFICATE_LEVELS}", name="level"),
+        CheckConstraint("expires_on > issued_on", name="validity"),
+    )
+
+    product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("product.id", ondelete="CASCADE"), index=True)
+    issuing_authority: Mapped[str] = mapped_column(String(255))
+    certificate_number: Mapped[str] = mapped_column(String(60))
+    decision_number: Mapped[str | None] = mapped_column(String(60))
+    criteria_version: Mapped[str | None] = mapped_column(String(10))
+    ocop_star: Mapped[int] = mapped_column(SmallInteger)
+    level: Mapped[str] = mapped_column(String(20))
+    issued_on: Mapped[date] = mapped_column(Date)
+    expires_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20))
+    revocation_ground: Mapped[str | None] = mapped_column(Text)
+
+
+class CertificationEvent(Base):
+    """A certificate event received: its id, what it said (hash) and what was answered, so a redelivery is a no-op."""
+
+    __tablename__ = "certification_event"
+
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    # No foreign key: the event is claimed before its product is looked up (an unknown one is a 404).
+    product_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    answer: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    received_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True), server_default=func.now())
 
 
 class ProductCodeSequence(Base):

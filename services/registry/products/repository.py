@@ -6,14 +6,21 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Row, and_, case, or_, select, true
+from sqlalchemy import Row, and_, case, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.selectable import LateralFromClause
 
 from services.registry.admin_units.models import AdminUnit
 from services.registry.entities.models import Entity
-from services.registry.products.models import Media, Product, ProductChange, ProductCodeSequence
+from services.registry.products.models import (
+    Certificate,
+    CertificationEvent,
+    Media,
+    Product,
+    ProductChange,
+    ProductCodeSequence,
+)
 from shared.pagination import KeysetPage
 from shared.repository import Repository
 from shared.security.scopes import Visibility, visible_condition
@@ -116,6 +123,50 @@ class ProductRepository(Repository[Product]):
             if value is not None:
                 query = query.where(getattr(Product, column) == value)
         return await self.paginate(query, keys=(Product.name_folded, Product.id), after=after, limit=limit)
+
+    async def claim_certificate(self, values: dict[str, Any]) -> Certificate:
+        """The authority's certificate with this number, inserted from ``values`` if new; row-locked.
+
+        A concurrent insert of the same number waits on the unique index, then finds the committed row.
+        """
+        inserted = await self.session.execute(
+            insert(Certificate)
+            .values(values)
+            .on_conflict_do_nothing(constraint="authority_number")
+            .returning(Certificate.id)
+        )
+        certificate_id = inserted.scalar_one_or_none()
+        if certificate_id is None:
+            query = select(Certificate).where(
+                Certificate.issuing_authority == values["issuing_authority"],
+                Certificate.certificate_number == values["certificate_number"],
+            )
+            return (await self.session.scalars(query.with_for_update())).one()
+        return (await self.session.scalars(select(Certificate).where(Certificate.id == certificate_id))).one()
+
+    async def claim_event(self, event_id: uuid.UUID, product_id: uuid.UUID, request_hash: str) -> bool:
+        """Record the event as received in this transaction; False if it was received before."""
+        claimed = await self.session.execute(
+            insert(CertificationEvent)
+            .values(event_id=event_id, product_id=product_id, request_hash=request_hash)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(CertificationEvent.event_id)
+        )
+        return claimed.first() is not None
+
+    async def get_event(self, event_id: uuid.UUID) -> CertificationEvent:
+        """A received event (it exists: ``claim_event`` said so)."""
+        return (
+            await self.session.scalars(
+                select(CertificationEvent).where(CertificationEvent.event_id == event_id)
+            )
+        ).one()
+
+    async def answer_event(self, event_id: uuid.UUID, answer: dict[str, Any]) -> None:
+        """Keep the answer given to an event, to give it again on a redelivery."""
+        await self.session.execute(
+            update(CertificationEvent).where(CertificationEvent.event_id == event_id).values(answer=answer)
+        )
 
     async def store_media(self, sha256: str, content_type: str, data: bytes) -> None:
         """Keep an upload once per content hash."""

@@ -155,9 +155,13 @@ async def read_image(
     )  # fmt: skip
 
 
-@internal_router.post("/certifications", response_model=ProductRead)
+@internal_router.post("/certifications", response_model=ProductRead, responses=problems(401, 403, 404, 409))
 async def apply_certification(
     body: CertificationIn, session: SessionDep, principal: PrincipalDep
 ) -> ProductRead:
-    """Record a certificate event from the scoring service (never routed by the gateway)."""
-    return _read(await service.apply_certification(session, body, principal))
+    """Record a certificate event from the scoring service (never routed by the gateway); redeliveries are no-ops."""
+    if (answer := await service.certification_answered(session, event=body, actor=principal)) is not None:
+        return ProductRead.model_validate(answer)
+    read = _read(await service.apply_certification(session, certificate=body, actor=principal))
+    await service.remember_certification_answer(session, event=body, answer=read.model_dump(mode="json"))
+    return read

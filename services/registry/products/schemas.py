@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from services.registry.entities.schemas import EntityRead
+from services.registry.products.certificates import CriteriaVersionCode
 from services.registry.products.classification import Classification
 from shared.schemas import BaseSchema, NotBool, ReadSchema
 
@@ -19,7 +20,7 @@ ProductSet = Annotated[
 Gtin = Annotated[str, Field(pattern=r"^(\d{8}|\d{12,14})$", examples=["8935123400011"])]
 Status = Literal["idea", "business_plan", "implementing", "ready_for_evaluation", "certified", "lapsed"]
 InitialStatus = Literal["idea", "business_plan", "implementing", "ready_for_evaluation"]
-CertificateStatus = Literal["active", "expired", "revoked", "superseded"]
+CertificateStatus = Literal["active", "expiring", "expired", "revoked", "superseded"]
 CertificateLevel = Literal["district", "province", "central"]
 LongText = Annotated[str, Field(max_length=20_000)]
 
@@ -67,15 +68,33 @@ class StatusChange(BaseSchema):
 
 
 class CertificationIn(BaseSchema):
-    """A certificate as the scoring service announces it (issued, expired, revoked, superseded)."""
+    """A certificate event as the scoring service delivers it (issued, expiring, expired, revoked, superseded)."""
 
+    event_id: Annotated[uuid.UUID, Field(description="The event's id: a redelivery with it changes nothing")]
     product_id: uuid.UUID
-    ocop_star: Annotated[int, NotBool, Field(ge=1, le=5)]
-    certificate_number: Annotated[str, Field(min_length=1, max_length=60)]
+    ocop_star: Annotated[int, NotBool, Field(ge=3, le=5, description="Only 3–5★ are certified")]
+    certificate_number: Annotated[str, Field(min_length=1, max_length=60, examples=["OCOP-QN-2026-0042"])]
+    issuing_authority: Annotated[
+        str, Field(min_length=1, max_length=255, examples=["Ủy ban nhân dân tỉnh Quảng Ninh"])
+    ]
+    decision_number: Annotated[
+        str | None, Field(min_length=1, max_length=60, examples=["377/QĐ-BNN-VPĐP"])
+    ] = None
+    criteria_version: Annotated[
+        CriteriaVersionCode | None,
+        Field(description="The criteria set it was evaluated under; default: the one in force on issued_on"),
+    ] = None
     issued_on: date
-    expires_on: date
+    expires_on: Annotated[
+        date | None,
+        Field(description="36 months after issued_on (or the criteria version's term); computed if absent"),
+    ] = None
     level: CertificateLevel
     status: CertificateStatus
+    revocation_ground: Annotated[
+        str | None,
+        Field(min_length=1, max_length=1000, description="Why it was revoked; only with status revoked"),
+    ] = None
 
 
 class Image(ReadSchema):
@@ -120,6 +139,9 @@ class ProductRead(ReadSchema):
     certificate_expires_on: date | None
     certificate_status: CertificateStatus | None
     certificate_level: CertificateLevel | None
+    certificate_authority: str | None
+    certificate_decision_number: str | None
+    certificate_revocation_ground: str | None
     created_at: datetime
     updated_at: datetime
     warnings: Annotated[list[Warning], Field(default_factory=list)]

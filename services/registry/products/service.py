@@ -16,8 +16,11 @@ from services.registry.admin_units.service import today_in_vietnam
 from services.registry.entities import service as entity_service
 from services.registry.entities.errors import EntityNotFound
 from services.registry.entities.models import Entity
+from services.registry.products import certificates
 from services.registry.products.classification import classify
 from services.registry.products.errors import (
+    CertificateNumberTaken,
+    EventIdReused,
     GtinTaken,
     IllegalTransition,
     ImageNotFound,
@@ -278,36 +281,137 @@ async def change_status(
     return await advance_status(session, product=product, new_status=new_status, actor=principal)
 
 
-async def apply_certification(
-    session: AsyncSession, certificate: CertificationIn, actor: Principal
-) -> Product:
-    """The one writer of star and certificate fields (scoring's certificate events; the demo seed)."""
+def _require_certifier(actor: Principal) -> None:
+    require_authenticated(actor)
     if not policies.can_write_certification(actor):
         raise Forbidden("Only the scoring service writes certificates.")
-    if certificate.expires_on <= certificate.issued_on:
-        raise InvalidField("body.expires_on", "must be after issued_on")
-    product = await ProductRepository(session).get_for_update(certificate.product_id)
+
+
+def _event_hash(event: CertificationIn) -> str:
+    return hashlib.sha256(event.model_dump_json().encode()).hexdigest()
+
+
+async def certification_answered(
+    session: AsyncSession, *, event: CertificationIn, actor: Principal
+) -> dict[str, Any] | None:
+    """The answer already given to this event id, or None once the event is claimed for this transaction.
+
+    The claim is an insert in the caller's transaction: a concurrent redelivery waits for it, and a
+    failed attempt leaves no claim behind. The same id with a different body is a 422.
+    """
+    _require_certifier(actor)
+    repository = ProductRepository(session)
+    request_hash = _event_hash(event)
+    if await repository.claim_event(event.event_id, event.product_id, request_hash):
+        return None
+    received = await repository.get_event(event.event_id)
+    if received.request_hash != request_hash or received.answer is None:
+        raise EventIdReused(
+            f"Event {event.event_id} was received before with a different body", field="body.event_id"
+        )
+    return received.answer
+
+
+async def remember_certification_answer(
+    session: AsyncSession, *, event: CertificationIn, answer: dict[str, Any]
+) -> None:
+    """Keep what was answered to a claimed event, to answer a redelivery the same."""
+    await ProductRepository(session).answer_event(event.event_id, answer)
+
+
+def _valid_expiry(certificate: CertificationIn) -> date:
+    """Check the star, level, criteria version and dates of a certificate; its expiry date."""
+    # Who may issue it is the procedure in force on the day; how long it lasts, its criteria version's.
+    in_force = certificates.version_in_force(certificate.issued_on)
+    version = in_force
+    if certificate.criteria_version is not None:
+        version = certificates.VERSIONS[certificate.criteria_version]
+        if certificate.issued_on < version.in_force_from:
+            raise InvalidField(
+                "body.criteria_version",
+                f"{version.code} came into force on {version.in_force_from}, after issued_on",
+            )
+    levels = certificates.certifying_levels(certificate.ocop_star, in_force)
+    if certificate.level not in levels:
+        regime = in_force.code if in_force else "the provincial programmes before 1048"
+        raise InvalidField(
+            "body.level",
+            f"a {certificate.ocop_star}★ certificate is issued at the {' or '.join(sorted(levels))} level"
+            f" (under {regime}), not {certificate.level}",
+            code="level_mismatch",
+        )
+    expires_on = certificates.expiry(certificate.issued_on, version)
+    if certificate.expires_on is not None and certificate.expires_on != expires_on:
+        raise InvalidField(
+            "body.expires_on",
+            f"must be {expires_on}: {version.validity_months if version else certificates.DEFAULT_VALIDITY_MONTHS}"
+            " months after issued_on",
+            code="validity",
+        )
+    if (certificate.status == "revoked") != (certificate.revocation_ground is not None):
+        raise InvalidField(
+            "body.revocation_ground",
+            "required when the status is revoked"
+            if certificate.status == "revoked"
+            else "only with status revoked",
+        )
+    return expires_on
+
+
+async def apply_certification(
+    session: AsyncSession, *, certificate: CertificationIn, actor: Principal
+) -> Product:
+    """The one writer of certificates and of products' star and certificate fields (scoring's events; the demo)."""
+    _require_certifier(actor)
+    expires_on = _valid_expiry(certificate)
+    repository = ProductRepository(session)
+    product = await repository.get_for_update(certificate.product_id)
     if product is None:
         raise ProductNotFound(f"No product {certificate.product_id}", field="body.product_id")
-    current = product.certificate_number
+    facts: dict[str, Any] = {
+        "ocop_star": certificate.ocop_star, "certificate_number": certificate.certificate_number,
+        "certificate_issued_on": certificate.issued_on, "certificate_expires_on": expires_on,
+        "certificate_level": certificate.level, "certificate_status": certificate.status,
+        "certificate_authority": certificate.issuing_authority,
+        "certificate_decision_number": certificate.decision_number,
+        "certificate_revocation_ground": certificate.revocation_ground,
+    }  # fmt: skip
+    record = await repository.claim_certificate(
+        {"product_id": product.id, "issuing_authority": certificate.issuing_authority,
+         "certificate_number": certificate.certificate_number, "decision_number": certificate.decision_number,
+         "criteria_version": certificate.criteria_version, "ocop_star": certificate.ocop_star,
+         "level": certificate.level, "issued_on": certificate.issued_on, "expires_on": expires_on,
+         "status": certificate.status, "revocation_ground": certificate.revocation_ground}
+    )  # fmt: skip
+    if record.product_id != product.id:
+        raise CertificateNumberTaken(
+            f"{certificate.issuing_authority} gave certificate {certificate.certificate_number} to another product",
+            field="body.certificate_number",
+        )
+    if certificates.STATUS_ORDER[certificate.status] < certificates.STATUS_ORDER[record.status]:
+        return product  # a late event: this certificate has moved on since
+    record.status, record.revocation_ground = certificate.status, certificate.revocation_ground
+    # The latest decision about the certificate (recognition, then perhaps revocation) is kept.
+    record.decision_number = certificate.decision_number or record.decision_number
+    facts["certificate_decision_number"] = record.decision_number
+    carries = (product.certificate_authority, product.certificate_number) == (
+        certificate.issuing_authority, certificate.certificate_number
+    )  # fmt: skip
     if certificate.status == "active":
         # Events arrive at least once and maybe out of order: an older certificate never replaces a newer one.
-        if product.certificate_issued_on and certificate.issued_on < product.certificate_issued_on:
+        if (
+            not carries
+            and product.certificate_issued_on
+            and certificate.issued_on < product.certificate_issued_on
+        ):
             return product
-        fields: dict[str, Any] = {
-            "ocop_star": certificate.ocop_star, "certificate_number": certificate.certificate_number,
-            "certificate_issued_on": certificate.issued_on, "certificate_expires_on": certificate.expires_on,
-            "certificate_level": certificate.level, "certificate_status": "active", "status": "certified",
-        }  # fmt: skip
-    elif current is not None and current != certificate.certificate_number:
+        status = "certified"
+    elif product.certificate_number is not None and not carries:
         return product  # an event about a certificate this product no longer carries
     else:
-        fields = {
-            "ocop_star": certificate.ocop_star, "certificate_number": certificate.certificate_number,
-            "certificate_issued_on": certificate.issued_on, "certificate_expires_on": certificate.expires_on,
-            "certificate_level": certificate.level, "certificate_status": certificate.status,
-            "status": "certified" if certificate.status == "superseded" else "lapsed",
-        }  # fmt: skip
+        # Expiring certificates are still valid; superseded ones are followed by their successor.
+        status = "certified" if certificate.status in ("expiring", "superseded") else "lapsed"
+    fields = facts | {"status": status}
     diff = {
         k: [_jsonable(getattr(product, k)), _jsonable(v)]
         for k, v in fields.items()
@@ -317,7 +421,6 @@ async def apply_certification(
         return product  # a duplicate delivery changes nothing
     for field, value in fields.items():
         setattr(product, field, value)
-    repository = ProductRepository(session)
     await repository.record_change(product.id, *_actor(actor), f"certificate_{certificate.status}", diff)
     return await repository.save(product)
 

@@ -1,0 +1,94 @@
+"""Registry migrations that move data: run on a database of their own, from the revision before."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from shared import dbadmin, migrate
+from shared.db import asyncpg_dsn
+from shared.topology import PROCESSES, REGISTRY
+from tests.support.database import TestDatabase
+
+
+@pytest.fixture
+async def registry_at_0007(database: TestDatabase) -> AsyncIterator[tuple[str, str]]:
+    """A new database with the registry migrated to 0007: its admin URL and the registry role's URL."""
+    name = f"ocop_test_{uuid.uuid4().hex[:12]}"
+    await dbadmin.create_database(database.admin_url, name)
+    admin_url = dbadmin.with_database(database.admin_url, name)
+    # The roles are the server's: keep the passwords the test database gave them.
+    passwords = {spec.name: str(make_url(database.urls[spec.name]).password) for spec in PROCESSES}
+    try:
+        await dbadmin.bootstrap(admin_url, PROCESSES, passwords)
+        url = dbadmin.role_url(admin_url, REGISTRY.role, passwords[REGISTRY.name])
+        await asyncio.to_thread(migrate.upgrade, REGISTRY, url, "0007")
+        yield admin_url, url
+    finally:
+        await dbadmin.drop_database(database.admin_url, name)
+
+
+async def test_0008_gives_earlier_certificates_an_authority_and_a_record(
+    registry_at_0007: tuple[str, str],
+) -> None:
+    admin_url, url = registry_at_0007
+    connection = await asyncpg.connect(asyncpg_dsn(admin_url))
+    try:
+        await connection.execute(
+            """
+            INSERT INTO registry.admin_unit (code, name, name_folded, level, unit_type, province_code)
+            VALUES ('22', 'Quảng Ninh', 'quang ninh', 'province', 'tỉnh', '22');
+            INSERT INTO registry.admin_unit (code, name, name_folded, level, unit_type, parent_code, province_code)
+            VALUES ('06979', 'Kỳ Thượng', 'ky thuong', 'commune', 'xã', '22', '22');
+            INSERT INTO registry.entity (id, entity_type, legal_name, name_folded, tax_code, representative_name,
+                                         admin_unit_id, commune_code, province_code)
+            SELECT '00000000-0000-0000-0000-000000000001', 'enterprise', 'Công ty CP Đạp Thanh', 'cong ty cp dap thanh',
+                   '5700000001', 'Nguyễn Văn A', id, '06979', '22'
+            FROM registry.admin_unit WHERE code = '06979';
+            """
+        )
+        products = {
+            "province": (4, "province", "2024-02-05", "active"),
+            "ministry_then": (5, "central", "2025-01-17", "active"),
+            "ministry_now": (5, "central", "2025-06-01", "expired"),
+            "two_stars": (2, "province", "2024-02-05", "active"),
+        }
+        for index, (key, (star, level, issued_on, status)) in enumerate(products.items()):
+            await connection.execute(
+                """
+                INSERT INTO registry.product (id, entity_id, product_code, name, name_folded, classification, product_set,
+                    product_group, sector, images, status, commune_code, province_code, ocop_star, certificate_number,
+                    certificate_issued_on, certificate_expires_on, certificate_status, certificate_level)
+                VALUES ($1, '00000000-0000-0000-0000-000000000001', $2, $3, $3, '148', 18, 'herbal', 'x', '[]',
+                        'certified', '06979', '22', $4, 'SO-1', $5::date, $5::date + interval '3 years', $6, $7)
+                """,
+                uuid.UUID(int=index + 10), f"22-06979-{index:03d}-2024", key, star,
+                date.fromisoformat(issued_on), status, level,
+            )  # fmt: skip
+        await asyncio.to_thread(migrate.upgrade, REGISTRY, url)
+        authorities = dict(await connection.fetch("SELECT name, certificate_authority FROM registry.product"))
+        records = await connection.fetch(
+            "SELECT p.name, c.issuing_authority, c.certificate_number, c.ocop_star, c.level, c.status, c.expires_on"
+            " FROM registry.certificate c JOIN registry.product p ON p.id = c.product_id ORDER BY p.name"
+        )
+    finally:
+        await connection.close()
+    assert authorities == {
+        "province": "Ủy ban nhân dân tỉnh Quảng Ninh",
+        "ministry_then": "Bộ Nông nghiệp và Phát triển nông thôn",
+        "ministry_now": "Bộ Nông nghiệp và Môi trường",
+        "two_stars": "Ủy ban nhân dân tỉnh Quảng Ninh",
+    }
+    # Every 3–5★ certificate gets its record; a number is unique per authority, so the second 'SO-1' of the
+    # province (a 2★ that was never a certificate) is not recorded.
+    assert [(r["name"], r["issuing_authority"], r["ocop_star"], r["status"]) for r in records] == [
+        ("ministry_now", "Bộ Nông nghiệp và Môi trường", 5, "expired"),
+        ("ministry_then", "Bộ Nông nghiệp và Phát triển nông thôn", 5, "active"),
+        ("province", "Ủy ban nhân dân tỉnh Quảng Ninh", 4, "active"),
+    ]
