@@ -133,6 +133,11 @@ async def test_without_a_token_it_is_401_and_other_roles_are_403(
         denied = await registry_client.post(PATH, json=body, headers=headers)
         assert denied.status_code == 403, headers
         assert denied.json()["type"] == "/problems/forbidden"
+    # Who is asked before what: a body that would be a 422 is still a 401 or a 403.
+    assert (await registry_client.post(PATH, json={"ocop_star": 9})).status_code == 401
+    assert (
+        await registry_client.post(PATH, json={"ocop_star": 9}, headers=producer.headers)
+    ).status_code == 403
     assert (await read(registry_client, producer, product))["ocop_star"] is None
     assert (await deliver(registry_client, body))["ocop_star"] == 4
     admin = await registry_client.post(

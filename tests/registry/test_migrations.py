@@ -9,35 +9,38 @@ from datetime import date
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 
 from shared import dbadmin, migrate
 from shared.db import asyncpg_dsn
-from shared.topology import PROCESSES, REGISTRY
+from shared.topology import EXTENSIONS, EXTENSIONS_SCHEMA, REGISTRY
 from tests.support.database import TestDatabase
 
 
 @pytest.fixture
-async def registry_at_0007(database: TestDatabase) -> AsyncIterator[tuple[str, str]]:
-    """A new database with the registry migrated to 0007: its admin URL and the registry role's URL."""
+async def registry_at_0007(database: TestDatabase) -> AsyncIterator[str]:
+    """A new database with the registry's schema migrated to 0007, as the administrator (its URL).
+
+    No role is touched: roles are the server's, and changing them races with other test runs.
+    """
     name = f"ocop_test_{uuid.uuid4().hex[:12]}"
     await dbadmin.create_database(database.admin_url, name)
     admin_url = dbadmin.with_database(database.admin_url, name)
-    # The roles are the server's: keep the passwords the test database gave them.
-    passwords = {spec.name: str(make_url(database.urls[spec.name]).password) for spec in PROCESSES}
     try:
-        await dbadmin.bootstrap(admin_url, PROCESSES, passwords)
-        url = dbadmin.role_url(admin_url, REGISTRY.role, passwords[REGISTRY.name])
-        await asyncio.to_thread(migrate.upgrade, REGISTRY, url, "0007")
-        yield admin_url, url
+        connection = await asyncpg.connect(asyncpg_dsn(admin_url))
+        try:
+            await connection.execute(f"CREATE SCHEMA {EXTENSIONS_SCHEMA}; CREATE SCHEMA {REGISTRY.schema}")
+            for extension in EXTENSIONS:
+                await connection.execute(f"CREATE EXTENSION {extension} SCHEMA {EXTENSIONS_SCHEMA}")
+        finally:
+            await connection.close()
+        await asyncio.to_thread(migrate.upgrade, REGISTRY, admin_url, "0007")
+        yield admin_url
     finally:
         await dbadmin.drop_database(database.admin_url, name)
 
 
-async def test_0008_gives_earlier_certificates_an_authority_and_a_record(
-    registry_at_0007: tuple[str, str],
-) -> None:
-    admin_url, url = registry_at_0007
+async def test_0008_gives_earlier_certificates_an_authority_and_a_record(registry_at_0007: str) -> None:
+    admin_url = registry_at_0007
     connection = await asyncpg.connect(asyncpg_dsn(admin_url))
     try:
         await connection.execute(
@@ -71,7 +74,7 @@ async def test_0008_gives_earlier_certificates_an_authority_and_a_record(
                 uuid.UUID(int=index + 10), f"22-06979-{index:03d}-2024", key, star,
                 date.fromisoformat(issued_on), status, level,
             )  # fmt: skip
-        await asyncio.to_thread(migrate.upgrade, REGISTRY, url)
+        await asyncio.to_thread(migrate.upgrade, REGISTRY, admin_url)
         authorities = dict(await connection.fetch("SELECT name, certificate_authority FROM registry.product"))
         records = await connection.fetch(
             "SELECT p.name, c.issuing_authority, c.certificate_number, c.ocop_star, c.level, c.status, c.expires_on"

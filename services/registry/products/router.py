@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, Path, Query, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile, status
 
 from services.registry.dependencies import IdempotencyDep
 from services.registry.products import service
@@ -25,7 +25,16 @@ from shared.schemas import Page, page_of, problems
 from shared.security.dependencies import PrincipalDep
 
 router = APIRouter(prefix="/v1/products", tags=["products"])
-internal_router = APIRouter(prefix="/internal", tags=["internal"], include_in_schema=False)
+
+
+async def _certifier(principal: PrincipalDep) -> None:
+    # Before the body is read: a caller without a token hears 401, one of another role 403, never a 422.
+    service.require_certifier(principal)
+
+
+internal_router = APIRouter(
+    prefix="/internal", tags=["internal"], include_in_schema=False, dependencies=[Depends(_certifier)]
+)
 
 Sha256 = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")]
 

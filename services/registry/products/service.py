@@ -281,7 +281,8 @@ async def change_status(
     return await advance_status(session, product=product, new_status=new_status, actor=principal)
 
 
-def _require_certifier(actor: Principal) -> None:
+def require_certifier(actor: Principal) -> None:
+    """Certificates are written by the scoring service (and admins): 401 without a token, else 403."""
     require_authenticated(actor)
     if not policies.can_write_certification(actor):
         raise Forbidden("Only the scoring service writes certificates.")
@@ -299,7 +300,7 @@ async def certification_answered(
     The claim is an insert in the caller's transaction: a concurrent redelivery waits for it, and a
     failed attempt leaves no claim behind. The same id with a different body is a 422.
     """
-    _require_certifier(actor)
+    require_certifier(actor)
     repository = ProductRepository(session)
     request_hash = _event_hash(event)
     if await repository.claim_event(event.event_id, event.product_id, request_hash):
@@ -362,7 +363,7 @@ async def apply_certification(
     session: AsyncSession, *, certificate: CertificationIn, actor: Principal
 ) -> Product:
     """The one writer of certificates and of products' star and certificate fields (scoring's events; the demo)."""
-    _require_certifier(actor)
+    require_certifier(actor)
     expires_on = _valid_expiry(certificate)
     repository = ProductRepository(session)
     product = await repository.get_for_update(certificate.product_id)
