@@ -258,6 +258,27 @@ async def test_certificate_numbers_are_unique_per_issuing_authority(
     assert again["type"] == "/problems/certificate-number-taken"
 
 
+async def test_a_known_certificate_keeps_its_star_level_and_dates(
+    registry_client: httpx.AsyncClient, producer: Producer
+) -> None:
+    product = await create_product(registry_client, producer)
+    body = event(product, ocop_star=3)
+    issued = await deliver(registry_client, body)
+    for change in (
+        {"ocop_star": 4},
+        {"issued_on": "2026-02-02"},
+        {"level": "district", "issued_on": "2023-06-01"},
+    ):
+        differs = await deliver(
+            registry_client, body | {"event_id": str(uuid.uuid4()), "status": "expiring"} | change, 409
+        )
+        assert (differs["type"], differs["field"]) == (
+            "/problems/certificate-facts-differ",
+            "body.certificate_number",
+        )
+    assert await read(registry_client, producer, product) == issued
+
+
 async def test_concurrent_deliveries_of_one_number_to_two_products(
     registry_client: httpx.AsyncClient, producer: Producer
 ) -> None:

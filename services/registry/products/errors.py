@@ -63,6 +63,13 @@ class CertificateNumberTaken(Conflict):
     title = "Certificate number already used by this authority"
 
 
+class CertificateFactsDiffer(Conflict):
+    """An event names a known certificate with another star, level or dates than recorded."""
+
+    type = "certificate-facts-differ"
+    title = "Certificate recorded with other facts"
+
+
 class EventIdReused(ProblemError):
     """A certificate event id arrived again with a different body."""
 

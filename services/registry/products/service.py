@@ -19,6 +19,7 @@ from services.registry.entities.models import Entity
 from services.registry.products import certificates
 from services.registry.products.classification import classify
 from services.registry.products.errors import (
+    CertificateFactsDiffer,
     CertificateNumberTaken,
     EventIdReused,
     GtinTaken,
@@ -389,9 +390,17 @@ async def apply_certification(
             f"{certificate.issuing_authority} gave certificate {certificate.certificate_number} to another product",
             field="body.certificate_number",
         )
+    recorded = (record.ocop_star, record.level, record.issued_on, record.expires_on)
+    if recorded != (certificate.ocop_star, certificate.level, certificate.issued_on, expires_on):
+        raise CertificateFactsDiffer(
+            f"Certificate {certificate.certificate_number} of {certificate.issuing_authority} was recorded as"
+            f" {record.ocop_star}★ at the {record.level} level, issued {record.issued_on}, expiring {record.expires_on}",
+            field="body.certificate_number",
+        )
     if certificates.STATUS_ORDER[certificate.status] < certificates.STATUS_ORDER[record.status]:
         return product  # a late event: this certificate has moved on since
     record.status, record.revocation_ground = certificate.status, certificate.revocation_ground
+    record.criteria_version = record.criteria_version or certificate.criteria_version
     # The latest decision about the certificate (recognition, then perhaps revocation) is kept.
     record.decision_number = certificate.decision_number or record.decision_number
     facts["certificate_decision_number"] = record.decision_number
