@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from gateway.config import GatewaySettings, get_settings
@@ -17,6 +16,7 @@ from gateway.proxy import ProxyApp
 from gateway.ratelimit import RateLimitMiddleware
 from gateway.routes import upstream_for
 from shared.app import create_service_app, database_lifespan
+from shared.docs import docs_page
 from shared.http import Upstream, UpstreamError, make_upstream
 from shared.security.dependencies import build_verifier
 
@@ -44,7 +44,7 @@ def _docs_router(upstreams: dict[str, Upstream]) -> APIRouter:
     @router.get("/docs")
     async def docs() -> HTMLResponse:
         """Interactive documentation of the merged API."""
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="OCOP platform API")
+        return docs_page("/openapi.json", "OCOP platform API")
 
     return router
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from shared.config import BaseServiceSettings
 from shared.db import Database
+from shared.docs import docs_router, mount_assets
 from shared.errors import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from shared.health import ReadinessCheck, database_ready, health_router
 from shared.logging import configure_logging
@@ -67,6 +68,8 @@ def create_service_app(
         lifespan=lifespan,
         responses=PROBLEM_RESPONSES,
         openapi_url=openapi_url,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.token_verifier = build_verifier(settings)
@@ -78,6 +81,9 @@ def create_service_app(
     # Added last, so it is the outermost: every response, even a proxied one, carries the id.
     app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)
     app.include_router(health_router(readiness))
+    mount_assets(app)
+    if openapi_url is not None:
+        app.include_router(docs_router(openapi_url, title))
     for router in routers:
         app.include_router(router)
     return app

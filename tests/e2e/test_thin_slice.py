@@ -100,7 +100,11 @@ async def test_gateway_docs_merge_every_service(suite: dict[str, RunningProcess]
     async with httpx.AsyncClient(base_url=suite["gateway"].url) as client:
         document = (await client.get("/openapi.json")).json()
         docs = await client.get("/docs")
+        assets = await client.get("/docs-assets/swagger-ui-bundle.js")
     assert "/v1/products/{product_id}" in document["paths"]
     assert "x-missing-upstreams" not in document["info"]
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
+    assert "/docs-assets/swagger-ui-bundle.js" in docs.text
+    assert "default-src 'none'" in docs.headers["content-security-policy"]
+    assert assets.status_code == 200
