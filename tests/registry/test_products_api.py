@@ -18,9 +18,10 @@ from shared.db import Database
 from shared.security.principal import Principal, Role
 from tests.conftest import auth
 from tests.registry.conftest import Producer, register_producer
+from tests.registry.test_images import png
 from tests.support.database import TestDatabase
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = png()
 
 
 def gtin(body12: str) -> str:

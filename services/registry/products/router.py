@@ -156,12 +156,16 @@ async def upload_image(
 async def read_image(
     product_id: uuid.UUID, sha256: Sha256, session: SessionDep, principal: PrincipalDep
 ) -> Response:
-    """The image's bytes (immutable: its URL is its content hash)."""
-    media = await service.read_image(session, principal=principal, product_id=product_id, sha256=sha256)
-    return Response(
-        media.data, media_type=media.content_type,
-        headers={"Cache-Control": "public, max-age=31536000, immutable", "ETag": f'"{media.sha256}"'},
-    )  # fmt: skip
+    """The image's bytes (immutable: its URL is its content hash); shared caches keep only public ones."""
+    media, public = await service.read_image(
+        session, principal=principal, product_id=product_id, sha256=sha256
+    )
+    # A product outside the catalogue is seen only by those allowed to: no shared cache may keep it.
+    cache = "public, max-age=31536000, immutable" if public else "private, max-age=3600"
+    headers = {"Cache-Control": cache, "ETag": f'"{media.sha256}"'}
+    if not public:
+        headers["Vary"] = "Authorization"
+    return Response(media.data, media_type=media.content_type, headers=headers)
 
 
 @internal_router.post("/certifications", response_model=ProductRead, responses=problems(401, 403, 404, 409))

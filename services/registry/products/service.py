@@ -31,6 +31,7 @@ from services.registry.products.errors import (
     UnsupportedImageType,
 )  # fmt: skip
 from services.registry.products.identifiers import gtin_is_valid, gtin_is_vietnamese, product_code
+from services.registry.products.images import image_type
 from services.registry.products.models import Media, Product, ProductChange
 from services.registry.products.repository import UNIT_COLUMNS, ProductRepository
 from services.registry.products.schemas import CertificationIn, ProductCreate, ProductUpdate, Warning
@@ -43,7 +44,6 @@ from shared.text import fold
 
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_IMAGES = 10
-IMAGE_SIGNATURES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
 
 # The cycle's forward path plus the ways back it allows; certified/lapsed are reached only through
 # apply_certification, never through a status change.
@@ -443,15 +443,6 @@ async def history(
     return await ProductRepository(session).history(product.id)
 
 
-def _image_type(data: bytes) -> str | None:
-    for signature, content_type in IMAGE_SIGNATURES:
-        if data.startswith(signature):
-            return content_type
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
 async def add_image(
     session: AsyncSession, *, principal: Principal, product_id: uuid.UUID, data: bytes
 ) -> Product:
@@ -459,7 +450,7 @@ async def add_image(
     product = await _editable(session, principal=principal, product_id=product_id)
     if len(data) > MAX_IMAGE_BYTES:
         raise ImageTooLarge(f"Images are limited to {MAX_IMAGE_BYTES // (1024 * 1024)} MiB", field="file")
-    content_type = _image_type(data)
+    content_type = image_type(data)
     if content_type is None:
         raise UnsupportedImageType("Upload a JPEG, PNG or WebP image", field="file")
     digest = hashlib.sha256(data).hexdigest()
@@ -482,8 +473,8 @@ async def add_image(
 
 async def read_image(
     session: AsyncSession, *, principal: Principal, product_id: uuid.UUID, sha256: str
-) -> Media:
-    """An image of a product the caller may see (anyone, for products in the public catalogue)."""
+) -> tuple[Media, bool]:
+    """An image of a product the caller may see, and whether it is public (the product is in the catalogue)."""
     product = await ProductRepository(session).get(product_id)
     if product is None or not (is_public(product) or policies.can_read(principal, place_of(product))):
         raise ProductNotFound(f"No product {product_id}")
@@ -494,7 +485,7 @@ async def read_image(
     )
     if media is None:
         raise ImageNotFound(f"Product {product_id} has no image {sha256}")
-    return media
+    return media, is_public(product)
 
 
 async def record_change(
