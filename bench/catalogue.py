@@ -28,7 +28,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -46,14 +46,14 @@ from services.registry.demo import names
 from services.registry.demo.generator import load_templates
 from services.registry.products.classification import classify
 from services.registry.products.identifiers import product_code
-from shared import dbadmin
+from shared import clock, dbadmin
 from shared.db import asyncpg_dsn
 from shared.text import fold
 from shared.topology import REPO_ROOT
 
 DEFAULT_OUTPUT = REPO_ROOT / "bench" / "results" / "catalogue.json"
 P95_TARGET_MS = 20.0
-TODAY = date.today()
+TODAY = clock.today()
 
 PROVINCES = 33
 COMMUNES_PER_PROVINCE = 40

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from services.registry.catalogue.repository import MANY_PRODUCERS
+from shared import clock
 from shared.db import asyncpg_dsn
 from shared.pagination import encode_cursor
 from tests.conftest import auth
@@ -26,7 +27,7 @@ NATIONAL_FIELDS = {
 }  # fmt: skip
 OWN_FIELDS = {"name_en", "product_code", "product_set", "gtin", "entity_type", "commune", "province"}
 MANUFACTURER_FIELDS = {"name", "representative", "address", "phone_number", "email"}
-TODAY = date.today()
+TODAY = clock.today()
 SCORING = auth("service", "scoring")
 ADMIN = auth("admin")
 

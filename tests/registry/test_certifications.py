@@ -11,8 +11,8 @@ import asyncpg
 import httpx
 import pytest
 
-from services.registry.admin_units.service import today_in_vietnam
 from services.registry.products import certificates
+from shared import clock
 from shared.db import asyncpg_dsn
 from tests.conftest import auth
 from tests.registry.conftest import Producer
@@ -343,7 +343,7 @@ async def test_an_expiring_certificate_is_still_certified_but_leaves_the_catalog
 ) -> None:
     product = await create_product(registry_client, producer)
     # Issued almost 36 months ago: it runs out in ten days.
-    issued_on = certificates.add_months(today_in_vietnam(), -36) + timedelta(days=10)
+    issued_on = certificates.add_months(clock.today(), -36) + timedelta(days=10)
     body = event(product, issued_on=issued_on.isoformat())
     await deliver(registry_client, body)
     assert (await registry_client.get(f"/v1/catalogue/{product['id']}")).status_code == 200

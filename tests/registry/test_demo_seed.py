@@ -13,7 +13,6 @@ import asyncpg
 import httpx
 import pytest
 
-from services.registry.admin_units.service import today_in_vietnam
 from services.registry.commands.seed import seed
 from services.registry.demo.generator import (
     FIRST_RATING_YEARS,
@@ -23,6 +22,7 @@ from services.registry.demo.generator import (
     UNRATED_STATUSES,
     generate,
 )
+from shared import clock
 from shared.db import asyncpg_dsn
 from tests.conftest import auth, repo_root
 from tests.support.database import TestDatabase
@@ -62,7 +62,7 @@ async def _others(database: TestDatabase, key: str, *, certified_only: bool = Fa
         database,
         f"SELECT {key} AS key, count(*) AS n FROM registry.product p JOIN registry.entity e ON e.id = p.entity_id "
         f"WHERE {where} GROUP BY 1",
-        *([date.today()] if certified_only else []),
+        *([clock.today()] if certified_only else []),
     )
     return Counter({None if row["key"] is None else str(row["key"]): row["n"] for row in rows})
 
@@ -158,7 +158,7 @@ async def test_every_certificate_is_recorded_once_with_its_authority(
 ) -> None:
     expected = {
         (c.authority, c.number, c.status)
-        for p in generate(today_in_vietnam()).products
+        for p in generate(clock.today()).products
         for c in p.certificates
         if c is p.certificates[-1] or c.number != p.certificates[-1].number
     }
@@ -196,7 +196,7 @@ async def test_loading_again_changes_nothing(database: TestDatabase, demo: None)
 
 
 def test_the_generator_is_deterministic_and_consistent() -> None:
-    today = date.today()
+    today = clock.today()
     first, second = generate(today), generate(today)
     assert [(p.name, p.entity.tax_code, p.certificates) for p in first.products] == [
         (p.name, p.entity.tax_code, p.certificates) for p in second.products

@@ -16,6 +16,7 @@ import httpx
 import openpyxl
 import pytest
 
+from shared import clock
 from shared.db import asyncpg_dsn
 from tests.conftest import auth
 from tests.registry.factories import Unit, create_unit, unique_tax_code
@@ -222,7 +223,7 @@ async def test_csv_import_of_entities_then_products(
     assert tea_product["status"] == "idea"
     assert tea_product["ocop_star"] is None
     assert (tea_product["gtin"], tea_product["external_id"]) == (None, None)
-    year = date.today().year
+    year = clock.today().year
     codes = sorted(row["product_code"] for row in rows)
     assert all(
         re.fullmatch(rf"{unit.province_code}-{unit.commune_code}-\d{{4}}-{year}", code) for code in codes
@@ -278,7 +279,7 @@ async def test_product_codes_continue_the_communes_sequence(
     entity = entity_row(unit)
     await run_import(registry_client, "entities", csv_bytes(ENTITY_COLUMNS, [entity]))
     entity_id = (await stored_entities(db, [entity["tax_code"]]))[entity["tax_code"]]["id"]
-    year = date.today().year
+    year = clock.today().year
 
     def code(number: int) -> str:
         return f"{unit.province_code}-{unit.commune_code}-{number:04d}-{year}"

@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from datetime import date
 
 import httpx
 import pytest
 from sqlalchemy import event
 
-from services.registry.admin_units.service import today_in_vietnam
 from services.registry.products import service as product_service
 from services.registry.products.identifiers import gtin_check_digit, gtin_is_valid
+from shared import clock
 from shared.db import Database
 from shared.security.principal import Principal, Role
 from tests.conftest import auth
@@ -63,7 +62,7 @@ async def test_producer_registers_a_product_with_a_generated_code(
     product = await create_product(
         registry_client, producer, gtin=gtin("893458801222"), name_en="Ha Long squid cake"
     )
-    year = date.today().year
+    year = clock.today().year
     assert re.fullmatch(
         rf"{producer.unit.province_code}-{producer.unit.commune_code}-\d{{4}}-{year}", product["product_code"]
     )
@@ -182,7 +181,7 @@ async def test_snapshot_holds_product_entity_commune_and_province(
     response = await registry_client.get(path, headers=auth("service", "scoring"))
     assert response.status_code == 200, response.text
     snapshot = response.json()
-    assert snapshot["as_of"] == today_in_vietnam().isoformat()
+    assert snapshot["as_of"] == clock.today().isoformat()
     assert snapshot["product"] == (await registry_client.get(
         f"/v1/products/{product['id']}", headers=producer.headers
     )).json()  # fmt: skip

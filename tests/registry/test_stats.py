@@ -12,6 +12,7 @@ import pytest
 
 from services.registry.products.classification import GROUPS
 from services.registry.products.models import PRODUCT_STATUSES
+from shared import clock
 from tests.conftest import auth
 from tests.registry.conftest import entity_body
 from tests.registry.factories import create_unit
@@ -19,7 +20,7 @@ from tests.support.database import TestDatabase
 
 ADMIN = auth("admin")
 SCORING = auth("service", "scoring")
-TODAY = date.today()
+TODAY = clock.today()
 
 
 async def _counts(client: httpx.AsyncClient, path: str, **params: Any) -> dict[str | None, int]:

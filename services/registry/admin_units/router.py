@@ -14,6 +14,7 @@ from services.registry.admin_units.schemas import (
     IsoDate,
     Level,
 )
+from shared import clock
 from shared.db import SessionDep
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from shared.schemas import Page, Problem
@@ -53,7 +54,7 @@ async def list_admin_units(
     """List the units valid on a date, ordered by code."""
     return await service.list_units(
         session,
-        on=on or service.today_in_vietnam(),
+        on=on or clock.today(),
         q=q,
         level=level,
         parent_code=parent_code,
@@ -66,7 +67,7 @@ async def list_admin_units(
 @router.get("/{code}", response_model=AdminUnitDetail, responses=NOT_FOUND)
 async def read_admin_unit(code: CodePath, session: SessionDep, on: OnQuery = None) -> AdminUnitDetail:
     """Read the unit with this code valid on a date, with its successors and predecessors."""
-    return await service.get_unit(session, code, on or service.today_in_vietnam())
+    return await service.get_unit(session, code, on or clock.today())
 
 
 @router.get("/{code}/successors", response_model=AdminUnitSuccessors, responses=NOT_FOUND)
@@ -80,4 +81,4 @@ async def read_admin_unit_successors(
     ] = None,
 ) -> AdminUnitSuccessors:
     """Resolve a code (old or current) to the units valid on a date, with partial-area flags."""
-    return await service.successors_view(session, code, on or service.today_in_vietnam(), as_of)
+    return await service.successors_view(session, code, on or clock.today(), as_of)

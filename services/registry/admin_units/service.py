@@ -9,7 +9,7 @@ units valid today through successions, while records keep the unit they were reg
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,21 +27,16 @@ from services.registry.admin_units.schemas import (
     AdminUnitSuccessors,
     UnitStatus,
 )
+from shared import clock
 from shared.errors import InvalidField
 from shared.pagination import decode_cursor
 from shared.schemas import Page
 from shared.text import fold
 
+# The reform took effect at midnight in Vietnam: compare it with shared.clock.today().
 REFORM_DATE = date(2025, 7, 1)
-# Vietnam keeps UTC+7 all year; a fixed offset needs no tz database on the user's machine.
-VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
 
 MAX_CODE_LENGTH = 10
-
-
-def today_in_vietnam() -> date:
-    """Today's date where the units are (the reform took effect at midnight in Vietnam)."""
-    return datetime.now(VIETNAM_TIME).date()
 
 
 # Reading
@@ -121,7 +116,7 @@ async def list_units(
         province_code=province_code,
     )
     page = await AdminUnitRepository(session).list_valid(where, after=_decode_after(cursor), limit=limit)
-    today = today_in_vietnam()
+    today = clock.today()
     return Page[AdminUnitRead](items=[_read(row, today) for row in page.items], next_cursor=page.next_cursor)
 
 
@@ -164,7 +159,7 @@ async def get_unit(session: AsyncSession, code: str, on: date) -> AdminUnitDetai
     unit = await repository.valid_with_code(code, on)
     if unit is None:
         raise await _not_found(repository, code, on)
-    today = today_in_vietnam()
+    today = clock.today()
     return AdminUnitDetail.model_validate(
         {
             **_fields(unit, today),
@@ -219,7 +214,7 @@ async def successors_view(
     """The body of GET /v1/admin-units/{code}/successors."""
     repository = AdminUnitRepository(session)
     unit = await _unit_named(repository, code, on, as_of)
-    today = today_in_vietnam()
+    today = clock.today()
     items = _links(await repository.units_in_force_from(unit.id, on), today)
     return AdminUnitSuccessors(code=code, on=on, unit=_read(unit, today), items=items)
 

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry.admin_units.service import today_in_vietnam
 from services.registry.catalogue.errors import NotInCatalogue
 from services.registry.catalogue.repository import SORT_KEYS, CatalogueRepository
 from services.registry.catalogue.schemas import CatalogueProduct, CatalogueQuery
+from shared import clock
 from shared.errors import InvalidField
 from shared.pagination import CursorType, decode_cursor, encode_cursor
 from shared.schemas import Page
@@ -47,7 +47,7 @@ def public_record(row: RowMapping) -> CatalogueProduct:
 
 async def get_public_product(session: AsyncSession, product_id: uuid.UUID) -> CatalogueProduct:
     """The public record of a product in the catalogue; anything else is a 404."""
-    row = await CatalogueRepository(session).get(product_id, today_in_vietnam())
+    row = await CatalogueRepository(session).get(product_id, clock.today())
     if row is None:
         raise NotInCatalogue(f"No product {product_id} in the catalogue")
     return public_record(row)
@@ -104,7 +104,7 @@ async def search(
     after = _decode_after(cursor, sort) if cursor else None
     # Certificates run out at the end of a day in Vietnam, whatever the server's time zone.
     rows = await CatalogueRepository(session).search(
-        query, sort=sort, after=after, limit=limit + 1, today=today_in_vietnam()
+        query, sort=sort, after=after, limit=limit + 1, today=clock.today()
     )
     next_cursor = encode_cursor(sort, *_cursor_key(rows[limit - 1], sort)) if len(rows) > limit else None
     # One validation of the whole page: far cheaper than a model per record and per nested object.

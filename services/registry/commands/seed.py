@@ -16,9 +16,9 @@ import logging
 import time
 
 from services.registry.admin_units import loading as admin_units_loading
-from services.registry.admin_units import service as admin_units_service
 from services.registry.config import get_settings
 from services.registry.demo.loader import load_demo
+from shared import clock
 from shared.db import Database
 
 logger = logging.getLogger("services.registry.commands.seed")
@@ -31,7 +31,7 @@ async def seed(database_url: str, *, demo: bool) -> None:
     try:
         async with database.sessionmaker.begin() as session:
             await admin_units_loading.load_reference_data(session)
-            report = await load_demo(session, admin_units_service.today_in_vietnam()) if demo else None
+            report = await load_demo(session, clock.today()) if demo else None
     finally:
         await database.dispose()
     elapsed = time.perf_counter() - started

@@ -8,7 +8,7 @@ Approving an idea moves its product to "business_plan", approving the plan moves
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, TypeVar, cast
 
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +34,7 @@ from services.registry.cycle.schemas import (
 from services.registry.products import service as product_service
 from services.registry.products.errors import ProductNameTaken
 from services.registry.products.schemas import ProductCreate
+from shared import clock
 from shared.errors import NotFound
 from shared.pagination import KeysetPage, decode_cursor
 from shared.security.dependencies import Forbidden, require_authenticated
@@ -123,7 +124,7 @@ async def _submit(session: AsyncSession, principal: Principal, record: Record) -
     _ensure_transition(record, "submitted")
     old = record.status
     record.status = "submitted"
-    record.submitted_at = datetime.now(UTC)
+    record.submitted_at = clock.now()
     # A resubmission is undecided again; the earlier decision stays in the product's history.
     record.decided_at = record.decided_by = record.return_reason = None
     await _record_change(session, principal, record, "submitted", {"status": [old, "submitted"]})
@@ -139,7 +140,7 @@ async def _decide(
     _ensure_transition(record, target)
     old = record.status
     record.status = target
-    record.decided_at = datetime.now(UTC)
+    record.decided_at = clock.now()
     record.decided_by = principal.sub
     record.return_reason = reason
     changes: dict[str, Any] = {"status": [old, target]}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +14,7 @@ from services.registry.entities.errors import EntityNotFound, TaxCodeTaken
 from services.registry.entities.models import Entity
 from services.registry.entities.repository import EntityFilter, EntityRepository
 from services.registry.entities.schemas import EntityCreate, EntityUpdate
+from shared import clock
 from shared.pagination import KeysetPage, decode_cursor
 from shared.security.dependencies import Forbidden, require_authenticated
 from shared.security.principal import Principal
@@ -31,7 +31,7 @@ async def register_entity(session: AsyncSession, *, principal: Principal, data: 
     """Register an entity in a commune valid today; only staff of that unit may."""
     require_authenticated(principal)
     commune = await admin_units_service.resolve_commune(
-        session, data.commune_code, date.today(), field="body.commune_code"
+        session, data.commune_code, clock.today(), field="body.commune_code"
     )
     if not policies.can_register_in(principal, commune.code, commune.province_code):
         raise Forbidden("Only officers of the entity's commune or province (or an admin) register entities.")
@@ -79,7 +79,7 @@ async def update_entity(
         raise TaxCodeTaken(f"Tax code {new_tax_code} is already registered", field="body.tax_code")
     if "commune_code" in changes:
         commune = await admin_units_service.resolve_commune(
-            session, changes.pop("commune_code"), date.today(), field="body.commune_code"
+            session, changes.pop("commune_code"), clock.today(), field="body.commune_code"
         )
         # Moving changes which officers are responsible: only staff of the destination may do it.
         if commune.id != entity.admin_unit_id and not policies.can_register_in(

@@ -19,7 +19,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -44,6 +44,7 @@ from services.registry.imports.rows import (
     row_error,
 )
 from services.registry.imports.schemas import ImportJobRead, ImportJobSummary
+from shared import clock
 from shared.db import Database
 from shared.pagination import decode_cursor, encode_cursor
 from shared.schemas import Page
@@ -278,7 +279,7 @@ class _Import:
         self.principal = principal
         self.file = file
         self.layout = LAYOUTS[self.kind]
-        self.today = date.today()
+        self.today = clock.today()
 
     async def _open(self) -> readers.Table:
         return await asyncio.to_thread(readers.open_table, self.file, self.file_format)
@@ -452,7 +453,7 @@ class _Validation:
 
 def export_filename(kind: ImportKind, file_format: FileFormat) -> str:
     """The download's file name, dated (ocop-entities-2026-11-28.csv)."""
-    return f"ocop-{kind}-{date.today().isoformat()}.{file_format}"
+    return f"ocop-{kind}-{clock.today().isoformat()}.{file_format}"
 
 
 def export_csv(database: Database, principal: Principal, kind: ImportKind) -> AsyncIterator[bytes]:

@@ -12,7 +12,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import policies
-from services.registry.admin_units.service import today_in_vietnam
 from services.registry.entities import service as entity_service
 from services.registry.entities.errors import EntityNotFound
 from services.registry.entities.models import Entity
@@ -35,6 +34,7 @@ from services.registry.products.images import image_type
 from services.registry.products.models import Media, Product, ProductChange
 from services.registry.products.repository import UNIT_COLUMNS, ProductRepository
 from services.registry.products.schemas import CertificationIn, ProductCreate, ProductUpdate, Warning
+from shared import clock
 from shared.errors import InvalidField
 from shared.pagination import KeysetPage, decode_cursor
 from shared.security.dependencies import Forbidden, require_authenticated
@@ -88,8 +88,13 @@ def place_of(product: Product) -> Place:
 
 
 def is_public(product: Product) -> bool:
-    """Whether the product is in the public catalogue (certified, certificate active)."""
-    return product.status == "certified" and product.certificate_status == "active"
+    """Whether the product is in the public catalogue (certified, certificate active and not run out)."""
+    return (
+        product.status == "certified"
+        and product.certificate_status == "active"
+        and product.certificate_expires_on is not None
+        and product.certificate_expires_on >= clock.today()
+    )
 
 
 def _gtin_warnings(gtin: str | None, field: str) -> list[Warning]:
@@ -129,7 +134,7 @@ async def register_product(
     repository = ProductRepository(session)
     await _ensure_unique(repository, data.entity_id, data.name, data.gtin)
     group, sector = classify(data.product_set, data.classification)
-    year = date.today().year
+    year = clock.today().year
     sequence = await repository.next_code_sequence(entity.commune_code, year)
     product = Product(
         **data.model_dump(exclude={"images"}),
@@ -184,7 +189,7 @@ async def get_product(
 async def snapshot(session: AsyncSession, *, principal: Principal, product_id: uuid.UUID) -> Snapshot:
     """The product with its entity, commune and province as of today, read in one statement."""
     require_authenticated(principal)
-    today = today_in_vietnam()
+    today = clock.today()
     row = await ProductRepository(session).snapshot(product_id, today)
     if row is None or not policies.can_read(principal, place_of(row.Product)):
         raise ProductNotFound(f"No product {product_id}")

@@ -12,12 +12,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry.admin_units.service import today_in_vietnam
 from services.registry.entities.models import ENTITY_TYPES
 from services.registry.products.classification import GROUPS, PRODUCT_SETS, SECTORS_1048
 from services.registry.products.models import PRODUCT_STATUSES
 from services.registry.stats.repository import StatsRepository
 from services.registry.stats.schemas import EntityStats, ProductStats, StatItem
+from shared import clock
 
 ENTITY_TYPE_LABELS = {
     "enterprise": "Doanh nghiệp",
@@ -74,7 +74,7 @@ async def product_stats(
 ) -> ProductStats:
     """Products counted by ``by`` (``certified_only``: only those in the public catalogue)."""
     rows = await StatsRepository(session).count_products(
-        by, province=province, certified_only=certified_only, today=today_in_vietnam()
+        by, province=province, certified_only=certified_only, today=clock.today()
     )
     items = [StatItem(key=_key(value), count=count) for value, count in rows]
     if by == "commune":
