@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 
 from shared.config import BaseServiceSettings
 from shared.db import Database
@@ -25,6 +27,21 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": Problem, "description": "Validation error (problem+json naming each invalid field)"},
 }
+
+
+# Partners generate clients from the gateway's merged document: operation ids become their method names.
+OPERATION_ID = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def operation_id(route: APIRoute) -> str:
+    """An operation's id: its handler's name, resource first (``catalogue_search``, ``entities_create``).
+
+    FastAPI's default (``search_catalogue_v1_catalogue_get``) changes with the path and the method, and
+    reads badly as a method name; a handler's name changes only when someone renames it on purpose.
+    """
+    if not OPERATION_ID.fullmatch(route.name):
+        raise ValueError(f"handler name {route.name!r} cannot be an operation id (lower_snake_case)")
+    return route.name
 
 
 def _document_errors_as_problems(app: FastAPI) -> None:
@@ -70,6 +87,7 @@ def create_service_app(
         openapi_url=openapi_url,
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.token_verifier = build_verifier(settings)

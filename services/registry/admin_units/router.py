@@ -38,7 +38,7 @@ OnQuery = Annotated[
 
 
 @router.get("", response_model=Page[AdminUnitRead])
-async def list_admin_units(
+async def admin_units_list(
     session: SessionDep,
     q: Annotated[
         str | None,
@@ -65,13 +65,13 @@ async def list_admin_units(
 
 
 @router.get("/{code}", response_model=AdminUnitDetail, responses=NOT_FOUND)
-async def read_admin_unit(code: CodePath, session: SessionDep, on: OnQuery = None) -> AdminUnitDetail:
+async def admin_units_read(code: CodePath, session: SessionDep, on: OnQuery = None) -> AdminUnitDetail:
     """Read the unit with this code valid on a date, with its successors and predecessors."""
     return await service.get_unit(session, code, on or clock.today())
 
 
 @router.get("/{code}/successors", response_model=AdminUnitSuccessors, responses=NOT_FOUND)
-async def read_admin_unit_successors(
+async def admin_units_successors(
     code: CodePath,
     session: SessionDep,
     on: OnQuery = None,

@@ -28,7 +28,7 @@ router = APIRouter(prefix="/v1/catalogue", tags=["catalogue"])
 @router.get(
     "", response_model=Page[CatalogueProduct], responses=problems(401), dependencies=[Depends(get_principal)]
 )
-async def search_catalogue(
+async def catalogue_search(
     session: SessionDep,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
@@ -62,6 +62,6 @@ async def search_catalogue(
     "/{product_id}", response_model=CatalogueProduct, responses=problems(401, 404),
     dependencies=[Depends(get_principal)],
 )  # fmt: skip
-async def read_catalogue_product(product_id: uuid.UUID, session: SessionDep) -> CatalogueProduct:
+async def catalogue_read(product_id: uuid.UUID, session: SessionDep) -> CatalogueProduct:
     """The public record of one product in the catalogue."""
     return await service.get_public_product(session, product_id)

@@ -33,7 +33,7 @@ CommuneCodeQuery = Annotated[str | None, Query(pattern=r"^\d{5}$")]
 @ideas_router.post(
     "", status_code=status.HTTP_201_CREATED, response_model=IdeaRead, responses=problems(401, 403, 404, 409)
 )
-async def register_idea(
+async def ideas_create(
     body: IdeaCreate,
     session: SessionDep,
     principal: PrincipalDep,
@@ -49,7 +49,7 @@ async def register_idea(
 
 
 @ideas_router.get("", response_model=Page[IdeaRead], responses=problems(401))
-async def list_ideas(
+async def ideas_list(
     session: SessionDep,
     principal: PrincipalDep,
     limit: LimitQuery = DEFAULT_LIMIT,
@@ -67,13 +67,13 @@ async def list_ideas(
 
 
 @ideas_router.get("/{idea_id}", response_model=IdeaRead, responses=problems(401, 404))
-async def read_idea(idea_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> IdeaRead:
+async def ideas_read(idea_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> IdeaRead:
     """One idea registration and where it stands in review."""
     return IdeaRead.model_validate(await service.get_idea(session, principal=principal, idea_id=idea_id))
 
 
 @ideas_router.patch("/{idea_id}", response_model=IdeaRead, responses=problems(401, 403, 404, 409))
-async def update_idea(
+async def ideas_update(
     idea_id: uuid.UUID, body: IdeaUpdate, session: SessionDep, principal: PrincipalDep
 ) -> IdeaRead:
     """Revise an idea while it is a draft or has been returned."""
@@ -83,19 +83,19 @@ async def update_idea(
 
 
 @ideas_router.post("/{idea_id}/submit", response_model=IdeaRead, responses=problems(401, 403, 404, 409))
-async def submit_idea(idea_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> IdeaRead:
+async def ideas_submit(idea_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> IdeaRead:
     """Hand a draft or returned idea in for review."""
     return IdeaRead.model_validate(await service.submit_idea(session, principal=principal, idea_id=idea_id))
 
 
 @ideas_router.post("/{idea_id}/approve", response_model=IdeaRead, responses=problems(401, 403, 404, 409))
-async def approve_idea(idea_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> IdeaRead:
+async def ideas_approve(idea_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> IdeaRead:
     """Approve a submitted idea (officers of its unit); the product moves to the business-plan step."""
     return IdeaRead.model_validate(await service.approve_idea(session, principal=principal, idea_id=idea_id))
 
 
 @ideas_router.post("/{idea_id}/return", response_model=IdeaRead, responses=problems(401, 403, 404, 409))
-async def return_idea(
+async def ideas_return(
     idea_id: uuid.UUID, body: ReturnDecision, session: SessionDep, principal: PrincipalDep
 ) -> IdeaRead:
     """Return a submitted idea to its producer with the reason (officers of its unit)."""
@@ -110,7 +110,7 @@ async def return_idea(
     response_model=BusinessPlanRead,
     responses=problems(401, 403, 404, 409),
 )
-async def create_business_plan(
+async def business_plans_create(
     body: BusinessPlanCreate,
     session: SessionDep,
     principal: PrincipalDep,
@@ -128,7 +128,7 @@ async def create_business_plan(
 
 
 @plans_router.get("", response_model=Page[BusinessPlanRead], responses=problems(401))
-async def list_business_plans(
+async def business_plans_list(
     session: SessionDep,
     principal: PrincipalDep,
     limit: LimitQuery = DEFAULT_LIMIT,
@@ -147,7 +147,7 @@ async def list_business_plans(
 
 
 @plans_router.get("/{plan_id}", response_model=BusinessPlanRead, responses=problems(401, 404))
-async def read_business_plan(
+async def business_plans_read(
     plan_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
 ) -> BusinessPlanRead:
     """One business plan and where it stands in review."""
@@ -157,7 +157,7 @@ async def read_business_plan(
 
 
 @plans_router.patch("/{plan_id}", response_model=BusinessPlanRead, responses=problems(401, 403, 404, 409))
-async def update_business_plan(
+async def business_plans_update(
     plan_id: uuid.UUID, body: BusinessPlanUpdate, session: SessionDep, principal: PrincipalDep
 ) -> BusinessPlanRead:
     """Revise a business plan while it is a draft or has been returned."""
@@ -169,7 +169,7 @@ async def update_business_plan(
 @plans_router.post(
     "/{plan_id}/submit", response_model=BusinessPlanRead, responses=problems(401, 403, 404, 409)
 )
-async def submit_business_plan(
+async def business_plans_submit(
     plan_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
 ) -> BusinessPlanRead:
     """Hand a draft or returned business plan in for review."""
@@ -181,7 +181,7 @@ async def submit_business_plan(
 @plans_router.post(
     "/{plan_id}/approve", response_model=BusinessPlanRead, responses=problems(401, 403, 404, 409)
 )
-async def approve_business_plan(
+async def business_plans_approve(
     plan_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
 ) -> BusinessPlanRead:
     """Approve a submitted business plan (officers of its unit); the product moves to implementing."""
@@ -193,7 +193,7 @@ async def approve_business_plan(
 @plans_router.post(
     "/{plan_id}/return", response_model=BusinessPlanRead, responses=problems(401, 403, 404, 409)
 )
-async def return_business_plan(
+async def business_plans_return(
     plan_id: uuid.UUID, body: ReturnDecision, session: SessionDep, principal: PrincipalDep
 ) -> BusinessPlanRead:
     """Return a submitted business plan to its producer with the reason (officers of its unit)."""

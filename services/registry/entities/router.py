@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1/entities", tags=["entities"])
     "", status_code=status.HTTP_201_CREATED, response_model=EntityRead,
     responses=problems(401, 403, 409),
 )  # fmt: skip
-async def register_entity(
+async def entities_create(
     body: EntityCreate,
     session: SessionDep,
     principal: PrincipalDep,
@@ -40,7 +40,7 @@ async def register_entity(
 
 
 @router.get("", response_model=Page[EntityRead], responses=problems(401))
-async def list_entities(
+async def entities_list(
     session: SessionDep,
     principal: PrincipalDep,
     limit: LimitQuery = DEFAULT_LIMIT,
@@ -61,7 +61,7 @@ async def list_entities(
 
 
 @router.get("/{entity_id}", response_model=EntityRead, responses=problems(401, 404))
-async def read_entity(entity_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> EntityRead:
+async def entities_read(entity_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> EntityRead:
     """One entity."""
     return EntityRead.model_validate(
         await service.get_entity(session, principal=principal, entity_id=entity_id)
@@ -72,7 +72,7 @@ async def read_entity(entity_id: uuid.UUID, session: SessionDep, principal: Prin
     "/{entity_id}", response_model=EntityRead,
     responses=problems(401, 403, 404, 409),
 )  # fmt: skip
-async def update_entity(
+async def entities_update(
     entity_id: uuid.UUID, body: EntityUpdate, session: SessionDep, principal: PrincipalDep
 ) -> EntityRead:
     """Change an entity (its producer, officers of its unit, admins)."""

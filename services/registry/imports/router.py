@@ -62,7 +62,7 @@ FormatQuery = Annotated[FileFormat, Query(alias="format", description="csv (UTF-
     "/v1/imports", status_code=status.HTTP_202_ACCEPTED, response_model=ImportJobRead,
     responses=problems(401, 403, 413, 415), openapi_extra=_UPLOAD_BODY,
 )  # fmt: skip
-async def start_import(
+async def imports_create(
     request: Request,
     response: Response,
     principal: PrincipalDep,
@@ -87,7 +87,7 @@ async def start_import(
 
 
 @router.get("/v1/imports", response_model=Page[ImportJobSummary], responses=problems(401, 403))
-async def list_imports(
+async def imports_list(
     session: SessionDep,
     principal: PrincipalDep,
     limit: LimitQuery = DEFAULT_LIMIT,
@@ -98,7 +98,7 @@ async def list_imports(
 
 
 @router.get("/v1/imports/{job_id}", response_model=ImportJobRead, responses=problems(401, 403, 404))
-async def read_import(job_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> ImportJobRead:
+async def imports_read(job_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> ImportJobRead:
     """One import job: status, progress (done of total), counts and errors by row and column."""
     return await service.get_job(session, principal, job_id)
 
@@ -129,7 +129,7 @@ async def _export(
     responses=problems(401, 403) | _EXPORT_CONTENT,
     tags=["entities"],
 )
-async def export_entities(
+async def entities_export(
     request: Request, session: SessionDep, principal: PrincipalDep, file_format: FormatQuery = "csv"
 ) -> Response:
     """The entities the caller may see, as a file that imports back unchanged (staff)."""
@@ -142,7 +142,7 @@ async def export_entities(
     responses=problems(401, 403) | _EXPORT_CONTENT,
     tags=["products"],
 )
-async def export_products(
+async def products_export(
     request: Request, session: SessionDep, principal: PrincipalDep, file_format: FormatQuery = "csv"
 ) -> Response:
     """The products the caller may see (entity named by tax code), as a file that imports back unchanged (staff)."""

@@ -50,7 +50,7 @@ def _read(product: object, warnings: list[object] | None = None) -> ProductRead:
     response_model=ProductRead,
     responses=problems(401, 403, 404, 409),
 )
-async def register_product(
+async def products_create(
     body: ProductCreate,
     session: SessionDep,
     principal: PrincipalDep,
@@ -67,7 +67,7 @@ async def register_product(
 
 
 @router.get("", response_model=Page[ProductRead], responses=problems(401))
-async def list_products(
+async def products_list(
     session: SessionDep,
     principal: PrincipalDep,
     limit: LimitQuery = DEFAULT_LIMIT,
@@ -86,13 +86,13 @@ async def list_products(
 
 
 @router.get("/{product_id}", response_model=ProductRead, responses=problems(401, 404))
-async def read_product(product_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> ProductRead:
+async def products_read(product_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> ProductRead:
     """One product, with everything the registry holds about it."""
     return _read(await service.get_product(session, principal=principal, product_id=product_id))
 
 
 @router.get("/{product_id}/snapshot", response_model=ProductSnapshot, responses=problems(401, 404))
-async def product_snapshot(
+async def products_snapshot(
     product_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
 ) -> ProductSnapshot:
     """The product with its entity, commune and province in one call: what scoring pins at submission."""
@@ -102,7 +102,7 @@ async def product_snapshot(
 
 
 @router.patch("/{product_id}", response_model=ProductRead, responses=problems(401, 403, 404, 409))
-async def update_product(
+async def products_update(
     product_id: uuid.UUID, body: ProductUpdate, session: SessionDep, principal: PrincipalDep
 ) -> ProductRead:
     """Change a product's description, classification, GTIN or images (not its star or certificate)."""
@@ -113,7 +113,7 @@ async def update_product(
 
 
 @router.post("/{product_id}/status", response_model=ProductRead, responses=problems(401, 403, 404, 409))
-async def change_status(
+async def products_change_status(
     product_id: uuid.UUID, body: StatusChange, session: SessionDep, principal: PrincipalDep
 ) -> ProductRead:
     """Move the product along the OCOP cycle; an illegal move is a 409 naming the current state."""
@@ -125,7 +125,7 @@ async def change_status(
 
 
 @router.get("/{product_id}/history", response_model=list[ProductChangeRead], responses=problems(401, 404))
-async def product_history(
+async def products_history(
     product_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
 ) -> list[ProductChangeRead]:
     """Every change to the product: who, when, what."""
@@ -139,7 +139,7 @@ async def product_history(
     "/{product_id}/images", status_code=status.HTTP_201_CREATED, response_model=ProductRead,
     responses=problems(401, 403, 404, 413, 415),
 )  # fmt: skip
-async def upload_image(
+async def products_add_image(
     product_id: uuid.UUID, session: SessionDep, principal: PrincipalDep,
     file: Annotated[UploadFile, File(description="JPEG, PNG or WebP, at most 5 MiB")],
 ) -> ProductRead:  # fmt: skip
@@ -153,7 +153,7 @@ async def upload_image(
     response_class=Response,
     responses=problems(404) | {200: {"content": {"image/*": {}}}},
 )
-async def read_image(
+async def products_read_image(
     product_id: uuid.UUID, sha256: Sha256, session: SessionDep, principal: PrincipalDep
 ) -> Response:
     """The image's bytes (immutable: its URL is its content hash); shared caches keep only public ones."""
@@ -169,7 +169,7 @@ async def read_image(
 
 
 @internal_router.post("/certifications", response_model=ProductRead, responses=problems(401, 403, 404, 409))
-async def apply_certification(
+async def certifications_record(
     body: CertificationIn, session: SessionDep, principal: PrincipalDep
 ) -> ProductRead:
     """Record a certificate event from the scoring service (never routed by the gateway); redeliveries are no-ops."""

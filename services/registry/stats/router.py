@@ -20,7 +20,7 @@ CACHE_CONTROL = "public, max-age=60"
 
 
 @router.get("/products", response_model=ProductStats, responses=problems(401))
-async def product_stats(
+async def stats_products(
     session: SessionDep,
     response: Response,
     by: Annotated[
@@ -41,7 +41,7 @@ async def product_stats(
 
 
 @router.get("/entities", response_model=EntityStats, responses=problems(401))
-async def entity_stats(
+async def stats_entities(
     session: SessionDep,
     response: Response,
     by: Annotated[EntityStatsBy, Query(description="type (legal form) or commune")],

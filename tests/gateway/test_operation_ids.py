@@ -1,0 +1,101 @@
+"""Operation ids of the gateway's merged document: partners' generated clients name their methods after them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+
+from shared.app import operation_id
+from tests.support.processes import RunningProcess
+
+# Every operation of the merged document. Changing a name here changes partners' generated clients:
+# rename a handler only on purpose, and update this list with it.
+EXPECTED = {
+    ("get", "/healthz"): "healthz",
+    ("get", "/readyz"): "readyz",
+    ("get", "/v1/admin-units"): "admin_units_list",
+    ("get", "/v1/admin-units/{code}"): "admin_units_read",
+    ("get", "/v1/admin-units/{code}/successors"): "admin_units_successors",
+    ("post", "/v1/imports"): "imports_create",
+    ("get", "/v1/imports"): "imports_list",
+    ("get", "/v1/imports/{job_id}"): "imports_read",
+    ("get", "/v1/entities/export"): "entities_export",
+    ("get", "/v1/products/export"): "products_export",
+    ("post", "/v1/entities"): "entities_create",
+    ("get", "/v1/entities"): "entities_list",
+    ("get", "/v1/entities/{entity_id}"): "entities_read",
+    ("patch", "/v1/entities/{entity_id}"): "entities_update",
+    ("post", "/v1/products"): "products_create",
+    ("get", "/v1/products"): "products_list",
+    ("get", "/v1/products/{product_id}"): "products_read",
+    ("get", "/v1/products/{product_id}/snapshot"): "products_snapshot",
+    ("patch", "/v1/products/{product_id}"): "products_update",
+    ("post", "/v1/products/{product_id}/status"): "products_change_status",
+    ("get", "/v1/products/{product_id}/history"): "products_history",
+    ("post", "/v1/products/{product_id}/images"): "products_add_image",
+    ("get", "/v1/products/{product_id}/images/{sha256}"): "products_read_image",
+    ("post", "/v1/ideas"): "ideas_create",
+    ("get", "/v1/ideas"): "ideas_list",
+    ("get", "/v1/ideas/{idea_id}"): "ideas_read",
+    ("patch", "/v1/ideas/{idea_id}"): "ideas_update",
+    ("post", "/v1/ideas/{idea_id}/submit"): "ideas_submit",
+    ("post", "/v1/ideas/{idea_id}/approve"): "ideas_approve",
+    ("post", "/v1/ideas/{idea_id}/return"): "ideas_return",
+    ("post", "/v1/business-plans"): "business_plans_create",
+    ("get", "/v1/business-plans"): "business_plans_list",
+    ("get", "/v1/business-plans/{plan_id}"): "business_plans_read",
+    ("patch", "/v1/business-plans/{plan_id}"): "business_plans_update",
+    ("post", "/v1/business-plans/{plan_id}/submit"): "business_plans_submit",
+    ("post", "/v1/business-plans/{plan_id}/approve"): "business_plans_approve",
+    ("post", "/v1/business-plans/{plan_id}/return"): "business_plans_return",
+    ("get", "/v1/catalogue"): "catalogue_search",
+    ("get", "/v1/catalogue/{product_id}"): "catalogue_read",
+    ("get", "/v1/stats/products"): "stats_products",
+    ("get", "/v1/stats/entities"): "stats_entities",
+}
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+MAX_LENGTH = 32
+
+
+@pytest.fixture(scope="module")
+def merged_operations(suite: dict[str, RunningProcess]) -> dict[tuple[str, str], str]:
+    """(method, path) → operation id of every operation in the gateway's merged document."""
+    document: dict[str, Any] = httpx.get(f"{suite['gateway'].url}/openapi.json", timeout=30).json()
+    assert "x-missing-upstreams" not in document["info"]
+    return {
+        (method, path): operation["operationId"]
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in HTTP_METHODS
+    }
+
+
+@pytest.mark.e2e
+def test_operation_ids_are_unique_short_names(merged_operations: dict[tuple[str, str], str]) -> None:
+    ids = list(merged_operations.values())
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    for (method, _), name in merged_operations.items():
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", name), name
+        assert len(name) <= MAX_LENGTH, name
+        assert "_v1_" not in name, name
+        assert not name.endswith(f"_{method}"), name
+
+
+@pytest.mark.e2e
+def test_operation_ids_are_the_listed_ones(merged_operations: dict[tuple[str, str], str]) -> None:
+    assert merged_operations == EXPECTED
+
+
+def test_a_handler_name_that_is_no_method_name_is_refused() -> None:
+    def Search_Catalogue() -> None:
+        """A handler with a name no generated client should carry."""
+
+    with pytest.raises(ValueError, match="Search_Catalogue"):
+        operation_id(APIRoute("/v1/catalogue", Search_Catalogue))
+    assert operation_id(APIRoute("/v1/catalogue", Search_Catalogue, name="catalogue_search")) == (
+        "catalogue_search"
+    )
