@@ -30,13 +30,13 @@ Area = Annotated[Decimal, Field(ge=0, le=10_000_000, max_digits=12, decimal_plac
 class EntityCreate(BaseSchema):
     """An OCOP entity to register."""
 
-    entity_type: EntityType
-    legal_name: Text255
+    entity_type: Annotated[EntityType, Field(examples=["cooperative"])]
+    legal_name: Annotated[Text255, Field(examples=["Hợp tác xã Nông sản An Sinh"])]
     tax_code: TaxCode
     business_registration_no: Annotated[str | None, Field(max_length=50)] = None
     business_registration_date: date | None = None
     business_registration_authority: Annotated[str | None, Field(max_length=255)] = None
-    representative_name: Annotated[str, Field(min_length=1, max_length=120)]
+    representative_name: Annotated[str, Field(min_length=1, max_length=120, examples=["Nguyễn Thị Hoa"])]
     representative_gender: Gender | None = None
     representative_ethnicity: Annotated[str | None, Field(max_length=50)] = None
     address: Annotated[str | None, Field(max_length=500)] = None

@@ -17,7 +17,7 @@ ProductName = Annotated[str, Field(min_length=1, max_length=255, examples=["Rư�
 ProductSet = Annotated[
     int, NotBool, Field(ge=1, le=26, description="National product set (bộ sản phẩm), 1–26")
 ]
-Gtin = Annotated[str, Field(pattern=r"^(\d{8}|\d{12,14})$", examples=["8935123400011"])]
+Gtin = Annotated[str, Field(pattern=r"^(\d{8}|\d{12,14})$", examples=["8935123400012"])]
 Status = Literal["idea", "business_plan", "implementing", "ready_for_evaluation", "certified", "lapsed"]
 InitialStatus = Literal["idea", "business_plan", "implementing", "ready_for_evaluation"]
 CertificateStatus = Literal["active", "expiring", "expired", "revoked", "superseded"]
@@ -39,7 +39,7 @@ class ProductCreate(BaseSchema):
     name_en: Annotated[str | None, Field(max_length=255)] = None
     description: LongText | None = None
     story: LongText | None = None
-    product_set: ProductSet
+    product_set: Annotated[ProductSet, Field(examples=[15])]
     classification: Classification = "148"
     gtin: Gtin | None = None
     images: Annotated[list[ImageLink], Field(max_length=10, default_factory=list)]
