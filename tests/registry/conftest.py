@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -42,6 +44,29 @@ def entity_body(unit: Unit, **overrides: object) -> dict[str, object]:
     }
     body.update(overrides)
     return body
+
+
+async def register_product(
+    client: httpx.AsyncClient, entity_id: str, *, product_set: int = 8, **fields: Any
+) -> dict[str, Any]:
+    """A product of ``entity_id`` ready for evaluation, registered by an admin."""
+    body = {"entity_id": entity_id, "name": f"Chả mực {uuid.uuid4().hex[:6]}", "product_set": product_set,
+            "status": "ready_for_evaluation", **fields}  # fmt: skip
+    response = await client.post("/v1/products", json=body, headers=auth("admin"))
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def certify(client: httpx.AsyncClient, product_id: str, star: int, issued_on: date) -> dict[str, Any]:
+    """Record an active provincial certificate of 36 months, as the scoring service does."""
+    event = {"product_id": product_id, "ocop_star": star, "certificate_number": f"QN-{product_id[:8]}",
+             "issued_on": issued_on.isoformat(), "expires_on": (issued_on + timedelta(days=1095)).isoformat(),
+             "level": "province", "status": "active"}  # fmt: skip
+    response = await client.post("/internal/certifications", json=event, headers=auth("service", "scoring"))
+    assert response.status_code == 200, response.text
+    product: dict[str, Any] = response.json()
+    return product
 
 
 async def register_producer(client: httpx.AsyncClient, database: TestDatabase) -> Producer:

@@ -101,6 +101,32 @@ def valid_on(on: date) -> ColumnElement[bool]:
     )
 
 
+def codes_reached_from(code: ColumnElement[str], on: ColumnElement[date]) -> ColumnElement[Any]:
+    """An array of the codes ``code`` stands for on ``on``, to embed in a statement (``= ANY(...)``).
+
+    ``code`` names the unit in force on ``on``, else the last unit with that code ended by then (as
+    ``service.current_successors``); the array holds its code and those of the units it became through
+    successions of units ended by ``on``: a pre-2025 commune's code reaches today's communes.
+    """
+    named = (
+        select(UNITS.c.id, literal_column("0").label("depth"))
+        .where(UNITS.c.code == code, or_(UNITS.c.valid_from.is_(None), UNITS.c.valid_from <= on))
+        .order_by(UNITS.c.valid_to.desc().nulls_first())
+        .limit(1)
+        .cte("reached", recursive=True)
+    )
+    step = (
+        select(SUCCESSIONS.c.successor_id, named.c.depth + 1)
+        .select_from(named)
+        .join(UNITS, UNITS.c.id == named.c.id)
+        .join(SUCCESSIONS, SUCCESSIONS.c.predecessor_id == named.c.id)
+        .where(UNITS.c.valid_to <= on, named.c.depth < MAX_SUCCESSION_DEPTH)
+    )
+    reached = named.union_all(step)
+    codes = select(UNITS.c.code).join(reached, reached.c.id == UNITS.c.id)
+    return func.array(codes.scalar_subquery())
+
+
 def _key_arrays(keys: Iterable[UnitKey]) -> tuple[list[str], list[date | None]]:
     pairs = list(keys)
     return [code for code, _ in pairs], [valid_from for _, valid_from in pairs]

@@ -35,6 +35,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.admin_units.models import AdminUnit
+from services.registry.admin_units.repository import codes_reached_from
 from services.registry.catalogue.schemas import CatalogueQuery
 from services.registry.entities.models import Entity
 from services.registry.products.models import Product
@@ -189,7 +190,9 @@ def _filters(shape: Shape) -> list[ColumnElement[bool]]:
         (shape.product_set, lambda: product.c.product_set == bindparam("product_set", type_=Integer)),
         (shape.group, lambda: product.c.product_group == bindparam("group", type_=String)),
         (shape.province, lambda: product.c.province_code == bindparam("province", type_=String)),
-        (shape.commune, lambda: product.c.commune_code == bindparam("commune", type_=String)),
+        (shape.commune, lambda: product.c.commune_code == func.any(
+            codes_reached_from(bindparam("commune", type_=String), bindparam("today", type_=Date))
+        )),
         (shape.entity_type, lambda: product.c.entity_id.in_(
             select(entity.c.id).where(entity.c.entity_type == bindparam("entity_type", type_=String))
         )),

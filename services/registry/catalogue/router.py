@@ -37,7 +37,13 @@ async def catalogue_search(
     product_set: Annotated[int | None, Query(ge=1, le=26, description="National product set, 1–26")] = None,
     group: Annotated[ProductGroup | None, Query(description="Product group")] = None,
     province: Annotated[str | None, Query(pattern=r"^\d{2}$", description="Province code")] = None,
-    commune: Annotated[str | None, Query(pattern=r"^\d{5}$", description="Commune code")] = None,
+    commune: Annotated[
+        str | None,
+        Query(
+            pattern=r"^\d{5}$",
+            description="Commune code; a pre-2025 code also finds the products of the communes it became",
+        ),
+    ] = None,
     entity_type: Annotated[EntityType | None, Query(description="Legal form of the producer")] = None,
     is_national: Annotated[
         bool | None, Query(description="true: only national 5★; false: all but national 5★")
