@@ -63,13 +63,17 @@ PRODUCT_KEYS = ("group", "status", "star", "commune", "year", "certificate_year"
 async def _product_snapshot(
     client: httpx.AsyncClient, province: str
 ) -> dict[tuple[str, bool], dict[str | None, int]]:
-    return {
+    snapshot = {
         (by, certified): await _counts(
             client, "/v1/stats/products", by=by, province=province, certified_only=certified
         )
         for by in PRODUCT_KEYS
         for certified in (False, True)
     }
+    snapshot[("star, lapsed included", False)] = await _counts(
+        client, "/v1/stats/products", by="star", province=province, include_lapsed=True
+    )
+    return snapshot
 
 
 async def test_product_counts_by_every_key(
@@ -107,7 +111,9 @@ async def test_product_counts_by_every_key(
     assert change("group", True) == {"food": 2, "beverages": 1}
     assert change("status") == {"certified": 3, "idea": 1, "lapsed": 1}
     assert change("status", True) == {"certified": 3}
-    assert change("star") == {"3": 2, "4": 2, None: 1}
+    # A star is the current certificate's: the lapsed herbal product has none, unless asked.
+    assert change("star") == {"3": 1, "4": 2, None: 2}
+    assert change("star, lapsed included") == {"3": 2, "4": 2, None: 1}
     assert change("star", True) == {"3": 1, "4": 2}
     assert change("commune") == {unit.commune_code: 5}
     assert change("product_set", True) == {"8": 1, "9": 1, "15": 1}
@@ -179,6 +185,7 @@ async def test_statistics_are_public(registry_client: httpx.AsyncClient) -> None
         ("/v1/stats/products", {"by": "colour"}, "query.by"),
         ("/v1/stats/products", {"by": "group", "province": "QN"}, "query.province"),
         ("/v1/stats/products", {"by": "group", "certified_only": "maybe"}, "query.certified_only"),
+        ("/v1/stats/products", {"by": "star", "include_lapsed": "sometimes"}, "query.include_lapsed"),
         ("/v1/stats/entities", {"by": "group"}, "query.by"),
         ("/v1/stats/entities", {"by": "type", "province": "222"}, "query.province"),
     ],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, extract, func, select
+from sqlalchemy import ColumnElement, Table, case, extract, func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,10 +42,17 @@ class StatsRepository:
         self.session = session
 
     async def count_products(
-        self, by: str, *, province: str | None, certified_only: bool, today: date
+        self, by: str, *, province: str | None, certified_only: bool, include_lapsed: bool, today: date
     ) -> list[tuple[Any, int]]:
-        """(key, count) of products grouped by ``by``; a key is None for products without a value."""
-        query = _count_query(PRODUCT_KEYS[by], product)
+        """(key, count) of products grouped by ``by``; a key is None for products without a value.
+
+        A star is the current certificate's: a product whose certificate lapsed has none (None) unless
+        ``include_lapsed``, which keeps the star its last certificate gave.
+        """
+        key = PRODUCT_KEYS[by]
+        if by == "star" and not include_lapsed:
+            key = case((in_catalogue(today), product.c.ocop_star), else_=None)
+        query = _count_query(key, product)
         if province is not None:
             query = query.where(product.c.province_code == province)
         if certified_only:

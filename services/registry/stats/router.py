@@ -26,7 +26,8 @@ async def stats_products(
     by: Annotated[
         ProductStatsBy,
         Query(
-            description="group, status, star, commune, product_set; year = year of the first rating "
+            description="group, status, star (the current certificate's), commune, product_set; "
+            "year = year of the first rating "
             "(first certificate), certificate_year = issue year of the current certificate"
         ),
     ],
@@ -34,10 +35,19 @@ async def stats_products(
     certified_only: Annotated[
         bool, Query(description="Only products in the public catalogue (certificate active)")
     ] = False,
+    include_lapsed: Annotated[
+        bool,
+        Query(
+            description="by=star: count a product whose certificate lapsed under the star it gave "
+            "(by default only current certificates give a star; the others count as null)"
+        ),
+    ] = False,
 ) -> ProductStats:
     """Products counted by one key; keys with no products are omitted, missing values count as null."""
     response.headers["Cache-Control"] = CACHE_CONTROL
-    return await service.product_stats(session, by, province=province, certified_only=certified_only)
+    return await service.product_stats(
+        session, by, province=province, certified_only=certified_only, include_lapsed=include_lapsed
+    )
 
 
 @router.get("/entities", response_model=EntityStats, responses=problems(401))

@@ -26,6 +26,7 @@ class ProductStats(ReadSchema):
     by: ProductStatsBy
     province: str | None
     certified_only: bool
+    include_lapsed: bool = Field(description="by=star: lapsed certificates' stars counted too")
     total: int
     items: list[StatItem]
 

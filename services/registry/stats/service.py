@@ -70,12 +70,17 @@ async def _with_commune_labels(session: AsyncSession, items: list[StatItem]) -> 
 
 
 async def product_stats(
-    session: AsyncSession, by: str, *, province: str | None, certified_only: bool
+    session: AsyncSession, by: str, *, province: str | None, certified_only: bool, include_lapsed: bool
 ) -> ProductStats:
-    """Products counted by ``by`` (``certified_only``: only those in the public catalogue)."""
+    """Products counted by ``by`` (``certified_only``: only those in the public catalogue).
+
+    By star, a product counts under the star of its current certificate (valid on Vietnam's today);
+    one whose certificate lapsed counts as null unless ``include_lapsed`` keeps its last star.
+    """
     rows = await StatsRepository(session).count_products(
-        by, province=province, certified_only=certified_only, today=clock.today()
-    )
+        by, province=province, certified_only=certified_only, include_lapsed=include_lapsed,
+        today=clock.today(),
+    )  # fmt: skip
     items = [StatItem(key=_key(value), count=count) for value, count in rows]
     if by == "commune":
         items = await _with_commune_labels(session, items)
@@ -88,6 +93,7 @@ async def product_stats(
         by=by,
         province=province,
         certified_only=certified_only,
+        include_lapsed=include_lapsed,
         total=sum(item.count for item in items),
         items=items,
     )
