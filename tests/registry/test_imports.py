@@ -219,7 +219,7 @@ async def test_csv_import_of_entities_then_products(
     assert (job["created"], job["updated"], job["unchanged"], job["done"], job["total"]) == (2, 0, 0, 2, 2)
     rows = await stored_products(db, [entities[0]["tax_code"], entities[1]["tax_code"]])
     tea_product = next(row for row in rows if row["name"] == "Trà hoa vàng Ba Chẽ")
-    assert (tea_product["product_group"], tea_product["sector"]) == ("food", "tea")
+    assert (tea_product["product_group"], tea_product["sector"]) == ("food", "food")
     assert tea_product["status"] == "idea"
     assert tea_product["ocop_star"] is None
     assert (tea_product["gtin"], tea_product["external_id"]) == (None, None)

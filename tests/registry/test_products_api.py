@@ -67,8 +67,7 @@ async def test_producer_registers_a_product_with_a_generated_code(
         rf"{producer.unit.province_code}-{producer.unit.commune_code}-\d{{4}}-{year}", product["product_code"]
     )
     assert product["status"] == "idea"
-    assert product["product_group"] == "food"
-    assert product["sector"] == "processed"
+    assert (product["classification"], product["product_group"], product["sector"]) == ("148", "food", "food")
     assert product["warnings"] == []
     assert product["ocop_star"] is None
     second = await create_product(registry_client, producer)
@@ -133,9 +132,17 @@ async def test_invalid_fields(
 
 async def test_classification_versions(registry_client: httpx.AsyncClient, producer: Producer) -> None:
     tea = await create_product(registry_client, producer, product_set=11, classification="1048")
-    assert (tea["product_group"], tea["sector"]) == ("beverages", "Đồ uống")
+    assert (tea["product_group"], tea["sector"]) == ("beverages", "beverages")
     flower = await create_product(registry_client, producer, product_set=23)
-    assert flower["product_group"] == "ornamentals"
+    assert (flower["product_group"], flower["sector"]) == ("ornamentals", "ornamentals")
+    # 26/2026 has groups of its own under six sectors.
+    garment = await create_product(registry_client, producer, product_set=22, classification="26/2026")
+    assert (garment["product_group"], garment["sector"]) == ("fabric_garments", "handicrafts")
+    changed = await registry_client.patch(
+        f"/v1/products/{tea['id']}", json={"classification": "26/2026"}, headers=producer.headers
+    )
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["product_group"], changed.json()["sector"]) == ("tea", "food")
 
 
 async def test_access_rules(

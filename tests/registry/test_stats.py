@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.registry.products.classification import GROUPS
+from services.registry.products.classification import GROUP_NAMES
 from services.registry.products.models import PRODUCT_STATUSES
 from shared import clock
 from tests.conftest import auth
@@ -126,7 +126,7 @@ async def test_product_counts_by_every_key(
 async def test_items_are_labelled_and_ordered(registry_client: httpx.AsyncClient) -> None:
     groups = (await registry_client.get("/v1/stats/products", params={"by": "group"})).json()["items"]
     assert groups, "the test above registered products"
-    assert all(item["label"] == GROUPS[item["key"]] for item in groups if item["key"] in GROUPS)
+    assert all(item["label"] == GROUP_NAMES[item["key"]] for item in groups if item["key"] in GROUP_NAMES)
     statuses = (await registry_client.get("/v1/stats/products", params={"by": "status"})).json()["items"]
     assert [item["key"] for item in statuses] == [
         s for s in PRODUCT_STATUSES if s in {i["key"] for i in statuses}

@@ -12,9 +12,15 @@ from pydantic import Field
 from services.registry.entities.schemas import EntityType
 from shared.schemas import ReadSchema
 
-# Keys of products.classification: the 148/2023 groups, plus the 1048/2019 sectors that differ.
+# The values of product_group (products.classification.GROUP_NAMES): the 148/2023 groups, the
+# 26/2026 groups, and the 1048/2019 sectors that differ from 148's groups.
 ProductGroup = Literal[
-    "food", "beverages", "herbal", "handicrafts", "ornamentals", "tourism", "textiles", "souvenirs"
+    "food", "beverages", "herbal", "handicrafts", "ornamentals", "tourism",
+    "fresh_food", "raw_food", "processed_food", "condiments", "tea", "coffee_cocoa", "alcoholic_drinks",
+    "non_alcoholic_drinks", "functional_foods_medicines", "herbal_cosmetics", "essential_oils",
+    "household_crafts", "fabric_garments", "flowers", "ornamental_plants", "ornamental_animals",
+    "community_tourism",
+    "textiles", "souvenirs",
 ]  # fmt: skip
 CatalogueSort = Literal["name", "-star", "-issued_on", "relevance"]
 Star = Annotated[int, Field(ge=1, le=5)]
@@ -70,7 +76,8 @@ class CatalogueProduct(ReadSchema):
     expiry_date: date
     is_national: bool = Field(description="5★ recognised at national level (not a provincial 5★)")
     type: str = Field(
-        description="Product group (food, beverages, herbal, handicrafts, ornamentals, tourism)"
+        description="Product group in the product's classification version (148: food, beverages, herbal, "
+        "handicrafts, ornamentals, tourism; 26/2026: one of its 17 groups, e.g. tea)"
     )
     manufacturer: Manufacturer
     name_en: str | None

@@ -126,8 +126,8 @@ class ProductRead(ReadSchema):
     story: str | None
     classification: str
     product_set: int
-    product_group: str
-    sector: str
+    product_group: str = Field(description="The set's group in its classification (26/2026: one of 17)")
+    sector: str = Field(description="The group's sector (148 and 1048 have one level: the group itself)")
     gtin: str | None
     images: list[Image]
     status: Status

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.entities.models import ENTITY_TYPES
-from services.registry.products.classification import GROUPS, PRODUCT_SETS, SECTORS_1048
+from services.registry.products.classification import GROUP_NAMES, PRODUCT_SETS
 from services.registry.products.models import PRODUCT_STATUSES
 from services.registry.stats.repository import StatsRepository
 from services.registry.stats.schemas import EntityStats, ProductStats, StatItem
@@ -33,7 +33,7 @@ STATUS_LABELS = {
     "certified": "Đã được công nhận",
     "lapsed": "Hết hiệu lực",
 }
-GROUP_ORDER = [*GROUPS, *(key for key in SECTORS_1048 if key not in GROUPS)]
+GROUP_ORDER = list(GROUP_NAMES)
 
 
 def _key(value: Any) -> str | None:
@@ -44,7 +44,7 @@ def _key(value: Any) -> str | None:
 
 def _product_label(by: str, key: str) -> str | None:
     if by == "group":
-        return GROUPS.get(key) or SECTORS_1048.get(key)
+        return GROUP_NAMES.get(key)
     if by == "status":
         return STATUS_LABELS.get(key)
     if by == "product_set":
