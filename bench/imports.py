@@ -1,10 +1,12 @@
-"""``python -m bench.imports``: 100,000-row imports through HTTP, with the registry's peak memory.
+"""``python -m bench.imports``: 100,000-row imports and exports through HTTP, with the registry's peak memory.
 
 Generates an entities CSV, a products CSV (one product per entity) and the same entities as an
 XLSX workbook on disk; starts a real registry process on a throwaway database; uploads each file
 through HTTP and polls the job to the end, sampling the registry process's resident memory all the
 while (psutil), and reads the kernel's high-water mark (VmHWM) at the end. The XLSX run re-imports
-the entities the CSV created, so it also shows that 100,000 unchanged rows change nothing.
+the entities the CSV created, so it also shows that 100,000 unchanged rows change nothing. Then a
+fresh registry process (so the imports' memory does not count) exports the 100,000 products as CSV
+and XLSX and the entities as XLSX, each downloaded to disk, with the same memory measurements.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ from tests.support.processes import RunningProcess, free_port, start_process, st
 DEFAULT_OUTPUT = REPO_ROOT / "bench" / "results" / "imports.json"
 REFERENCE_UNITS = REPO_ROOT / "services" / "registry" / "reference" / "admin-units-2025.csv"
 PEAK_RSS_LIMIT_MB = 500
+EXPORT_PEAK_RSS_LIMIT_MB = 300
+EXPORTS = (("products", "csv"), ("products", "xlsx"), ("entities", "xlsx"))
 SAMPLE_INTERVAL_S = 0.05
 POLL_INTERVAL_S = 0.5
 JOB_TIMEOUT_S = 1800
@@ -275,6 +279,93 @@ async def measure_import(
     )  # fmt: skip
 
 
+@dataclass
+class ExportResult:
+    """One measured export."""
+
+    name: str
+    rows: int
+    file_mb: float
+    seconds: float
+    rows_per_s: float
+    rss_before_mb: float
+    peak_rss_mb: float
+
+
+def count_rows(path: Path) -> int:
+    """Data rows of an exported file (the header excluded)."""
+    if path.suffix == ".xlsx":
+        workbook = openpyxl.load_workbook(path, read_only=True)
+        try:
+            return sum(1 for _ in workbook.worksheets[0].iter_rows(min_row=2, values_only=True))
+        finally:
+            workbook.close()
+    with path.open(encoding="utf-8-sig", newline="") as file:
+        return sum(1 for _ in csv.reader(file)) - 1
+
+
+async def measure_export(
+    client: httpx.AsyncClient, sampler: MemorySampler, kind: str, file_format: str, folder: Path
+) -> ExportResult:
+    """Download one export to disk while sampling the registry's memory."""
+    sampler.reset()
+    before = sampler.current()
+    started = time.monotonic()
+    path = folder / f"export-{kind}.{file_format}"
+    async with client.stream("GET", f"/v1/{kind}/export", params={"format": file_format}) as response:
+        if response.status_code != 200:
+            raise RuntimeError(f"export of {kind} as {file_format} answered {response.status_code}")
+        with path.open("wb") as file:
+            async for chunk in response.aiter_bytes():
+                file.write(chunk)
+    seconds = time.monotonic() - started
+    peak = max(sampler.peak, before)
+    rows = await asyncio.to_thread(count_rows, path)
+    return ExportResult(
+        name=f"{kind} {file_format.upper()}", rows=rows, file_mb=round(path.stat().st_size / MIB, 1),
+        seconds=round(seconds, 1), rows_per_s=round(rows / seconds), rss_before_mb=round(before / MIB),
+        peak_rss_mb=round(peak / MIB),
+    )  # fmt: skip
+
+
+async def run_exports(
+    registry: RunningProcess, token: str, folder: Path
+) -> tuple[list[ExportResult], int | None]:
+    """Every export in turn against one registry process; also the process's VmHWM at the end."""
+    require_loopback(registry.url)
+    results = []
+    with MemorySampler(registry.process.pid) as sampler:
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=registry.url, headers=headers, timeout=600) as client:
+            for kind, file_format in EXPORTS:
+                result = await measure_export(client, sampler, kind, file_format, folder)
+                print(export_row(result), flush=True)
+                results.append(result)
+    return results, vm_hwm(registry.process.pid)
+
+
+def export_row(result: ExportResult) -> str:
+    """One printed line of an export."""
+    return (
+        f"export {result.name:<27} {result.rows:>8} {result.file_mb:>6} MB {result.seconds:>7} s "
+        f"{result.rows_per_s:>7} rows/s {result.rss_before_mb:>7} → {result.peak_rss_mb} MB"
+    )
+
+
+def export_table(results: list[ExportResult]) -> str:
+    """The export figures as docs/PERFORMANCE.md carries them."""
+    lines = [
+        "| Export | rows | file MB | s | rows/s | registry RSS before → peak |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.name} | {r.rows:,} | {r.file_mb} | {r.seconds} | {r.rows_per_s:,} "
+            f"| {r.rss_before_mb:.0f} → {r.peak_rss_mb:.0f} MB |"
+        )
+    return "\n".join(lines)
+
+
 def start_registry(database_urls: dict[str, str], public_jwks: str, log_dir: Path) -> RunningProcess:
     """One registry process (as the suite runs it) on a free port, trusting the bench's signing key."""
     env = {
@@ -368,13 +459,28 @@ def main(argv: list[str] | None = None) -> int:
                 results, high_water = asyncio.run(run_imports(registry, token, sized))
             finally:
                 stop([registry])
+            registry = start_registry(database.urls, jwks(public_pem, KID), folder)
+            try:
+                print(f"\nfresh registry pid {registry.process.pid} for the exports", flush=True)
+                exports, export_high_water = asyncio.run(run_exports(registry, token, folder))
+            finally:
+                stop([registry])
     peak = max([r.peak_rss_mb for r in results] + ([round(high_water / MIB)] if high_water else []))
+    export_peak = max(
+        [r.peak_rss_mb for r in exports] + ([round(export_high_water / MIB)] if export_high_water else [])
+    )
     print("\n" + markdown_table(results))
     print(
         f"\nregistry VmHWM (kernel peak RSS over the whole run): {round(high_water / MIB) if high_water else 'n/a'} MB"
     )
     verdict = "under" if peak < PEAK_RSS_LIMIT_MB else "OVER"
     print(f"peak RSS {peak} MB: {verdict} the {PEAK_RSS_LIMIT_MB} MB limit")
+    print("\n" + export_table(exports))
+    export_verdict = "under" if export_peak < EXPORT_PEAK_RSS_LIMIT_MB else "OVER"
+    print(
+        f"\nexports: registry VmHWM {round(export_high_water / MIB) if export_high_water else 'n/a'} MB; "
+        f"peak RSS {export_peak} MB: {export_verdict} the {EXPORT_PEAK_RSS_LIMIT_MB} MB limit"
+    )
     document = {
         "date": started.isoformat(timespec="seconds"),
         "command": command,
@@ -383,11 +489,14 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_limit_mb": PEAK_RSS_LIMIT_MB,
         "vm_hwm_mb": round(high_water / MIB) if high_water else None,
         "results": [asdict(result) for result in results],
+        "export_peak_rss_limit_mb": EXPORT_PEAK_RSS_LIMIT_MB,
+        "export_vm_hwm_mb": round(export_high_water / MIB) if export_high_water else None,
+        "exports": [asdict(result) for result in exports],
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     print(f"results written to {args.output}")
-    return 0 if peak < PEAK_RSS_LIMIT_MB else 1
+    return 0 if peak < PEAK_RSS_LIMIT_MB and export_peak < EXPORT_PEAK_RSS_LIMIT_MB else 1
 
 
 if __name__ == "__main__":

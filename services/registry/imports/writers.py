@@ -1,6 +1,9 @@
 """Writing export files: CSV as a stream of encoded chunks, XLSX through openpyxl's write-only mode.
 
-The XLSX functions block (XML serialisation): the service runs them in a worker thread.
+Memory stays flat whatever the number of rows: a write-only sheet goes to a temporary file row by row,
+with inline strings (no shared-strings table), and ``save`` zips it to disk (100,000 products add about
+1 MB to the process: docs/PERFORMANCE.md). The XLSX functions block (XML serialisation): the service
+runs them in a worker thread.
 """
 
 from __future__ import annotations
