@@ -16,7 +16,7 @@ import httpx
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from services.registry.admin_units import service as admin_units_service
+from services.registry.admin_units import loading as admin_units_loading
 from shared.db import Database
 from tests.conftest import auth
 from tests.support.database import TestDatabase
@@ -30,7 +30,7 @@ async def reference_units(database: TestDatabase) -> AsyncIterator[None]:
     db = Database.connect(database.urls["registry"], application_name="test-openapi-examples", pool_size=1)
     try:
         async with db.sessionmaker() as session, session.begin():
-            await admin_units_service.load_reference_data(session)
+            await admin_units_loading.load_reference_data(session)
         yield
     finally:
         await db.dispose()
