@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import httpx
@@ -58,11 +58,13 @@ async def register_product(
     return created
 
 
-async def certify(client: httpx.AsyncClient, product_id: str, star: int, issued_on: date) -> dict[str, Any]:
-    """Record an active provincial certificate of 36 months, as the scoring service does."""
-    event = {"product_id": product_id, "ocop_star": star, "certificate_number": f"QN-{product_id[:8]}",
-             "issued_on": issued_on.isoformat(), "expires_on": (issued_on + timedelta(days=1095)).isoformat(),
-             "level": "province", "status": "active"}  # fmt: skip
+async def certify(
+    client: httpx.AsyncClient, product_id: str, star: int, issued_on: date, status: str = "active"
+) -> dict[str, Any]:
+    """Record an event of the product's provincial certificate (valid 36 months), as scoring sends it."""
+    event = {"event_id": str(uuid.uuid4()), "product_id": product_id, "ocop_star": star,
+             "certificate_number": f"T-{product_id}", "issuing_authority": "Ủy ban nhân dân tỉnh Thử",
+             "issued_on": issued_on.isoformat(), "level": "province", "status": status}  # fmt: skip
     response = await client.post("/internal/certifications", json=event, headers=auth("service", "scoring"))
     assert response.status_code == 200, response.text
     product: dict[str, Any] = response.json()

@@ -6,8 +6,8 @@ Every product keeps the group and the sector of its own classification version
 (148 and 1048) the sector is the group's key (148 products carried a 26/2026 sub-group there, 1048
 products the sector's name). The placements are written out here as they stood at this revision.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-01
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -49,7 +49,7 @@ GROUPS_2026 = {
     25: ("ornamental_animals", "ornamentals"),
     26: ("community_tourism", "tourism"),
 }
-# What revision 0007 stored: product set → (148 group, sub-group), for 148 and 26/2026 products alike.
+# What revision 0008 and earlier stored: product set → (148 group, sub-group), for 148 and 26/2026 products alike.
 BEFORE = {
     1: ("food", "fresh food"),
     2: ("food", "fresh food"),
