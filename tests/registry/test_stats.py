@@ -14,7 +14,7 @@ from services.registry.products.classification import GROUP_NAMES
 from services.registry.products.models import PRODUCT_STATUSES
 from shared import clock
 from tests.conftest import auth
-from tests.registry.conftest import entity_body
+from tests.registry.conftest import Producer, certify, entity_body, register_product
 from tests.registry.factories import create_unit
 from tests.support.database import TestDatabase
 
@@ -121,6 +121,18 @@ async def test_product_counts_by_every_key(
     assert change("year", True) == dict(Counter([rated_year, rated_year, "2019"]))
     assert change("certificate_year", True) == dict(Counter([rated_year, rated_year, "2025"]))
     assert change("year") == dict(Counter([rated_year, rated_year, "2019", "2021", None]))
+
+
+async def test_an_expiring_certificate_still_gives_its_star(
+    registry_client: httpx.AsyncClient, producer: Producer
+) -> None:
+    params = {"by": "star", "province": producer.unit.province_code}
+    before = await _counts(registry_client, "/v1/stats/products", **params)
+    honey = await register_product(registry_client, str(producer.entity_id), product_set=4)
+    await certify(registry_client, honey["id"], 4, TODAY - timedelta(days=1000))
+    await certify(registry_client, honey["id"], 4, TODAY - timedelta(days=1000), status="expiring")
+    after = await _counts(registry_client, "/v1/stats/products", **params)
+    assert _delta(before, after) == {"4": 1}
 
 
 async def test_items_are_labelled_and_ordered(registry_client: httpx.AsyncClient) -> None:

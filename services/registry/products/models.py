@@ -30,6 +30,8 @@ from shared.models import CreatedAt, Timestamps, UUIDPrimaryKey
 
 PRODUCT_STATUSES = ("idea", "business_plan", "implementing", "ready_for_evaluation", "certified", "lapsed")
 CERTIFICATE_STATUSES = ("active", "expiring", "expired", "revoked", "superseded")
+# A certificate in one of these states is in force until its expiry date ("expiring" is still valid).
+CURRENT_CERTIFICATE_STATUSES = ("active", "expiring")
 CERTIFICATE_LEVELS = ("district", "province", "central")
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, case, extract, func, select
+from sqlalchemy import ColumnElement, Table, and_, case, extract, func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.admin_units.models import AdminUnit
 from services.registry.catalogue.repository import in_catalogue
 from services.registry.entities.models import Entity
-from services.registry.products.models import Product
+from services.registry.products.models import CURRENT_CERTIFICATE_STATUSES, Product
 
 product = cast(Table, Product.__table__)
 entity = cast(Table, Entity.__table__)
@@ -28,6 +28,15 @@ PRODUCT_KEYS: dict[str, ColumnElement[Any]] = {
     "product_set": product.c.product_set,
 }
 ENTITY_KEYS: dict[str, ColumnElement[Any]] = {"type": entity.c.entity_type, "commune": entity.c.commune_code}
+
+
+def certificate_current(today: date) -> ColumnElement[bool]:
+    """The product carries a certificate in force on ``today`` (active or expiring, not run out)."""
+    return and_(
+        product.c.status == "certified",
+        product.c.certificate_status.in_(CURRENT_CERTIFICATE_STATUSES),
+        product.c.certificate_expires_on >= today,
+    )
 
 
 def _count_query(key: ColumnElement[Any], table: Table) -> Any:
@@ -51,7 +60,7 @@ class StatsRepository:
         """
         key = PRODUCT_KEYS[by]
         if by == "star" and not include_lapsed:
-            key = case((in_catalogue(today), product.c.ocop_star), else_=None)
+            key = case((certificate_current(today), product.c.ocop_star), else_=None)
         query = _count_query(key, product)
         if province is not None:
             query = query.where(product.c.province_code == province)
