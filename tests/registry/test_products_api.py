@@ -193,7 +193,7 @@ async def test_snapshot_holds_product_entity_commune_and_province(
         f"/v1/products/{product['id']}", headers=producer.headers
     )).json()  # fmt: skip
     assert (snapshot["product"]["classification"], snapshot["product"]["product_set"]) == ("1048", 11)
-    assert (snapshot["product"]["product_group"], snapshot["product"]["sector"]) == ("beverages", "Đồ uống")
+    assert (snapshot["product"]["product_group"], snapshot["product"]["sector"]) == ("beverages", "beverages")
     entity = snapshot["entity"]
     assert entity["id"] == str(producer.entity_id)
     assert (entity["entity_type"], entity["representative_name"]) == ("cooperative", "Nguyễn Thị Hoa")
