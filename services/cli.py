@@ -123,7 +123,13 @@ def _start(spec: ProcessSpec, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, env=env)  # noqa: S603
 
 
-def _wait_healthy(spec: ProcessSpec, process: subprocess.Popen[bytes] | None, timeout_s: float = 30) -> None:
+# A loaded two-core machine can take a minute to import and start four processes side by side.
+START_TIMEOUT_S = float(os.environ.get("OCOP_START_TIMEOUT_S", "120"))
+
+
+def _wait_healthy(
+    spec: ProcessSpec, process: subprocess.Popen[bytes] | None, timeout_s: float = START_TIMEOUT_S
+) -> None:
     if process is None:
         raise SystemExit(f"{spec.name} was not started")
     deadline = time.monotonic() + timeout_s

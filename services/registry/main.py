@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from services.registry.admin_units.router import router as admin_units_router
 from services.registry.catalogue.router import router as catalogue_router
+from services.registry.changes.router import router as changes_router
 from services.registry.config import RegistrySettings, get_settings
 from services.registry.cycle.router import ideas_router, plans_router
 from services.registry.entities.router import router as entities_router
@@ -46,6 +47,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             products_router,
             ideas_router,
             plans_router,
+            changes_router,
             catalogue_router,
             stats_router,
             certification_router,

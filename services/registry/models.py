@@ -6,6 +6,7 @@ from __future__ import annotations
 def load_models() -> None:
     """Import each domain package's models module."""
     from services.registry.admin_units import models as _admin_units  # noqa: F401
+    from services.registry.changes import models as _changes  # noqa: F401
     from services.registry.cycle import models as _cycle  # noqa: F401
     from services.registry.entities import models as _entities  # noqa: F401
     from services.registry.imports import models as _imports  # noqa: F401

@@ -37,6 +37,12 @@ async def _holdings(client: httpx.AsyncClient, database: TestDatabase) -> Holdin
     plan = await new_plan(client, world)
     entity = (await client.get(f"/v1/entities/{world.entity_id}", headers=world.producer)).json()
     product = (await client.get(f"/v1/products/{plan['product_id']}", headers=world.producer)).json()
+    asked = await client.post(
+        f"/v1/products/{plan['product_id']}/change-requests",
+        json={"name_en": "Squid cake"},
+        headers=world.producer,
+    )
+    assert asked.status_code == 201, asked.text
     return Holdings(
         world,
         entity["tax_code"],
@@ -45,6 +51,7 @@ async def _holdings(client: httpx.AsyncClient, database: TestDatabase) -> Holdin
             "/v1/products": {plan["product_id"]},
             "/v1/ideas": {plan["idea_id"]},
             "/v1/business-plans": {plan["id"]},
+            "/v1/change-requests": {asked.json()["id"]},
         },
         exported={"/v1/entities/export": {entity["tax_code"]}, "/v1/products/export": {product["name"]}},
     )
@@ -56,7 +63,7 @@ async def worlds(registry_client: httpx.AsyncClient, database: TestDatabase) -> 
     return await _holdings(registry_client, database), await _holdings(registry_client, database)
 
 
-LISTINGS = ("/v1/entities", "/v1/products", "/v1/ideas", "/v1/business-plans")
+LISTINGS = ("/v1/entities", "/v1/products", "/v1/ideas", "/v1/business-plans", "/v1/change-requests")
 EXPORTS = ("/v1/entities/export", "/v1/products/export")
 
 

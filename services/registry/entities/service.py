@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import policies
 from services.registry.admin_units import service as admin_units_service
+from services.registry.changes.errors import NeedsApproval
 from services.registry.entities.errors import EntityNotFound, TaxCodeTaken
 from services.registry.entities.models import Entity
 from services.registry.entities.repository import EntityFilter, EntityRepository
@@ -17,7 +18,7 @@ from services.registry.entities.schemas import EntityCreate, EntityUpdate
 from shared import clock
 from shared.pagination import KeysetPage, decode_cursor
 from shared.security.dependencies import Forbidden, require_authenticated
-from shared.security.principal import Principal
+from shared.security.principal import Principal, Role
 from shared.security.scopes import Place
 from shared.text import fold
 
@@ -62,6 +63,28 @@ async def get_entity(session: AsyncSession, *, principal: Principal, entity_id: 
     return entity
 
 
+# Who the entity is in law: a producer changes these only through a change request.
+IDENTITY_FIELDS = ("legal_name", "tax_code")
+
+
+def _refuse_identity_change_in_place(principal: Principal, entity: Entity, changes: dict[str, Any]) -> None:
+    """An entity's legal name and tax code change only with an officer's approval."""
+    if principal.role is not Role.producer:
+        return
+    changed = [
+        field
+        for field in IDENTITY_FIELDS
+        if changes.get(field) is not None and changes[field] != getattr(entity, field)
+    ]
+    if changed:
+        raise NeedsApproval(
+            f"{', '.join(changed)} change only with an officer's approval: "
+            f"ask at /v1/entities/{entity.id}/change-requests",
+            field=f"body.{changed[0]}",
+            change_requests=f"/v1/entities/{entity.id}/change-requests",
+        )
+
+
 async def update_entity(
     session: AsyncSession, *, principal: Principal, entity_id: uuid.UUID, data: EntityUpdate
 ) -> Entity:
@@ -70,6 +93,7 @@ async def update_entity(
     if not policies.can_edit(principal, place_of(entity)):
         raise Forbidden("You may read this entity but not change it.")
     changes: dict[str, Any] = data.model_dump(exclude_unset=True)
+    _refuse_identity_change_in_place(principal, entity, changes)
     new_tax_code = changes.get("tax_code")
     if (
         new_tax_code

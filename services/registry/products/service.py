@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import policies
+from services.registry.changes.errors import NeedsApproval
 from services.registry.entities import service as entity_service
 from services.registry.entities.errors import EntityNotFound
 from services.registry.entities.models import Entity
@@ -55,6 +56,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "certified": frozenset(),
     "lapsed": frozenset({"implementing", "ready_for_evaluation"}),
 }
+# What a certificate and the public record stand on: a producer changes it only through a change request.
+IDENTITY_FIELDS = ("name", "name_en", "product_set", "classification", "gtin")
 # What a producer may do on its own; the rest needs an officer's decision (the cycle's reviews).
 PRODUCER_TRANSITIONS = frozenset({("implementing", "ready_for_evaluation"), ("ready_for_evaluation", "implementing"),
                                   ("lapsed", "ready_for_evaluation"), ("lapsed", "implementing")})  # fmt: skip
@@ -130,6 +133,11 @@ async def register_product(
         raise EntityNotFound(f"No entity {data.entity_id}", field="body.entity_id") from exc
     if not policies.can_edit(principal, entity_service.place_of(entity)):
         raise Forbidden("You may read this entity but not register products for it.")
+    if principal.role is Role.producer and data.status != "idea":
+        # Later states follow an officer's review of the idea and the plan; a producer starts at the idea.
+        raise Forbidden(
+            "Producers register products as ideas; officers decide the later states.", field="body.status"
+        )
     warnings = _gtin_warnings(data.gtin, "body.gtin")
     repository = ProductRepository(session)
     await _ensure_unique(repository, data.entity_id, data.name, data.gtin)
@@ -209,6 +217,22 @@ async def _editable(session: AsyncSession, *, principal: Principal, product_id: 
     return product
 
 
+def _refuse_identity_change_in_place(principal: Principal, product: Product, changes: dict[str, Any]) -> None:
+    """A certified product's identity changes only with an officer's approval (a change request)."""
+    if principal.role is not Role.producer or product.status != "certified":
+        return
+    changed = [
+        field for field in IDENTITY_FIELDS if field in changes and changes[field] != getattr(product, field)
+    ]
+    if changed:
+        raise NeedsApproval(
+            f"{', '.join(changed)} of a certified product change only with an officer's approval: "
+            f"ask at /v1/products/{product.id}/change-requests",
+            field=f"body.{changed[0]}",
+            change_requests=f"/v1/products/{product.id}/change-requests",
+        )
+
+
 async def update_product(
     session: AsyncSession, *, principal: Principal, product_id: uuid.UUID, data: ProductUpdate
 ) -> tuple[Product, list[Warning]]:
@@ -219,6 +243,7 @@ async def update_product(
         for k, v in data.model_dump(exclude_unset=True).items()
         if v is not None or k in ("name_en", "description", "story", "gtin", "external_id")
     }
+    _refuse_identity_change_in_place(principal, product, changes)
     warnings = _gtin_warnings(changes.get("gtin"), "body.gtin")
     repository = ProductRepository(session)
     await _ensure_unique(repository, product.entity_id, changes.get("name"), changes.get("gtin"), product.id)
