@@ -56,6 +56,12 @@ EXPECTED = {
     ("get", "/v1/catalogue/{product_id}"): "catalogue_read",
     ("get", "/v1/stats/products"): "stats_products",
     ("get", "/v1/stats/entities"): "stats_entities",
+    ("post", "/v1/products/{product_id}/change-requests"): "products_request_change",
+    ("post", "/v1/entities/{entity_id}/change-requests"): "entities_request_change",
+    ("get", "/v1/change-requests"): "change_requests_list",
+    ("get", "/v1/change-requests/{request_id}"): "change_requests_read",
+    ("post", "/v1/change-requests/{request_id}/approve"): "change_requests_approve",
+    ("post", "/v1/change-requests/{request_id}/reject"): "change_requests_reject",
 }
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 MAX_LENGTH = 32

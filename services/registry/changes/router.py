@@ -26,7 +26,7 @@ router = APIRouter(tags=["change-requests"])
     "/v1/products/{product_id}/change-requests", status_code=status.HTTP_201_CREATED,
     response_model=ChangeRequestRead, responses=problems(401, 403, 404),
 )  # fmt: skip
-async def change_requests_create_for_product(
+async def products_request_change(
     product_id: uuid.UUID, body: ProductIdentityChange, session: SessionDep, principal: PrincipalDep
 ) -> ChangeRequestRead:
     """Ask an officer to change a product's name, product set, classification or GTIN."""
@@ -40,7 +40,7 @@ async def change_requests_create_for_product(
     "/v1/entities/{entity_id}/change-requests", status_code=status.HTTP_201_CREATED,
     response_model=ChangeRequestRead, responses=problems(401, 403, 404),
 )  # fmt: skip
-async def change_requests_create_for_entity(
+async def entities_request_change(
     entity_id: uuid.UUID, body: EntityIdentityChange, session: SessionDep, principal: PrincipalDep
 ) -> ChangeRequestRead:
     """Ask an officer to change an entity's legal name or tax code."""
