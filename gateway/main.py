@@ -14,7 +14,7 @@ from gateway.config import GatewaySettings, get_settings
 from gateway.openapi import merged_openapi
 from gateway.proxy import ProxyApp
 from gateway.ratelimit import RateLimitMiddleware
-from gateway.routes import upstream_for
+from gateway.routes import LARGE_BODIES, upstream_for
 from shared.app import create_service_app, database_lifespan
 from shared.docs import docs_page
 from shared.http import Upstream, UpstreamError, make_upstream
@@ -95,6 +95,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             (RateLimitMiddleware, {"limits": settings.rate_limits(), "verifier": build_verifier(settings)}),
         ],
         openapi_url=None,
+        large_bodies=LARGE_BODIES,
     )
 
 

@@ -45,3 +45,11 @@ def upstream_for(path: str) -> str | None:
         if segments[: len(prefix)] == prefix:
             return service
     return None
+
+
+# Bodies the services accept beyond the default cap (their upload routes), the same caps at the edge:
+# tests/gateway/test_body_limits.py checks they match the registry's.
+LARGE_BODIES = (
+    ("POST /v1/imports", 51 * 1024 * 1024),
+    ("POST /v1/products/[^/]+/images", 5 * 1024 * 1024 + 64 * 1024),
+)

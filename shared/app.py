@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
+from shared.body_limits import BodyLimits, RequestBodyGuard
 from shared.config import BaseServiceSettings
 from shared.db import Database
 from shared.docs import docs_router, mount_assets
@@ -74,6 +75,7 @@ def create_service_app(
     description: str = "",
     version: str = "1.0.0",
     inner_middleware: Sequence[tuple[Any, dict[str, Any]]] = (),
+    large_bodies: Sequence[tuple[str, int]] = (),
     openapi_url: str | None = "/openapi.json",
 ) -> FastAPI:
     """Wire logging, request ids, problem+json errors, health checks and the given routers."""
@@ -96,6 +98,9 @@ def create_service_app(
     for middleware, options in inner_middleware:
         app.add_middleware(middleware, **options)
     app.add_middleware(ControlCharacterGuard)
+    # Outside everything that reads a body: a body over its route's cap never reaches a handler or the proxy.
+    limits = BodyLimits(settings.max_body_bytes, tuple(large_bodies), settings.body_read_timeout_s)
+    app.add_middleware(RequestBodyGuard, limits=limits)
     # Added last, so it is the outermost: every response, even a proxied one, carries the id.
     app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)
     app.include_router(health_router(readiness))

@@ -25,6 +25,9 @@ class BaseServiceSettings(BaseSettings):
     db_statement_timeout_ms: int = 15_000
     log_level: str = "INFO"
     access_log: bool = True
+    # Request bodies: the cap of routes without one of their own, and how long a body may pause.
+    max_body_bytes: int = 1024 * 1024
+    body_read_timeout_s: float = 30.0
     # Tokens are issued by the gateway (or a trusted OIDC issuer); services only hold public keys.
     jwt_issuer: str = "ocop-gateway"
     jwt_audience: str = "ocop-platform"

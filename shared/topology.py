@@ -26,9 +26,11 @@ class ProcessSpec:
         Services keep idle connections longer than the gateway's pool does (30 s), so the gateway
         never reuses a connection the service has just closed (uvicorn's default is 5 s).
         """
+        # Every process bounds its requests' header size and header time (shared/server.py).
+        common = ["--no-access-log", "--http", "shared.server:GuardedHttpToolsProtocol"]
         if self.edge:
-            return ["--no-access-log", "--no-proxy-headers"]
-        return ["--no-access-log", "--timeout-keep-alive", "35"]
+            return [*common, "--no-proxy-headers"]
+        return [*common, "--timeout-keep-alive", "35"]
 
     @property
     def env_prefix(self) -> str:

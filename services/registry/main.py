@@ -15,10 +15,18 @@ from services.registry.cycle.router import ideas_router, plans_router
 from services.registry.entities.router import router as entities_router
 from services.registry.imports import service as imports_service
 from services.registry.imports.router import router as imports_router
+from services.registry.products import service as product_service
 from services.registry.products.router import internal_router as certification_router
 from services.registry.products.router import router as products_router
 from services.registry.stats.router import router as stats_router
 from shared.app import create_service_app, database_lifespan
+from shared.body_limits import KIB, MIB
+
+# Uploads may be larger than JSON bodies: their own caps plus room for the multipart envelope.
+LARGE_BODIES = (
+    ("POST /v1/imports", imports_service.MAX_UPLOAD_BYTES + MIB),
+    ("POST /v1/products/[^/]+/images", product_service.MAX_IMAGE_BYTES + 64 * KIB),
+)
 
 
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
@@ -53,6 +61,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             certification_router,
         ],
         lifespan=lifespan,
+        large_bodies=LARGE_BODIES,
     )
 
 

@@ -8,6 +8,7 @@ import pytest
 from shared.textguard import forbidden_character
 from tests.conftest import auth
 from tests.registry.conftest import Producer, entity_body
+from tests.support.database import TestDatabase
 
 
 @pytest.mark.parametrize(
@@ -101,21 +102,20 @@ async def test_a_cursor_that_decodes_to_a_control_character_is_refused(
     assert _field_of(await registry_client.get("/v1/catalogue", params={"cursor": cursor})) == "query.cursor"
 
 
-async def test_database_errors_never_carry_the_statement_parameters(
-    registry_client: httpx.AsyncClient, database: object
-) -> None:
+async def test_database_errors_never_carry_the_statement_parameters(database: TestDatabase) -> None:
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
 
-    from services.registry.main import create_app
+    from shared.db import Database
 
-    del database, registry_client
-    app = create_app()
-    async with app.router.lifespan_context(app):
+    engine = Database.connect(database.urls["registry"], application_name="test").engine
+    try:
         with pytest.raises(DBAPIError) as raised:
-            async with app.state.db.engine.connect() as connection:
+            async with engine.connect() as connection:
                 await connection.execute(
                     text("SELECT CAST(:tax_code AS text), 1 / 0"), {"tax_code": "Nguyễn Thị Hoa 5701234567"}
                 )
+    finally:
+        await engine.dispose()
     assert "5701234567" not in str(raised.value)
     assert "hidden due to hide_parameters" in str(raised.value)

@@ -63,5 +63,7 @@ app = Starlette(
         Route("/v1/stamps/slow", slow),
         Route("/v1/stamps/big", big),
         Route("/v1/stamps/{rest:path}", echo, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        # An upload route (a large body cap at the gateway), for the streaming test.
+        Route("/v1/imports", echo, methods=["POST"]),
     ]
 )

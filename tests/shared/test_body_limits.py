@@ -1,0 +1,32 @@
+"""Body caps per route and the gateway's caps agreeing with the registry's."""
+
+from __future__ import annotations
+
+import httpx
+
+from gateway.routes import LARGE_BODIES as GATEWAY_LARGE_BODIES
+from services.registry.main import LARGE_BODIES as REGISTRY_LARGE_BODIES
+from shared.body_limits import MIB, BodyLimits
+
+
+def test_a_route_of_its_own_has_its_own_cap() -> None:
+    limits = BodyLimits(MIB, (("POST /v1/products/[^/]+/images", 5 * MIB),))
+    assert limits.cap_for("POST", "/v1/products/0b6f3c52/images") == 5 * MIB
+    assert limits.cap_for("POST", "/v1/products") == MIB
+    assert limits.cap_for("PUT", "/v1/products/0b6f3c52/images") == MIB
+    assert limits.cap_for("POST", "/v1/products/a/b/images") == MIB
+
+
+def test_the_edge_accepts_what_the_registry_accepts() -> None:
+    assert dict(GATEWAY_LARGE_BODIES) == dict(REGISTRY_LARGE_BODIES)
+
+
+async def test_a_json_body_over_the_default_cap_is_413_in_the_service(
+    registry_client: httpx.AsyncClient,
+) -> None:
+    response = await registry_client.post(
+        "/v1/entities", content=b"[" + b"1," * MIB + b"1]", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["max_bytes"] == MIB
