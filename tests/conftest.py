@@ -14,7 +14,13 @@ from fastapi import FastAPI
 from shared.security.jwt import TokenSigner
 from shared.security.keys import jwks
 from shared.security.principal import Principal, Role
-from tests.support.database import TestDatabase, create_test_database, drop_test_database, resolve_server
+from tests.support.database import (
+    TestDatabase,
+    create_test_database,
+    drop_test_database,
+    embedded_home,
+    resolve_server,
+)
 from tests.support.keys import rsa_pair
 from tests.support.processes import RunningProcess, running_suite
 
@@ -49,7 +55,7 @@ def auth(role: Role | str, scope: str | None = None, sub: str = "tester") -> dic
 @pytest.fixture(scope="session")
 def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
     """A database created for this run, bootstrapped and migrated; dropped at the end."""
-    server_url, embedded = resolve_server(tmp_path_factory.mktemp("pg"))
+    server_url, embedded = resolve_server(embedded_home("pg"))
     created = create_test_database(server_url, embedded)
     for name, url in created.urls.items():
         os.environ[f"{name.upper()}_DATABASE_URL"] = url

@@ -8,7 +8,7 @@ import pytest
 from shared.db import asyncpg_dsn
 from shared.embedded import EmbeddedPostgres
 from shared.topology import PROCESSES
-from tests.support.database import create_test_database, drop_test_database
+from tests.support.database import create_test_database, drop_test_database, embedded_home
 
 pytestmark = pytest.mark.xdist_group("embedded-postgres")
 
@@ -24,12 +24,10 @@ async def _versions(url: str) -> dict[str, str]:
         await connection.close()
 
 
-def test_embedded_server_takes_roles_schemas_and_every_migration(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> None:
+def test_embedded_server_takes_roles_schemas_and_every_migration() -> None:
     import asyncio
 
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("embedded") / "pgdata", delete_on_stop=True)
+    server = EmbeddedPostgres(embedded_home("embedded") / "pgdata", delete_on_stop=True)
     server_url = server.start()
     try:
         assert "host=" in server_url, "the embedded server listens on a unix socket"

@@ -25,6 +25,7 @@ import pytest
 from shared.db import asyncpg_dsn
 from shared.embedded import EmbeddedPostgres
 from shared.topology import GATEWAY, SERVICES
+from tests.support.database import embedded_home
 from tests.support.processes import free_port
 
 # One embedded server at a time: two starting side by side on one machine can trip over each other.
@@ -67,11 +68,9 @@ def _child(runner: subprocess.Popen[bytes], needle: str) -> psutil.Process:
 
 
 @pytest.fixture(scope="module")
-def running_suite(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, int], Path]]:
+def running_suite() -> Iterator[tuple[subprocess.Popen[bytes], dict[str, int], Path]]:
     """`ocop up --no-demo` on an embedded PostgreSQL and free ports; its output in a log file."""
-    state = tmp_path_factory.mktemp("ocop-state")
+    state = embedded_home("state")
     ports = {spec.name: free_port() for spec in (*SERVICES, GATEWAY)}
     env = {key: value for key, value in os.environ.items() if not key.endswith("_DATABASE_URL")}
     env |= {"OCOP_STATE_DIR": str(state)} | {
@@ -145,10 +144,8 @@ def test_a_killed_postgresql_is_restarted_and_the_suite_serves_again(
     assert int((pgdata / "postmaster.pid").read_text().splitlines()[0]) != postmaster
 
 
-def test_service_roles_need_their_password_on_the_embedded_server(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> None:
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("scram") / "pgdata", delete_on_stop=True)
+def test_service_roles_need_their_password_on_the_embedded_server() -> None:
+    server = EmbeddedPostgres(embedded_home("scram") / "pgdata", delete_on_stop=True)
     admin = asyncpg_dsn(server.start())
     try:
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,3 +57,13 @@ def drop_test_database(database: TestDatabase) -> None:
     asyncio.run(dbadmin.drop_database(server_url, dbadmin.database_of(database.admin_url)))
     if database.embedded is not None:
         database.embedded.stop()
+
+
+def embedded_home(label: str) -> Path:
+    """A fresh folder for an embedded server's data, outside pytest's temporary root.
+
+    The server runs as its own system user and needs to traverse the folder's parents; pytest resets
+    its root (/tmp/pytest-of-<user>) to mode 0700 whenever a run or an xdist worker starts, which would
+    lock a running server out of its own data. /tmp itself stays traversable.
+    """
+    return Path(tempfile.mkdtemp(prefix=f"ocop-{label}-"))
