@@ -19,7 +19,7 @@ from typing import IO, Any
 import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
 
-from services.registry.imports.columns import FileFormat, normalise_header
+from services.registry.files.columns import FileFormat, normalise_header
 
 SNIFF_BYTES = 64 * 1024
 ZIP_MAGIC = b"PK\x03\x04"

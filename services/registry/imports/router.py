@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
+from services.registry.files.columns import FileFormat, ImportKind
 from services.registry.imports import service, uploads
-from services.registry.imports.columns import FileFormat, ImportKind
 from services.registry.imports.schemas import ImportJobRead, ImportJobSummary
 from shared.db import SessionDep
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.registry import policies
-from services.registry.imports.columns import FileLayout, cell_to_input
+from services.registry.files.columns import FileLayout, cell_to_input
 from services.registry.imports.readers import RawRow
 from services.registry.imports.repository import CommuneRef, EntityRef, ImportDataRepository
 from services.registry.products.classification import classify

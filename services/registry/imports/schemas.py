@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from services.registry.imports.columns import FileFormat, ImportKind
+from services.registry.files.columns import FileFormat, ImportKind
 from shared.schemas import ReadSchema
 
 JobStatus = Literal["pending", "validating", "importing", "succeeded", "failed"]

@@ -28,8 +28,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import policies
-from services.registry.imports import readers, writers
-from services.registry.imports.columns import LAYOUTS, FileFormat, FileLayout, ImportKind, normalise_header
+from services.registry.files import writers
+from services.registry.files.columns import LAYOUTS, FileFormat, FileLayout, ImportKind, normalise_header
+from services.registry.imports import readers
 from services.registry.imports.errors import ImportJobNotFound, UnsupportedFileType
 from services.registry.imports.models import ImportJob
 from services.registry.imports.repository import ImportDataRepository, ImportJobRepository, JobFilter

@@ -20,7 +20,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from services.registry.imports.columns import FORMULA_STARTS, FileLayout, value_to_cell, value_to_csv
+from services.registry.files.columns import FORMULA_STARTS, FileLayout, value_to_cell, value_to_csv
 
 # Excel only reads a CSV file as UTF-8 (Vietnamese names intact) when it starts with a byte-order mark.
 UTF8_BOM = "\ufeff"

@@ -1,4 +1,4 @@
-"""The columns of import and export files, and how spreadsheet cells become schema input and back.
+"""The columns of entity and product files (imports and exports), and how cells become schema input and back.
 
 The columns are the registration schemas' own fields (``EntityCreate``; ``ProductCreate`` with the
 entity named by its tax code and without images or status), so a file is validated by exactly the
