@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Select, Table, bindparam, column, func, insert, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.pagination import KeysetPage, next_page
 
 M = TypeVar("M")
+
+
+def unnested(name: str, **arrays: tuple[Sequence[Any], Any]) -> Any:
+    """Parallel arrays (``column=(values, type)``) as a derived table ``name(column, ...)`` to join against.
+
+    Each array is one bound parameter, so every batch runs the same prepared statement; joined through
+    ``unnest()`` the planner probes an index per value (``= ANY($1)`` compares every row with every value).
+    """
+    parameters = [
+        bindparam(f"{name}_{key}", list(values), type_=ARRAY(item_type))
+        for key, (values, item_type) in arrays.items()
+    ]
+    columns = [column(key, item_type) for key, (_, item_type) in arrays.items()]
+    return func.unnest(*parameters).table_valued(*columns).render_derived(name=name)
 
 
 class Repository(Generic[M]):
@@ -68,3 +83,26 @@ class Repository(Generic[M]):
         result = await self.session.execute(query)
         records: Sequence[Any] = result.all() if rows else result.scalars().all()
         return next_page(records, limit, lambda record: [getattr(record, name) for name in names])
+
+    @property
+    def table(self) -> Table:
+        """The model's table, for set-based statements."""
+        table: Table = self.model.__table__
+        return table
+
+    async def insert_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert many rows in one batched statement (each row names the same columns)."""
+        if rows:
+            await self.session.execute(insert(self.table), list(rows))
+
+    async def update_rows(self, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
+        """Update rows by ``id`` in one batched statement; each row holds ``id`` and every one of ``columns``."""
+        if not rows:
+            return
+        # Bind names must differ from column names in an UPDATE's SET clause.
+        values: dict[str, Any] = {name: bindparam(f"new_{name}") for name in columns}
+        if "updated_at" in self.table.c:
+            values["updated_at"] = func.now()
+        statement = update(self.table).where(self.table.c.id == bindparam("row_id")).values(values)
+        parameters = [{"row_id": row["id"], **{f"new_{name}": row[name] for name in columns}} for row in rows]
+        await self.session.execute(statement, parameters)

@@ -13,6 +13,7 @@ from services.registry.changes.router import router as changes_router
 from services.registry.config import RegistrySettings, get_settings
 from services.registry.cycle.router import ideas_router, plans_router
 from services.registry.entities.router import router as entities_router
+from services.registry.imports import runner as import_runner
 from services.registry.imports import service as imports_service
 from services.registry.imports.router import router as imports_router
 from services.registry.products import service as product_service
@@ -38,7 +39,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with database(app):
             async with app.state.db.sessionmaker.begin() as session:
-                await imports_service.fail_interrupted_jobs(session)
+                await import_runner.fail_interrupted_jobs(session)
             yield
 
     return create_service_app(
@@ -48,11 +49,9 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         settings=settings,
         routers=[
             admin_units_router,
-            # Import/export routes (/v1/imports, /v1/{entities,products}/export) before the
-            # /{id} routes so "export" is never read as an id.
-            imports_router,
             entities_router,
             products_router,
+            imports_router,
             ideas_router,
             plans_router,
             changes_router,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typing
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -30,7 +30,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from services.registry.admin_units.models import AdminUnit, AdminUnitSuccession
 from shared.pagination import KeysetPage
-from shared.repository import Repository
+from shared.repository import Repository, unnested
 
 UNITS = typing.cast(Table, AdminUnit.__table__)
 SUCCESSIONS = typing.cast(Table, AdminUnitSuccession.__table__)
@@ -79,6 +79,15 @@ class SuccessionValues:
     predecessor: UnitKey
     successor: UnitKey
     partial: bool
+
+
+@dataclass(frozen=True)
+class CommuneRef:
+    """A commune as records refer to it: its id, its code and its province's code."""
+
+    id: int
+    code: str
+    province_code: str
 
 
 @dataclass(frozen=True)
@@ -250,6 +259,19 @@ class AdminUnitRepository(Repository[AdminUnit]):
         """The unit with ``code`` in force on ``on`` (codes are unique at any one date)."""
         statement = select(AdminUnit).where(AdminUnit.code == code, valid_on(on))
         return (await self.session.scalars(statement)).first()
+
+    async def valid_communes(self, codes: Collection[str], on: date) -> dict[str, CommuneRef]:
+        """The communes in force on ``on`` among ``codes``, by code (one query however many)."""
+        if not codes:
+            return {}
+        wanted = unnested("wanted", code=(list(codes), String))
+        statement = (
+            select(UNITS.c.id, UNITS.c.code, UNITS.c.province_code)
+            .join(wanted, UNITS.c.code == wanted.c.code)
+            .where(UNITS.c.level == "commune", valid_on(on))
+        )
+        rows = (await self.session.execute(statement)).all()
+        return {row.code: CommuneRef(row.id, row.code, row.province_code) for row in rows}
 
     async def last_ended_with_code(self, code: str, on: date) -> AdminUnit | None:
         """The most recent unit with ``code`` that had ended by ``on``."""

@@ -8,7 +8,7 @@ units valid today through successions, while records keep the unit they were reg
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date
 from typing import Any
 
@@ -18,6 +18,7 @@ from services.registry.admin_units.errors import AdminUnitNotFound, InvalidCommu
 from services.registry.admin_units.models import AdminUnit
 from services.registry.admin_units.repository import (
     AdminUnitRepository,
+    CommuneRef,
     ListFilter,
 )
 from services.registry.admin_units.schemas import (
@@ -240,3 +241,20 @@ async def resolve_commune(
             code="commune_superseded",
         )
     raise InvalidCommune(field, f"no commune has code {code} on {on.isoformat()}", code="commune_unknown")
+
+
+async def resolve_communes(
+    session: AsyncSession, codes: Collection[str], on: date, *, field: str = "body.commune_code"
+) -> dict[str, CommuneRef | InvalidCommune]:
+    """``resolve_commune`` for many codes at once: each code's commune valid on ``on``, or the problem."""
+    resolved: dict[str, CommuneRef | InvalidCommune] = {}
+    resolved.update(await AdminUnitRepository(session).valid_communes(codes, on))
+    # Only codes that name no commune cost more queries, to explain why (a reform, a wrong level).
+    for code in set(codes) - resolved.keys():
+        try:
+            unit = await resolve_commune(session, code, on, field=field)
+        except InvalidCommune as problem:
+            resolved[code] = problem
+        else:  # pragma: no cover - valid_communes found every commune in force
+            resolved[code] = CommuneRef(unit.id, unit.code, unit.province_code)
+    return resolved

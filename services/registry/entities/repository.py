@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import typing
 import uuid
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, RowMapping, String, Table, select
+from sqlalchemy.dialects.postgresql import UUID
 
 from services.registry.entities.models import Entity
 from shared.pagination import KeysetPage
-from shared.repository import Repository
+from shared.repository import Repository, unnested
 from shared.security.scopes import Visibility, visible_condition
+
+ENTITIES = typing.cast(Table, Entity.__table__)
 
 
 @dataclass(frozen=True)
@@ -33,22 +38,48 @@ class EntityRepository(Repository[Entity]):
         """The entity holding this tax code, if any."""
         return await self.session.scalar(select(Entity).where(Entity.tax_code == tax_code))
 
-    async def by_tax_codes(self, tax_codes: Collection[str]) -> dict[str, Entity]:
-        """The entities holding these tax codes, by tax code (one query however many)."""
-        if not tax_codes:
+    async def rows_by_tax_code(
+        self, tax_codes: Collection[str], columns: Sequence[str]
+    ) -> dict[str, Row[Any]]:
+        """Some columns of the entities holding these tax codes, by tax code (one query however many)."""
+        return await self._rows_by("tax_code", String, tax_codes, columns)
+
+    async def rows_by_id(
+        self, ids: Collection[uuid.UUID], columns: Sequence[str]
+    ) -> dict[uuid.UUID, Row[Any]]:
+        """Some columns of the entities with these ids, by id (one query however many)."""
+        return await self._rows_by("id", UUID(as_uuid=True), ids, columns)
+
+    async def _rows_by(
+        self, key: str, item_type: Any, values: Collection[Any], columns: Sequence[str]
+    ) -> dict[Any, Row[Any]]:
+        if not values:
             return {}
-        rows = await self.session.scalars(select(Entity).where(Entity.tax_code.in_(list(tax_codes))))
-        return {entity.tax_code: entity for entity in rows}
+        wanted = unnested("wanted", value=(list(values), item_type))
+        query = select(*(ENTITIES.c[name] for name in dict.fromkeys([key, *columns]))).join(
+            wanted, ENTITIES.c[key] == wanted.c.value
+        )
+        return {getattr(row, key): row for row in (await self.session.execute(query)).all()}
+
+    async def stream(
+        self, visible: Visibility, columns: Sequence[str], batch_size: int
+    ) -> AsyncIterator[Sequence[RowMapping]]:
+        """Some columns of the entities ``visible`` admits, by tax code, in batches (a server-side cursor)."""
+        query = (
+            select(*(ENTITIES.c[name] for name in columns))
+            .where(_visible(visible))
+            .order_by(ENTITIES.c.tax_code)
+            .execution_options(yield_per=batch_size)
+        )
+        result = await self.session.stream(query)
+        async for partition in result.mappings().partitions():
+            yield partition
 
     async def list(
         self, visible: Visibility, where: EntityFilter, *, limit: int, after: tuple[str, uuid.UUID] | None
     ) -> KeysetPage[Entity]:
         """A page of the entities ``visible`` admits, ordered by folded name then id."""
-        query = select(Entity).where(
-            visible_condition(
-                visible, entity=Entity.id, commune=Entity.commune_code, province=Entity.province_code
-            )
-        )
+        query = select(Entity).where(_visible(visible))
         if where.entity_type is not None:
             query = query.where(Entity.entity_type == where.entity_type)
         if where.commune_code is not None:
@@ -58,3 +89,9 @@ class EntityRepository(Repository[Entity]):
         if where.name_folded:
             query = query.where(Entity.name_folded.contains(where.name_folded, autoescape=True))
         return await self.paginate(query, keys=(Entity.name_folded, Entity.id), after=after, limit=limit)
+
+
+def _visible(visible: Visibility) -> Any:
+    return visible_condition(
+        visible, entity=ENTITIES.c.id, commune=ENTITIES.c.commune_code, province=ENTITIES.c.province_code
+    )

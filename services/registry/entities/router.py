@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from services.registry.dependencies import IdempotencyDep
 from services.registry.entities import service
 from services.registry.entities.schemas import EntityCreate, EntityRead, EntityType, EntityUpdate
+from services.registry.files import downloads
+from services.registry.files.columns import ENTITIES
 from shared.db import SessionDep
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from shared.schemas import Page, page_of, problems
@@ -58,6 +60,18 @@ async def entities_list(
         commune_code=commune_code, province_code=province_code, q=q,
     )  # fmt: skip
     return page_of(EntityRead, page)
+
+
+# Before the /{id} routes, so "export" is never read as an id.
+@router.get("/export", response_class=Response, responses=problems(401, 403) | downloads.EXPORT_RESPONSES)
+async def entities_export(
+    request: Request, session: SessionDep, principal: PrincipalDep, file_format: downloads.FormatQuery = "csv"
+) -> Response:
+    """The entities the caller may see, as a file that imports back unchanged (staff)."""
+    exported = await service.export(
+        session, database=request.app.state.db, principal=principal, file_format=file_format
+    )
+    return downloads.download(ENTITIES, exported)
 
 
 @router.get("/{entity_id}", response_model=EntityRead, responses=problems(401, 404))

@@ -1,4 +1,4 @@
-"""HTTP routes of /v1/imports and of the exports /v1/entities/export and /v1/products/export."""
+"""HTTP routes of /v1/imports (the exports are routes of /v1/entities and /v1/products)."""
 
 from __future__ import annotations
 
@@ -6,22 +6,17 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
-from fastapi.responses import FileResponse, StreamingResponse
-from starlette.background import BackgroundTask
 
-from services.registry.files.columns import FileFormat, ImportKind
+from services.registry.files.columns import ImportKind
 from services.registry.imports import service, uploads
+from services.registry.imports.rows import MAX_STORED_ERRORS
 from services.registry.imports.schemas import ImportJobRead, ImportJobSummary
 from shared.db import SessionDep
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
-from shared.schemas import Page, problems
+from shared.schemas import Page, page_of, problems
 from shared.security.dependencies import PrincipalDep
 
-# No prefix: the export routes live under /v1/entities and /v1/products.
-router = APIRouter(tags=["imports"])
-
-CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
-XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+router = APIRouter(prefix="/v1/imports", tags=["imports"])
 
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
@@ -44,22 +39,19 @@ _UPLOAD_BODY: dict[str, Any] = {
         },
     }
 }
-_EXPORT_CONTENT: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "The file, with the same columns an import takes",
-        "content": {
-            "text/csv": {"schema": {"type": "string"}},
-            XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
-        },
-    }
-}
+
+
+def _read(job: object) -> ImportJobRead:
+    read = ImportJobRead.model_validate(job)
+    # The runner keeps MAX_STORED_ERRORS errors and then one line counting the rest.
+    return read.model_copy(update={"errors_truncated": len(read.errors) > MAX_STORED_ERRORS})
+
 
 KindQuery = Annotated[ImportKind, Query(description="What the file holds")]
-FormatQuery = Annotated[FileFormat, Query(alias="format", description="csv (UTF-8 with BOM) or xlsx")]
 
 
 @router.post(
-    "/v1/imports", status_code=status.HTTP_202_ACCEPTED, response_model=ImportJobRead,
+    "", status_code=status.HTTP_202_ACCEPTED, response_model=ImportJobRead,
     responses=problems(401, 403, 413, 415), openapi_extra=_UPLOAD_BODY,
 )  # fmt: skip
 async def imports_create(
@@ -76,17 +68,17 @@ async def imports_create(
     upload = await uploads.receive_file(request, service.MAX_UPLOAD_BYTES)
     try:
         job = await service.start_import(
-            request.app.state.db, principal, kind=kind, valid_rows_only=valid_rows_only,
+            request.app.state.db, principal=principal, kind=kind, valid_rows_only=valid_rows_only,
             filename=upload.filename, file=upload.file,
         )  # fmt: skip
     except BaseException:
         upload.file.close()
         raise
     response.headers["Location"] = f"/v1/imports/{job.id}"
-    return ImportJobRead.model_validate(job)
+    return _read(job)
 
 
-@router.get("/v1/imports", response_model=Page[ImportJobSummary], responses=problems(401, 403))
+@router.get("", response_model=Page[ImportJobSummary], responses=problems(401, 403))
 async def imports_list(
     session: SessionDep,
     principal: PrincipalDep,
@@ -94,56 +86,12 @@ async def imports_list(
     cursor: CursorQuery = None,
 ) -> Page[ImportJobSummary]:
     """The import jobs of the caller's unit (all of them for an admin), newest first."""
-    return await service.list_jobs(session, principal, limit=limit, cursor=cursor)
-
-
-@router.get("/v1/imports/{job_id}", response_model=ImportJobRead, responses=problems(401, 403, 404))
-async def imports_read(job_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> ImportJobRead:
-    """One import job: status, progress (done of total), counts and errors by row and column."""
-    return await service.get_job(session, principal, job_id)
-
-
-async def _export(
-    request: Request, session: SessionDep, principal: PrincipalDep, kind: ImportKind, file_format: FileFormat
-) -> Response:
-    filename = service.export_filename(kind, file_format)
-    if file_format == "xlsx":
-        path = await service.export_xlsx(session, principal, kind)
-        return FileResponse(
-            path,
-            media_type=XLSX_MEDIA_TYPE,
-            filename=filename,
-            background=BackgroundTask(path.unlink, missing_ok=True),
-        )
-    chunks = service.export_csv(request.app.state.db, principal, kind)
-    return StreamingResponse(
-        chunks,
-        media_type=CSV_MEDIA_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    return page_of(
+        ImportJobSummary, await service.list_jobs(session, principal=principal, limit=limit, cursor=cursor)
     )
 
 
-@router.get(
-    "/v1/entities/export",
-    response_class=Response,
-    responses=problems(401, 403) | _EXPORT_CONTENT,
-    tags=["entities"],
-)
-async def entities_export(
-    request: Request, session: SessionDep, principal: PrincipalDep, file_format: FormatQuery = "csv"
-) -> Response:
-    """The entities the caller may see, as a file that imports back unchanged (staff)."""
-    return await _export(request, session, principal, "entities", file_format)
-
-
-@router.get(
-    "/v1/products/export",
-    response_class=Response,
-    responses=problems(401, 403) | _EXPORT_CONTENT,
-    tags=["products"],
-)
-async def products_export(
-    request: Request, session: SessionDep, principal: PrincipalDep, file_format: FormatQuery = "csv"
-) -> Response:
-    """The products the caller may see (entity named by tax code), as a file that imports back unchanged (staff)."""
-    return await _export(request, session, principal, "products", file_format)
+@router.get("/{job_id}", response_model=ImportJobRead, responses=problems(401, 403, 404))
+async def imports_read(job_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> ImportJobRead:
+    """One import job: status, progress (done of total), counts and errors by row and column."""
+    return _read(await service.get_job(session, principal=principal, job_id=job_id))

@@ -1,8 +1,10 @@
-"""The rules a file's rows must follow beyond their schema, and how valid rows are written.
+"""The rows of an import file: parsed by the registration schemas, then registered through the services.
 
-Both passes of an import run the same checks: the validation pass to report errors, the writing
-pass (inside the data transaction) to find what each row creates or updates. Rows are handled a
-batch at a time with one query per lookup, never a query per row.
+What is a rule of the file stays here: the header, each row's cells against its schema, and one row
+per record (a second row for the same tax code or product is an error naming the first). Everything
+about the registry (communes, access, uniqueness, codes, history) is the entities and products
+services' own rules, applied to a batch of rows at a time; their problems become row errors, with the
+problem's field as the column.
 """
 
 from __future__ import annotations
@@ -11,22 +13,21 @@ import hashlib
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry import policies
-from services.registry.files.columns import FileLayout, cell_to_input
+from services.registry.batch import Batch
+from services.registry.entities import service as entity_service
+from services.registry.files.columns import FileLayout, cell_to_input, normalise_header
 from services.registry.imports.readers import RawRow
-from services.registry.imports.repository import CommuneRef, EntityRef, ImportDataRepository
-from services.registry.products.classification import classify
-from services.registry.products.identifiers import gtin_is_valid, product_code
-from shared.security.principal import Principal, Role
-from shared.security.scopes import Place
-from shared.text import fold
+from services.registry.products import service as product_service
+from shared.errors import ProblemError
+from shared.security.principal import Principal
 
 MAX_SHOWN_INPUT = 60
+MAX_STORED_ERRORS = 1_000
 
 
 def fingerprint(*parts: object) -> bytes:
@@ -39,6 +40,16 @@ def row_error(row: int | None, column: str | None, message: str) -> dict[str, An
     return {"row": row, "column": column, "message": message}
 
 
+def problem_error(row: int, problem: ProblemError) -> dict[str, Any]:
+    """A service's problem with a row as the job lists it: the field as the column, the problem's words."""
+    errors = problem.extensions.get("errors")
+    if errors:
+        at, message = errors[0]["field"], errors[0]["message"]
+    else:
+        at, message = problem.extensions.get("field"), problem.detail or problem.title
+    return row_error(row, at.removeprefix("body.") if at else None, message)
+
+
 class RegistryChanged(Exception):
     """The writing pass found what the validation pass had not (someone changed the registry meanwhile)."""
 
@@ -47,15 +58,57 @@ class RegistryChanged(Exception):
         self.errors = errors
 
 
+class ErrorLog:
+    """The errors of a job: every one counted, the first ``limit`` kept."""
+
+    def __init__(self, limit: int = MAX_STORED_ERRORS) -> None:
+        self.limit = limit
+        self.items: list[dict[str, Any]] = []
+        self.dropped = 0
+
+    def extend(self, errors: list[dict[str, Any]]) -> None:
+        """Keep what fits; count the rest."""
+        room = self.limit - len(self.items)
+        self.items.extend(errors[:room])
+        self.dropped += max(0, len(errors) - room)
+
+    def stored(self) -> list[dict[str, Any]]:
+        """The list as the job keeps it: the kept errors, then one line saying how many were not kept."""
+        if not self.dropped:
+            return self.items
+        return [*self.items, row_error(None, None, f"{self.dropped} more error(s) not listed")]
+
+
+def header_errors(layout: FileLayout, header: list[object]) -> list[dict[str, Any]]:
+    """Errors of the header row: unnamed, repeated and unknown columns; missing required ones."""
+    names = [normalise_header(cell) for cell in header]
+    if not names:
+        return [row_error(1, None, "the file is empty: the first row must name the columns")]
+    errors: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for position, name in enumerate(names, start=1):
+        if not name:
+            errors.append(row_error(1, None, f"column {position} has no name"))
+        elif name in seen:
+            errors.append(row_error(1, name, "this column appears twice"))
+        elif name not in layout.kinds:
+            errors.append(row_error(1, name, f"unknown column; the columns are: {', '.join(layout.columns)}"))
+        seen.add(name)
+    errors.extend(
+        row_error(1, column, "required column is missing")
+        for column in layout.columns
+        if column in layout.required and column not in seen
+    )
+    return errors
+
+
 @dataclass
 class ParsedRow:
-    """A data row after schema validation; the checks add errors or what to write."""
+    """A data row after schema validation, and the errors found in it."""
 
     number: int
     data: Any  # the validated schema instance, None when a field failed its schema
     errors: list[dict[str, Any]] = field(default_factory=list)
-    values: dict[str, Any] | None = None  # the columns to insert, or to update an existing record with
-    existing: Any = None  # the stored record an update targets
 
 
 @dataclass
@@ -65,6 +118,11 @@ class Counts:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+
+    @classmethod
+    def of(cls, batch: Batch) -> Counts:
+        """The counts of a written batch."""
+        return cls(batch.count("created"), batch.count("updated"), batch.count("unchanged"))
 
     def add(self, other: Counts) -> None:
         """Accumulate another batch's counts."""
@@ -107,272 +165,116 @@ def parse_row(layout: FileLayout, raw: RawRow, *, from_csv: bool) -> ParsedRow:
     return row
 
 
-def _outside_unit(principal: Principal) -> str:
-    return " in your unit" if principal.role is not Role.admin else ""
+class FileRows:
+    """The rows of one file, a batch at a time; remembers (compactly) which records earlier rows named."""
 
-
-class EntityRows:
-    """Entity rows: a commune valid today within the importer's unit; one row per tax code."""
-
-    def __init__(
-        self, principal: Principal, present: frozenset[str], communes: dict[str, CommuneRef]
-    ) -> None:
+    def __init__(self, principal: Principal, present: frozenset[str]) -> None:
         self.principal = principal
-        self.communes = communes
-        self.seen: dict[str, int] = {}
-        # The commune decides three stored columns; legal_name decides name_folded.
-        self.update_columns = [
-            *(column for column in present if column not in ("tax_code", "commune_code")),
-            "name_folded", "admin_unit_id", "commune_code", "province_code",
-        ]  # fmt: skip
+        self.present = present
+        # The first row of each key, by fingerprint: a 100,000-row file holds 100,000 of each.
+        self.first_rows: dict[Any, int] = {}
 
-    def _place(self, row: ParsedRow, current: EntityRef | None) -> tuple[int, str, str] | None:
-        data = row.data
-        commune = self.communes.get(data.commune_code)
-        if commune is not None:
-            if not policies.can_register_in(self.principal, commune.code, commune.province_code):
-                row.errors.append(row_error(row.number, "commune_code", "commune outside your unit"))
-                return None
-            return commune.id, commune.code, commune.province_code
-        if current is not None and current.commune_code == data.commune_code:
-            # An entity keeps the commune it was registered in after a reform; only a move needs today's.
-            return current.admin_unit_id, current.commune_code, current.province_code
-        row.errors.append(row_error(row.number, "commune_code", "names no commune valid today"))
-        return None
-
-    async def check(self, repository: ImportDataRepository, rows: list[ParsedRow]) -> None:
-        """Add each row's errors, or the values to upsert."""
-        candidates = [row for row in rows if row.data is not None]
-        existing = await repository.entities_by_tax_code({row.data.tax_code for row in candidates})
-        for row in candidates:
-            data = row.data
-            current = existing.get(data.tax_code)
-            if current is not None and not policies.can_edit(
-                self.principal, Place(current.id, current.commune_code, current.province_code)
-            ):
-                row.errors.append(
-                    row_error(row.number, "tax_code", "already registered to an entity outside your unit")
-                )
-                continue
-            place = self._place(row, current)
-            if place is None:
-                continue
-            first = self.seen.get(data.tax_code)
+    def repeated(self, row: ParsedRow, keys: list[tuple[Any, str, str]]) -> bool:
+        """Whether an earlier row has one of ``keys`` (key, column, what); else remember them as this row's."""
+        for key, column, what in keys:
+            first = self.first_rows.get(key)
             if first is not None:
-                row.errors.append(row_error(row.number, "tax_code", f"row {first} has the same tax code"))
-                continue
-            self.seen[data.tax_code] = row.number
-            admin_unit_id, commune_code, province_code = place
-            row.values = {
-                **data.model_dump(exclude={"commune_code"}),
-                "id": current.id if current else uuid.uuid4(),
-                "name_folded": fold(data.legal_name),
-                "admin_unit_id": admin_unit_id,
-                "commune_code": commune_code,
-                "province_code": province_code,
-            }
+                row.errors.append(row_error(row.number, column, f"row {first} has {what}"))
+                return True
+        for key, _, _ in keys:
+            self.first_rows[key] = row.number
+        return False
 
-    async def write(self, repository: ImportDataRepository, rows: list[ParsedRow]) -> Counts:
-        """Upsert the checked rows by tax code."""
-        values = [row.values for row in rows if row.values is not None]
-        created, updated = await repository.upsert_entities(values, self.update_columns)
-        return Counts(created, updated, len(values) - created - updated)
+    def report(self, rows: list[ParsedRow], batch: Batch) -> None:
+        """Each refused row's problem as its error."""
+        for row, outcome in zip(rows, batch.outcomes, strict=True):
+            if outcome.problem is not None:
+                row.errors.append(problem_error(row.number, outcome.problem))
 
 
-# Stored columns derived from imported ones: written with them, left out of the change history.
-_PRODUCT_DERIVED = ("name_folded", "product_group", "sector")
+class EntityRows(FileRows):
+    """An entities file: one row per tax code, registered or (by tax code) updated by the entities service."""
+
+    def __init__(self, principal: Principal, present: frozenset[str], today: Any) -> None:
+        super().__init__(principal, present)
+        self.today = today
+
+    async def apply(self, session: AsyncSession, rows: list[ParsedRow], *, write: bool) -> Counts:
+        """Check a batch of rows (and write them, when ``write``); errors are added to the rows."""
+        candidates = [
+            row
+            for row in rows
+            if row.data is not None
+            and not self.repeated(row, [(row.data.tax_code, "tax_code", "the same tax code")])
+        ]
+        batch = await entity_service.save_entities(
+            session, principal=self.principal, rows=[row.data for row in candidates], columns=self.present,
+            update=True, dry_run=not write, today=self.today,
+        )  # fmt: skip
+        self.report(candidates, batch)
+        return Counts.of(batch) if batch.written else Counts()
 
 
-class ProductRows:
-    """Product rows: an entity the importer may edit; identified by (entity, external id) or (entity, name)."""
+class ProductRows(FileRows):
+    """A products file: a product is named by (entity, external id), else (entity, name); one row each."""
 
     def __init__(
         self,
         principal: Principal,
         present: frozenset[str],
         job_id: uuid.UUID,
-        today: date,
-        reserved: dict[str, range] | None = None,
+        codes: product_service.CodeNumbers | None = None,
     ) -> None:
-        self.principal = principal
+        super().__init__(principal, present)
         self.job_id = job_id
-        self.year = today.year
-        # New products per commune (counted by the validation pass), and the code numbers reserved for
-        # them before the writing pass: the sequence row is never locked for a whole import.
+        self.codes = codes
+        # New products per commune (counted by the validation pass): their codes are reserved before the
+        # writing pass, so the sequence row is never locked for a whole import.
         self.new_per_commune: Counter[str] = Counter()
-        self.reserved = {commune: iter(numbers) for commune, numbers in (reserved or {}).items()}
-        self.fields = [column for column in present if column != "entity_tax_code"]
-        self.update_columns = [*self.fields, *_PRODUCT_DERIVED]
-        self.entities: dict[str, EntityRef | None] = {}
-        # The first row of each product key, by fingerprint: a 100,000-row file holds 100,000 of each.
-        self.names: dict[bytes, int] = {}
-        self.external_ids: dict[bytes, int] = {}
-        self.gtins: dict[str, int] = {}
-        self.targets: dict[uuid.UUID, int] = {}
 
-    async def _entities(self, repository: ImportDataRepository, rows: list[ParsedRow]) -> None:
-        missing = {row.data.entity_tax_code for row in rows} - self.entities.keys()
-        found = await repository.entities_by_tax_code(missing)
-        for tax_code in missing:
-            entity = found.get(tax_code)
-            editable = entity is not None and policies.can_edit(
-                self.principal, Place(entity.id, entity.commune_code, entity.province_code)
-            )
-            self.entities[tax_code] = entity if editable else None
-
-    def _target(
-        self, row: ParsedRow, entity: EntityRef, by_name: dict[Any, Any], by_external: dict[Any, Any]
-    ) -> Any:
-        """The stored product this row updates (None: a new one), or False after adding an error."""
-        data = row.data
-        named = by_name.get((entity.id, data.name))
-        if data.external_id is not None:
-            target = by_external.get((entity.id, data.external_id))
-            if target is None and named is not None and named["external_id"] is None:
-                return named  # a product first imported without an external id gets one now
-            if named is not None and (target is None or named["id"] != target["id"]):
-                row.errors.append(row_error(
-                    row.number, "name",
-                    f"the entity has another product with this name (external id {named['external_id']!r})",
-                ))  # fmt: skip
-                return False
-            return target
-        return named
-
-    async def check(self, repository: ImportDataRepository, rows: list[ParsedRow]) -> None:
-        """Add each row's errors, or the values to insert or the changes to make."""
-        candidates = [row for row in rows if row.data is not None]
-        await self._entities(repository, candidates)
-        keyed: list[tuple[ParsedRow, EntityRef]] = []
-        for row in candidates:
-            entity = self.entities[row.data.entity_tax_code]
-            if entity is None:
-                row.errors.append(row_error(
-                    row.number, "entity_tax_code", f"no entity with this tax code{_outside_unit(self.principal)}"
-                ))  # fmt: skip
-            elif row.data.gtin is not None and not gtin_is_valid(row.data.gtin):
-                row.errors.append(row_error(row.number, "gtin", "the GS1 check digit is wrong"))
-            else:
-                keyed.append((row, entity))
-        stored = await repository.products_by_keys(
-            {(entity.id, row.data.name) for row, entity in keyed},
-            {(entity.id, row.data.external_id) for row, entity in keyed if row.data.external_id is not None},
-        )
-        by_name = {(product["entity_id"], product["name"]): product for product in stored}
-        by_external = {
-            (product["entity_id"], product["external_id"]): product
-            for product in stored
-            if product["external_id"] is not None
-        }
-        gtin_owners = await repository.products_by_gtin(
-            {row.data.gtin for row, _ in keyed if row.data.gtin is not None}
-        )
-        for row, entity in keyed:
-            target = self._target(row, entity, by_name, by_external)
-            if target is False:
-                continue
-            data = row.data
-            owner = gtin_owners.get(data.gtin) if data.gtin is not None else None
-            if owner is not None and (target is None or owner != target["id"]):
-                row.errors.append(row_error(row.number, "gtin", "already registered to another product"))
-                continue
-            if self._repeated(row, entity, target):
-                continue
-            self._prepare(row, entity, target)
-
-    def _repeated(self, row: ParsedRow, entity: EntityRef, target: Any) -> bool:
-        """Whether an earlier row of the file names the same product (it would be written twice)."""
-        data = row.data
-        keys: list[tuple[dict[Any, int], Any, str, str]] = [
-            (self.names, fingerprint(entity.id, data.name), "name", "the same entity and name"),
+    def _keys(self, data: Any) -> list[tuple[Any, str, str]]:
+        keys: list[tuple[Any, str, str]] = [
+            (fingerprint("name", data.entity_tax_code, data.name), "name", "the same entity and name")
         ]
         if data.external_id is not None:
             keys.append(
                 (
-                    self.external_ids,
-                    fingerprint(entity.id, data.external_id),
+                    fingerprint("id", data.entity_tax_code, data.external_id),
                     "external_id",
                     "the same external id",
                 )
             )
         if data.gtin is not None:
-            keys.append((self.gtins, data.gtin, "gtin", "the same GTIN"))
-        if target is not None:
-            keys.append((self.targets, target["id"], "name", "the same product"))
-        for seen, key, column, what in keys:
-            first = seen.get(key)
-            if first is not None:
-                row.errors.append(row_error(row.number, column, f"row {first} has {what}"))
-                return True
-        for seen, key, _, _ in keys:
-            seen[key] = row.number
-        return False
+            keys.append((fingerprint("gtin", data.gtin), "gtin", "the same GTIN"))
+        return keys
 
-    def _prepare(self, row: ParsedRow, entity: EntityRef, target: Any) -> None:
-        data = row.data
-        if target is None:
-            self.new_per_commune[entity.commune_code] += 1
-            group, sector = classify(data.product_set, data.classification)
-            row.values = {
-                **data.model_dump(exclude={"entity_tax_code"}),
-                "id": uuid.uuid4(),
-                "entity_id": entity.id,
-                "name_folded": fold(data.name),
-                "product_group": group,
-                "sector": sector,
-                "commune_code": entity.commune_code,
-                "province_code": entity.province_code,
-                "images": [],
-                "status": "idea",
-            }
-            return
-        new = {column: getattr(data, column) for column in self.fields}
-        classification = new.get("classification", target["classification"])
-        new["product_group"], new["sector"] = classify(new["product_set"], classification)
-        new["name_folded"] = fold(new["name"])
-        row.existing = target
-        row.values = {"id": target["id"], **new}
-
-    async def write(self, repository: ImportDataRepository, rows: list[ParsedRow]) -> Counts:
-        """Insert new products (with reserved codes), update changed ones, and record both in the history."""
-        checked = [row for row in rows if row.values is not None]
-        new = [row.values for row in checked if row.existing is None and row.values is not None]
-        changed: list[tuple[dict[str, Any], dict[str, list[Any]]]] = []
-        for row in checked:
-            if row.existing is not None and row.values is not None:
-                diff = {
-                    column: [row.existing[column], row.values[column]]
-                    for column in self.update_columns
-                    if row.existing[column] != row.values[column]
-                }
-                if diff:
-                    changed.append((row.values, diff))
-        self._assign_codes(new)
-        await repository.insert_products(new)
-        await repository.update_products([values for values, _ in changed], self.update_columns)
-        actor, role = self.principal.sub, self.principal.role.value
-        job = str(self.job_id)
-        history = [
-            {"product_id": values["id"], "actor": actor, "actor_role": role, "action": "registered",
-             "changes": {"name": [None, values["name"]], "import_job": job}}
-            for values in new
-        ] + [
-            {"product_id": values["id"], "actor": actor, "actor_role": role, "action": "updated",
-             "changes": {**{k: v for k, v in diff.items() if k not in _PRODUCT_DERIVED}, "import_job": job}}
-            for values, diff in changed
-        ]  # fmt: skip
-        await repository.record_product_changes(history)
-        return Counts(len(new), len(changed), len(checked) - len(new) - len(changed))
-
-    def _assign_codes(self, new: list[dict[str, Any]]) -> None:
-        for values in new:
-            commune = values["commune_code"]
-            number = next(self.reserved.get(commune, iter(())), None)
-            if number is None:
-                raise RegistryChanged(
-                    [row_error(None, None, f"more new products in commune {commune} than validated")]
-                )
-            values["product_code"] = product_code(values["province_code"], commune, number, self.year)
+    async def apply(self, session: AsyncSession, rows: list[ParsedRow], *, write: bool) -> Counts:
+        """Check a batch of rows (and write them, when ``write``); errors are added to the rows."""
+        candidates = [
+            row for row in rows if row.data is not None and not self.repeated(row, self._keys(row.data))
+        ]
+        inputs = [
+            product_service.ProductInput(
+                row.data.model_dump(exclude={"entity_tax_code"}), entity_tax_code=row.data.entity_tax_code
+            )
+            for row in candidates
+        ]
+        batch = await product_service.save_products(
+            session, principal=self.principal, rows=inputs, columns=self.present, update=True,
+            dry_run=not write, codes=self.codes, import_job=self.job_id,
+        )  # fmt: skip
+        self.report(candidates, batch)
+        for row, outcome in zip(candidates, batch.outcomes, strict=True):
+            if outcome.problem is not None:
+                continue
+            # Two rows may find the same stored product by different keys (one by external id, one by name).
+            if outcome.action != "created" and self.repeated(
+                row, [(outcome.record_id, "name", "the same product")]
+            ):
+                continue
+            if outcome.action == "created" and outcome.commune_code is not None:
+                self.new_per_commune[outcome.commune_code] += 1
+        return Counts.of(batch) if batch.written else Counts()
 
 
 RowRules = EntityRows | ProductRows

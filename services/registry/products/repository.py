@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import typing
 import uuid
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Row, and_, case, or_, select, true, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Row, RowMapping, String, Table, and_, case, or_, select, true, update
+from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.selectable import LateralFromClause
 
@@ -22,9 +24,13 @@ from services.registry.products.models import (
     ProductCodeSequence,
 )
 from shared.pagination import KeysetPage
-from shared.repository import Repository
+from shared.repository import Repository, unnested
 from shared.security.scopes import Visibility, visible_condition
 
+PRODUCTS = typing.cast(Table, Product.__table__)
+CHANGES = typing.cast(Table, ProductChange.__table__)
+SEQUENCES = typing.cast(Table, ProductCodeSequence.__table__)
+ENTITIES = typing.cast(Table, Entity.__table__)
 UNIT_COLUMNS = ("code", "name", "unit_type", "valid_from", "valid_to")
 
 
@@ -67,29 +73,61 @@ class ProductRepository(Repository[Product]):
         )
         return (await self.session.execute(statement)).first()
 
-    async def find(
-        self, entity_id: uuid.UUID, *, name: str | None = None, gtin: str | None = None
-    ) -> Product | None:
-        """A product of ``entity_id`` with this name, or any product with this GTIN."""
-        query = select(Product)
-        if gtin is not None:
-            query = query.where(Product.gtin == gtin)
-        else:
-            query = query.where(Product.entity_id == entity_id, Product.name == name)
-        return await self.session.scalar(query.limit(1))
-
-    async def next_code_sequence(self, commune_code: str, year: int) -> int:
-        """Atomically take the next product-code number of a commune and year."""
-        statement = (
-            insert(ProductCodeSequence)
-            .values(commune_code=commune_code, year=year, last_value=1)
-            .on_conflict_do_update(
-                index_elements=["commune_code", "year"],
-                set_={"last_value": ProductCodeSequence.last_value + 1},
+    async def rows_by_keys(
+        self,
+        names: Collection[tuple[uuid.UUID, str]],
+        external_ids: Collection[tuple[uuid.UUID, str]],
+        columns: Sequence[str],
+    ) -> list[Row[Any]]:
+        """Some columns of the products matching (entity, name) or (entity, external id) pairs."""
+        found: dict[uuid.UUID, Row[Any]] = {}
+        selected = [PRODUCTS.c[name] for name in dict.fromkeys(["id", *columns])]
+        for key, pairs in (("name", names), ("external_id", external_ids)):
+            if not pairs:
+                continue
+            entity_ids, values = zip(*pairs, strict=True)
+            wanted = unnested(
+                f"wanted_{key}", entity_id=(entity_ids, UUID(as_uuid=True)), value=(values, String)
             )
-            .returning(ProductCodeSequence.last_value)
+            query = select(*selected).join(
+                wanted, and_(PRODUCTS.c.entity_id == wanted.c.entity_id, PRODUCTS.c[key] == wanted.c.value)
+            )
+            for row in (await self.session.execute(query)).all():
+                found[row.id] = row
+        return list(found.values())
+
+    async def gtin_owners(self, gtins: Collection[str]) -> dict[str, uuid.UUID]:
+        """The product holding each of these GTINs (GTINs are unique across the registry)."""
+        if not gtins:
+            return {}
+        wanted = unnested("wanted", value=(list(gtins), String))
+        query = select(PRODUCTS.c.gtin, PRODUCTS.c.id).join(wanted, PRODUCTS.c.gtin == wanted.c.value)
+        return {row.gtin: row.id for row in (await self.session.execute(query)).all()}
+
+    async def take_code_numbers(self, counts: Mapping[str, int], year: int) -> dict[str, int]:
+        """Take ``counts[commune]`` product-code numbers per commune of ``year`` in one statement.
+
+        Returns each commune's last number taken: the taken ones are the ``count`` numbers ending there.
+        The sequence rows stay locked until the transaction ends.
+        """
+        if not counts:
+            return {}
+        insertion = insert(SEQUENCES).values(
+            [
+                {"commune_code": commune, "year": year, "last_value": count}
+                for commune, count in counts.items()
+            ]
         )
-        return int((await self.session.execute(statement)).scalar_one())
+        statement = insertion.on_conflict_do_update(
+            index_elements=[SEQUENCES.c.commune_code, SEQUENCES.c.year],
+            set_={"last_value": SEQUENCES.c.last_value + insertion.excluded.last_value},
+        ).returning(SEQUENCES.c.commune_code, SEQUENCES.c.last_value)
+        return {row.commune_code: row.last_value for row in (await self.session.execute(statement)).all()}
+
+    async def record_changes(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Append history entries (product_id, actor, actor_role, action, changes) in one batched statement."""
+        if rows:
+            await self.session.execute(insert(CHANGES), list(rows))
 
     async def record_change(
         self, product_id: uuid.UUID, actor: str, actor_role: str, action: str, changes: dict[str, Any]
@@ -111,14 +149,7 @@ class ProductRepository(Repository[Product]):
         self, visible: Visibility, *, limit: int, after: tuple[str, uuid.UUID] | None, filters: dict[str, Any]
     ) -> KeysetPage[Product]:
         """A page of the products ``visible`` admits, ordered by folded name then id."""
-        query = select(Product).where(
-            visible_condition(
-                visible,
-                entity=Product.entity_id,
-                commune=Product.commune_code,
-                province=Product.province_code,
-            )
-        )
+        query = select(Product).where(_visible(visible))
         for column, value in filters.items():
             if value is not None:
                 query = query.where(getattr(Product, column) == value)
@@ -168,6 +199,25 @@ class ProductRepository(Repository[Product]):
             update(CertificationEvent).where(CertificationEvent.event_id == event_id).values(answer=answer)
         )
 
+    async def stream(
+        self, visible: Visibility, columns: Sequence[str], batch_size: int
+    ) -> AsyncIterator[Sequence[RowMapping]]:
+        """Some columns of the products ``visible`` admits (``entity_tax_code`` from their entity), in batches."""
+        selected = [
+            ENTITIES.c.tax_code.label(name) if name == "entity_tax_code" else PRODUCTS.c[name]
+            for name in columns
+        ]
+        query = (
+            select(*selected)
+            .select_from(PRODUCTS.join(ENTITIES, PRODUCTS.c.entity_id == ENTITIES.c.id))
+            .where(_visible(visible))
+            .order_by(ENTITIES.c.tax_code, PRODUCTS.c.name)
+            .execution_options(yield_per=batch_size)
+        )
+        result = await self.session.stream(query)
+        async for partition in result.mappings().partitions():
+            yield partition
+
     async def store_media(self, sha256: str, content_type: str, data: bytes) -> None:
         """Keep an upload once per content hash."""
         statement = insert(Media).values(sha256=sha256, content_type=content_type, size=len(data), data=data)
@@ -176,3 +226,12 @@ class ProductRepository(Repository[Product]):
     async def get_media(self, sha256: str) -> Media | None:
         """A stored upload by its hash."""
         return await self.session.get(Media, sha256)
+
+
+def _visible(visible: Visibility) -> Any:
+    return visible_condition(
+        visible,
+        entity=PRODUCTS.c.entity_id,
+        commune=PRODUCTS.c.commune_code,
+        province=PRODUCTS.c.province_code,
+    )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile, status
 
 from services.registry.dependencies import IdempotencyDep
+from services.registry.files import downloads
+from services.registry.files.columns import PRODUCTS
 from services.registry.products import service
 from services.registry.products.schemas import (
     CertificationIn,
@@ -83,6 +85,18 @@ async def products_list(
         filters={"status": status, "entity_id": entity_id, "product_set": product_set, "commune_code": commune_code},
     )  # fmt: skip
     return page_of(ProductRead, page)
+
+
+# Before the /{id} routes, so "export" is never read as an id.
+@router.get("/export", response_class=Response, responses=problems(401, 403) | downloads.EXPORT_RESPONSES)
+async def products_export(
+    request: Request, session: SessionDep, principal: PrincipalDep, file_format: downloads.FormatQuery = "csv"
+) -> Response:
+    """The products the caller may see (entity named by tax code), as a file that imports back unchanged (staff)."""
+    exported = await service.export(
+        session, database=request.app.state.db, principal=principal, file_format=file_format
+    )
+    return downloads.download(PRODUCTS, exported)
 
 
 @router.get("/{product_id}", response_model=ProductRead, responses=problems(401, 404))

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import typing
 import uuid
+from collections import Counter
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -12,10 +16,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import policies
+from services.registry.batch import Batch, Outcome
 from services.registry.changes.errors import NeedsApproval
 from services.registry.entities import service as entity_service
 from services.registry.entities.errors import EntityNotFound
 from services.registry.entities.models import Entity
+from services.registry.files import exports
+from services.registry.files.columns import PRODUCTS as PRODUCT_FILE
+from services.registry.files.columns import FileFormat
 from services.registry.products import certificates
 from services.registry.products.classification import classify
 from services.registry.products.errors import (
@@ -36,13 +44,20 @@ from services.registry.products.models import Media, Product, ProductChange
 from services.registry.products.repository import UNIT_COLUMNS, ProductRepository
 from services.registry.products.schemas import CertificationIn, ProductCreate, ProductUpdate, Warning
 from shared import clock
-from shared.errors import InvalidField
+from shared.db import Database
+from shared.errors import Conflict, InvalidField, ProblemError
 from shared.pagination import KeysetPage, decode_cursor
 from shared.security.dependencies import Forbidden, require_authenticated
 from shared.security.principal import Principal, Role
-from shared.security.scopes import Place
+from shared.security.scopes import Place, Visibility
 from shared.text import fold
 
+# ProductCreate's fields a product is registered with (its entity, images and status aside), which an
+# import may also change; and the stored columns a change is compared against.
+REGISTERED = tuple(
+    name for name in ProductCreate.model_fields if name not in ("entity_id", "images", "status")
+)
+CHANGEABLE = ("id", "entity_id", *REGISTERED, "name_folded", "product_group", "sector")
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_IMAGES = 10
 
@@ -100,15 +115,18 @@ def is_public(product: Product) -> bool:
     )
 
 
-def _gtin_warnings(gtin: str | None, field: str) -> list[Warning]:
-    if gtin is None:
-        return []
-    if not gtin_is_valid(gtin):
-        raise InvalidField(field, "the GS1 check digit is wrong", code="gtin_check_digit")
-    if not gtin_is_vietnamese(gtin):
+def _gtin_problem(gtin: str | None) -> InvalidField | None:
+    if gtin is not None and not gtin_is_valid(gtin):
+        return InvalidField("body.gtin", "the GS1 check digit is wrong", code="gtin_check_digit")
+    return None
+
+
+def _gtin_warnings(gtin: str | None) -> list[Warning]:
+    if gtin is not None and not gtin_is_vietnamese(gtin):
         return [
             Warning(
-                field=field, message="not under GS1 Vietnam's 893 prefix; check the GTIN is this product's"
+                field="body.gtin",
+                message="not under GS1 Vietnam's 893 prefix; check the GTIN is this product's",
             )
         ]
     return []
@@ -122,64 +140,301 @@ def _jsonable(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
+def _history(
+    principal: Principal, product_id: uuid.UUID, action: str, changes: dict[str, Any], job: uuid.UUID | None
+) -> dict[str, Any]:
+    """One history entry; an import's entries also name the job that wrote them."""
+    actor, role = _actor(principal)
+    if job is not None:
+        changes = {**changes, "import_job": str(job)}
+    return {
+        "product_id": product_id,
+        "actor": actor,
+        "actor_role": role,
+        "action": action,
+        "changes": changes,
+    }
+
+
+@dataclass(frozen=True)
+class ProductInput:
+    """One product for ``save_products``: ProductCreate's fields, its entity named by id or by tax code."""
+
+    fields: Mapping[str, Any]
+    entity_id: uuid.UUID | None = None
+    entity_tax_code: str | None = None
+
+
+@dataclass
+class CodeNumbers:
+    """Product-code numbers of one year taken ahead, per commune, handed out in order."""
+
+    year: int
+    numbers: dict[str, Iterator[int]]
+
+    def take(self, commune_code: str) -> int | None:
+        """The next number of a commune, None when its numbers are used up."""
+        return next(self.numbers.get(commune_code, iter(())), None)
+
+
+async def reserve_codes(session: AsyncSession, *, counts: Mapping[str, int], year: int) -> CodeNumbers:
+    """Take ``counts[commune]`` product-code numbers of ``year`` per commune (the rows stay locked until commit)."""
+    last = await ProductRepository(session).take_code_numbers(counts, year)
+    return CodeNumbers(
+        year,
+        {
+            commune: iter(range(last[commune] - count + 1, last[commune] + 1))
+            for commune, count in counts.items()
+        },
+    )
+
+
+def _owner_problem(principal: Principal, owner: Any, named: str, field: str) -> ProblemError | None:
+    """Products are registered for an entity the caller may edit; one it may not see does not exist."""
+    if owner is None or not policies.can_read(principal, entity_service.place_of(owner)):
+        return EntityNotFound(f"No entity {named}", field=field)
+    if not policies.can_edit(principal, entity_service.place_of(owner)):
+        return Forbidden("You may read this entity but not register products for it.", field=field)
+    return None
+
+
+def _initial_status_problem(principal: Principal, fields: Mapping[str, Any]) -> ProblemError | None:
+    """A producer starts a product at the idea; the later states follow an officer's review of idea and plan."""
+    if principal.role is Role.producer and fields.get("status", "idea") != "idea":
+        return Forbidden(
+            "Producers register products as ideas; officers decide the later states.", field="body.status"
+        )
+    return None
+
+
+def _taken(
+    entity_id: uuid.UUID, fields: Mapping[str, Any], stored: _Stored, current: uuid.UUID | None
+) -> ProblemError | None:
+    """Names and external ids are unique per entity, GTINs across the registry (``current`` may keep its own)."""
+    name, external_id, gtin = fields.get("name"), fields.get("external_id"), fields.get("gtin")
+    same_name = stored.by_name.get((entity_id, name)) if name is not None else None
+    if same_name is not None and same_name.id != current:
+        known_as = f" (external id {same_name.external_id!r})" if same_name.external_id else ""
+        return ProductNameTaken(
+            f"The entity already has a product named {name!r}{known_as}", field="body.name"
+        )
+    same_id = stored.by_external_id.get((entity_id, external_id)) if external_id is not None else None
+    if same_id is not None and same_id.id != current:
+        return ProductNameTaken(
+            f"The entity already has a product with external id {external_id!r}", field="body.external_id"
+        )
+    owner = stored.gtin_owners.get(gtin) if gtin is not None else None
+    if owner is not None and owner != current:
+        return GtinTaken(f"GTIN {gtin} is already registered", field="body.gtin")
+    return None
+
+
+def _target(entity_id: uuid.UUID, fields: Mapping[str, Any], stored: _Stored) -> Any:
+    """The stored product a row changes when registering updates: by external id, else by name (None: new).
+
+    A product first registered without an external id is found by its name and gets one now.
+    """
+    named = stored.by_name.get((entity_id, fields["name"]))
+    external_id = fields.get("external_id")
+    if external_id is None:
+        return named
+    found = stored.by_external_id.get((entity_id, external_id))
+    if found is None and named is not None and named.external_id is None:
+        return named
+    return found
+
+
+def _changed(current: Any, new: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """A product's columns after ``new`` (classification and folded name follow their sources) and the history diff."""
+    values = dict(new)
+    if "product_set" in values or "classification" in values:
+        values["product_group"], values["sector"] = classify(
+            values.get("product_set", current.product_set),
+            values.get("classification", current.classification),
+        )
+    if "name" in values:
+        values["name_folded"] = fold(values["name"])
+    diff = {
+        name: [_jsonable(getattr(current, name)), _jsonable(value)]
+        for name, value in values.items()
+        if name != "name_folded" and getattr(current, name) != value
+    }
+    return values, diff
+
+
+@dataclass
+class _Stored:
+    """What a batch's lookups found: products by (entity, name) and (entity, external id), GTIN holders."""
+
+    by_name: dict[tuple[uuid.UUID, str], Any]
+    by_external_id: dict[tuple[uuid.UUID, str], Any]
+    gtin_owners: dict[str, uuid.UUID]
+
+    @classmethod
+    async def find(
+        cls, repository: ProductRepository, keyed: Sequence[tuple[uuid.UUID, Mapping[str, Any]]]
+    ) -> _Stored:
+        """One query per kind of key for the whole batch."""
+        rows = await repository.rows_by_keys(
+            {(entity_id, fields["name"]) for entity_id, fields in keyed if fields.get("name") is not None},
+            {(entity_id, fields["external_id"]) for entity_id, fields in keyed if fields.get("external_id")},
+            CHANGEABLE,
+        )
+        gtins = {fields["gtin"] for _, fields in keyed if fields.get("gtin") is not None}
+        return cls(
+            {(row.entity_id, row.name): row for row in rows},
+            {(row.entity_id, row.external_id): row for row in rows if row.external_id is not None},
+            await repository.gtin_owners(gtins),
+        )
+
+
+@dataclass
+class _Plan:
+    """One row of ``save_products`` on its way through the rules."""
+
+    row: ProductInput
+    outcome: Outcome
+    owner: Any = None
+    values: dict[str, Any] | None = None
+    diff: dict[str, list[Any]] = dataclasses.field(default_factory=dict)
+
+
+def _new_values(fields: Mapping[str, Any], owner: Any) -> dict[str, Any]:
+    group, sector = classify(fields["product_set"], fields["classification"])
+    return {
+        **{name: fields.get(name) for name in REGISTERED},
+        "images": list(fields.get("images") or []),
+        "status": fields.get("status") or "idea",
+        "id": uuid.uuid4(),
+        "entity_id": owner.id,
+        "name_folded": fold(fields["name"]),
+        "product_group": group,
+        "sector": sector,
+        "commune_code": owner.commune_code,
+        "province_code": owner.province_code,
+    }
+
+
+async def save_products(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    rows: Sequence[ProductInput],
+    columns: Collection[str] | None = None,
+    update: bool = False,
+    dry_run: bool = False,
+    codes: CodeNumbers | None = None,
+    import_job: uuid.UUID | None = None,
+) -> Batch:
+    """Register products under the API's rules; with ``update``, change those a row names (by external id or name).
+
+    ``columns`` are the fields the caller gives (all by default): an update changes only those. New
+    products take their codes from ``codes`` (taken now, in this transaction, when not given). Every
+    write is in the product's history, naming ``import_job`` if any. One query per lookup for the whole
+    batch; written (unless ``dry_run``) only when every row passes. A product may appear once in a batch.
+    """
+    require_authenticated(principal)
+    by_id, by_tax_code = await entity_service.owners(
+        session,
+        ids={row.entity_id for row in rows if row.entity_id is not None},
+        tax_codes={row.entity_tax_code for row in rows if row.entity_tax_code is not None},
+    )
+    plans = []
+    for row in rows:
+        if row.entity_id is not None:
+            owner, named, at = by_id.get(row.entity_id), str(row.entity_id), "body.entity_id"
+        else:
+            tax_code = row.entity_tax_code or ""
+            owner, named, at = by_tax_code.get(tax_code), f"with tax code {tax_code}", "body.entity_tax_code"
+        problem = (
+            _owner_problem(principal, owner, named, at)
+            or _initial_status_problem(principal, row.fields)
+            or _gtin_problem(row.fields.get("gtin"))
+        )
+        plans.append(_Plan(row, Outcome(problem, warnings=_gtin_warnings(row.fields.get("gtin"))), owner))
+    repository = ProductRepository(session)
+    keyed = [plan for plan in plans if plan.outcome.problem is None]
+    stored = await _Stored.find(repository, [(plan.owner.id, plan.row.fields) for plan in keyed])
+    changeable = [name for name in REGISTERED if columns is None or name in columns]
+    for plan in keyed:
+        _plan(plan, stored, changeable, update)
+    batch = Batch([plan.outcome for plan in plans])
+    if batch.refused or dry_run:
+        return batch
+    if not await _write(repository, principal, plans, codes, import_job):
+        return batch
+    batch.written = True
+    return batch
+
+
+def _plan(plan: _Plan, stored: _Stored, changeable: Sequence[str], update: bool) -> None:
+    """Decide what one row does: register a product, change one, leave one as it is, or the problem."""
+    fields, owner, outcome = plan.row.fields, plan.owner, plan.outcome
+    target = _target(owner.id, fields, stored) if update else None
+    outcome.problem = _taken(owner.id, fields, stored, target.id if target is not None else None)
+    if outcome.problem is not None:
+        return
+    outcome.commune_code = owner.commune_code
+    if target is None:
+        plan.values = _new_values(fields, owner)
+        outcome.record_id, outcome.action = plan.values["id"], "created"
+        return
+    values, plan.diff = _changed(target, {name: fields.get(name) for name in changeable})
+    outcome.record_id, outcome.action = target.id, "updated" if plan.diff else "unchanged"
+    plan.values = {"id": target.id, **values} if plan.diff else None
+
+
+async def _write(
+    repository: ProductRepository,
+    principal: Principal,
+    plans: Sequence[_Plan],
+    codes: CodeNumbers | None,
+    job: uuid.UUID | None,
+) -> bool:
+    """Insert the new products with their codes, update the changed ones, record both; False if codes ran out."""
+    new = [(plan, plan.values) for plan in plans if plan.outcome.action == "created" and plan.values]
+    changed = [(plan, plan.values) for plan in plans if plan.outcome.action == "updated" and plan.values]
+    if codes is None:
+        counts = Counter(values["commune_code"] for _, values in new)
+        codes = await reserve_codes(repository.session, counts=counts, year=clock.today().year)
+    for plan, values in new:
+        number = codes.take(values["commune_code"])
+        if number is None:
+            plan.outcome.problem = Conflict(
+                f"More new products in commune {values['commune_code']} than were counted when the rows were checked."
+            )
+            return False
+        values["product_code"] = product_code(
+            values["province_code"], values["commune_code"], number, codes.year
+        )
+    await repository.insert_rows([values for _, values in new])
+    await repository.update_rows(
+        [values for _, values in changed], [name for name in changed[0][1] if name != "id"] if changed else []
+    )
+    await repository.record_changes(
+        [
+            _history(principal, values["id"], "registered", {"name": [None, values["name"]]}, job)
+            for _, values in new
+        ]
+        + [_history(principal, values["id"], "updated", plan.diff, job) for plan, values in changed]
+    )
+    return True
+
+
 async def register_product(
     session: AsyncSession, *, principal: Principal, data: ProductCreate
 ) -> tuple[Product, list[Warning]]:
     """Register a product of an entity the caller may edit; generates its product code."""
-    require_authenticated(principal)
-    try:
-        entity = await entity_service.get_entity(session, principal=principal, entity_id=data.entity_id)
-    except EntityNotFound as exc:
-        raise EntityNotFound(f"No entity {data.entity_id}", field="body.entity_id") from exc
-    if not policies.can_edit(principal, entity_service.place_of(entity)):
-        raise Forbidden("You may read this entity but not register products for it.")
-    if principal.role is Role.producer and data.status != "idea":
-        # Later states follow an officer's review of the idea and the plan; a producer starts at the idea.
-        raise Forbidden(
-            "Producers register products as ideas; officers decide the later states.", field="body.status"
-        )
-    warnings = _gtin_warnings(data.gtin, "body.gtin")
-    repository = ProductRepository(session)
-    await _ensure_unique(repository, data.entity_id, data.name, data.gtin)
-    group, sector = classify(data.product_set, data.classification)
-    year = clock.today().year
-    sequence = await repository.next_code_sequence(entity.commune_code, year)
-    product = Product(
-        **data.model_dump(exclude={"images"}),
-        images=[image.model_dump() for image in data.images],
-        name_folded=fold(data.name),
-        product_group=group,
-        sector=sector,
-        product_code=product_code(entity.province_code, entity.commune_code, sequence, year),
-        commune_code=entity.commune_code,
-        province_code=entity.province_code,
-    )
+    row = ProductInput(data.model_dump(exclude={"entity_id"}), entity_id=data.entity_id)
     try:
         async with session.begin_nested():
-            product = await repository.add(product)
-    except IntegrityError as exc:  # a concurrent write took the name or GTIN first
+            batch = await save_products(session, principal=principal, rows=[row])
+            batch.raise_first()
+    except IntegrityError as exc:  # a concurrent write took the name, external id or GTIN first
         raise ProductNameTaken("The entity already has a product with this name or GTIN") from exc
-    await repository.record_change(
-        product.id, *_actor(principal), "registered", {"name": [None, product.name]}
-    )
-    return product, warnings
-
-
-async def _ensure_unique(
-    repository: ProductRepository,
-    entity_id: uuid.UUID,
-    name: str | None,
-    gtin: str | None,
-    current: uuid.UUID | None = None,
-) -> None:
-    if name is not None:
-        same_name = await repository.find(entity_id, name=name)
-        if same_name and same_name.id != current:
-            raise ProductNameTaken(f"The entity already has a product named {name!r}", field="body.name")
-    if gtin is not None:
-        same_gtin = await repository.find(entity_id, gtin=gtin)
-        if same_gtin and same_gtin.id != current:
-            raise GtinTaken(f"GTIN {gtin} is already registered", field="body.gtin")
+    outcome = batch.outcomes[0]
+    # Written just now, in this transaction.
+    return typing.cast(Product, await ProductRepository(session).get(outcome.record_id)), outcome.warnings
 
 
 async def get_product(
@@ -244,25 +499,19 @@ async def update_product(
         if v is not None or k in ("name_en", "description", "story", "gtin", "external_id")
     }
     _refuse_identity_change_in_place(principal, product, changes)
-    warnings = _gtin_warnings(changes.get("gtin"), "body.gtin")
+    if (invalid := _gtin_problem(changes.get("gtin"))) is not None:
+        raise invalid
     repository = ProductRepository(session)
-    await _ensure_unique(repository, product.entity_id, changes.get("name"), changes.get("gtin"), product.id)
-    if "product_set" in changes or "classification" in changes:
-        product_set = changes.get("product_set", product.product_set)
-        classification = changes.get("classification", product.classification)
-        changes["product_group"], changes["sector"] = classify(product_set, classification)
-    if "name" in changes:
-        changes["name_folded"] = fold(changes["name"])
-    diff: dict[str, Any] = {}
-    for field, value in changes.items():
-        old = getattr(product, field)
-        if old != value:
-            diff[field] = [_jsonable(old), _jsonable(value)]
-            setattr(product, field, value)
-    diff.pop("name_folded", None)
+    stored = await _Stored.find(repository, [(product.entity_id, changes)])
+    if (taken := _taken(product.entity_id, changes, stored, product.id)) is not None:
+        raise taken
+    values, diff = _changed(product, changes)
+    for name, value in values.items():
+        if getattr(product, name) != value:
+            setattr(product, name, value)
     if diff:
         await repository.record_change(product.id, *_actor(principal), "updated", diff)
-    return await repository.save(product), warnings
+    return await repository.save(product), _gtin_warnings(changes.get("gtin"))
 
 
 async def list_products(
@@ -533,3 +782,24 @@ async def advance_if_in(
     if product is None or product.status != source:
         return None
     return await advance_status(session, product=product, new_status=target, actor=actor, note=note)
+
+
+# Export
+
+
+async def export(
+    session: AsyncSession, *, database: Database, principal: Principal, file_format: FileFormat
+) -> exports.Exported:
+    """The products the caller may see, as a file that imports back unchanged (staff only)."""
+    return await exports.export(
+        PRODUCT_FILE,
+        _export_rows,
+        session=session,
+        database=database,
+        principal=principal,
+        file_format=file_format,
+    )
+
+
+def _export_rows(session: AsyncSession, visible: Visibility) -> exports.Batches:
+    return ProductRepository(session).stream(visible, PRODUCT_FILE.columns, exports.EXPORT_BATCH_ROWS)
