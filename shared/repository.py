@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Select, Table, bindparam, column, func, insert, tuple_, update
+from sqlalchemy import Select, Table, bindparam, column, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -106,3 +107,22 @@ class Repository(Generic[M]):
         statement = update(self.table).where(self.table.c.id == bindparam("row_id")).values(values)
         parameters = [{"row_id": row["id"], **{f"new_{name}": row[name] for name in columns}} for row in rows]
         await self.session.execute(statement, parameters)
+
+    async def changed_since(self, seen: Mapping[Any, datetime]) -> set[Any]:
+        """Row-lock the records ``seen`` names until the transaction ends; the ids of those updated since.
+
+        A batch update checked against rows read without a lock writes only if this returns nothing,
+        so a change committed in between is never overwritten unseen.
+        """
+        if not seen:
+            return set()
+        locked = unnested("locked", id=(list(seen), self.table.c.id.type))
+        query = (
+            select(self.table.c.id, self.table.c.updated_at)
+            .join(locked, self.table.c.id == locked.c.id)
+            .with_for_update(of=self.table)
+        )
+        rows = (await self.session.execute(query)).all()
+        return {row.id for row in rows if row.updated_at != seen[row.id]} | (
+            set(seen) - {row.id for row in rows}
+        )

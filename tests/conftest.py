@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator, Iterator
 from functools import cache
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from shared.db import asyncpg_dsn
 from shared.security.jwt import TokenSigner
 from shared.security.keys import jwks
 from shared.security.principal import Principal, Role
@@ -97,6 +99,16 @@ async def registry_client(database: TestDatabase) -> AsyncIterator[httpx.AsyncCl
     )
     async for client in asgi_client(app):
         yield client
+
+
+@pytest.fixture
+async def db(database: TestDatabase) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection as the administrator, for setting up and checking what was (not) written."""
+    connection = await asyncpg.connect(asyncpg_dsn(database.admin_url))
+    try:
+        yield connection
+    finally:
+        await connection.close()
 
 
 def repo_root() -> Path:

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from shared.errors import ProblemError
+from shared.errors import Conflict, ProblemError
 
 Action = Literal["created", "updated", "unchanged"]
 
@@ -47,3 +47,12 @@ class Batch:
         for outcome in self.outcomes:
             if outcome.problem is not None:
                 raise outcome.problem
+
+    def refuse_changed(self, stale: set[uuid.UUID]) -> bool:
+        """Refuse the records someone else changed after they were checked; whether there were any."""
+        for outcome in self.outcomes:
+            if outcome.record_id in stale:
+                outcome.problem = Conflict(
+                    "Changed by someone else while being checked; nothing was written."
+                )
+        return bool(stale)

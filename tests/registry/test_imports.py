@@ -14,7 +14,6 @@ from typing import Any
 import asyncpg
 import httpx
 import openpyxl
-import pytest
 
 from shared import clock
 from shared.db import asyncpg_dsn
@@ -155,16 +154,6 @@ async def run_import(client: httpx.AsyncClient, kind: str, content: bytes, **opt
     assert response.status_code == 202, response.text
     assert response.headers["location"] == f"/v1/imports/{response.json()['id']}"
     return await finished(client, response.headers["location"], headers)
-
-
-@pytest.fixture
-async def db(database: TestDatabase) -> AsyncIterator[asyncpg.Connection]:
-    """A direct connection for checking what was (not) written."""
-    connection = await asyncpg.connect(asyncpg_dsn(database.admin_url))
-    try:
-        yield connection
-    finally:
-        await connection.close()
 
 
 async def stored_entities(db: asyncpg.Connection, tax_codes: list[str]) -> dict[str, asyncpg.Record]:

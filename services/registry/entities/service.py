@@ -136,7 +136,7 @@ async def save_entities(
     fields = [name for name in FIELDS if columns is None or name in columns]
     repository = EntityRepository(session)
     stored = await repository.rows_by_tax_code(
-        {data.tax_code for data in rows}, ["id", *fields, *PLACE_COLUMNS, "name_folded"]
+        {data.tax_code for data in rows}, ["id", *fields, *PLACE_COLUMNS, "name_folded", "updated_at"]
     )
     communes = await admin_units_service.resolve_communes(
         session,
@@ -152,8 +152,13 @@ async def save_entities(
     if batch.refused or dry_run:
         return batch
     writes = [(outcome, values) for outcome, values in checked if values is not None]
-    await repository.insert_rows([values for outcome, values in writes if outcome.action == "created"])
     updates = [values for outcome, values in writes if outcome.action == "updated"]
+    seen = {row.id: row.updated_at for row in stored.values()}
+    if batch.refuse_changed(
+        await repository.changed_since({values["id"]: seen[values["id"]] for values in updates})
+    ):
+        return batch
+    await repository.insert_rows([values for outcome, values in writes if outcome.action == "created"])
     await repository.update_rows(updates, [name for name in updates[0] if name != "id"] if updates else [])
     batch.written = True
     return batch

@@ -53,11 +53,12 @@ from shared.security.scopes import Place, Visibility
 from shared.text import fold
 
 # ProductCreate's fields a product is registered with (its entity, images and status aside), which an
-# import may also change; and the stored columns a change is compared against.
+# import may also change; and what is read of a stored product to compare a change with (updated_at
+# tells whether it changed again before the change is written).
 REGISTERED = tuple(
     name for name in ProductCreate.model_fields if name not in ("entity_id", "images", "status")
 )
-CHANGEABLE = ("id", "entity_id", *REGISTERED, "name_folded", "product_group", "sector")
+CHANGEABLE = ("id", "entity_id", *REGISTERED, "name_folded", "product_group", "sector", "updated_at")
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_IMAGES = 10
 
@@ -297,6 +298,7 @@ class _Plan:
     owner: Any = None
     values: dict[str, Any] | None = None
     diff: dict[str, list[Any]] = dataclasses.field(default_factory=dict)
+    seen: Any = None  # when the stored product a change was checked against was last updated
 
 
 def _new_values(fields: Mapping[str, Any], owner: Any) -> dict[str, Any]:
@@ -361,7 +363,7 @@ async def save_products(
     batch = Batch([plan.outcome for plan in plans])
     if batch.refused or dry_run:
         return batch
-    if not await _write(repository, principal, plans, codes, import_job):
+    if not await _write(repository, principal, batch, plans, codes, import_job):
         return batch
     batch.written = True
     return batch
@@ -382,18 +384,26 @@ def _plan(plan: _Plan, stored: _Stored, changeable: Sequence[str], update: bool)
     values, plan.diff = _changed(target, {name: fields.get(name) for name in changeable})
     outcome.record_id, outcome.action = target.id, "updated" if plan.diff else "unchanged"
     plan.values = {"id": target.id, **values} if plan.diff else None
+    plan.seen = target.updated_at
 
 
 async def _write(
     repository: ProductRepository,
     principal: Principal,
+    batch: Batch,
     plans: Sequence[_Plan],
     codes: CodeNumbers | None,
     job: uuid.UUID | None,
 ) -> bool:
-    """Insert the new products with their codes, update the changed ones, record both; False if codes ran out."""
+    """Insert the new products with their codes, update the changed ones, record both.
+
+    False (nothing written) if a product changed since it was checked or the reserved codes ran out.
+    """
     new = [(plan, plan.values) for plan in plans if plan.outcome.action == "created" and plan.values]
     changed = [(plan, plan.values) for plan in plans if plan.outcome.action == "updated" and plan.values]
+    stale = await repository.changed_since({values["id"]: plan.seen for plan, values in changed})
+    if batch.refuse_changed(stale):
+        return False
     if codes is None:
         counts = Counter(values["commune_code"] for _, values in new)
         codes = await reserve_codes(repository.session, counts=counts, year=clock.today().year)
