@@ -92,9 +92,11 @@ class Repository(Generic[M]):
         return table
 
     async def insert_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Insert many rows in one batched statement (each row names the same columns)."""
+        """Insert many rows in batched statements (each row names the same columns)."""
         if rows:
-            await self.session.execute(insert(self.table), list(rows))
+            # RETURNING makes SQLAlchemy send multi-row VALUES ("insertmanyvalues"), not one
+            # statement per row: the database does measurably less work.
+            await self.session.execute(insert(self.table).returning(self.table.c.id), list(rows))
 
     async def update_rows(self, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
         """Update rows by ``id`` in one batched statement; each row holds ``id`` and every one of ``columns``."""

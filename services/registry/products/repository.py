@@ -127,7 +127,8 @@ class ProductRepository(Repository[Product]):
     async def record_changes(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Append history entries (product_id, actor, actor_role, action, changes) in one batched statement."""
         if rows:
-            await self.session.execute(insert(CHANGES), list(rows))
+            # RETURNING batches the rows into multi-row VALUES, as in ``insert_rows``.
+            await self.session.execute(insert(CHANGES).returning(CHANGES.c.id), list(rows))
 
     async def record_change(
         self, product_id: uuid.UUID, actor: str, actor_role: str, action: str, changes: dict[str, Any]
