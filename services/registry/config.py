@@ -14,6 +14,11 @@ class RegistrySettings(BaseServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore", frozen=True)
 
+    # An import job without progress for this long was left by a process that died; every replica
+    # looks for such jobs this often and fails them (an idempotent UPDATE, safe side by side).
+    import_stalled_after_s: float = 600.0
+    import_stall_check_s: float = 60.0
+
 
 @lru_cache
 def get_settings() -> RegistrySettings:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -38,9 +41,20 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with database(app):
+            stalled_after = timedelta(seconds=settings.import_stalled_after_s)
             async with app.state.db.sessionmaker.begin() as session:
-                await import_runner.fail_interrupted_jobs(session)
-            yield
+                await import_runner.fail_interrupted_jobs(session, stalled_after)
+            watcher = asyncio.create_task(
+                import_runner.watch_stalled_jobs(
+                    app.state.db, every_s=settings.import_stall_check_s, stalled_after=stalled_after
+                )
+            )
+            try:
+                yield
+            finally:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
 
     return create_service_app(
         name="registry",

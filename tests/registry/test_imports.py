@@ -723,3 +723,41 @@ async def test_jobs_left_running_by_a_crashed_process_are_failed_at_start_up(dat
     assert "interrupted" in rows[stalled]["errors"]
     # A job still making progress (another replica's) is left alone.
     assert rows[live]["status"] == "importing"
+
+
+async def test_a_job_whose_process_died_is_failed_while_the_service_runs(database: TestDatabase) -> None:
+    from services.registry.config import RegistrySettings
+    from services.registry.main import create_app
+
+    app = create_app(
+        RegistrySettings(
+            database_url=database.urls["registry"], environment="test",
+            import_stalled_after_s=2, import_stall_check_s=0.2,
+        )
+    )  # fmt: skip
+    connection = await asyncpg.connect(asyncpg_dsn(database.admin_url))
+    try:
+        async with app.router.lifespan_context(app):
+            # Started after the start-up sweep: another replica's job that then stops making progress.
+            job_id = uuid.uuid4()
+            await connection.execute(
+                """INSERT INTO registry.import_job (id, kind, file_format, valid_rows_only, status, done, created,
+                       updated, unchanged, invalid, validated, created_by, created_by_role, updated_at)
+                   VALUES ($1, 'products', 'csv', false, 'validating', 0, 0, 0, 0, 0, 5, 'officer', 'admin', now())""",
+                job_id,
+            )
+            status = "validating"
+            for _ in range(100):
+                await asyncio.sleep(0.1)
+                status = await connection.fetchval(
+                    "SELECT status FROM registry.import_job WHERE id = $1", job_id
+                )
+                if status == "failed":
+                    break
+            assert status == "failed"
+            errors = await connection.fetchval(
+                "SELECT errors::text FROM registry.import_job WHERE id = $1", job_id
+            )
+            assert "interrupted" in errors
+    finally:
+        await connection.close()

@@ -68,10 +68,24 @@ def launch(work: Coroutine[Any, Any, None]) -> None:
     task.add_done_callback(_running_imports.discard)
 
 
-async def fail_interrupted_jobs(session: AsyncSession) -> int:
+async def fail_interrupted_jobs(session: AsyncSession, stalled_after: timedelta = STALLED_AFTER) -> int:
     """Mark failed the jobs a crashed process left running; how many there were."""
     error = row_error(None, None, "the import was interrupted (the service stopped); upload the file again")
-    return await ImportJobRepository(session).fail_stalled(STALLED_AFTER, error)
+    return await ImportJobRepository(session).fail_stalled(stalled_after, error)
+
+
+async def watch_stalled_jobs(database: Database, *, every_s: float, stalled_after: timedelta) -> None:
+    """Fail stalled jobs now and then for as long as the service runs (a job's process may die any time)."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            async with database.sessionmaker.begin() as session:
+                failed = await fail_interrupted_jobs(session, stalled_after)
+        except Exception:  # the database may be restarting: try again at the next round
+            logger.warning("could not look for stalled import jobs", exc_info=True)
+            continue
+        if failed:
+            logger.warning("%d stalled import job(s) failed", failed)
 
 
 async def _set_job(database: Database, job_id: uuid.UUID, **values: Any) -> None:
