@@ -658,9 +658,17 @@ async def test_officers_import_within_their_unit_and_see_only_their_units_jobs(
     assert (await registry_client.get(location, headers=colleague)).status_code == 200
     assert (await registry_client.get(location, headers=ADMIN)).status_code == 200
     assert (await registry_client.get(location, headers=other_unit)).status_code == 404
-    assert (
-        await registry_client.get(location, headers=auth("province_officer", mine.province_code))
-    ).status_code == 404
+    # The province's officers see the jobs of its communes (the API guide); another province's do not.
+    province = auth("province_officer", mine.province_code)
+    assert (await registry_client.get(location, headers=province)).status_code == 200
+    assert job["id"] in {
+        item["id"] for item in (await registry_client.get("/v1/imports", headers=province)).json()["items"]
+    }
+    assert (await registry_client.get(location, headers=auth("province_officer", "01"))).status_code == 404
+    # A malformed or missing scope sees no job at all.
+    for broken in (auth("commune_officer", "0709"), auth("commune_officer"), auth("province_officer", "2")):
+        assert (await registry_client.get(location, headers=broken)).status_code == 404
+        assert (await registry_client.get("/v1/imports", headers=broken)).json()["items"] == []
     listed = (await registry_client.get("/v1/imports", headers=colleague)).json()["items"]
     assert job["id"] in {item["id"] for item in listed}
     assert all(item["created_by"] in ("can-bo-1", "can-bo-2") for item in listed)

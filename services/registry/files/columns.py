@@ -196,7 +196,7 @@ def cell_to_input(kind: ColumnKind, value: object, *, from_csv: bool) -> object 
         value = value.strip()
         if not value:
             return None
-        if from_csv and kind in ("text", "list"):
+        if from_csv:
             value = unescape_csv_text(value)
     match kind:
         case "text" | "code":
@@ -229,6 +229,7 @@ def value_to_csv(kind: ColumnKind, value: object) -> str:
     if cell is None:
         return ""
     text = cell.isoformat() if isinstance(cell, date) else str(cell)
-    if kind in ("text", "list") and text.startswith(_ESCAPED_STARTS):
+    # Every column: a code, an email or a number a spreadsheet would read as a formula is text here.
+    if text.startswith(_ESCAPED_STARTS):
         return "'" + text
     return text

@@ -26,3 +26,11 @@ class UnsupportedFileType(ProblemError):
     status = 415
     type = "unsupported-file-type"
     title = "Unsupported file type"
+
+
+class FileRefused(ProblemError):
+    """A workbook refused before parsing: too large once uncompressed, too many rows, a DTD, no sheets (422)."""
+
+    status = 422
+    type = "file-refused"
+    title = "File refused"

@@ -45,4 +45,7 @@ class ImportJob(UUIDPrimaryKey, Timestamps, Base):
     created_by: Mapped[str] = mapped_column(String(120))
     created_by_role: Mapped[str] = mapped_column(String(30))
     scope: Mapped[str | None] = mapped_column(String(60))
+    # The unit the job was started in (its officer's commune and province): who else may see it.
+    commune_code: Mapped[str | None] = mapped_column(String(10))
+    province_code: Mapped[str | None] = mapped_column(String(10), index=True)
     finished_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typing
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,17 +12,10 @@ from sqlalchemy import Table, func, select, update
 from services.registry.imports.models import ImportJob
 from shared.pagination import KeysetPage
 from shared.repository import Repository
+from shared.security.scopes import Visibility, visible_condition
 
 JOBS = typing.cast(Table, ImportJob.__table__)
 UNFINISHED = ("pending", "validating", "importing")
-
-
-@dataclass(frozen=True)
-class JobFilter:
-    """Which jobs a caller may see: all (admins) or those of one role and unit."""
-
-    created_by_role: str | None = None
-    scope: str | None = None
 
 
 class ImportJobRepository(Repository[ImportJob]):
@@ -32,14 +24,12 @@ class ImportJobRepository(Repository[ImportJob]):
     model = ImportJob
 
     async def list(
-        self, visible: JobFilter, *, limit: int, after: tuple[datetime, uuid.UUID] | None
+        self, visible: Visibility, *, limit: int, after: tuple[datetime, uuid.UUID] | None
     ) -> KeysetPage[ImportJob]:
-        """A page of the jobs a caller may see, newest first."""
-        query = select(ImportJob)
-        if visible.created_by_role is not None:
-            query = query.where(
-                ImportJob.created_by_role == visible.created_by_role, ImportJob.scope == visible.scope
-            )
+        """A page of the jobs ``visible`` admits (by the unit they were started in), newest first."""
+        query = select(ImportJob).where(
+            visible_condition(visible, commune=ImportJob.commune_code, province=ImportJob.province_code)
+        )
         return await self.paginate(
             query, keys=(ImportJob.created_at, ImportJob.id), after=after, limit=limit, descending=True
         )

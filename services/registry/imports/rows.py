@@ -79,6 +79,9 @@ class ErrorLog:
         return [*self.items, row_error(None, None, f"{self.dropped} more error(s) not listed")]
 
 
+MAX_HEADER_ERRORS = 20
+
+
 def header_errors(layout: FileLayout, header: list[object]) -> list[dict[str, Any]]:
     """Errors of the header row: unnamed, repeated and unknown columns; missing required ones."""
     names = [normalise_header(cell) for cell in header]
@@ -99,6 +102,11 @@ def header_errors(layout: FileLayout, header: list[object]) -> list[dict[str, An
         for column in layout.columns
         if column in layout.required and column not in seen
     )
+    if len(errors) > MAX_HEADER_ERRORS:
+        # A file with thousands of columns would otherwise return thousands of near-identical errors.
+        kept = errors[:MAX_HEADER_ERRORS]
+        kept.append(row_error(1, None, f"{len(errors) - MAX_HEADER_ERRORS} more error(s) in the header row"))
+        return kept
     return errors
 
 

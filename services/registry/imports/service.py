@@ -13,15 +13,21 @@ from typing import IO
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.registry import policies
+from services.registry.admin_units import service as admin_units_service
+from services.registry.admin_units.errors import InvalidCommune
 from services.registry.files.columns import FileFormat, ImportKind
 from services.registry.files.exports import require_file_access
 from services.registry.imports import readers, runner
-from services.registry.imports.errors import ImportJobNotFound, UnsupportedFileType
+from services.registry.imports.errors import FileRefused, ImportJobNotFound, UnsupportedFileType
 from services.registry.imports.models import ImportJob
-from services.registry.imports.repository import ImportJobRepository, JobFilter
+from services.registry.imports.repository import ImportJobRepository
+from shared import clock
 from shared.db import Database
+from shared.files import HostileFile
 from shared.pagination import KeysetPage, decode_cursor
-from shared.security.principal import Principal, Role
+from shared.security.principal import Principal
+from shared.security.scopes import Place, Reach
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
@@ -31,17 +37,22 @@ def require_importer(principal: Principal) -> Principal:
     return require_file_access(principal)
 
 
-def _job_filter(principal: Principal) -> JobFilter:
-    if principal.role is Role.admin:
-        return JobFilter()
-    return JobFilter(created_by_role=principal.role.value, scope=principal.scope)
-
-
 def _may_see(principal: Principal, job: ImportJob) -> bool:
-    visible = _job_filter(principal)
-    return visible.created_by_role is None or (
-        job.created_by_role == visible.created_by_role and job.scope == visible.scope
-    )
+    return policies.can_read(principal, Place(None, job.commune_code, job.province_code))
+
+
+async def _unit_of(session: AsyncSession, principal: Principal) -> tuple[str | None, str | None]:
+    """The commune and province an officer's job belongs to (none for an admin's)."""
+    visible = policies.visibility(principal)
+    if visible.reach is Reach.province:
+        return None, str(visible.value)
+    if visible.reach is Reach.commune:
+        try:
+            commune = await admin_units_service.resolve_commune(session, str(visible.value), clock.today())
+        except InvalidCommune:  # a unit that no longer exists: its officer alone sees the job
+            return str(visible.value), None
+        return commune.code, commune.province_code
+    return None, None
 
 
 async def start_import(
@@ -58,17 +69,22 @@ async def start_import(
     The job takes ownership of ``file`` and closes it when it ends.
     """
     require_importer(principal)
-    detected = await asyncio.to_thread(readers.detect_format, file)
+    try:
+        detected = await asyncio.to_thread(readers.detect_format, file)
+    except HostileFile as exc:
+        raise FileRefused(f"The workbook is refused: {exc.reason}.", field="file") from exc
     if detected not in ("csv", "xlsx"):
         raise UnsupportedFileType(f"The file is {detected}. Upload CSV (UTF-8) or an Excel workbook (.xlsx).")
     file_format: FileFormat = "xlsx" if detected == "xlsx" else "csv"
     async with database.sessionmaker.begin() as session:
+        commune_code, province_code = await _unit_of(session, principal)
         job = await ImportJobRepository(session).add(
             ImportJob(
                 kind=kind, file_format=file_format, filename=(filename or "")[:255] or None,
                 valid_rows_only=valid_rows_only, status="pending", done=0, validated=0, created=0,
                 updated=0, unchanged=0, invalid=0, errors=[], created_by=principal.sub,
                 created_by_role=principal.role.value, scope=principal.scope,
+                commune_code=commune_code, province_code=province_code,
             )
         )  # fmt: skip
     runner.launch(runner.run_import(database, job.id, principal, file))
@@ -90,5 +106,5 @@ async def list_jobs(
     """The jobs of the caller's unit (every job for an admin), newest first."""
     require_importer(principal)
     return await ImportJobRepository(session).list(
-        _job_filter(principal), limit=limit, after=decode_cursor(cursor, datetime, uuid.UUID)
+        policies.visibility(principal), limit=limit, after=decode_cursor(cursor, datetime, uuid.UUID)
     )
