@@ -14,6 +14,7 @@ access_logger = logging.getLogger("access")
 error_logger = logging.getLogger("shared.middleware")
 
 _HEADER = REQUEST_ID_HEADER.lower().encode()
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 
 class RequestIdMiddleware:
@@ -36,6 +37,8 @@ class RequestIdMiddleware:
         set_request_id(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
         header = (_HEADER, request_id.encode())
+        # Every answer (JSON, images, files, problems) is what its Content-Type says: browsers must not sniff.
+        headers_added = [header, _NOSNIFF]
         started = time.perf_counter()
         status = 500
         response_started = False
@@ -45,7 +48,10 @@ class RequestIdMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), header]
+                existing = message.get("headers", [])
+                # A proxied answer may carry the upstream's nosniff already: one is enough.
+                sniff = [] if any(name == _NOSNIFF[0] for name, _ in existing) else [_NOSNIFF]
+                message["headers"] = [*existing, header, *sniff]
             await send(message)
 
         try:
@@ -63,7 +69,7 @@ class RequestIdMiddleware:
                         "headers": [
                             (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
                             (b"content-length", str(len(body)).encode()),
-                            header,
+                            *headers_added,
                         ],
                     }
                 )

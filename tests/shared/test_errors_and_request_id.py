@@ -126,3 +126,15 @@ async def test_undecodable_body_is_a_422_on_body(client: httpx.AsyncClient) -> N
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["errors"][0]["field"].startswith("body")
+
+
+async def test_every_answer_says_nosniff(registry_client: httpx.AsyncClient) -> None:
+    for path in (
+        "/healthz",
+        "/v1/catalogue",
+        "/v1/entities/not-an-id",
+        "/docs",
+        "/docs-assets/swagger-ui.css",
+    ):
+        response = await registry_client.get(path)
+        assert response.headers["x-content-type-options"] == "nosniff", path
