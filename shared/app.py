@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 
 from shared.body_limits import BodyLimits, RequestBodyGuard
 from shared.config import BaseServiceSettings
-from shared.db import Database
+from shared.db import Database, create_read_pool
 from shared.docs import docs_router, mount_assets
 from shared.errors import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from shared.health import ReadinessCheck, database_ready, health_router
@@ -118,7 +118,7 @@ async def no_lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 
 def database_lifespan(name: str, settings: BaseServiceSettings) -> Lifespan:
-    """A lifespan that opens the service's database pool on start and closes it on stop."""
+    """A lifespan that opens the service's database pools on start and closes them on stop."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -131,6 +131,14 @@ def database_lifespan(name: str, settings: BaseServiceSettings) -> Lifespan:
         )
         app.state.db = database
         try:
+            if settings.db_read_pool_size > 0:
+                database.reads = await create_read_pool(
+                    settings.database_url.get_secret_value(),
+                    application_name=f"{name}-reads",
+                    min_size=min(settings.db_read_pool_min_size, settings.db_read_pool_size),
+                    max_size=settings.db_read_pool_size,
+                    statement_timeout_ms=settings.db_statement_timeout_ms,
+                )
             yield
         finally:
             await database.dispose()

@@ -20,8 +20,13 @@ class BaseServiceSettings(BaseSettings):
 
     environment: Environment = "development"
     database_url: SecretStr = SecretStr("")
+    # The SQLAlchemy pool: a fixed set of connections. Overflow connections are opened and closed per
+    # request under load (a backend start costs more than most reads): requests wait for one instead.
     db_pool_size: int = 10
-    db_max_overflow: int = 10
+    db_max_overflow: int = 0
+    # The asyncpg pool of public reads (shared.db.create_read_pool); 0: the service opens none.
+    db_read_pool_size: int = 0
+    db_read_pool_min_size: int = 1
     db_statement_timeout_ms: int = 15_000
     log_level: str = "INFO"
     access_log: bool = True

@@ -18,6 +18,8 @@ class RegistrySettings(BaseServiceSettings):
     # looks for such jobs this often and fails them (an idempotent UPDATE, safe side by side).
     import_stalled_after_s: float = 600.0
     import_stall_check_s: float = 60.0
+    # The public catalogue reads: enough connections to keep PostgreSQL's cores busy, not one per client.
+    db_read_pool_size: int = 10
 
 
 @lru_cache

@@ -62,6 +62,8 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         description="Administrative units, OCOP entities, products, the OCOP cycle and the catalogue.",
         settings=settings,
         routers=[
+            # Routes are matched in order: the public reads, the busiest, first.
+            catalogue_router,
             admin_units_router,
             entities_router,
             products_router,
@@ -69,7 +71,6 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             ideas_router,
             plans_router,
             changes_router,
-            catalogue_router,
             stats_router,
             certification_router,
         ],

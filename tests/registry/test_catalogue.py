@@ -13,11 +13,13 @@ import httpx
 import pytest
 
 from services.registry.catalogue.repository import MANY_PRODUCERS
+from services.registry.catalogue.schemas import CatalogueProduct
 from shared import clock
 from shared.db import asyncpg_dsn
 from shared.pagination import encode_cursor
+from shared.schemas import Page
 from tests.conftest import auth
-from tests.registry.conftest import entity_body
+from tests.registry.conftest import Producer, entity_body
 from tests.registry.factories import Unit, create_unit
 from tests.support.database import TestDatabase
 
@@ -415,3 +417,56 @@ async def test_a_text_naming_many_producers_finds_the_same_products(
             if cursor is None:
                 break
         assert sorted(found) == names, sort
+
+
+# Quotes, a backslash, a newline, a tab, a control character, Vietnamese and an emoji: each must be
+# escaped (or not) exactly as the response model's own JSON writer does it.
+AWKWARD_TEXT = 'Rượu "ngon" \\ C:\\hũ\nDòng hai\tcột \x01 🍶 </p>'
+
+
+async def test_the_public_record_is_the_json_the_response_model_writes(
+    registry_client: httpx.AsyncClient, producer: Producer
+) -> None:
+    # PostgreSQL writes the record: it must be byte for byte what pydantic would send for the same values.
+    body = {
+        "entity_id": str(producer.entity_id), "name": "Rượu ba kích \"Ba Chẽ\"", "product_set": 15,
+        "description": AWKWARD_TEXT, "status": "ready_for_evaluation",
+        "images": [{"url": "https://example.vn/a.jpg"}, {"url": "https://example.vn/b.jpg"}],
+    }  # fmt: skip
+    created = await registry_client.post("/v1/products", json=body, headers=ADMIN)
+    assert created.status_code == 201, created.text
+    product_id = created.json()["id"]
+    await _certify(registry_client, product_id, 5, TODAY - timedelta(days=3), level="central")
+    response = await registry_client.get(f"/v1/catalogue/{product_id}")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert (
+        response.content == CatalogueProduct.model_validate_json(response.content).model_dump_json().encode()
+    )
+    record = response.json()
+    assert list(record) == list(CatalogueProduct.model_fields)
+    assert record["description"] == AWKWARD_TEXT
+    assert record["name"] == 'Rượu ba kích "Ba Chẽ"'
+    assert record["images"] == ["https://example.vn/a.jpg", "https://example.vn/b.jpg"]
+    assert (record["ocop_star"], record["is_national"], record["story"]) == (5, True, None)
+    assert record["manufacturer"]["email"] == "htx@example.vn"
+    assert record["commune"] == {"code": producer.unit.commune_code, "name": "Xã Thử Nghiệm"}
+    assert record["province"] == {"code": producer.unit.province_code, "name": "Tỉnh Thử"}
+    page = await registry_client.get(
+        "/v1/catalogue", params={"commune": producer.unit.commune_code, "limit": 1}
+    )
+    assert page.headers["content-type"] == "application/json"
+    assert page.content == Page[CatalogueProduct].model_validate_json(page.content).model_dump_json().encode()
+    assert page.json() == {"items": [record], "next_cursor": None}
+
+
+async def test_a_record_not_in_the_catalogue_is_a_problem(
+    registry_client: httpx.AsyncClient, catalogue: Catalogue
+) -> None:
+    for product_id in (*catalogue.hidden.values(), str(uuid.uuid4())):
+        response = await registry_client.get(f"/v1/catalogue/{product_id}")
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/problem+json"
+        problem = response.json()
+        assert problem["type"] == "/problems/catalogue-product-not-found"
+        assert problem["detail"] == f"No product {product_id} in the catalogue"

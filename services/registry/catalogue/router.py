@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 
 from services.registry.catalogue import service
 from services.registry.catalogue.schemas import (
@@ -16,7 +17,7 @@ from services.registry.catalogue.schemas import (
     Star,
 )
 from services.registry.entities.schemas import EntityType
-from shared.db import SessionDep
+from shared.db import ReadPoolDep
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from shared.schemas import Page, problems
 from shared.security.dependencies import get_principal
@@ -24,12 +25,17 @@ from shared.security.dependencies import get_principal
 router = APIRouter(prefix="/v1/catalogue", tags=["catalogue"])
 
 
+def _json(body: bytes) -> Response:
+    # PostgreSQL wrote the JSON (the documented response_model's shape): no model round trip.
+    return Response(body, media_type="application/json")
+
+
 # Anyone may read the catalogue; a token, if sent, must still be valid (401 otherwise).
 @router.get(
     "", response_model=Page[CatalogueProduct], responses=problems(401), dependencies=[Depends(get_principal)]
 )
 async def catalogue_search(
-    session: SessionDep,
+    pool: ReadPoolDep,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
     star: Annotated[list[Star] | None, Query(description="Star levels (repeat for several)")] = None,
@@ -55,19 +61,19 @@ async def catalogue_search(
         ),
     ] = None,
     sort: Annotated[CatalogueSort | None, Query(description="Default: relevance with q, else name")] = None,
-) -> Page[CatalogueProduct]:
+) -> Response:
     """Certified products with an active certificate: filter, search, sort, page with a cursor."""
     query = CatalogueQuery(
         stars=tuple(sorted(set(star or ()))), min_star=min_star, product_set=product_set, group=group,
         province=province, commune=commune, entity_type=entity_type, is_national=is_national,
     )  # fmt: skip
-    return await service.search(session, query, q=q, sort=sort, cursor=cursor, limit=limit)
+    return _json(await service.search(pool, query, q=q, sort=sort, cursor=cursor, limit=limit))
 
 
 @router.get(
     "/{product_id}", response_model=CatalogueProduct, responses=problems(401, 404),
     dependencies=[Depends(get_principal)],
 )  # fmt: skip
-async def catalogue_read(product_id: uuid.UUID, session: SessionDep) -> CatalogueProduct:
+async def catalogue_read(product_id: uuid.UUID, pool: ReadPoolDep) -> Response:
     """The public record of one product in the catalogue."""
-    return await service.get_public_product(session, product_id)
+    return _json(await service.get_public_product(pool, product_id))
