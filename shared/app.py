@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
+from fastapi.telemetry import TelemetryConfig
 
 from shared.body_limits import BodyLimits, RequestBodyGuard
 from shared.config import BaseServiceSettings
@@ -23,6 +24,7 @@ from shared.security.dependencies import build_verifier
 from shared.textguard import ControlCharacterGuard
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 # Documented on every operation so clients (and schemathesis) know errors are problem+json.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -90,6 +92,8 @@ def create_service_app(
         docs_url=None,
         redoc_url=None,
         generate_unique_id_function=operation_id,
+        # We configure no OpenTelemetry provider; left on, FastAPI looks for one on every request.
+        telemetry=NO_TELEMETRY,
     )
     app.state.settings = settings
     app.state.token_verifier = build_verifier(settings)
