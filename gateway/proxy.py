@@ -22,6 +22,9 @@ HOP_BY_HOP = frozenset(
 _SET_BY_GATEWAY = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"x-request-id"})
 _REQUEST_ID = REQUEST_ID_HEADER.lower().encode()
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+# A body up to this size whose length is known is read whole and sent in one message: streaming it
+# chunk by chunk costs more than the copy.
+WHOLE_BODY_LIMIT = 64 * 1024
 
 
 def _connection_listed(headers: RawHeaders) -> frozenset[bytes]:
@@ -35,29 +38,49 @@ def _connection_listed(headers: RawHeaders) -> frozenset[bytes]:
 
 def forward_headers(scope: Scope) -> RawHeaders:
     """The client's headers minus hop-by-hop ones, plus X-Forwarded-* and our request id."""
+    # One pass over the headers (ASGI servers give their names in lower case): this runs per request.
     incoming: RawHeaders = scope["headers"]
-    dropped = HOP_BY_HOP | _SET_BY_GATEWAY | _connection_listed(incoming)
-    headers = [(name, value) for name, value in incoming if name.lower() not in dropped]
+    headers: RawHeaders = []
+    forwarded_for: list[bytes] = []
+    host = None
+    listed: frozenset[bytes] = frozenset()
+    for name, value in incoming:
+        if name in HOP_BY_HOP or name in _SET_BY_GATEWAY:
+            if name == b"x-forwarded-for":
+                forwarded_for.append(value)
+            elif name == b"host" and host is None:
+                host = value
+            elif name == b"connection":
+                listed = _connection_listed(incoming)
+            continue
+        headers.append((name, value))
+    if listed:
+        headers = [(name, value) for name, value in headers if name not in listed]
     client = scope.get("client")
-    forwarded_for = [value for name, value in incoming if name.lower() == b"x-forwarded-for"]
     if client:
         # Appending keeps the chain a trusted proxy in front of us started.
         forwarded_for.append(client[0].encode())
     if forwarded_for:
         headers.append((b"x-forwarded-for", b", ".join(forwarded_for)))
     headers.append((b"x-forwarded-proto", scope.get("scheme", "http").encode()))
-    host = next((value for name, value in incoming if name == b"host"), None)
     if host:
         headers.append((b"x-forwarded-host", host))
     headers.append((_REQUEST_ID, (current_request_id() or "").encode()))
     return headers
 
 
+_DROPPED_FROM_RESPONSE = HOP_BY_HOP | {_REQUEST_ID, b"date", b"server"}
+
+
 def response_headers(headers: RawHeaders) -> RawHeaders:
     """The upstream's headers minus hop-by-hop ones (our middleware adds the request id)."""
     # uvicorn adds its own date and server headers; passing the upstream's would duplicate them.
-    dropped = HOP_BY_HOP | {_REQUEST_ID, b"date", b"server"} | _connection_listed(headers)
-    return [(name.lower(), value) for name, value in headers if name.lower() not in dropped]
+    kept = [(name.lower(), value) for name, value in headers]
+    if any(name == b"connection" for name, _ in kept):
+        dropped = _DROPPED_FROM_RESPONSE | _connection_listed(kept)
+    else:
+        dropped = _DROPPED_FROM_RESPONSE
+    return [(name, value) for name, value in kept if name not in dropped]
 
 
 async def _request_body(receive: Receive) -> AsyncIterator[bytes]:
@@ -135,13 +158,17 @@ class ProxyApp:
             )
             return
         try:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": response.status,
-                    "headers": response_headers(response.headers),
-                }
-            )
+            start: Message = {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": response_headers(response.headers),
+            }
+            if response.content_length is not None and response.content_length <= WHOLE_BODY_LIMIT:
+                body_bytes = await response.read()
+                await send(start)
+                await send({"type": "http.response.body", "body": body_bytes})
+                return
+            await send(start)
             async for chunk in response.body():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Literal, Protocol
 
 import aiohttp
@@ -51,9 +52,15 @@ class UpstreamResponse(Protocol):
 
     status: int
     headers: RawHeaders
+    # The body's length when the upstream sent Content-Length (None: chunked or until close).
+    content_length: int | None
 
     def body(self) -> AsyncIterator[bytes]:
         """Yield the body bytes unchanged (still compressed if the upstream compressed them)."""
+        ...
+
+    async def read(self) -> bytes:
+        """The whole body at once (for a small body whose length is known)."""
         ...
 
     async def aclose(self) -> None:
@@ -78,11 +85,20 @@ class _AiohttpResponse:
         self._response = response
         self.status = response.status
         self.headers: RawHeaders = list(response.raw_headers)
+        self.content_length = response.content_length
 
     async def body(self) -> AsyncIterator[bytes]:
         try:
             async for chunk in self._response.content.iter_any():
                 yield chunk
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise UpstreamTimeout(str(exc)) from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamConnectError(str(exc)) from exc
+
+    async def read(self) -> bytes:
+        try:
+            return await self._response.content.read()
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise UpstreamTimeout(str(exc)) from exc
         except aiohttp.ClientError as exc:
@@ -109,9 +125,10 @@ class AiohttpUpstream:
         # Created lazily so it binds to the running event loop.
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=30)
+            # No cookie jar: a proxy must not keep one client's cookies and send them with another's requests.
             self._session = aiohttp.ClientSession(
                 connector=connector, timeout=self._timeout, auto_decompress=False,
-                skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
+                skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"), cookie_jar=aiohttp.DummyCookieJar(),
             )  # fmt: skip
         return self._session
 
@@ -141,6 +158,8 @@ class _HttpxResponse:
         self._response = response
         self.status = response.status_code
         self.headers: RawHeaders = list(response.headers.raw)
+        length = response.headers.get("content-length")
+        self.content_length = int(length) if length and length.isdigit() else None
 
     async def body(self) -> AsyncIterator[bytes]:
         try:
@@ -150,6 +169,9 @@ class _HttpxResponse:
             raise UpstreamTimeout(str(exc)) from exc
         except httpx.TransportError as exc:
             raise UpstreamConnectError(str(exc)) from exc
+
+    async def read(self) -> bytes:
+        return b"".join([chunk async for chunk in self.body()])
 
     async def aclose(self) -> None:
         await self._response.aclose()
@@ -165,6 +187,8 @@ class HttpxUpstream:
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             # Connect-phase retries only: a streamed body cannot be replayed.
             transport=httpx.AsyncHTTPTransport(retries=1),
+            # A jar that accepts no cookie: a proxy must not keep one client's cookies for another.
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         )
 
     async def send(self, method: str, target: str, headers: RawHeaders, body: Body) -> UpstreamResponse:

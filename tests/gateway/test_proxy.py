@@ -73,6 +73,16 @@ async def test_hop_by_hop_headers_are_stripped_and_forwarded_headers_added(gatew
     assert len(response.headers.get_list("date")) == 1
 
 
+async def test_one_clients_cookies_never_reach_another(gateway: RunningProcess) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url) as first:
+        answered = await first.get("/v1/stamps/set-cookie")
+    assert answered.status_code == 200
+    assert "session=someone-elses" in answered.headers["set-cookie"]
+    async with httpx.AsyncClient(base_url=gateway.url) as second:
+        echoed = (await second.get("/v1/stamps/echo")).json()
+    assert "cookie" not in dict(echoed["headers"])
+
+
 async def test_large_bodies_stream_both_ways(gateway: RunningProcess) -> None:
     upload = os.urandom(3 * 1024 * 1024)
 

@@ -52,6 +52,12 @@ async def big(_: Request) -> Response:
     return StreamingResponse(chunks(), media_type="application/octet-stream")
 
 
+async def set_cookie(_: Request) -> Response:
+    response = JSONResponse({"set": True})
+    response.set_cookie("session", "someone-elses")
+    return response
+
+
 async def healthz(_: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
@@ -62,6 +68,7 @@ app = Starlette(
         Route("/readyz", healthz),
         Route("/v1/stamps/slow", slow),
         Route("/v1/stamps/big", big),
+        Route("/v1/stamps/set-cookie", set_cookie),
         Route("/v1/stamps/{rest:path}", echo, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         # An upload route (a large body cap at the gateway), for the streaming test.
         Route("/v1/imports", echo, methods=["POST"]),
