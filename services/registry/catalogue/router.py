@@ -5,20 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from services.registry.catalogue import service
-from services.registry.catalogue.schemas import (
-    CatalogueProduct,
-    CatalogueQuery,
-    CatalogueSort,
-    ProductGroup,
-    Star,
-)
-from services.registry.entities.schemas import EntityType
+from services.registry.catalogue.schemas import CatalogueParams, CatalogueProduct, CatalogueQuery
 from shared.db import ReadPoolDep
-from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from shared.query_params import query_model, query_parameters
 from shared.schemas import Page, problems
 from shared.security.dependencies import get_principal
 
@@ -32,42 +25,22 @@ def _json(body: bytes) -> Response:
 
 # Anyone may read the catalogue; a token, if sent, must still be valid (401 otherwise).
 @router.get(
-    "", response_model=Page[CatalogueProduct], responses=problems(401), dependencies=[Depends(get_principal)]
-)
+    "", response_model=Page[CatalogueProduct], responses=problems(401), dependencies=[Depends(get_principal)],
+    openapi_extra=query_parameters(CatalogueParams),
+)  # fmt: skip
 async def catalogue_search(
-    pool: ReadPoolDep,
-    limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
-    star: Annotated[list[Star] | None, Query(description="Star levels (repeat for several)")] = None,
-    min_star: Annotated[int | None, Query(ge=1, le=5, description="At least this many stars")] = None,
-    product_set: Annotated[int | None, Query(ge=1, le=26, description="National product set, 1–26")] = None,
-    group: Annotated[ProductGroup | None, Query(description="Product group")] = None,
-    province: Annotated[str | None, Query(pattern=r"^\d{2}$", description="Province code")] = None,
-    commune: Annotated[
-        str | None,
-        Query(
-            pattern=r"^\d{5}$",
-            description="Commune code; a pre-2025 code also finds the products of the communes it became",
-        ),
-    ] = None,
-    entity_type: Annotated[EntityType | None, Query(description="Legal form of the producer")] = None,
-    is_national: Annotated[
-        bool | None, Query(description="true: only national 5★; false: all but national 5★")
-    ] = None,
-    q: Annotated[
-        str | None,
-        Query(
-            min_length=1, max_length=100, description="Product or producer name, with or without diacritics"
-        ),
-    ] = None,
-    sort: Annotated[CatalogueSort | None, Query(description="Default: relevance with q, else name")] = None,
+    pool: ReadPoolDep, params: Annotated[CatalogueParams, Depends(query_model(CatalogueParams))]
 ) -> Response:
     """Certified products with an active certificate: filter, search, sort, page with a cursor."""
     query = CatalogueQuery(
-        stars=tuple(sorted(set(star or ()))), min_star=min_star, product_set=product_set, group=group,
-        province=province, commune=commune, entity_type=entity_type, is_national=is_national,
+        stars=tuple(sorted(set(params.star or ()))), min_star=params.min_star, product_set=params.product_set,
+        group=params.group, province=params.province, commune=params.commune, entity_type=params.entity_type,
+        is_national=params.is_national,
     )  # fmt: skip
-    return _json(await service.search(pool, query, q=q, sort=sort, cursor=cursor, limit=limit))
+    page = await service.search(
+        pool, query, q=params.q, sort=params.sort, cursor=params.cursor, limit=params.limit
+    )
+    return _json(page)
 
 
 @router.get(

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from services.registry.entities.schemas import EntityType
+from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from shared.schemas import ReadSchema
 
 # The values of product_group (products.classification.GROUP_NAMES): the 148/2023 groups, the
@@ -24,6 +25,29 @@ ProductGroup = Literal[
 ]  # fmt: skip
 CatalogueSort = Literal["name", "-star", "-issued_on", "relevance"]
 Star = Annotated[int, Field(ge=1, le=5)]
+
+
+class CatalogueParams(BaseModel):
+    """The query string of a catalogue search (read as one model: shared.query_params)."""
+
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Page size")
+    cursor: str | None = Field(None, max_length=512, description="Opaque cursor from `next_cursor`")
+    star: list[Star] | None = Field(None, description="Star levels (repeat for several)")
+    min_star: int | None = Field(None, ge=1, le=5, description="At least this many stars")
+    product_set: int | None = Field(None, ge=1, le=26, description="National product set, 1–26")
+    group: ProductGroup | None = Field(None, description="Product group")
+    province: str | None = Field(None, pattern=r"^\d{2}$", description="Province code")
+    commune: str | None = Field(
+        None,
+        pattern=r"^\d{5}$",
+        description="Commune code; a pre-2025 code also finds the products of the communes it became",
+    )
+    entity_type: EntityType | None = Field(None, description="Legal form of the producer")
+    is_national: bool | None = Field(None, description="true: only national 5★; false: all but national 5★")
+    q: str | None = Field(
+        None, min_length=1, max_length=100, description="Product or producer name, with or without diacritics"
+    )
+    sort: CatalogueSort | None = Field(None, description="Default: relevance with q, else name")
 
 
 @dataclass(frozen=True)
