@@ -20,7 +20,7 @@ class GatewaySettings(BaseServiceSettings):
     registry_url: str = "http://127.0.0.1:8001"
     scoring_url: str = "http://127.0.0.1:8002"
     stamps_url: str = "http://127.0.0.1:8003"
-    upstream_client: UpstreamClientKind = "aiohttp"
+    upstream_client: UpstreamClientKind = "native"
     upstream_connect_timeout_s: float = 2.0
     upstream_read_timeout_s: float = 15.0
     upstream_write_timeout_s: float = 15.0

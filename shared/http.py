@@ -9,18 +9,20 @@ Two kinds of client live here behind small interfaces:
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Literal, Protocol
 
 import aiohttp
+import httptools
 import httpx
 from yarl import URL
 
 from shared.request_id import REQUEST_ID_HEADER, current_request_id
 
-UpstreamClientKind = Literal["aiohttp", "httpx"]
+UpstreamClientKind = Literal["native", "aiohttp", "httpx"]
 RawHeaders = list[tuple[bytes, bytes]]
 Body = AsyncIterator[bytes] | bytes | None
 
@@ -207,13 +209,317 @@ class HttpxUpstream:
         await self._client.aclose()
 
 
+# --- native: HTTP/1.1 on asyncio with httptools' parser --------------------------------------------
+
+# Below this many buffered response bytes reading goes on; above it the socket is paused until the
+# consumer catches up (a slow client must not make the gateway buffer a whole download).
+_READ_HIGH_WATER = 256 * 1024
+_IDLE_S = 30.0  # less than the services' keep-alive (35 s): we never reuse a connection they closed
+_CHUNKED = (b"transfer-encoding", b"chunked")
+
+
+class _Exchange(asyncio.Protocol):
+    """One keep-alive connection to the upstream and the response being read on it."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.idle_since = 0.0
+        self._writable: asyncio.Event | None = None
+        # One parser for the connection's life: llhttp starts afresh after each message.
+        self.parser = httptools.HttpResponseParser(self)
+        self._reset(head=False)
+
+    def _reset(self, *, head: bool) -> None:
+        self.head = head
+        self.status = 0
+        self.headers: RawHeaders = []
+        self.chunks: list[bytes] = []
+        self.buffered = 0
+        self.headers_done = False
+        self.complete = False
+        self.keep_alive = False
+        self.error: Exception | None = None
+        self._wake: asyncio.Future[None] | None = None
+
+    def begin(self, *, head: bool) -> None:
+        """Get ready to read the response to the next request."""
+        self._reset(head=head)
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self.error = UpstreamConnectError(f"malformed response: {exc}")
+            self._close()
+        self._notify()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if not self.complete and self.error is None:
+            self.error = UpstreamConnectError(f"connection closed: {exc or 'by the upstream'}")
+        if self._writable is not None:
+            self._writable.set()
+        self._notify()
+
+    def pause_writing(self) -> None:
+        self._writable = asyncio.Event()
+
+    def resume_writing(self) -> None:
+        if self._writable is not None:
+            self._writable.set()
+            self._writable = None
+
+    # httptools callbacks
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            self.headers = []  # an interim response (100 Continue): the real one follows
+            return
+        self.status = status
+        self.headers_done = True
+        if self.head:
+            # The parser cannot be told a HEAD response has no body: stop here, never reuse the connection.
+            self.complete = True
+            self._close()
+
+    def on_body(self, body: bytes) -> None:
+        self.chunks.append(body)
+        self.buffered += len(body)
+        if self.buffered > _READ_HIGH_WATER and self.transport is not None:
+            self.transport.pause_reading()
+
+    def on_message_complete(self) -> None:
+        if self.headers_done:
+            # Asked now: once the message is over the parser no longer knows.
+            self.keep_alive = self.parser.should_keep_alive()
+            self.complete = True
+
+    # for the client
+
+    def _notify(self) -> None:
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+
+    def _close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    async def wait(self, limit_s: float) -> None:
+        """Until more of the response arrives, it ends or fails; UpstreamTimeout after ``limit_s``."""
+        if self.error is not None:
+            raise self.error
+        loop = asyncio.get_running_loop()
+        wake = self._wake = loop.create_future()
+        # A timer handle of our own: asyncio.timeout costs twice as much, on every read.
+        timer = loop.call_later(limit_s, self._expire, wake, limit_s)
+        try:
+            await wake
+        finally:
+            timer.cancel()
+            self._wake = None
+
+    def _expire(self, wake: asyncio.Future[None], limit_s: float) -> None:
+        if not wake.done():
+            self._close()
+            wake.set_exception(UpstreamTimeout(f"no answer within {limit_s:g} s"))
+
+    def take(self) -> bytes:
+        """The body bytes received so far."""
+        data = b"".join(self.chunks) if len(self.chunks) != 1 else self.chunks[0]
+        self.chunks = []
+        if self.buffered > _READ_HIGH_WATER and self.transport is not None and not self.closed:
+            self.transport.resume_reading()
+        self.buffered = 0
+        return data
+
+    async def write(self, data: bytes, limit_s: float) -> None:
+        """Send ``data``, waiting (at most ``limit_s``) while the socket's buffer is full."""
+        if self.transport is None or self.closed:
+            raise self.error or UpstreamConnectError("connection closed")
+        self.transport.write(data)
+        if self._writable is not None:
+            try:
+                async with asyncio.timeout(limit_s):
+                    await self._writable.wait()
+            except TimeoutError as exc:
+                self._close()
+                raise UpstreamTimeout(f"upstream took no data for {limit_s:g} s") from exc
+
+
+class _NativeResponse:
+    def __init__(self, upstream: NativeUpstream, exchange: _Exchange) -> None:
+        self._upstream = upstream
+        self._exchange = exchange
+        self.status = exchange.status
+        self.headers = exchange.headers
+        self.content_length = _content_length(exchange.headers)
+
+    async def body(self) -> AsyncIterator[bytes]:
+        exchange = self._exchange
+        while True:
+            if exchange.buffered:
+                yield exchange.take()
+            if exchange.complete:
+                return
+            if exchange.closed and exchange.error is None and not exchange.buffered:
+                return  # a body delimited by the end of the connection
+            await exchange.wait(self._upstream.timeouts.read)
+
+    async def read(self) -> bytes:
+        return b"".join([chunk async for chunk in self.body()])
+
+    async def aclose(self) -> None:
+        self._upstream.release(self._exchange)
+
+
+def _content_length(headers: RawHeaders) -> int | None:
+    for name, value in headers:
+        if name.lower() == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+class NativeUpstream:
+    """Upstream over keep-alive HTTP/1.1 connections of our own (asyncio + httptools' parser).
+
+    A third of aiohttp's CPU per proxied request (measured, docs/PERFORMANCE.md): it does only what a
+    reverse proxy needs, and nothing of a general client's cookies, redirects, proxies or tracing.
+    """
+
+    def __init__(self, base_url: str, timeouts: Timeouts, max_connections: int) -> None:
+        url = URL(base_url)
+        if url.scheme != "http" or not url.host:
+            raise ValueError(f"the native upstream client speaks plain http:// only, not {base_url!r}")
+        self.host = url.host
+        self.port = url.port or 80
+        self._host_header = url.raw_authority.encode("latin-1")
+        self.timeouts = timeouts
+        self._idle: list[_Exchange] = []
+        self._slots = asyncio.BoundedSemaphore(max_connections)
+        self._open: set[_Exchange] = set()
+
+    async def _checkout(self) -> tuple[_Exchange, bool]:
+        if self._slots.locked():
+            try:
+                async with asyncio.timeout(self.timeouts.pool):
+                    await self._slots.acquire()
+            except TimeoutError as exc:
+                raise UpstreamTimeout("no free connection to the upstream") from exc
+        else:
+            await self._slots.acquire()  # a slot is free: returns at once
+        now = time.monotonic()
+        while self._idle:
+            exchange = self._idle.pop()
+            if not exchange.closed and now - exchange.idle_since < _IDLE_S:
+                return exchange, True
+            self._discard(exchange)
+        try:
+            async with asyncio.timeout(self.timeouts.connect):
+                _, exchange = await asyncio.get_running_loop().create_connection(
+                    _Exchange, self.host, self.port
+                )
+        except TimeoutError as exc:
+            self._slots.release()
+            raise UpstreamTimeout(f"could not connect within {self.timeouts.connect:g} s") from exc
+        except OSError as exc:
+            self._slots.release()
+            raise UpstreamConnectError(str(exc)) from exc
+        self._open.add(exchange)
+        return exchange, False
+
+    def _discard(self, exchange: _Exchange) -> None:
+        exchange._close()
+        self._open.discard(exchange)
+
+    def release(self, exchange: _Exchange) -> None:
+        """Back to the pool if its response was read to the end and it may be reused; else closed."""
+        if exchange.complete and exchange.keep_alive and not exchange.closed:
+            exchange.idle_since = time.monotonic()
+            self._idle.append(exchange)
+        else:
+            self._discard(exchange)
+        self._slots.release()
+
+    def _request_head(self, method: str, target: str, headers: RawHeaders, chunked: bool) -> bytes:
+        parts = [
+            method.encode("latin-1"),
+            b" ",
+            target.encode("latin-1"),
+            b" HTTP/1.1\r\nhost: ",
+            self._host_header,
+        ]
+        for name, value in headers:
+            parts += (b"\r\n", name, b": ", value)
+        if chunked:
+            parts.append(b"\r\ntransfer-encoding: chunked")
+        parts.append(b"\r\n\r\n")
+        return b"".join(parts)
+
+    async def send(self, method: str, target: str, headers: RawHeaders, body: Body) -> UpstreamResponse:
+        """Forward one request; a reused connection the upstream had closed is retried once on a new one."""
+        streamed = body is not None and not isinstance(body, bytes)
+        chunked = streamed and not any(name.lower() == b"content-length" for name, _ in headers)
+        head = self._request_head(method, target, headers, chunked)
+        while True:
+            exchange, reused = await self._checkout()
+            exchange.begin(head=method == "HEAD")
+            try:
+                await self._send_request(exchange, head, body, chunked)
+                while not exchange.headers_done:
+                    await exchange.wait(self.timeouts.read)
+            except UpstreamConnectError:
+                self.release(exchange)
+                # Nothing was answered on a connection idle in our pool: the upstream closed it as we
+                # wrote. A request without a streamed body can be sent again.
+                if reused and not streamed and not exchange.headers_done:
+                    continue
+                raise
+            except BaseException:
+                self.release(exchange)
+                raise
+            return _NativeResponse(self, exchange)
+
+    async def _send_request(self, exchange: _Exchange, head: bytes, body: Body, chunked: bool) -> None:
+        write_timeout = self.timeouts.write
+        if body is None or isinstance(body, bytes):
+            await exchange.write(head + (body or b""), write_timeout)
+            return
+        await exchange.write(head, write_timeout)
+        async for chunk in body:
+            if chunk:
+                await exchange.write(
+                    b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk, write_timeout
+                )
+        if chunked:
+            await exchange.write(b"0\r\n\r\n", write_timeout)
+
+    async def aclose(self) -> None:
+        """Close every connection."""
+        for exchange in list(self._open):
+            self._discard(exchange)
+        self._idle.clear()
+
+
 def make_upstream(
-    base_url: str, *, kind: UpstreamClientKind = "aiohttp", timeouts: Timeouts, max_connections: int = 100
+    base_url: str, *, kind: UpstreamClientKind = "native", timeouts: Timeouts, max_connections: int = 100
 ) -> Upstream:
-    """A pooled forwarder to ``base_url`` using the chosen client library."""
+    """A pooled forwarder to ``base_url`` using the chosen client."""
     if kind == "httpx":
         return HttpxUpstream(base_url, timeouts, max_connections)
-    return AiohttpUpstream(base_url, timeouts, max_connections)
+    if kind == "aiohttp":
+        return AiohttpUpstream(base_url, timeouts, max_connections)
+    return NativeUpstream(base_url, timeouts, max_connections)
 
 
 def _httpx_timeout(timeouts: Timeouts) -> httpx.Timeout:

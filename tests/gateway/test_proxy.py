@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from tests.support.processes import RunningProcess, free_port, start_process, st
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module", params=["aiohttp", "httpx"])
+@pytest.fixture(scope="module", params=["native", "aiohttp", "httpx"])
 def gateway(
     request: pytest.FixtureRequest, database: TestDatabase, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningProcess]:
@@ -81,6 +82,27 @@ async def test_one_clients_cookies_never_reach_another(gateway: RunningProcess) 
     async with httpx.AsyncClient(base_url=gateway.url) as second:
         echoed = (await second.get("/v1/stamps/echo")).json()
     assert "cookie" not in dict(echoed["headers"])
+
+
+async def test_head_answers_the_headers_alone_and_the_next_request_still_works(
+    gateway: RunningProcess,
+) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        for _ in range(3):
+            # A known length and a kept-alive connection: a client that waited for those bytes would hang.
+            head = await client.head("/v1/stamps/plain")
+            assert head.status_code == 200
+            assert head.content == b""
+            assert head.headers["content-length"] == str(len(b'{"status":"ok"}'))
+            echoed = await client.get("/v1/stamps/echo", params={"after": "head"})
+            assert echoed.status_code == 200
+            assert echoed.json()["query"] == "after=head"
+
+
+async def test_many_concurrent_requests_each_get_their_own_answer(gateway: RunningProcess) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        answers = await asyncio.gather(*(client.get("/v1/stamps/echo", params={"n": n}) for n in range(60)))
+    assert [answer.json()["query"] for answer in answers] == [f"n={n}" for n in range(60)]
 
 
 async def test_large_bodies_stream_both_ways(gateway: RunningProcess) -> None:

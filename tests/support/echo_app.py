@@ -69,6 +69,7 @@ app = Starlette(
         Route("/v1/stamps/slow", slow),
         Route("/v1/stamps/big", big),
         Route("/v1/stamps/set-cookie", set_cookie),
+        Route("/v1/stamps/plain", healthz),
         Route("/v1/stamps/{rest:path}", echo, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         # An upload route (a large body cap at the gateway), for the streaming test.
         Route("/v1/imports", echo, methods=["POST"]),
