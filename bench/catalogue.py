@@ -483,9 +483,10 @@ def measure_throughput(
                 },
             )
         )
+        cpu = " + ".join(f"{process} {ms:.2f}" for process, ms in results[-1].cpu_ms_per_request.items())
         print(
             f"  {name:<36} {measured.rps:>8.0f} req/s  p50 {measured.p50_ms:6.2f} ms  p99 {measured.p99_ms:7.2f} ms"
-            f"  errors {measured.errors}  {results[-1].ratio_to_ceiling:.2f}x ceiling",
+            f"  errors {measured.errors}  {results[-1].ratio_to_ceiling:.2f}x ceiling  CPU ms/request: {cpu}",
             flush=True,
         )
         time.sleep(SETTLE_S)

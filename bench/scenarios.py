@@ -35,8 +35,11 @@ from tests.support.processes import (
 )
 
 BASELINE = "baseline"
+# The suite's gateway ("gateway") uses the default upstream client (native); these use the others.
+GATEWAY_AIOHTTP = "gateway-aiohttp"
 GATEWAY_HTTPX = "gateway-httpx"
 # Gateways whose "registry" is the bare baseline: the hop alone, without the registry's own cost.
+HOP_NATIVE = "gateway-hop-native"
 HOP_AIOHTTP = "gateway-hop-aiohttp"
 HOP_HTTPX = "gateway-hop-httpx"
 # A pause between scenarios so one run's backlog (log writes, TIME_WAIT, GC) does not bleed into the next.
@@ -56,8 +59,12 @@ class Scenario:
 SCENARIOS = (
     Scenario("bare FastAPI (ceiling)", BASELINE, (BASELINE,), reads_database=False),
     Scenario("registry direct", "registry", ("registry",), reads_database=True),
-    Scenario("gateway (aiohttp) -> registry", "gateway", ("gateway", "registry"), reads_database=True),
+    Scenario("gateway (native) -> registry", "gateway", ("gateway", "registry"), reads_database=True),
+    Scenario(
+        "gateway (aiohttp) -> registry", GATEWAY_AIOHTTP, (GATEWAY_AIOHTTP, "registry"), reads_database=True
+    ),
     Scenario("gateway (httpx) -> registry", GATEWAY_HTTPX, (GATEWAY_HTTPX, "registry"), reads_database=True),
+    Scenario("gateway (native) -> bare", HOP_NATIVE, (HOP_NATIVE, BASELINE), reads_database=False),
     Scenario("gateway (aiohttp) -> bare", HOP_AIOHTTP, (HOP_AIOHTTP, BASELINE), reads_database=False),
     Scenario("gateway (httpx) -> bare", HOP_HTTPX, (HOP_HTTPX, BASELINE), reads_database=False),
 )
@@ -105,7 +112,7 @@ def pin_process_settings(*, access_log: bool) -> None:
         os.environ[f"{spec.env_prefix}ACCESS_LOG"] = "true" if access_log else "false"
         # The bench's own signing key: the set-up requests below carry tokens the processes trust.
         os.environ[f"{spec.env_prefix}JWT_PUBLIC_KEYS"] = jwks(_BENCH_KEY[1], BENCH_KID)
-    os.environ["GATEWAY_UPSTREAM_CLIENT"] = "aiohttp"
+    os.environ["GATEWAY_UPSTREAM_CLIENT"] = "native"
     # The limits stay on (their cost is part of the figures) but one load generator on one address
     # must never be refused.
     os.environ["GATEWAY_RATE_LIMIT_ANONYMOUS"] = "10000000/minute"
@@ -138,7 +145,7 @@ def throwaway_database() -> Iterator[TestDatabase]:
 
 @contextlib.contextmanager
 def processes_under_test(database: TestDatabase, log_dir: Path) -> Iterator[dict[str, RunningProcess]]:
-    """The suite's four processes, the bare baseline, and gateways using httpx or proxying to the baseline."""
+    """The suite's four processes, the bare baseline, gateways with each upstream client, and those in front of the baseline."""
     with running_suite(database.urls, log_dir) as suite:
         env = process_env(database.urls, {name: running.port for name, running in suite.items()})
         python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
@@ -163,7 +170,9 @@ def processes_under_test(database: TestDatabase, log_dir: Path) -> Iterator[dict
                 log_dir,
                 REGISTRY.uvicorn_args(),
             )
+            extra[GATEWAY_AIOHTTP] = gateway(GATEWAY_AIOHTTP, "aiohttp", suite["registry"].url)
             extra[GATEWAY_HTTPX] = gateway(GATEWAY_HTTPX, "httpx", suite["registry"].url)
+            extra[HOP_NATIVE] = gateway(HOP_NATIVE, "native", baseline_url)
             extra[HOP_AIOHTTP] = gateway(HOP_AIOHTTP, "aiohttp", baseline_url)
             extra[HOP_HTTPX] = gateway(HOP_HTTPX, "httpx", baseline_url)
             for running in extra.values():
