@@ -46,7 +46,7 @@ from services.registry.admin_units.repository import codes_reached_from
 from services.registry.catalogue.schemas import CatalogueQuery
 from services.registry.entities.models import Entity
 from services.registry.products.models import Product
-from shared.db import AsyncpgStatement
+from shared.db import AsyncpgStatement, ReadPool
 
 product = cast(Table, Product.__table__)
 entity = cast(Table, Entity.__table__)
@@ -319,7 +319,7 @@ def _record_statement() -> AsyncpgStatement:
 class CatalogueRepository:
     """Reads the public catalogue on the read pool, each read a single statement outside any transaction."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: ReadPool) -> None:
         self.pool = pool
 
     async def get(self, product_id: uuid.UUID, today: date) -> str | None:
@@ -335,15 +335,17 @@ class CatalogueRepository:
     ) -> list[asyncpg.Record]:
         """A page of catalogue records (``record``: JSON) in ``sort`` order, each with its sort key."""
         parameters = search_parameters(query, after=after, limit=limit, today=today)
-        async with self.pool.acquire() as connection:
-            # Relevance scores every match whatever their number; key orders can stop early when many match.
-            many = bool(query.q_folded) and sort != "relevance"
-            if many:
-                many = bool(
-                    (await _fetch(connection, many_producers_statement(), parameters, fresh=True))[0][0]
-                )
+        # Relevance scores every match whatever their number; key orders can stop early when many match.
+        check_many = bool(query.q_folded) and sort != "relevance"
+
+        async def read(connection: asyncpg.Connection) -> list[asyncpg.Record]:
+            many = check_many and bool(
+                (await _fetch(connection, many_producers_statement(), parameters, fresh=True))[0][0]
+            )
             statement = search_statement(Shape.of(query, sort, after is not None, many_producers=many))
             return await _fetch(connection, statement, parameters, fresh=bool(query.q_folded))
+
+        return await self.pool.run(read)
 
 
 async def _fetch(

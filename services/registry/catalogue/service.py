@@ -19,12 +19,13 @@ from services.registry.catalogue.errors import NotInCatalogue
 from services.registry.catalogue.repository import SORT_KEYS, CatalogueRepository
 from services.registry.catalogue.schemas import CatalogueQuery
 from shared import clock
+from shared.db import ReadPool
 from shared.errors import InvalidField
 from shared.pagination import CursorType, decode_cursor, encode_cursor
 from shared.text import fold
 
 
-async def get_public_product(pool: asyncpg.Pool, product_id: uuid.UUID) -> bytes:
+async def get_public_product(pool: ReadPool, product_id: uuid.UUID) -> bytes:
     """The public record (JSON of CatalogueProduct) of a product in the catalogue; anything else is a 404."""
     record = await CatalogueRepository(pool).get(product_id, clock.today())
     if record is None:
@@ -69,7 +70,7 @@ def _decode_after(cursor: str, sort: str) -> list[Any]:
 
 
 async def search(
-    pool: asyncpg.Pool,
+    pool: ReadPool,
     query: CatalogueQuery,
     *,
     q: str | None,
