@@ -371,10 +371,9 @@ class _NativeResponse:
         while True:
             if exchange.buffered:
                 yield exchange.take()
-            if exchange.complete:
-                return
-            if exchange.closed and exchange.error is None and not exchange.buffered:
-                return  # a body delimited by the end of the connection
+                continue  # more may have come, and the end, while the consumer had the chunk
+            if exchange.complete or (exchange.closed and exchange.error is None):
+                return  # (closed without error: a body delimited by the end of the connection)
             await exchange.wait(self._upstream.timeouts.read)
 
     async def read(self) -> bytes:
