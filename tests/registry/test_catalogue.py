@@ -419,9 +419,9 @@ async def test_a_text_naming_many_producers_finds_the_same_products(
         assert sorted(found) == names, sort
 
 
-# Quotes, a backslash, a newline, a tab, a control character, Vietnamese and an emoji: each must be
+# Quotes, a backslash, CR LF, a tab, Vietnamese and an emoji: each must be
 # escaped (or not) exactly as the response model's own JSON writer does it.
-AWKWARD_TEXT = 'Rượu "ngon" \\ C:\\hũ\nDòng hai\tcột \x01 🍶 </p>'
+AWKWARD_TEXT = 'Rượu "ngon" \\ C:\\hũ\r\nDòng hai\tcột 🍶 </p>'
 
 
 async def test_the_public_record_is_the_json_the_response_model_writes(
