@@ -262,6 +262,8 @@ class _Exchange(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self.headers_done and not self.complete and exc is None and _ends_with_connection(self):
+            self.complete = True  # the parser is never told of the end: httptools has no finish()
         if not self.complete and self.error is None:
             self.error = UpstreamConnectError(f"connection closed: {exc or 'by the upstream'}")
         if self._writable is not None:
@@ -381,6 +383,17 @@ class _NativeResponse:
 
     async def aclose(self) -> None:
         self._upstream.release(self._exchange)
+
+
+def _ends_with_connection(exchange: _Exchange) -> bool:
+    """Whether the response's body runs to the end of the connection (no length, not chunked)."""
+    if exchange.status in (204, 304):
+        return False
+    return not any(
+        name.lower() == b"content-length"
+        or (name.lower() == b"transfer-encoding" and b"chunked" in value.lower())
+        for name, value in exchange.headers
+    )
 
 
 def _content_length(headers: RawHeaders) -> int | None:
