@@ -32,6 +32,7 @@ class GatewaySettings(BaseServiceSettings):
     rate_limit_authenticated: str = "1200/minute"
     rate_limit_writes: str = "120/minute"
     rate_limit_key_prefix: str = "ocop-gateway"
+    max_concurrent_per_address: int = 64
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("OCOP_REDIS_URL", "GATEWAY_REDIS_URL")
     )
@@ -51,6 +52,7 @@ class GatewaySettings(BaseServiceSettings):
             self.rate_limit_writes,
             storage,
             self.rate_limit_key_prefix,
+            self.max_concurrent_per_address,
         )
 
     def timeouts(self) -> Timeouts:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import tempfile
 from collections.abc import AsyncIterator
+from typing import IO
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,6 +28,9 @@ _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 # A body up to this size whose length is known is read whole and sent in one message: streaming it
 # chunk by chunk costs more than the copy.
 WHOLE_BODY_LIMIT = 64 * 1024
+# Request bodies up to this size wait in memory before they are forwarded; larger ones in a temporary file.
+IN_MEMORY_BODY_BYTES = 1024 * 1024
+SPOOL_CHUNK_BYTES = 256 * 1024
 
 
 def _connection_listed(headers: RawHeaders) -> frozenset[bytes]:
@@ -83,16 +89,47 @@ def response_headers(headers: RawHeaders) -> RawHeaders:
     return [(name, value) for name, value in kept if name not in dropped]
 
 
-async def _request_body(receive: Receive) -> AsyncIterator[bytes]:
+class _ClientGone(Exception):
+    """The client left (or was cut off by the body limits) before its body was complete."""
+
+
+async def _spooled_chunks(spool: IO[bytes]) -> AsyncIterator[bytes]:
+    try:
+        spool.seek(0)
+        while chunk := await asyncio.to_thread(spool.read, SPOOL_CHUNK_BYTES):
+            yield chunk
+    finally:
+        spool.close()
+
+
+async def _request_body(receive: Receive) -> bytes | AsyncIterator[bytes]:
+    """The whole request body, read before an upstream connection is taken.
+
+    A slow client then holds only its own socket, never one of the upstream pool's connections; the
+    body limits (shared.body_limits) bound how much and how long. Large uploads wait on disk.
+    """
+    parts: list[bytes] = []
+    size = 0
+    spool: IO[bytes] | None = None
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return
+            if spool is not None:
+                spool.close()
+            raise _ClientGone
         chunk = message.get("body", b"")
         if chunk:
-            yield chunk
+            size += len(chunk)
+            if spool is None and size > IN_MEMORY_BODY_BYTES:
+                spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _spooled_chunks
+                await asyncio.to_thread(spool.write, b"".join(parts))
+                parts = []
+            if spool is not None:
+                await asyncio.to_thread(spool.write, chunk)
+            else:
+                parts.append(chunk)
         if not message.get("more_body", False):
-            return
+            return _spooled_chunks(spool) if spool is not None else b"".join(parts)
 
 
 async def _send_problem(send: Send, status: int, type_: str, title: str, detail: str) -> None:
@@ -136,7 +173,10 @@ class ProxyApp:
         has_body = method not in _BODYLESS or any(
             n in (b"content-length", b"transfer-encoding") for n, _ in headers
         )
-        body: Body = _request_body(receive) if has_body else None
+        try:
+            body: Body = await _request_body(receive) if has_body else None
+        except _ClientGone:
+            return  # nothing was sent upstream; the body limits answer the client if it is still there
         try:
             response = await self.upstreams[service].send(method, target.decode("latin-1"), headers, body)
         except UpstreamTimeout:

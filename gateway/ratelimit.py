@@ -40,6 +40,8 @@ class RateLimits:
     writes: str
     storage_url: str = "async+memory://"
     key_prefix: str = "ocop-gateway"
+    # Requests one address may have in progress at once at this replica (slow bodies included).
+    concurrent_per_address: int = 64
 
 
 class _VerifiedSubjects:
@@ -80,6 +82,8 @@ class RateLimitMiddleware:
         options = {"key_prefix": limits.key_prefix} if "redis" in limits.storage_url else {}
         self.limiter = FixedWindowRateLimiter(storage_from_string(limits.storage_url, **options))
         self.subjects = _VerifiedSubjects(verifier)
+        self.concurrent_per_address = limits.concurrent_per_address
+        self.in_progress: dict[str, int] = {}
 
     def _checks(self, scope: Scope) -> list[tuple[RateLimitItem, str, str]]:
         token = None
@@ -101,6 +105,27 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith(LIMITED_PREFIXES):
             await self.app(scope, receive, send)
             return
+        client = scope.get("client")
+        address = client[0] if client else "unknown"
+        if self.in_progress.get(address, 0) >= self.concurrent_per_address:
+            response = problem_response(
+                429, "too-many-concurrent-requests", "Too many requests in progress",
+                f"this address may have {self.concurrent_per_address} requests in progress at once",
+                scope["path"], headers={"Retry-After": "1"},
+            )  # fmt: skip
+            await response(scope, receive, send)
+            return
+        self.in_progress[address] = self.in_progress.get(address, 0) + 1
+        try:
+            await self._limited(scope, receive, send)
+        finally:
+            remaining = self.in_progress[address] - 1
+            if remaining:
+                self.in_progress[address] = remaining
+            else:
+                del self.in_progress[address]
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
         for item, kind, key in self._checks(scope):
             try:
                 allowed = await self.limiter.hit(item, kind, key)
