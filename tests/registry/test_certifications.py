@@ -338,7 +338,7 @@ async def test_authority_decision_and_revocation_ground_are_stored(
     assert [h["action"] for h in history] == ["registered", "certificate_active", "certificate_revoked"]
 
 
-async def test_an_expiring_certificate_is_still_certified_but_leaves_the_catalogue(
+async def test_an_expiring_certificate_keeps_the_product_in_the_catalogue_until_it_expires(
     registry_client: httpx.AsyncClient, producer: Producer
 ) -> None:
     product = await create_product(registry_client, producer)
@@ -349,10 +349,16 @@ async def test_an_expiring_certificate_is_still_certified_but_leaves_the_catalog
     assert (await registry_client.get(f"/v1/catalogue/{product['id']}")).status_code == 200
     expiring = await deliver(registry_client, body | {"event_id": str(uuid.uuid4()), "status": "expiring"})
     assert (expiring["status"], expiring["certificate_status"]) == ("certified", "expiring")
-    # DESIGN.md: an expiring certificate takes the product out of the catalogue and stops new stamps.
-    assert (await registry_client.get(f"/v1/catalogue/{product['id']}")).status_code == 404
+    # The 30-day notice is not the end: the certificate is in force until its expiry date.
+    listed = await registry_client.get(f"/v1/catalogue/{product['id']}")
+    assert listed.status_code == 200
+    searched = await registry_client.get(
+        "/v1/catalogue", params={"commune": producer.unit.commune_code, "sort": "-star"}
+    )
+    assert product["id"] in {item["id"] for item in searched.json()["items"]}
     expired = await deliver(registry_client, body | {"event_id": str(uuid.uuid4()), "status": "expired"})
     assert (expired["status"], expired["certificate_status"]) == ("lapsed", "expired")
+    assert (await registry_client.get(f"/v1/catalogue/{product['id']}")).status_code == 404
 
 
 # Deliveries at least once, maybe out of order

@@ -72,11 +72,15 @@ def _text_parameter(name: str) -> Any:
     return bindparam(name, type_=String)
 
 
+# An expiring certificate (its 30-day notice) is still valid until its expiry date.
+IN_FORCE = ("active", "expiring")
+
+
 def in_catalogue(today: date | ColumnElement[Any]) -> ColumnElement[bool]:
-    """The catalogue's definition: certified, with an active certificate that has not run out."""
+    """The catalogue's definition: certified, with a certificate in force (active or expiring) not run out."""
     return and_(
         product.c.status == "certified",
-        product.c.certificate_status == "active",
+        or_(*(product.c.certificate_status == status for status in IN_FORCE)),
         product.c.certificate_expires_on >= today,
     )
 

@@ -90,10 +90,11 @@ class Product(UUIDPrimaryKey, Timestamps, Base):
     first_certified_on: Mapped[date | None] = mapped_column(Date)
 
 
-# The public catalogue lists certified products with an active certificate. Partial indexes keep it
+# The public catalogue lists certified products whose certificate is in force: active, or expiring
+# (its 30-day notice: still valid until its expiry date, OCOP-DOMAIN.md §4). Partial indexes keep it
 # on small, hot structures: one in the keyset order of each sort (catalogue/repository.py), and a
 # trigram index for its text search, so a search never reads the products outside the catalogue.
-CATALOGUE_ROWS = text("status = 'certified' AND certificate_status = 'active'")
+CATALOGUE_ROWS = text("status = 'certified' AND certificate_status IN ('active', 'expiring')")
 Index("ix_product_catalogue_name", Product.name_folded, Product.id, postgresql_where=CATALOGUE_ROWS)
 # A province's own portal lists its products: the province first, in name order.
 Index(

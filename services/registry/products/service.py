@@ -107,10 +107,10 @@ def place_of(product: Product) -> Place:
 
 
 def is_public(product: Product) -> bool:
-    """Whether the product is in the public catalogue (certified, certificate active and not run out)."""
+    """Whether the product is in the public catalogue (certified, certificate in force and not run out)."""
     return (
         product.status == "certified"
-        and product.certificate_status == "active"
+        and product.certificate_status in ("active", "expiring")
         and product.certificate_expires_on is not None
         and product.certificate_expires_on >= clock.today()
     )
