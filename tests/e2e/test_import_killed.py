@@ -138,3 +138,45 @@ async def test_a_killed_product_import_writes_no_product_and_no_history(
         "SELECT count(*) FROM registry.product_change WHERE changes->>'import_job' = $1", str(job["id"])
     )
     assert history == 0
+
+
+async def test_the_killed_import_is_failed_by_a_replica_that_lives_on(
+    registry: RunningProcess, database: TestDatabase, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    unit = await create_unit(database)
+    existing = entity_row(unit)
+    async with httpx.AsyncClient(base_url=registry.url) as client:
+        assert (await run_import(client, "entities", csv_bytes(ENTITY_COLUMNS, [existing])))["created"] == 1
+    rows = [entity_row(unit) for _ in range(NEW_ROWS)] + [dict(existing, address="Khu 9, phường Hà Lầm")]
+    job = await kill_while_writing(
+        registry, db, "entities", csv_bytes(ENTITY_COLUMNS, rows),
+        f"SELECT 1 FROM registry.entity WHERE tax_code = '{existing['tax_code']}'",
+    )  # fmt: skip
+    assert job["status"] == "importing"
+    # Another replica, checking often for jobs without progress, fails the dead process's job.
+    survivor = start_process(
+        REGISTRY.app, "registry-survivor", free_port(),
+        {"REGISTRY_IMPORT_STALLED_AFTER_S": "2", "REGISTRY_IMPORT_STALL_CHECK_S": "0.5"},
+        tmp_path, REGISTRY.uvicorn_args(),
+    )  # fmt: skip
+    try:
+        wait_until_healthy(survivor)
+        status = None
+        async with asyncio.timeout(POLL_LIMIT_S):
+            for _ in range(int(POLL_LIMIT_S / POLL_INTERVAL_S)):
+                status = await db.fetchval("SELECT status FROM registry.import_job WHERE id = $1", job["id"])
+                if status == "failed":
+                    break
+                await asyncio.sleep(POLL_INTERVAL_S)
+        assert status == "failed"
+        errors = await db.fetchval("SELECT errors::text FROM registry.import_job WHERE id = $1", job["id"])
+        assert "interrupted" in errors
+        assert (
+            await db.fetchval(
+                "SELECT count(*) FROM registry.entity WHERE tax_code = ANY($1::text[])",
+                [row["tax_code"] for row in rows],
+            )
+            == 1
+        )
+    finally:
+        stop([survivor])

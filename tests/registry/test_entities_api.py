@@ -257,3 +257,23 @@ async def test_a_failed_attempt_does_not_burn_its_idempotency_key(
     # The 409 was rolled back with its key, so the corrected request may reuse the key.
     fixed = await registry_client.post("/v1/entities", json=entity_body(unit), headers=headers)
     assert fixed.status_code == 201
+
+
+async def test_a_tax_code_taken_in_another_unit_reveals_nothing_of_that_entity(
+    registry_client: httpx.AsyncClient, database: TestDatabase
+) -> None:
+    theirs, mine = await create_unit(database), await create_unit(database, "Xã Của Tôi")
+    first = entity_body(theirs, legal_name="Hợp tác xã Bí Mật Đông Triều")
+    created = await registry_client.post(
+        "/v1/entities", json=first, headers=auth("commune_officer", theirs.commune_code)
+    )
+    assert created.status_code == 201, created.text
+    again = await registry_client.post(
+        "/v1/entities",
+        json=entity_body(mine, tax_code=first["tax_code"]),
+        headers=auth("commune_officer", mine.commune_code),
+    )
+    assert again.status_code == 409
+    text = again.text
+    for secret in (created.json()["id"], "Bí Mật", theirs.commune_code, first["representative_name"]):
+        assert secret not in text, secret
