@@ -28,6 +28,7 @@ class GatewaySettings(BaseServiceSettings):
     upstream_max_connections: int = 100
     # Rate limits ("N/second|minute|hour"): anonymous callers per IP, authenticated ones per subject,
     # and writes per subject on top. Counters in memory unless OCOP_REDIS_URL names a Redis to share.
+    rate_limits_enabled: bool = True
     rate_limit_anonymous: str = "300/minute"
     rate_limit_authenticated: str = "1200/minute"
     rate_limit_writes: str = "120/minute"

@@ -92,7 +92,16 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         # Listed inside out: the rate limit answers before the proxy forwards anything.
         inner_middleware=[
             (ProxyApp, {"upstreams": upstreams}),
-            (RateLimitMiddleware, {"limits": settings.rate_limits(), "verifier": build_verifier(settings)}),
+            *(
+                [
+                    (
+                        RateLimitMiddleware,
+                        {"limits": settings.rate_limits(), "verifier": build_verifier(settings)},
+                    )
+                ]
+                if settings.rate_limits_enabled
+                else []
+            ),
         ],
         openapi_url=None,
         large_bodies=LARGE_BODIES,
