@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import itertools
+import random
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -74,9 +76,13 @@ def entity_row(unit: Unit, **overrides: str) -> dict[str, str]:
     return row
 
 
+# Consecutive from a random start: thousands of random GTINs in one file would collide now and then.
+_GTIN_NUMBERS = itertools.count(random.randrange(10**9))
+
+
 def product_row(tax_code: str, **overrides: str) -> dict[str, str]:
-    """A complete, valid product row with Vietnamese text."""
-    tag = uuid.uuid4().hex[:6]
+    """A complete, valid product row with Vietnamese text (names, external ids and GTINs unique in a run)."""
+    tag = uuid.uuid4().hex[:16]
     row = {
         "entity_tax_code": tax_code,
         "name": f"Rượu ba kích Ba Chẽ {tag}",
@@ -85,7 +91,7 @@ def product_row(tax_code: str, **overrides: str) -> dict[str, str]:
         "story": "Người Dao ở Ba Chẽ ngâm ba kích từ bao đời.",
         "product_set": "14",
         "classification": "148",
-        "gtin": valid_gtin("893" + f"{uuid.uuid4().int % 10**9:09d}"),
+        "gtin": valid_gtin("893" + f"{next(_GTIN_NUMBERS) % 10**9:09d}"),
         "external_id": f"SKU-{tag}",
     }
     row.update(overrides)
