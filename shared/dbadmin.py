@@ -66,6 +66,14 @@ async def drop_database(admin_url: str, database: str) -> None:
         await connection.close()
 
 
+def database_grants(database: str, specs: Iterable[ProcessSpec]) -> str:
+    """SQL that lets only the processes' roles connect to ``database`` (they must exist)."""
+    db = quote_ident(database)
+    statements = [f"REVOKE ALL ON DATABASE {db} FROM PUBLIC"]
+    statements += [f"GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {quote_ident(spec.role)}" for spec in specs]
+    return ";\n".join(statements)
+
+
 BOOTSTRAP_ATTEMPTS = 5
 
 
@@ -91,8 +99,6 @@ async def _bootstrap(admin_url: str, specs: list[ProcessSpec], passwords: dict[s
         async with connection.transaction():
             # Role creation is cluster-wide and may race with another bootstrap (parallel test runs).
             await connection.execute("SELECT pg_advisory_xact_lock(4242)")
-            db = quote_ident(database)
-            await connection.execute(f"REVOKE ALL ON DATABASE {db} FROM PUBLIC")
             await connection.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
             await connection.execute(f"CREATE SCHEMA IF NOT EXISTS {EXTENSIONS_SCHEMA}")
             await connection.execute(f"REVOKE ALL ON SCHEMA {EXTENSIONS_SCHEMA} FROM PUBLIC")
@@ -108,13 +114,13 @@ async def _bootstrap(admin_url: str, specs: list[ProcessSpec], passwords: dict[s
                 await connection.execute(
                     f"{verb} ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {password}"
                 )
-                await connection.execute(f"GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {role}")
                 await connection.execute(f"GRANT USAGE ON SCHEMA {EXTENSIONS_SCHEMA} TO {role}")
                 await connection.execute(
                     f"CREATE SCHEMA IF NOT EXISTS {quote_ident(spec.schema)} AUTHORIZATION {role}"
                 )
                 await connection.execute(f"ALTER SCHEMA {quote_ident(spec.schema)} OWNER TO {role}")
                 await connection.execute(f"REVOKE ALL ON SCHEMA {quote_ident(spec.schema)} FROM PUBLIC")
+            await connection.execute(database_grants(database, specs))
     finally:
         await connection.close()
 

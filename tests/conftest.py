@@ -1,28 +1,44 @@
-"""Test-wide fixtures: one fresh, migrated database per run on a real PostgreSQL."""
+"""Test-wide fixtures: every test that touches the database sees only its own rows.
+
+A test runs in a transaction that is rolled back, unless it is marked ``commits`` or
+``template(name)``: then it runs on the worker's clone of that template, reset after it. See
+tests/support/isolation.py and docs/ARCHITECTURE.md, "How the tests are isolated".
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from shared.db import asyncpg_dsn
+from shared import dbadmin
+from shared.db import Database, asyncpg_dsn
 from shared.security.jwt import TokenSigner
 from shared.security.keys import jwks
 from shared.security.principal import Principal, Role
+from shared.topology import PROCESSES
 from tests.support.database import (
+    LOCAL_SERVER,
+    PREFIX,
+    Cloner,
     TestDatabase,
-    create_test_database,
-    drop_test_database,
-    embedded_home,
-    resolve_server,
+    create_migrated,
+    database_at,
+    drop_run_databases,
+    ensure_template,
+    test_server,
 )
+from tests.support.isolation import Mode, Scope, WorkerDatabases
 from tests.support.keys import rsa_pair
 from tests.support.processes import RunningProcess, running_suite
 
@@ -54,28 +70,232 @@ def auth(role: Role | str, scope: str | None = None, sub: str = "tester") -> dic
     return {"Authorization": f"Bearer {sign(Principal(sub=sub, role=Role(role), scope=scope))}"}
 
 
+def repo_root() -> Path:
+    """The repository's top folder."""
+    return Path(__file__).resolve().parent.parent
+
+
+# The run: one id and one set of role passwords, shared by every xdist worker
+
+
+@dataclass(frozen=True)
+class Run:
+    """What every worker of one ``pytest`` run shares: its id (in database names) and role passwords."""
+
+    id: str
+    passwords: dict[str, str]
+
+    def database(self, server_url: str, suffix: str) -> TestDatabase:
+        """The URLs of this run's database ``suffix`` on the server."""
+        return database_at(server_url, f"{PREFIX}{self.id}_{suffix}", self.passwords)
+
+
+RUN = pytest.StashKey[Run]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The controller draws the run; workers receive it (pytest_configure_node)."""
+    workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+    if workerinput is None:
+        config.stash[RUN] = Run(
+            uuid.uuid4().hex[:8], {spec.name: dbadmin.new_password() for spec in PROCESSES}
+        )
+    else:
+        config.stash[RUN] = Run(workerinput["ocop_run"], dict(workerinput["ocop_passwords"]))
+    for spec in PROCESSES:
+        os.environ[f"{spec.env_prefix}ENVIRONMENT"] = "test"
+        os.environ[f"{spec.env_prefix}JWT_PUBLIC_KEYS"] = test_jwks()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Hand the run to an xdist worker."""
+    run = node.config.stash[RUN]
+    node.workerinput["ocop_run"] = run.id
+    node.workerinput["ocop_passwords"] = run.passwords
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The controller drops whatever this run left on the server (workers drop their own as they go)."""
+    if hasattr(config, "workerinput") or RUN not in config.stash:
+        return
+    server = os.environ.get("OCOP_DATABASE_URL") or LOCAL_SERVER
+    if asyncio.run(dbadmin.server_answers(server)):
+        asyncio.run(drop_run_databases(server, config.stash[RUN].id))
+
+
+def worker() -> str:
+    """This xdist worker's id (``gw0``), or ``main`` without xdist."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+# Templates and clones
+
+
 @pytest.fixture(scope="session")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
-    """A database created for this run, bootstrapped and migrated; dropped at the end."""
-    server_url, embedded = resolve_server(embedded_home("pg"))
-    created = create_test_database(server_url, embedded)
-    for name, url in created.urls.items():
-        os.environ[f"{name.upper()}_DATABASE_URL"] = url
-        os.environ[f"{name.upper()}_ENVIRONMENT"] = "test"
-        os.environ[f"{name.upper()}_JWT_PUBLIC_KEYS"] = test_jwks()
+def run(pytestconfig: pytest.Config) -> Run:
+    """This run."""
+    return pytestconfig.stash[RUN]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """The admin URL of the server the tests use: OCOP_DATABASE_URL, the local one, or an embedded one."""
+    with test_server() as server_url:
+        yield server_url
+
+
+@pytest.fixture(scope="session")
+def base_template(pg_server: str, run: Run) -> TestDatabase:
+    """Roles, schemas, every migration and the reference data (administrative units): built once per run."""
+    template = run.database(pg_server, "template")
+
+    async def build(database: TestDatabase) -> None:
+        from services.registry.commands.seed import seed
+
+        await asyncio.to_thread(create_migrated, database, run.passwords)
+        await seed(database.urls["registry"], demo=False)
+
+    asyncio.run(ensure_template(template, build))
+    return template
+
+
+def derived_template(
+    pg_server: str, run: Run, base: TestDatabase, name: str, fill: Callable[[TestDatabase], Awaitable[None]]
+) -> TestDatabase:
+    """A template made of ``base`` and the rows ``fill`` adds: built once per run, by the first worker."""
+    template = run.database(pg_server, name)
+
+    async def build(database: TestDatabase) -> None:
+        cloner = Cloner(pg_server, template.name)
+        try:
+            await cloner.clone(base, template.name)
+        finally:
+            await cloner.close()
+        await fill(database)
+
+    asyncio.run(ensure_template(template, build))
+    return template
+
+
+async def in_process_registry(
+    database: TestDatabase,
+) -> AsyncIterator[tuple[httpx.AsyncClient, asyncpg.Connection]]:
+    """The registry in-process on ``database`` and a connection as its role, to fill a template."""
+    from tests.builders import filling_a_template
+
+    connection = await asyncpg.connect(asyncpg_dsn(database.urls["registry"]))
     try:
-        yield created
+        with filling_a_template():
+            async for client in asgi_client(registry_app(database)):
+                yield client, connection
     finally:
-        drop_test_database(created)
+        await connection.close()
 
 
 @pytest.fixture(scope="session")
-def suite(
-    database: TestDatabase, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, RunningProcess]]:
-    """The four real processes on free ports, sharing the test database."""
-    with running_suite(database.urls, tmp_path_factory.mktemp("logs")) as processes:
+def demo_template(pg_server: str, run: Run, base_template: TestDatabase) -> TestDatabase:
+    """The base template with the demo data set loaded (``ocop seed --demo``)."""
+    from services.registry.commands.seed import seed
+
+    return derived_template(
+        pg_server, run, base_template, "demo", lambda database: seed(database.urls["registry"], demo=True)
+    )
+
+
+@pytest.fixture(scope="session")
+async def worker_databases(pg_server: str, run: Run) -> AsyncIterator[WorkerDatabases]:
+    """This worker's clones of the run's templates, and the registry apps serving them."""
+    databases = WorkerDatabases(Cloner(pg_server, f"{PREFIX}{run.id}_{worker()}"), registry_app)
+    try:
+        yield databases
+    finally:
+        await databases.close()
+
+
+@pytest.fixture(scope="session")
+async def migrated_database(worker_databases: WorkerDatabases, base_template: TestDatabase) -> TestDatabase:
+    """The worker's clone of the base template where rolled-back tests run.
+
+    Between two tests it holds exactly the template's rows, so a test that only reads (the schema
+    and grant checks, a gateway that only pings it) may connect to it directly.
+    """
+    return await worker_databases.rolled_back_database(base_template)
+
+
+# What one test may touch
+
+
+def _mode(request: pytest.FixtureRequest) -> Mode:
+    markers = ("commits", "template")
+    if "suite" in request.fixturenames or any(request.node.get_closest_marker(name) for name in markers):
+        return "reset"
+    return "rolled back"
+
+
+@pytest.fixture
+def template(request: pytest.FixtureRequest) -> TestDatabase:
+    """The template this test's rows start from: ``base`` unless marked ``template(name)``."""
+    marker = request.node.get_closest_marker("template")
+    database: TestDatabase = request.getfixturevalue(f"{marker.args[0] if marker else 'base'}_template")
+    return database
+
+
+@pytest.fixture
+async def scope(
+    request: pytest.FixtureRequest, worker_databases: WorkerDatabases, template: TestDatabase
+) -> AsyncIterator[Scope]:
+    """This test's database access, isolated by what the test needs (tests/support/isolation.py)."""
+    async with worker_databases.scope(_mode(request), template) as chosen:
+        yield chosen
+
+
+@pytest.fixture
+def db(scope: Scope) -> asyncpg.Connection:
+    """A connection to this test's rows, as the registry's role (for set-up and for checking what is stored)."""
+    return scope.db
+
+
+@pytest.fixture
+def database(scope: Scope) -> TestDatabase:
+    """The database of a test that commits (for processes, pools and commands of its own)."""
+    if scope.mode == "rolled back":
+        pytest.fail("a rolled-back test may not connect by itself: mark it commits")
+    return scope.database
+
+
+@pytest.fixture(scope="session")
+async def running_processes(
+    worker_databases: WorkerDatabases, base_template: TestDatabase, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[dict[str, RunningProcess]]:
+    """The four real processes on free ports, on the worker's clone of the base template.
+
+    For tests that write nothing through them (documents, health); the others use ``suite``.
+    """
+    kept = await worker_databases.kept_database(base_template)
+    with running_suite(kept.database.urls, tmp_path_factory.mktemp("logs")) as processes:
         yield processes
+
+
+@pytest.fixture
+def suite(running_processes: dict[str, RunningProcess], scope: Scope) -> dict[str, RunningProcess]:
+    """The four real processes on free ports; their database holds only this test's rows."""
+    return running_processes
+
+
+# The registry in-process
+
+
+def registry_app(database: TestDatabase) -> FastAPI:
+    """The registry app on ``database``."""
+    from services.registry.config import RegistrySettings
+    from services.registry.main import create_app
+
+    return create_app(
+        RegistrySettings(
+            database_url=database.urls["registry"], environment="test", jwt_public_keys=test_jwks()
+        )
+    )
 
 
 async def asgi_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
@@ -86,31 +306,21 @@ async def asgi_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
-@pytest.fixture(scope="session")
-async def registry_client(database: TestDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    """The registry app in-process on the test database."""
-    from services.registry.config import RegistrySettings
-    from services.registry.main import create_app
-
-    app = create_app(
-        RegistrySettings(
-            database_url=database.urls["registry"], environment="test", jwt_public_keys=test_jwks()
-        )
-    )
-    async for client in asgi_client(app):
-        yield client
-
-
 @pytest.fixture
-async def db(database: TestDatabase) -> AsyncIterator[asyncpg.Connection]:
-    """A direct connection as the administrator, for setting up and checking what was (not) written."""
-    connection = await asyncpg.connect(asyncpg_dsn(database.admin_url))
+async def registry_client(
+    scope: Scope, worker_databases: WorkerDatabases
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The registry in-process, seeing (and writing) only this test's rows."""
+    app = await worker_databases.app(scope.database)
+    started = app.state.db
+    if scope.registry is not None:
+        # Sessions in the test's transaction; reads outside any transaction (the public catalogue's
+        # pool) stay outside it and see only committed rows: a test of those commits.
+        app.state.db = Database(scope.registry.engine, scope.registry.sessionmaker, started.reads)
     try:
-        yield connection
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as c:
+            yield c
     finally:
-        await connection.close()
-
-
-def repo_root() -> Path:
-    """The repository's top folder."""
-    return Path(__file__).resolve().parent.parent
+        app.state.db = started

@@ -22,7 +22,6 @@ import yaml
 
 from shared import dbadmin
 from shared.topology import EXTENSIONS, EXTENSIONS_SCHEMA, GATEWAY, PROCESSES, SERVICES, ProcessSpec
-from tests.support.database import TestDatabase
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 K8S = DEPLOY / "k8s"
@@ -468,9 +467,9 @@ def _psql() -> str:
 
 
 @pytest.fixture(scope="module")
-def server(database: TestDatabase) -> str:
+def server(pg_server: str) -> str:
     """The server the test run uses (OCOP_DATABASE_URL, the local one, or the embedded one)."""
-    return dbadmin.asyncpg_dsn(dbadmin.with_database(database.admin_url, "postgres"))
+    return dbadmin.asyncpg_dsn(dbadmin.with_database(pg_server, "postgres"))
 
 
 @pytest.fixture

@@ -4,35 +4,22 @@ from __future__ import annotations
 
 import uuid
 
+import asyncpg
 import httpx
 import pytest
 
+from tests import builders
 from tests.conftest import auth
-from tests.registry.conftest import entity_body
-from tests.registry.factories import create_unit
-from tests.support.database import TestDatabase
 from tests.support.processes import RunningProcess
 
 pytestmark = pytest.mark.e2e
 
 
-async def _register_entity(client: httpx.AsyncClient, database: TestDatabase) -> str:
-    """Register an entity through the gateway (as its commune officer) and return its id."""
-    unit = await create_unit(database)
-    entity = await client.post(
-        "/v1/entities",
-        json=entity_body(unit, legal_name="Hợp tác xã Lâm sản Ba Chẽ"),
-        headers=auth("commune_officer", unit.commune_code),
-    )
-    assert entity.status_code == 201, entity.text
-    return str(entity.json()["id"])
-
-
 async def test_create_and_read_a_product_through_the_gateway(
-    suite: dict[str, RunningProcess], database: TestDatabase
+    suite: dict[str, RunningProcess], db: asyncpg.Connection
 ) -> None:
     async with httpx.AsyncClient(base_url=suite["gateway"].url) as client:
-        entity_id = await _register_entity(client, database)
+        entity_id = str((await builders.entity(client, await builders.unit(db)))["id"])
         producer = auth("producer", entity_id)
         created = await client.post(
             "/v1/products",
@@ -58,16 +45,17 @@ async def test_create_and_read_a_product_through_the_gateway(
 
 
 async def test_the_gateway_and_the_registry_see_the_same_record(
-    suite: dict[str, RunningProcess], database: TestDatabase
+    suite: dict[str, RunningProcess], db: asyncpg.Connection
 ) -> None:
     async with httpx.AsyncClient(base_url=suite["gateway"].url) as gateway:
-        entity_id = await _register_entity(gateway, database)
+        entity_id = str((await builders.entity(gateway, await builders.unit(db)))["id"])
         producer = auth("producer", entity_id)
         created = await gateway.post(
             "/v1/products",
             json={"entity_id": entity_id, "name": "Trà hoa vàng", "product_set": 12},
             headers=producer,
         )
+        assert created.status_code == 201, created.text
     async with httpx.AsyncClient(base_url=suite["registry"].url) as registry:
         direct = await registry.get(f"/v1/products/{created.json()['id']}", headers=producer)
     assert direct.status_code == 200

@@ -68,9 +68,11 @@ MAX_LENGTH = 32
 
 
 @pytest.fixture(scope="module")
-def merged_operations(suite: dict[str, RunningProcess]) -> dict[tuple[str, str], str]:
+def merged_operations(running_processes: dict[str, RunningProcess]) -> dict[tuple[str, str], str]:
     """(method, path) → operation id of every operation in the gateway's merged document."""
-    document: dict[str, Any] = httpx.get(f"{suite['gateway'].url}/openapi.json", timeout=30).json()
+    document: dict[str, Any] = httpx.get(
+        f"{running_processes['gateway'].url}/openapi.json", timeout=30
+    ).json()
     assert "x-missing-upstreams" not in document["info"]
     return {
         (method, path): operation["operationId"]

@@ -13,35 +13,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.admin_units import loading, service
 from services.registry.admin_units.errors import AdminUnitNotFound, InvalidCommune
-from shared.db import Database
 from tests.conftest import auth
-from tests.support.database import TestDatabase
+from tests.support.isolation import Scope
 
 REFORM = date(2025, 7, 1)
 BEFORE = date(2024, 6, 1)
 AFTER = date(2026, 1, 15)
-# Other tests add throwaway provinces 90-99 and communes 9xxxx: count only Quảng Ninh's units.
-QN = "province_code = '22'"
-
-
-@pytest.fixture(scope="module")
-async def registry_db(database: TestDatabase) -> AsyncIterator[Database]:
-    """The registry's own pool, as its role, with the shipped reference data loaded and committed."""
-    db = Database.connect(database.urls["registry"], application_name="test-admin-units", pool_size=2)
-    async with db.sessionmaker() as session, session.begin():
-        await loading.load_reference_data(session)
-    try:
-        yield db
-    finally:
-        await db.dispose()
 
 
 @pytest.fixture
-async def session(registry_db: Database) -> AsyncIterator[AsyncSession]:
-    """A session whose transaction is rolled back after the test."""
-    async with registry_db.sessionmaker() as session, session.begin():
+async def session(scope: Scope) -> AsyncIterator[AsyncSession]:
+    """A session of the registry's, inside the test's transaction (the template holds the shipped data)."""
+    assert scope.registry is not None
+    async with scope.registry.sessionmaker() as session, session.begin():
         yield session
-        await session.rollback()
 
 
 async def scalar(session: AsyncSession, sql: str) -> Any:
@@ -49,45 +34,44 @@ async def scalar(session: AsyncSession, sql: str) -> Any:
 
 
 async def test_shipped_data_has_the_documented_counts(session: AsyncSession) -> None:
-    units = "SELECT count(*) FROM registry.admin_unit WHERE " + QN
-    assert await scalar(session, f"{units} AND level = 'province'") == 1
+    units = "SELECT count(*) FROM registry.admin_unit WHERE"
+    assert await scalar(session, f"{units} level = 'province'") == 1
     assert (
-        await scalar(session, f"{units} AND level = 'province' AND valid_from IS NULL AND valid_to IS NULL")
-        == 1
+        await scalar(session, f"{units} level = 'province' AND valid_from IS NULL AND valid_to IS NULL") == 1
     )
-    assert await scalar(session, f"{units} AND level = 'district' AND valid_to = '2025-07-01'") == 13
-    assert await scalar(session, f"{units} AND level = 'district'") == 13
-    assert await scalar(session, f"{units} AND level = 'commune' AND valid_from IS NULL") == 171
-    assert await scalar(session, f"{units} AND level = 'commune' AND valid_to = '2025-07-01'") == 171
-    assert await scalar(session, f"{units} AND level = 'commune' AND valid_from = '2025-07-01'") == 54
-    assert await scalar(session, f"{units} AND level = 'commune' AND valid_to IS NULL") == 54
+    assert await scalar(session, f"{units} level = 'district' AND valid_to = '2025-07-01'") == 13
+    assert await scalar(session, f"{units} level = 'district'") == 13
+    assert await scalar(session, f"{units} level = 'commune' AND valid_from IS NULL") == 171
+    assert await scalar(session, f"{units} level = 'commune' AND valid_to = '2025-07-01'") == 171
+    assert await scalar(session, f"{units} level = 'commune' AND valid_from = '2025-07-01'") == 54
+    assert await scalar(session, f"{units} level = 'commune' AND valid_to IS NULL") == 54
     assert (
         await scalar(
             session,
-            f"""SELECT count(DISTINCT s.successor_id) FROM registry.admin_unit_succession s
-                JOIN registry.admin_unit u ON u.id = s.successor_id WHERE u.{QN} AND s.partial""",
+            """SELECT count(DISTINCT s.successor_id) FROM registry.admin_unit_succession s
+                JOIN registry.admin_unit u ON u.id = s.successor_id WHERE s.partial""",
         )
         == 19
     )
     without_successor = await scalar(
         session,
-        f"""SELECT count(*) FROM registry.admin_unit u WHERE u.{QN} AND u.level = 'commune'
+        """SELECT count(*) FROM registry.admin_unit u WHERE u.level = 'commune'
             AND u.valid_to = '2025-07-01' AND NOT EXISTS
             (SELECT 1 FROM registry.admin_unit_succession s WHERE s.predecessor_id = u.id)""",
     )
     assert without_successor == 0
     # Post-2025 communes hang directly under the province: districts no longer exist.
-    assert await scalar(session, f"{units} AND valid_from = '2025-07-01' AND parent_code <> '22'") == 0
+    assert await scalar(session, f"{units} valid_from = '2025-07-01' AND parent_code <> '22'") == 0
 
 
 async def test_every_district_was_abolished_into_the_province(session: AsyncSession) -> None:
     targets = (
         await session.execute(
             text(
-                f"""SELECT DISTINCT p.code, p.valid_to FROM registry.admin_unit d
+                """SELECT DISTINCT p.code, p.valid_to FROM registry.admin_unit d
                     JOIN registry.admin_unit_succession s ON s.predecessor_id = d.id
                     JOIN registry.admin_unit p ON p.id = s.successor_id
-                    WHERE d.{QN} AND d.level = 'district'"""
+                    WHERE d.level = 'district'"""
             )
         )
     ).all()
@@ -169,15 +153,14 @@ async def test_current_successors_of_an_unknown_code_is_not_found(session: Async
 
 
 async def test_loading_again_changes_nothing(session: AsyncSession) -> None:
-    fingerprint = f"""
+    fingerprint = """
         SELECT count(*), md5(string_agg(concat_ws('|', id, code, name, name_folded, level, unit_type, parent_code,
                                                    province_code, valid_from, valid_to, xmin), ',' ORDER BY id))
-        FROM registry.admin_unit WHERE {QN}"""
-    successions = f"""
-        SELECT count(*), md5(string_agg(concat_ws('|', predecessor_id, successor_id, partial, s.xmin), ','
+        FROM registry.admin_unit"""
+    successions = """
+        SELECT count(*), md5(string_agg(concat_ws('|', predecessor_id, successor_id, partial, xmin), ','
                                         ORDER BY predecessor_id, successor_id))
-        FROM registry.admin_unit_succession s JOIN registry.admin_unit u ON u.id = s.predecessor_id
-        WHERE u.{QN}"""
+        FROM registry.admin_unit_succession"""
     before = (
         (await session.execute(text(fingerprint))).one(),
         (await session.execute(text(successions))).one(),
@@ -199,9 +182,7 @@ async def get(client: httpx.AsyncClient, url: str, **params: Any) -> httpx.Respo
     return await client.get(url, params={k: v for k, v in params.items() if v is not None})
 
 
-async def test_search_ignores_diacritics_and_case(
-    registry_client: httpx.AsyncClient, registry_db: Database
-) -> None:
+async def test_search_ignores_diacritics_and_case(registry_client: httpx.AsyncClient) -> None:
     found = []
     for q in ("ha long", "Hạ Long", "HA LONG", "hạ  long"):
         response = await get(registry_client, "/v1/admin-units", q=q, province_code="22", on="2024-06-01")
@@ -215,9 +196,7 @@ async def test_search_ignores_diacritics_and_case(
     assert [item["code"] for item in substring.json()["items"]] == ["06688"]
 
 
-async def test_search_by_code_prefix_and_filters(
-    registry_client: httpx.AsyncClient, registry_db: Database
-) -> None:
+async def test_search_by_code_prefix_and_filters(registry_client: httpx.AsyncClient) -> None:
     by_code = await get(registry_client, "/v1/admin-units", q="0709", on="2026-01-15")
     assert [item["code"] for item in by_code.json()["items"]] == ["07090", "07093"]
     districts = await get(
@@ -251,7 +230,7 @@ async def walk_pages(client: httpx.AsyncClient, limit: int, **params: Any) -> li
 
 @pytest.mark.parametrize(("on", "expected"), [("2024-06-01", 185), ("2026-01-15", 55)])
 async def test_pages_cover_every_unit_once(
-    registry_client: httpx.AsyncClient, registry_db: Database, on: str, expected: int
+    registry_client: httpx.AsyncClient, on: str, expected: int
 ) -> None:
     walked = await walk_pages(registry_client, 7, province_code="22", on=on)
     whole = (await get(registry_client, "/v1/admin-units", province_code="22", on=on, limit=200)).json()
@@ -261,9 +240,7 @@ async def test_pages_cover_every_unit_once(
     assert [(i["code"], i["id"]) for i in walked] == sorted((i["code"], i["id"]) for i in walked)
 
 
-async def test_read_a_current_unit_with_its_predecessors(
-    registry_client: httpx.AsyncClient, registry_db: Database
-) -> None:
+async def test_read_a_current_unit_with_its_predecessors(registry_client: httpx.AsyncClient) -> None:
     response = await registry_client.get("/v1/admin-units/07090")
     assert response.status_code == 200
     body = response.json()
@@ -279,9 +256,7 @@ async def test_read_a_current_unit_with_its_predecessors(
     assert body["successors"] == []
 
 
-async def test_read_an_old_unit_at_an_earlier_date(
-    registry_client: httpx.AsyncClient, registry_db: Database
-) -> None:
+async def test_read_an_old_unit_at_an_earlier_date(registry_client: httpx.AsyncClient) -> None:
     commune = (await registry_client.get("/v1/admin-units/07075", params={"on": "2024-06-01"})).json()
     assert (commune["status"], commune["parent_code"], commune["valid_to"]) == (
         "superseded",
@@ -298,7 +273,7 @@ async def test_read_an_old_unit_at_an_earlier_date(
     assert (province["status"], province["valid_from"], province["valid_to"]) == ("active", None, None)
 
 
-async def test_successors_route(registry_client: httpx.AsyncClient, registry_db: Database) -> None:
+async def test_successors_route(registry_client: httpx.AsyncClient) -> None:
     old = (await registry_client.get("/v1/admin-units/07075/successors")).json()
     assert old["unit"]["code"] == "07075"
     assert old["unit"]["status"] == "superseded"
@@ -318,7 +293,7 @@ async def test_successors_route(registry_client: httpx.AsyncClient, registry_db:
 
 
 async def test_codes_valid_only_at_other_dates_are_404_naming_them(
-    registry_client: httpx.AsyncClient, registry_db: Database
+    registry_client: httpx.AsyncClient,
 ) -> None:
     response = await registry_client.get("/v1/admin-units/07075", params={"on": "2026-01-15"})
     assert response.status_code == 404
@@ -385,7 +360,7 @@ async def test_control_characters_in_q_are_refused(registry_client: httpx.AsyncC
     ],
 )
 async def test_reference_data_is_public_to_everyone(
-    registry_client: httpx.AsyncClient, registry_db: Database, headers: dict[str, str]
+    registry_client: httpx.AsyncClient, headers: dict[str, str]
 ) -> None:
     for url in (
         "/v1/admin-units?province_code=22",

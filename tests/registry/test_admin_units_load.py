@@ -1,8 +1,7 @@
 """Loading national unit lists from CSV: province merges, idempotence, corrections, validation, the CLI.
 
-Each test uses its own province codes, and commune codes that start with them, clear of the shipped
-Quảng Ninh data (province 22, communes 06649-07198) and of the throwaway provinces 90-99 and communes
-9xxxx other tests create; an upsert by (code, valid_from) would otherwise take over their units.
+The lists use province codes clear of the shipped Quảng Ninh data (province 22, communes
+06649-07198), which every test's database holds.
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ from services.registry.commands import load_admin_units as load_command
 from shared.db import Database
 from tests.conftest import repo_root
 from tests.support.database import TestDatabase
+from tests.support.isolation import Scope
 
 PRE_HEADER = "code,name,level,type,parent_code"
 POST_HEADER = "code,name,level,type,parent_code,merged_from,merged_from_partial"
@@ -37,10 +37,15 @@ def csv_text(header: str, *rows: str) -> str:
     return "\n".join([header, *rows]) + "\n"
 
 
-@pytest.fixture(scope="module")
-async def registry_db(database: TestDatabase) -> AsyncIterator[Database]:
-    """The registry's own pool, as its role."""
-    db = Database.connect(database.urls["registry"], application_name="test-admin-units-load", pool_size=3)
+@pytest.fixture
+async def registry_db(scope: Scope) -> AsyncIterator[Database]:
+    """The registry's sessions as its role: in the test's transaction, or a pool of its own if it commits."""
+    if scope.registry is not None:
+        yield scope.registry
+        return
+    db = Database.connect(
+        scope.database.urls["registry"], application_name="test-admin-units-load", pool_size=3
+    )
     try:
         yield db
     finally:
@@ -207,6 +212,7 @@ async def test_a_list_without_the_post_reform_file_then_with_it(registry_db: Dat
     assert await unit_count(registry_db, "13", "16") == 8
 
 
+@pytest.mark.commits  # two loads race, each in a transaction of its own
 async def test_concurrent_loads_of_the_same_lists_both_succeed(registry_db: Database) -> None:
     pre = csv_text(PRE_HEADER, "21,Song Song,province,tỉnh,", "211,Huyện Đôi,district,huyện,21")
     pre += "".join(f"21{n:03d},Xã {n},commune,xã,211\n" for n in range(1, 60))
@@ -343,6 +349,7 @@ def run_loader_process(database: TestDatabase, *args: str) -> subprocess.Complet
     )
 
 
+@pytest.mark.commits  # the command connects by itself
 async def test_command_line_loads_once_and_reports_faults(
     database: TestDatabase, registry_db: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

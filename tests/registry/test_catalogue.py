@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import random
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -15,12 +15,11 @@ import pytest
 from services.registry.catalogue.repository import MANY_PRODUCERS
 from services.registry.catalogue.schemas import CatalogueProduct
 from shared import clock
-from shared.db import asyncpg_dsn
 from shared.pagination import encode_cursor
 from shared.schemas import Page
-from tests.conftest import auth
-from tests.registry.conftest import Producer, entity_body
-from tests.registry.factories import Unit, create_unit
+from tests import builders
+from tests.builders import ADMIN, Producer, Unit
+from tests.conftest import Run, auth, derived_template, in_process_registry
 from tests.support.database import TestDatabase
 
 NATIONAL_FIELDS = {
@@ -30,85 +29,108 @@ NATIONAL_FIELDS = {
 OWN_FIELDS = {"name_en", "product_code", "product_set", "gtin", "entity_type", "commune", "province"}
 MANUFACTURER_FIELDS = {"name", "representative", "address", "phone_number", "email"}
 TODAY = clock.today()
-SCORING = auth("service", "scoring")
-ADMIN = auth("admin")
+PUBLIC = ("Rượu ba kích Ba Chẽ", "Rượu mơ Yên Tử", "Mật ong rừng", "Chả mực Hạ Long", "Trà hoa vàng")
+HIDDEN = {
+    "lapsed": "Rượu ba kích hết hạn",
+    "revoked": "Rượu ba kích thu hồi",
+    "run_out": "Rượu ba kích quá hạn",
+    "idea": "Rượu ba kích ý tưởng",
+}
+ELSEWHERE = "Rượu ba kích Vân Đồn"
+# Every test here reads one catalogue, built once per run into a template (it takes some thirty
+# requests); the catalogue is read outside any transaction, so it sees only committed rows.
+pytestmark = pytest.mark.template("catalogue")
+
+
+async def _listed(
+    client: httpx.AsyncClient, owner: Producer, name: str, product_set: int = 15, **certificate: Any
+) -> None:
+    await builders.certified_product(
+        client, owner, name=name, product_set=product_set, description=f"Mô tả {name}",
+        story="<p>Câu chuyện sản phẩm</p>", **certificate,
+    )  # fmt: skip
+
+
+async def _fill(database: TestDatabase) -> None:
+    """A commune with a cooperative and an enterprise, five public products and four that are not;
+    and one public product in another province."""
+    async for client, db in in_process_registry(database):
+        unit = await builders.unit(db, commune_name="Xã Đồng Rui")
+        cooperative = await builders.producer(
+            client, db, unit, entity_type="cooperative", legal_name="Hợp tác xã Lâm sản Ba Chẽ"
+        )
+        enterprise = await builders.producer(
+            client, db, unit, entity_type="enterprise", legal_name="Công ty TNHH Hải sản Vân Đồn"
+        )
+
+        listed = functools.partial(_listed, client)
+        public = [
+            (cooperative, 15, 4, TODAY - timedelta(days=400)),
+            (cooperative, 15, 3, TODAY - timedelta(days=30)),
+            (cooperative, 4, 3, TODAY - timedelta(days=700)),
+            (enterprise, 8, 5, TODAY - timedelta(days=200)),
+            (enterprise, 18, 5, TODAY - timedelta(days=10)),
+        ]
+        for name, (owner, product_set, star, issued_on) in zip(PUBLIC, public, strict=True):
+            await listed(owner, name, product_set, star=star, issued_on=issued_on)
+        # Its certificate expired (an event from scoring); another was revoked.
+        await listed(
+            cooperative,
+            HIDDEN["lapsed"],
+            star=3,
+            issued_on=TODAY - timedelta(days=4 * 365),
+            then=("expired",),
+        )
+        await listed(enterprise, HIDDEN["revoked"], issued_on=TODAY - timedelta(days=100), then=("revoked",))
+        # Still marked active, but its 36 months ran out and no expiry event has come yet.
+        await listed(enterprise, HIDDEN["run_out"], issued_on=TODAY - timedelta(days=3 * 365 + 5))
+        # Never certified.
+        await builders.product(
+            client,
+            cooperative,
+            headers=ADMIN,
+            name=HIDDEN["idea"],
+            product_set=15,
+            status="ready_for_evaluation",
+        )
+        faraway = await builders.producer(client, db, legal_name="Hợp tác xã Ngọc trai Vân Đồn")
+        await listed(faraway, ELSEWHERE)
+
+
+@pytest.fixture(scope="session")
+def catalogue_template(pg_server: str, run: Run, base_template: TestDatabase) -> TestDatabase:
+    """The base template and the catalogue every test here reads."""
+    return derived_template(pg_server, run, base_template, "catalogue", _fill)
 
 
 @dataclass
 class Catalogue:
-    """One commune's products: what is public and what is not."""
+    """The template's catalogue: its commune, product ids by name, and the province of the one elsewhere."""
 
     unit: Unit
-    token: str
-    cooperative: dict[str, Any]
-    enterprise: dict[str, Any]
-    public: dict[str, str]  # name → id
+    public: dict[str, str]
     hidden: dict[str, str]
+    elsewhere: dict[str, str]
+    faraway_province: str
 
 
-async def _product(client: httpx.AsyncClient, entity_id: str, name: str, product_set: int) -> str:
-    body = {"entity_id": entity_id, "name": name, "product_set": product_set, "status": "ready_for_evaluation",
-            "description": f"Mô tả {name}", "story": "<p>Câu chuyện sản phẩm</p>"}  # fmt: skip
-    response = await client.post("/v1/products", json=body, headers=ADMIN)
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
-async def _certify(
-    client: httpx.AsyncClient, product_id: str, star: int, issued_on: date, *,
-    level: str = "province", status: str = "active", number: str | None = None,
-) -> None:  # fmt: skip
-    event = {
-        "event_id": str(uuid.uuid4()), "product_id": product_id, "ocop_star": star,
-        "certificate_number": number or f"QN-{product_id}", "issuing_authority": "Ủy ban nhân dân tỉnh Thử",
-        "issued_on": issued_on.isoformat(), "level": level, "status": status,
-        **({"revocation_ground": "Vi phạm quy định về ghi nhãn"} if status == "revoked" else {}),
-    }  # fmt: skip
-    response = await client.post("/internal/certifications", json=event, headers=SCORING)
-    assert response.status_code == 200, response.text
-
-
-@pytest.fixture(scope="module")
-async def catalogue(registry_client: httpx.AsyncClient, database: TestDatabase) -> Catalogue:
-    """A commune with a cooperative and an enterprise, five public products and four that are not."""
-    token = uuid.uuid4().hex[:8]
-    unit = await create_unit(database, commune_name=f"Xã Đồng Rui {token}")
-    officer = auth("commune_officer", unit.commune_code)
-    entities = []
-    for entity_type, name in (("cooperative", f"Hợp tác xã Lâm sản Ba Chẽ {token}"),
-                              ("enterprise", f"Công ty TNHH Hải sản Vân Đồn {token}")):  # fmt: skip
-        body = entity_body(unit, entity_type=entity_type, legal_name=name)
-        response = await registry_client.post("/v1/entities", json=body, headers=officer)
-        assert response.status_code == 201, response.text
-        entities.append(response.json())
-    cooperative, enterprise = entities
-    public = {
-        f"Rượu ba kích Ba Chẽ {token}": (cooperative, 15, 4, TODAY - timedelta(days=400), "province"),
-        f"Rượu mơ Yên Tử {token}": (cooperative, 15, 3, TODAY - timedelta(days=30), "province"),
-        f"Mật ong rừng {token}": (cooperative, 4, 3, TODAY - timedelta(days=700), "province"),
-        f"Chả mực Hạ Long {token}": (enterprise, 8, 5, TODAY - timedelta(days=200), "central"),
-        f"Trà hoa vàng {token}": (enterprise, 18, 5, TODAY - timedelta(days=10), "central"),
-    }
-    ids: dict[str, str] = {}
-    for name, (owner, product_set, star, issued_on, level) in public.items():
-        ids[name] = await _product(registry_client, owner["id"], name, product_set)
-        await _certify(registry_client, ids[name], star, issued_on, level=level)
-    hidden: dict[str, str] = {}
-    # Lapsed: its certificate expired (an event from scoring).
-    hidden["lapsed"] = await _product(registry_client, cooperative["id"], f"Rượu ba kích hết hạn {token}", 15)
-    issued = TODAY - timedelta(days=4 * 365)
-    await _certify(registry_client, hidden["lapsed"], 3, issued)
-    await _certify(registry_client, hidden["lapsed"], 3, issued, status="expired")
-    # Revoked.
-    hidden["revoked"] = await _product(registry_client, enterprise["id"], f"Rượu ba kích thu hồi {token}", 15)
-    await _certify(registry_client, hidden["revoked"], 4, TODAY - timedelta(days=100))
-    await _certify(registry_client, hidden["revoked"], 4, TODAY - timedelta(days=100), status="revoked")
-    # Still marked active, but its 36 months ran out and no expiry event has come yet.
-    hidden["run_out"] = await _product(registry_client, enterprise["id"], f"Rượu ba kích quá hạn {token}", 15)
-    await _certify(registry_client, hidden["run_out"], 4, TODAY - timedelta(days=3 * 365 + 5))
-    # Never certified.
-    hidden["idea"] = await _product(registry_client, cooperative["id"], f"Rượu ba kích ý tưởng {token}", 15)
-    return Catalogue(unit, token, cooperative, enterprise, ids, hidden)
+@pytest.fixture
+async def catalogue(db: asyncpg.Connection) -> Catalogue:
+    """Where the template's catalogue is (ids are the template's, the same in every clone)."""
+    ids = {row["name"]: str(row["id"]) for row in await db.fetch("SELECT id, name FROM registry.product")}
+    commune = await db.fetchrow(
+        "SELECT id, code, province_code FROM registry.admin_unit WHERE name = 'Xã Đồng Rui'"
+    )
+    faraway = await db.fetchval(
+        """SELECT e.province_code FROM registry.entity e WHERE e.legal_name = 'Hợp tác xã Ngọc trai Vân Đồn'"""
+    )
+    return Catalogue(
+        Unit(commune["province_code"], commune["code"], commune["id"], "Xã Đồng Rui"),
+        {name: ids[name] for name in PUBLIC},
+        {key: ids[name] for key, name in HIDDEN.items()},
+        {ELSEWHERE: ids[ELSEWHERE]},
+        faraway,
+    )
 
 
 async def _names(client: httpx.AsyncClient, **params: Any) -> list[str]:
@@ -121,7 +143,7 @@ async def test_folded_search_finds_the_vietnamese_name(
     registry_client: httpx.AsyncClient, catalogue: Catalogue
 ) -> None:
     commune = catalogue.unit.commune_code
-    ruou_ba_kich = f"Rượu ba kích Ba Chẽ {catalogue.token}"
+    ruou_ba_kich = "Rượu ba kích Ba Chẽ"
     assert await _names(registry_client, q="ruou ba kich", commune=commune) == [ruou_ba_kich]
     assert await _names(registry_client, q="RƯỢU BA KÍCH", commune=commune) == [ruou_ba_kich]
     assert await _names(registry_client, q="  ruou   ba kich ", commune=commune) == [ruou_ba_kich]
@@ -130,8 +152,8 @@ async def test_folded_search_finds_the_vietnamese_name(
 async def test_search_covers_the_producer_name(
     registry_client: httpx.AsyncClient, catalogue: Catalogue
 ) -> None:
-    found = await _names(registry_client, q=f"hai san van don {catalogue.token}")
-    assert sorted(found) == sorted([f"Chả mực Hạ Long {catalogue.token}", f"Trà hoa vàng {catalogue.token}"])
+    found = await _names(registry_client, q="hai san van don")
+    assert sorted(found) == sorted(["Chả mực Hạ Long", "Trà hoa vàng"])
 
 
 async def test_search_text_is_not_a_pattern(registry_client: httpx.AsyncClient, catalogue: Catalogue) -> None:
@@ -142,16 +164,16 @@ async def test_search_text_is_not_a_pattern(registry_client: httpx.AsyncClient, 
 async def test_relevance_ranks_product_names_before_producer_names(
     registry_client: httpx.AsyncClient, catalogue: Catalogue
 ) -> None:
-    commune, token = catalogue.unit.commune_code, catalogue.token
+    commune = catalogue.unit.commune_code
     # Both start with the text: the shorter name is the closer match.
     assert await _names(registry_client, q="ruou", commune=commune) == [
-        f"Rượu mơ Yên Tử {token}",
-        f"Rượu ba kích Ba Chẽ {token}",
+        "Rượu mơ Yên Tử",
+        "Rượu ba kích Ba Chẽ",
     ]
     # A product name containing the text comes before products whose producer's name contains it.
     names = await _names(registry_client, q="ba che", commune=commune)
-    assert names[0] == f"Rượu ba kích Ba Chẽ {token}"
-    assert sorted(names[1:]) == [f"Mật ong rừng {token}", f"Rượu mơ Yên Tử {token}"]
+    assert names[0] == "Rượu ba kích Ba Chẽ"
+    assert sorted(names[1:]) == ["Mật ong rừng", "Rượu mơ Yên Tử"]
 
 
 @pytest.mark.parametrize(
@@ -174,13 +196,16 @@ async def test_filters_combine(
     registry_client: httpx.AsyncClient, catalogue: Catalogue, params: dict[str, Any], expected: list[str]
 ) -> None:
     names = await _names(registry_client, commune=catalogue.unit.commune_code, sort="name", **params)
-    assert names == [f"{name} {catalogue.token}" for name in expected]
+    assert names == expected
 
 
 async def test_province_filter(registry_client: httpx.AsyncClient, catalogue: Catalogue) -> None:
-    names = await _names(registry_client, province=catalogue.unit.province_code, q=catalogue.token)
+    names = await _names(registry_client, province=catalogue.unit.province_code)
     assert sorted(names) == sorted(catalogue.public)
-    assert await _names(registry_client, province="01", q=catalogue.token) == []
+    assert await _names(registry_client, province="01") == []
+    assert sorted(await _names(registry_client)) == sorted(catalogue.public | catalogue.elsewhere)
+    elsewhere = await _names(registry_client, province=catalogue.faraway_province)
+    assert elsewhere == list(catalogue.elsewhere)
 
 
 async def test_only_active_unexpired_certificates_are_public(
@@ -227,7 +252,7 @@ async def test_sort_orders(registry_client: httpx.AsyncClient, catalogue: Catalo
     by_date = (await registry_client.get("/v1/catalogue", params={**params, "sort": "-issued_on"})).json()[
         "items"
     ]
-    assert by_date[0]["name"] == f"Trà hoa vàng {catalogue.token}"
+    assert by_date[0]["name"] == "Trà hoa vàng"
     assert [item["issued_on"] for item in by_date] == sorted(
         (item["issued_on"] for item in by_date), reverse=True
     )
@@ -236,7 +261,7 @@ async def test_sort_orders(registry_client: httpx.AsyncClient, catalogue: Catalo
 async def test_public_record_uses_the_national_field_names(
     registry_client: httpx.AsyncClient, catalogue: Catalogue
 ) -> None:
-    product_id = catalogue.public[f"Chả mực Hạ Long {catalogue.token}"]
+    product_id = catalogue.public["Chả mực Hạ Long"]
     response = await registry_client.get(f"/v1/catalogue/{product_id}")
     assert response.status_code == 200, response.text
     record = response.json()
@@ -246,7 +271,8 @@ async def test_public_record_uses_the_national_field_names(
     assert record["is_national"] is True
     assert record["type"] == "food"
     assert record["product_set"] == 8
-    assert record["ocop_certificate_number"] == f"QN-{product_id}"
+    recorded = (await registry_client.get(f"/v1/products/{product_id}", headers=ADMIN)).json()
+    assert record["ocop_certificate_number"] == recorded["certificate_number"]
     issued = TODAY - timedelta(days=200)
     assert record["issued_on"] == issued.isoformat()
     # 36 months later: the same day three years on (28 February for a 29 February).
@@ -256,13 +282,13 @@ async def test_public_record_uses_the_national_field_names(
         else issued.replace(year=issued.year + 3)
     )
     assert record["expiry_date"] == expiry.isoformat()
-    assert record["manufacturer"]["name"] == f"Công ty TNHH Hải sản Vân Đồn {catalogue.token}"
+    assert record["manufacturer"]["name"] == "Công ty TNHH Hải sản Vân Đồn"
     assert record["manufacturer"]["representative"] == "Nguyễn Thị Hoa"
     assert record["manufacturer"]["phone_number"] == "0203 3876 555"
     assert record["entity_type"] == "enterprise"
     assert record["commune"] == {
         "code": catalogue.unit.commune_code,
-        "name": f"Xã Đồng Rui {catalogue.token}",
+        "name": "Xã Đồng Rui",
     }
     assert record["province"]["code"] == catalogue.unit.province_code
     listed = await registry_client.get(
@@ -272,18 +298,14 @@ async def test_public_record_uses_the_national_field_names(
 
 
 async def test_a_four_star_is_not_national(registry_client: httpx.AsyncClient, catalogue: Catalogue) -> None:
-    record = (
-        await registry_client.get(
-            f"/v1/catalogue/{catalogue.public[f'Rượu ba kích Ba Chẽ {catalogue.token}']}"
-        )
-    ).json()
+    record = (await registry_client.get(f"/v1/catalogue/{catalogue.public['Rượu ba kích Ba Chẽ']}")).json()
     assert (record["ocop_star"], record["is_national"], record["type"]) == (4, False, "beverages")
 
 
 async def test_anyone_may_read_the_catalogue(
     registry_client: httpx.AsyncClient, catalogue: Catalogue
 ) -> None:
-    product_id = catalogue.public[f"Mật ong rừng {catalogue.token}"]
+    product_id = catalogue.public["Mật ong rừng"]
     other_producer = auth("producer", str(uuid.uuid4()))
     for headers in ({}, other_producer, auth("partner", "portal-1"), auth("commune_officer", "00001")):
         listed = await registry_client.get(
@@ -383,37 +405,36 @@ async def test_unknown_or_malformed_id(registry_client: httpx.AsyncClient) -> No
 
 
 async def test_a_text_naming_many_producers_finds_the_same_products(
-    registry_client: httpx.AsyncClient, database: TestDatabase
+    registry_client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
     # More producers than MANY_PRODUCERS share a word, so key orders walk their index instead.
-    token = f"chung{uuid.uuid4().hex[:6]}"
-    unit = await create_unit(database)
-    connection = await asyncpg.connect(asyncpg_dsn(database.admin_url))
-    try:
-        rows = [
-            (uuid.uuid4(), f"Hợp tác xã {token} số {n}", f"hop tac xa {token} so {n}", f"0{random.randrange(10**9):09d}",
-             unit.commune_id, unit.commune_code, unit.province_code)
-            for n in range(MANY_PRODUCERS + 5)
-        ]  # fmt: skip
-        await connection.executemany(
-            "INSERT INTO registry.entity (id, entity_type, legal_name, name_folded, tax_code, representative_name,"
-            " admin_unit_id, commune_code, province_code) VALUES ($1, 'cooperative', $2, $3, $4, 'Lê Văn Nam', $5, $6, $7)",
-            rows,
-        )
-    finally:
-        await connection.close()
+    unit = await builders.unit(db)
+    owners = [
+        await builders.producer(registry_client, db, unit, legal_name=f"Hợp tác xã chung số {n}")
+        for n in range(3)
+    ]
+    rows = [
+        (uuid.uuid4(), f"Hợp tác xã chung số {n}", f"hop tac xa chung so {n}", builders.tax_code(), unit.commune_id,
+         unit.commune_code, unit.province_code)
+        for n in range(3, MANY_PRODUCERS + 5)
+    ]  # fmt: skip
+    await db.executemany(
+        "INSERT INTO registry.entity (id, entity_type, legal_name, name_folded, tax_code, representative_name,"
+        " admin_unit_id, commune_code, province_code) VALUES ($1, 'cooperative', $2, $3, $4, 'Lê Văn Nam', $5, $6, $7)",
+        rows,
+    )
     names = [f"Miến dong {n}" for n in range(3)]
-    for name, row in zip(names, rows[:3], strict=True):
-        product_id = await _product(registry_client, str(row[0]), name, 6)
-        await _certify(registry_client, product_id, 3, TODAY - timedelta(days=5))
+    for name, owner in zip(names, owners, strict=True):
+        await builders.certified_product(registry_client, owner, name=name, product_set=6, star=3)
     for sort in ("name", "-star", "-issued_on", "relevance"):
         found: list[str] = []
         cursor = None
         for _ in range(5):
-            params = {"q": token, "sort": sort, "limit": 1, **({"cursor": cursor} if cursor else {})}
-            page = (await registry_client.get("/v1/catalogue", params=params)).json()
-            found += [item["name"] for item in page["items"]]
-            cursor = page["next_cursor"]
+            params = {"q": "chung", "sort": sort, "limit": 1, **({"cursor": cursor} if cursor else {})}
+            page = await registry_client.get("/v1/catalogue", params=params)
+            assert page.status_code == 200, page.text
+            found += [item["name"] for item in page.json()["items"]]
+            cursor = page.json()["next_cursor"]
             if cursor is None:
                 break
         assert sorted(found) == names, sort
@@ -428,15 +449,13 @@ async def test_the_public_record_is_the_json_the_response_model_writes(
     registry_client: httpx.AsyncClient, producer: Producer
 ) -> None:
     # PostgreSQL writes the record: it must be byte for byte what pydantic would send for the same values.
-    body = {
-        "entity_id": str(producer.entity_id), "name": "Rượu ba kích \"Ba Chẽ\"", "product_set": 15,
-        "description": AWKWARD_TEXT, "status": "ready_for_evaluation",
-        "images": [{"url": "https://example.vn/a.jpg"}, {"url": "https://example.vn/b.jpg"}],
-    }  # fmt: skip
-    created = await registry_client.post("/v1/products", json=body, headers=ADMIN)
-    assert created.status_code == 201, created.text
-    product_id = created.json()["id"]
-    await _certify(registry_client, product_id, 5, TODAY - timedelta(days=3), level="central")
+    created = await builders.product(
+        registry_client, producer, headers=ADMIN, name='Rượu ba kích "Ba Chẽ"', product_set=15,
+        description=AWKWARD_TEXT, status="ready_for_evaluation",
+        images=[{"url": "https://example.vn/a.jpg"}, {"url": "https://example.vn/b.jpg"}],
+    )  # fmt: skip
+    product_id = created["id"]
+    await builders.certify(registry_client, product_id, star=5, issued_on=TODAY - timedelta(days=3))
     response = await registry_client.get(f"/v1/catalogue/{product_id}")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"

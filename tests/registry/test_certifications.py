@@ -13,33 +13,19 @@ import pytest
 
 from services.registry.products import certificates
 from shared import clock
-from shared.db import asyncpg_dsn
+from tests import builders
+from tests.builders import MINISTRY_AUTHORITY as MINISTRY
+from tests.builders import SCORING, Producer, deliver
 from tests.conftest import auth
-from tests.registry.conftest import Producer
-from tests.registry.test_products_api import create_product
-from tests.support.database import TestDatabase
 
 PATH = "/internal/certifications"
-SCORING = auth("service", "scoring")
-PROVINCE = "Ủy ban nhân dân tỉnh Thử"
-MINISTRY = "Bộ Nông nghiệp và Môi trường"
 
 
 def event(product: dict[str, Any], **overrides: object) -> dict[str, Any]:
-    """A valid 4★ provincial certificate for ``product``, with a fresh event id and certificate number."""
-    body: dict[str, Any] = {
-        "event_id": str(uuid.uuid4()), "product_id": product["id"], "ocop_star": 4,
-        "certificate_number": f"QN-{uuid.uuid4().hex[:12]}", "issuing_authority": PROVINCE,
-        "decision_number": "1234/QĐ-UBND", "issued_on": "2026-02-01", "level": "province", "status": "active",
-    }  # fmt: skip
-    body.update(overrides)
-    return body
-
-
-async def deliver(client: httpx.AsyncClient, body: dict[str, Any], status: int = 200) -> dict[str, Any]:
-    response = await client.post(PATH, json=body, headers=SCORING)
-    assert response.status_code == status, response.text
-    return dict(response.json())
+    """A 4★ provincial certificate of its own for ``product``, issued on 1 February 2026."""
+    return builders.certificate(
+        product["id"], **({"issued_on": "2026-02-01", "decision_number": "1234/QĐ-UBND"} | overrides)
+    )
 
 
 async def read(client: httpx.AsyncClient, producer: Producer, product: dict[str, Any]) -> dict[str, Any]:
@@ -48,17 +34,13 @@ async def read(client: httpx.AsyncClient, producer: Producer, product: dict[str,
     return dict(response.json())
 
 
-async def certificate_rows(database: TestDatabase, product_id: str) -> list[asyncpg.Record]:
-    connection = await asyncpg.connect(asyncpg_dsn(database.admin_url))
-    try:
-        return list(
-            await connection.fetch(
-                "SELECT * FROM registry.certificate WHERE product_id = $1 ORDER BY issued_on",
-                uuid.UUID(product_id),
-            )
+async def certificate_rows(db: asyncpg.Connection, product_id: str) -> list[asyncpg.Record]:
+    return list(
+        await db.fetch(
+            "SELECT * FROM registry.certificate WHERE product_id = $1 ORDER BY issued_on",
+            uuid.UUID(product_id),
         )
-    finally:
-        await connection.close()
+    )
 
 
 # The rules, as pure functions
@@ -117,7 +99,7 @@ def test_who_certifies_which_star(star: int, code: str | None, levels: set[str])
 async def test_without_a_token_it_is_401_and_other_roles_are_403(
     registry_client: httpx.AsyncClient, producer: Producer
 ) -> None:
-    product = await create_product(registry_client, producer)
+    product = await builders.product(registry_client, producer)
     body = event(product)
     anonymous = await registry_client.post(PATH, json=body)
     assert anonymous.status_code == 401
@@ -158,7 +140,7 @@ async def test_an_unknown_product_is_404_on_product_id(registry_client: httpx.As
 async def test_only_three_to_five_stars_certify(
     registry_client: httpx.AsyncClient, producer: Producer, star: int
 ) -> None:
-    product = await create_product(registry_client, producer)
+    product = await builders.product(registry_client, producer)
     refused = await deliver(registry_client, event(product, ocop_star=star), 422)
     assert refused["errors"][0]["field"] == "body.ocop_star"
     assert (await read(registry_client, producer, product))["status"] == "idea"
@@ -181,7 +163,7 @@ async def test_the_level_matches_the_star(
     issued_on: str,
     accepted: bool,
 ) -> None:
-    product = await create_product(registry_client, producer)
+    product = await builders.product(registry_client, producer)
     body = event(product, ocop_star=star, level=level, issued_on=issued_on)
     if accepted:
         assert (await deliver(registry_client, body))["certificate_level"] == level
@@ -193,9 +175,9 @@ async def test_the_level_matches_the_star(
 
 
 async def test_expiry_is_36_months_after_issue(
-    registry_client: httpx.AsyncClient, producer: Producer, database: TestDatabase
+    registry_client: httpx.AsyncClient, producer: Producer, db: asyncpg.Connection
 ) -> None:
-    product = await create_product(registry_client, producer)
+    product = await builders.product(registry_client, producer)
     computed = await deliver(registry_client, event(product, issued_on="2024-02-29"))
     assert computed["certificate_expires_on"] == "2027-02-28"
     for wrong in ("2027-02-27", "2027-03-01", "2026-02-28", "2024-02-28"):
@@ -206,15 +188,15 @@ async def test_expiry_is_36_months_after_issue(
         assert "2027-02-28" in refused["errors"][0]["message"]
     given = await deliver(registry_client, event(product, issued_on="2026-02-01", expires_on="2029-02-01"))
     assert given["certificate_expires_on"] == "2029-02-01"
-    assert [row["expires_on"] for row in await certificate_rows(database, product["id"])] == [
+    assert [row["expires_on"] for row in await certificate_rows(db, product["id"])] == [
         date(2027, 2, 28), date(2029, 2, 1)
     ]  # fmt: skip
 
 
 async def test_the_criteria_version_must_be_in_force_and_is_kept(
-    registry_client: httpx.AsyncClient, producer: Producer, database: TestDatabase
+    registry_client: httpx.AsyncClient, producer: Producer, db: asyncpg.Connection
 ) -> None:
-    product = await create_product(registry_client, producer)
+    product = await builders.product(registry_client, producer)
     early = await deliver(
         registry_client, event(product, criteria_version="26/2026", issued_on="2026-05-21"), 422
     )
@@ -227,15 +209,15 @@ async def test_the_criteria_version_must_be_in_force_and_is_kept(
     refused = await deliver(registry_client, body, 422)
     assert refused["errors"][0]["field"] == "body.level"
     await deliver(registry_client, event(product, criteria_version="148", issued_on="2026-06-01"))
-    assert [row["criteria_version"] for row in await certificate_rows(database, product["id"])] == ["148"]
+    assert [row["criteria_version"] for row in await certificate_rows(db, product["id"])] == ["148"]
 
 
 async def test_certificate_numbers_are_unique_per_issuing_authority(
-    registry_client: httpx.AsyncClient, producer: Producer, database: TestDatabase
+    registry_client: httpx.AsyncClient, producer: Producer, db: asyncpg.Connection
 ) -> None:
     first, second = (
-        await create_product(registry_client, producer),
-        await create_product(registry_client, producer),
+        await builders.product(registry_client, producer),
+        await builders.product(registry_client, producer),
     )
     body = event(first)
     await deliver(registry_client, body)
@@ -246,7 +228,7 @@ async def test_certificate_numbers_are_unique_per_issuing_authority(
     )
     # Nothing of the refused event was written: not the product, not a certificate, not the event id.
     assert (await read(registry_client, producer, second))["certificate_number"] is None
-    assert await certificate_rows(database, second["id"]) == []
+    assert await certificate_rows(db, second["id"]) == []
     # The same number from another authority is another certificate.
     other = event(
         second, certificate_number=body["certificate_number"], issuing_authority="Ủy ban nhân dân tỉnh Khác"
@@ -261,7 +243,7 @@ async def test_certificate_numbers_are_unique_per_issuing_authority(
 async def test_a_known_certificate_keeps_its_star_level_and_dates(
     registry_client: httpx.AsyncClient, producer: Producer
 ) -> None:
-    product = await create_product(registry_client, producer)
+    product = await builders.product(registry_client, producer)
     body = event(product, ocop_star=3)
     issued = await deliver(registry_client, body)
     for change in (
@@ -279,14 +261,15 @@ async def test_a_known_certificate_keeps_its_star_level_and_dates(
     assert await read(registry_client, producer, product) == issued
 
 
+@pytest.mark.commits  # racing transactions
 async def test_concurrent_deliveries_of_one_number_to_two_products(
     registry_client: httpx.AsyncClient, producer: Producer
 ) -> None:
     first, second = (
-        await create_product(registry_client, producer),
-        await create_product(registry_client, producer),
+        await builders.product(registry_client, producer),
+        await builders.product(registry_client, producer),
     )
-    number = f"QN-{uuid.uuid4().hex[:12]}"
+    number = "QN-2026-0001"
     answers = await asyncio.gather(
         *(
             registry_client.post(PATH, json=event(p, certificate_number=number), headers=SCORING)
@@ -297,9 +280,9 @@ async def test_concurrent_deliveries_of_one_number_to_two_products(
 
 
 async def test_authority_decision_and_revocation_ground_are_stored(
-    registry_client: httpx.AsyncClient, producer: Producer, database: TestDatabase
+    registry_client: httpx.AsyncClient, producer: Producer, db: asyncpg.Connection
 ) -> None:
-    product = await create_product(registry_client, producer)
+    product = await builders.product(registry_client, producer)
     body = event(
         product, ocop_star=5, level="central", issuing_authority=MINISTRY, decision_number="377/QĐ-BNN-VPĐP"
     )
@@ -325,7 +308,7 @@ async def test_authority_decision_and_revocation_ground_are_stored(
     assert (revoked["status"], revoked["certificate_status"]) == ("lapsed", "revoked")
     assert revoked["certificate_revocation_ground"] == "Không duy trì tiêu chí bắt buộc 3 sao"
     assert revoked["certificate_decision_number"] == "12/QĐ-BNNMT"
-    [row] = await certificate_rows(database, product["id"])
+    [row] = await certificate_rows(db, product["id"])
     assert (row["issuing_authority"], row["decision_number"], row["status"]) == (
         MINISTRY,
         "12/QĐ-BNNMT",
@@ -338,10 +321,11 @@ async def test_authority_decision_and_revocation_ground_are_stored(
     assert [h["action"] for h in history] == ["registered", "certificate_active", "certificate_revoked"]
 
 
+@pytest.mark.commits  # the catalogue is read outside any transaction
 async def test_an_expiring_certificate_keeps_the_product_in_the_catalogue_until_it_expires(
     registry_client: httpx.AsyncClient, producer: Producer
 ) -> None:
-    product = await create_product(registry_client, producer)
+    product = await builders.product(registry_client, producer)
     # Issued almost 36 months ago: it runs out in ten days.
     issued_on = certificates.add_months(clock.today(), -36) + timedelta(days=10)
     body = event(product, issued_on=issued_on.isoformat())
@@ -355,7 +339,7 @@ async def test_an_expiring_certificate_keeps_the_product_in_the_catalogue_until_
     searched = await registry_client.get(
         "/v1/catalogue", params={"commune": producer.unit.commune_code, "sort": "-star"}
     )
-    assert product["id"] in {item["id"] for item in searched.json()["items"]}
+    assert [item["id"] for item in searched.json()["items"]] == [product["id"]]
     expired = await deliver(registry_client, body | {"event_id": str(uuid.uuid4()), "status": "expired"})
     assert (expired["status"], expired["certificate_status"]) == ("lapsed", "expired")
     assert (await registry_client.get(f"/v1/catalogue/{product['id']}")).status_code == 404
@@ -365,9 +349,9 @@ async def test_an_expiring_certificate_keeps_the_product_in_the_catalogue_until_
 
 
 async def test_a_redelivered_event_is_a_no_op_with_the_same_answer(
-    registry_client: httpx.AsyncClient, producer: Producer, database: TestDatabase
+    registry_client: httpx.AsyncClient, producer: Producer, db: asyncpg.Connection
 ) -> None:
-    product = await create_product(registry_client, producer)
+    product = await builders.product(registry_client, producer)
     body = event(product)
     first = await deliver(registry_client, body)
     # Another event changes the product in between; the redelivery still answers what it answered.
@@ -381,13 +365,14 @@ async def test_a_redelivered_event_is_a_no_op_with_the_same_answer(
     assert [h["action"] for h in history] == ["registered", "certificate_active", "certificate_expiring"]
     reused = await deliver(registry_client, body | {"ocop_star": 3}, 422)
     assert (reused["type"], reused["field"]) == ("/problems/event-id-reused", "body.event_id")
-    assert len(await certificate_rows(database, product["id"])) == 1
+    assert len(await certificate_rows(db, product["id"])) == 1
 
 
+@pytest.mark.commits  # racing transactions
 async def test_concurrent_redeliveries_apply_once(
     registry_client: httpx.AsyncClient, producer: Producer
 ) -> None:
-    product = await create_product(registry_client, producer)
+    product = await builders.product(registry_client, producer)
     body = event(product)
     answers = await asyncio.gather(
         *(registry_client.post(PATH, json=body, headers=SCORING) for _ in range(3))
@@ -403,22 +388,22 @@ async def test_concurrent_redeliveries_apply_once(
 async def test_a_refused_event_does_not_use_up_its_id(
     registry_client: httpx.AsyncClient, producer: Producer
 ) -> None:
-    product = await create_product(registry_client, producer)
+    product = await builders.product(registry_client, producer)
     body = event(product)
     await deliver(registry_client, body | {"level": "central"}, 422)
     assert (await deliver(registry_client, body))["certificate_level"] == "province"
 
 
 async def test_late_and_older_events_do_not_undo_newer_ones(
-    registry_client: httpx.AsyncClient, producer: Producer, database: TestDatabase
+    registry_client: httpx.AsyncClient, producer: Producer, db: asyncpg.Connection
 ) -> None:
-    product = await create_product(registry_client, producer)
+    product = await builders.product(registry_client, producer)
     current = event(product)
     await deliver(registry_client, current)
     # An older certificate arriving late does not replace the newer one (but is recorded).
     older = event(product, issued_on="2023-01-01")
     assert (await deliver(registry_client, older))["certificate_number"] == current["certificate_number"]
-    assert len(await certificate_rows(database, product["id"])) == 2
+    assert len(await certificate_rows(db, product["id"])) == 2
     revoked = current | {"event_id": str(uuid.uuid4()), "status": "revoked", "revocation_ground": "Thu hồi"}
     await deliver(registry_client, revoked)
     # The certificate's own "active" event, delivered again under a new id after its revocation.
@@ -432,9 +417,9 @@ async def test_late_and_older_events_do_not_undo_newer_ones(
 
 
 async def test_a_new_certificate_replaces_an_expiring_one(
-    registry_client: httpx.AsyncClient, producer: Producer, database: TestDatabase
+    registry_client: httpx.AsyncClient, producer: Producer, db: asyncpg.Connection
 ) -> None:
-    product = await create_product(registry_client, producer)
+    product = await builders.product(registry_client, producer)
     first = event(product, issued_on="2023-12-01")
     await deliver(registry_client, first)
     await deliver(registry_client, first | {"event_id": str(uuid.uuid4()), "status": "expiring"})
@@ -449,7 +434,7 @@ async def test_a_new_certificate_replaces_an_expiring_one(
         registry_client, first | {"event_id": str(uuid.uuid4()), "status": "superseded"}
     )
     assert superseded["certificate_authority"] == MINISTRY
-    assert [row["status"] for row in await certificate_rows(database, product["id"])] == [
+    assert [row["status"] for row in await certificate_rows(db, product["id"])] == [
         "superseded",
         "active",
     ]

@@ -2,47 +2,35 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
+from tests import builders
+from tests.builders import Producer
 from tests.conftest import auth
-from tests.registry.conftest import Producer, register_producer
-from tests.registry.test_certifications import deliver, event
-from tests.support.database import TestDatabase
-
-
-async def _product(client: httpx.AsyncClient, producer: Producer, **fields: object) -> dict[str, Any]:
-    body = {"entity_id": str(producer.entity_id), "name": f"Chả mực Hạ Long {uuid.uuid4().hex[:6]}",
-            "product_set": 8} | fields  # fmt: skip
-    response = await client.post("/v1/products", json=body, headers=producer.headers)
-    assert response.status_code == 201, response.text
-    return dict(response.json())
 
 
 async def _certified(client: httpx.AsyncClient, producer: Producer) -> dict[str, Any]:
-    product = await _product(client, producer)
-    certified = await deliver(client, event(product))
+    """A product of the producer's, as registered, which scoring then certified."""
+    product = await builders.product(client, producer)
+    certified = await builders.certify(client, product["id"])
     assert certified["status"] == "certified"
     return product
-
-
-def _officer(producer: Producer) -> dict[str, str]:
-    return auth("commune_officer", producer.unit.commune_code, sub="can-bo-xa")
 
 
 @pytest.mark.parametrize("status", ["business_plan", "implementing", "ready_for_evaluation"])
 async def test_a_producer_registers_products_only_as_ideas(
     registry_client: httpx.AsyncClient, producer: Producer, status: str
 ) -> None:
-    body = {"entity_id": str(producer.entity_id), "name": "Rượu ba kích", "product_set": 9, "status": status}
+    body = builders.product_body(producer.entity_id, name="Rượu ba kích", product_set=9, status=status)
     refused = await registry_client.post("/v1/products", json=body, headers=producer.headers)
     assert refused.status_code == 403, refused.text
     assert refused.json()["field"] == "body.status"
     # An officer registering a product already under way may.
-    allowed = await registry_client.post("/v1/products", json=body, headers=_officer(producer))
+    allowed = await registry_client.post("/v1/products", json=body, headers=producer.commune_officer)
     assert allowed.status_code == 201, allowed.text
     assert allowed.json()["status"] == status
 
@@ -75,13 +63,14 @@ async def test_a_certified_products_identity_does_not_change_in_place(
 async def test_an_uncertified_product_is_renamed_in_place(
     registry_client: httpx.AsyncClient, producer: Producer
 ) -> None:
-    product = await _product(registry_client, producer)
+    product = await builders.product(registry_client, producer)
     renamed = await registry_client.patch(
         f"/v1/products/{product['id']}", json={"name": "Chả mực giã tay"}, headers=producer.headers
     )
     assert renamed.status_code == 200, renamed.text
 
 
+@pytest.mark.commits  # the catalogue is read outside any transaction
 async def test_an_approved_request_changes_the_product_and_its_history(
     registry_client: httpx.AsyncClient, producer: Producer
 ) -> None:
@@ -104,7 +93,7 @@ async def test_an_approved_request_changes_the_product_and_its_history(
     own = await registry_client.post(f"/v1/change-requests/{request['id']}/approve", headers=producer.headers)
     assert own.status_code == 403
     approved = await registry_client.post(
-        f"/v1/change-requests/{request['id']}/approve", headers=_officer(producer)
+        f"/v1/change-requests/{request['id']}/approve", headers=producer.commune_officer
     )
     assert approved.status_code == 200, approved.text
     assert approved.json()["status"] == "approved"
@@ -117,7 +106,7 @@ async def test_an_approved_request_changes_the_product_and_its_history(
     assert last["actor"] == "can-bo-xa"
     assert last["changes"]["name"] == [product["name"], "Chả mực giã tay Hạ Long"]
     again = await registry_client.post(
-        f"/v1/change-requests/{request['id']}/approve", headers=_officer(producer)
+        f"/v1/change-requests/{request['id']}/approve", headers=producer.commune_officer
     )
     assert again.status_code == 409
     assert again.json()["current_state"] == "approved"
@@ -132,13 +121,13 @@ async def test_a_rejected_request_changes_nothing(
     )
     assert asked.status_code == 201, asked.text
     no_reason = await registry_client.post(
-        f"/v1/change-requests/{asked.json()['id']}/reject", json={}, headers=_officer(producer)
+        f"/v1/change-requests/{asked.json()['id']}/reject", json={}, headers=producer.commune_officer
     )
     assert no_reason.status_code == 422
     rejected = await registry_client.post(
         f"/v1/change-requests/{asked.json()['id']}/reject",
         json={"reason": "Bộ sản phẩm mới cần đánh giá lại"},
-        headers=_officer(producer),
+        headers=producer.commune_officer,
     )
     assert rejected.status_code == 200, rejected.text
     assert rejected.json()["decision_reason"] == "Bộ sản phẩm mới cần đánh giá lại"
@@ -165,7 +154,7 @@ async def test_an_entitys_legal_name_and_tax_code_need_approval(
     )
     assert asked.status_code == 201, asked.text
     approved = await registry_client.post(
-        f"/v1/change-requests/{asked.json()['id']}/approve", headers=_officer(producer)
+        f"/v1/change-requests/{asked.json()['id']}/approve", headers=producer.commune_officer
     )
     assert approved.status_code == 200, approved.text
     entity = await registry_client.get(f"/v1/entities/{producer.entity_id}", headers=producer.headers)
@@ -174,13 +163,13 @@ async def test_an_entitys_legal_name_and_tax_code_need_approval(
     officer = await registry_client.patch(
         f"/v1/entities/{producer.entity_id}",
         json={"legal_name": "HTX Nông sản Xanh"},
-        headers=_officer(producer),
+        headers=producer.commune_officer,
     )
     assert officer.status_code == 200, officer.text
 
 
 async def test_an_empty_request_is_refused(registry_client: httpx.AsyncClient, producer: Producer) -> None:
-    product = await _product(registry_client, producer)
+    product = await builders.product(registry_client, producer)
     empty = await registry_client.post(
         f"/v1/products/{product['id']}/change-requests", json={"reason": "x"}, headers=producer.headers
     )
@@ -188,7 +177,7 @@ async def test_an_empty_request_is_refused(registry_client: httpx.AsyncClient, p
 
 
 async def test_who_sees_and_decides_requests(
-    registry_client: httpx.AsyncClient, producer: Producer, database: TestDatabase
+    registry_client: httpx.AsyncClient, producer: Producer, db: asyncpg.Connection
 ) -> None:
     product = await _certified(registry_client, producer)
     asked = await registry_client.post(
@@ -196,8 +185,9 @@ async def test_who_sees_and_decides_requests(
         json={"name_en": "Squid cake"},
         headers=producer.headers,
     )
+    assert asked.status_code == 201, asked.text
     request_id = asked.json()["id"]
-    other = await register_producer(registry_client, database)
+    other = await builders.producer(registry_client, db)
     # Another producer or another unit's officer does not learn the request exists.
     for stranger in (other.headers, auth("commune_officer", other.unit.commune_code), auth("partner", "x")):
         assert (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import get_args
 
 import httpx
@@ -10,8 +9,8 @@ import pytest
 
 from services.registry.catalogue.schemas import ProductGroup
 from services.registry.products.classification import GROUP_NAMES, V148, V1048, V2026, VERSIONS, classify
-from shared import clock
-from tests.registry.conftest import Producer, certify, register_product
+from tests import builders
+from tests.builders import Producer
 
 
 @pytest.mark.parametrize("code", list(VERSIONS))
@@ -41,21 +40,19 @@ def test_the_catalogue_filter_takes_every_group_key() -> None:
     assert set(GROUP_NAMES) == {key for version in (V148, V2026, V1048) for key in version.groups}
 
 
+@pytest.mark.commits  # the catalogue is read outside any transaction
 async def test_a_26_2026_product_is_counted_and_found_by_its_own_group(
     registry_client: httpx.AsyncClient, producer: Producer
 ) -> None:
-    entity_id = str(producer.entity_id)
-    tea = await register_product(registry_client, entity_id, product_set=11, classification="26/2026")
-    assert (tea["product_group"], tea["sector"]) == ("tea", "food")
-    await certify(registry_client, tea["id"], 4, clock.today() - timedelta(days=5))
-
-    stats = await registry_client.get(
-        "/v1/stats/products", params={"by": "group", "province": producer.unit.province_code}
+    tea = await builders.certified_product(
+        registry_client, producer, product_set=11, classification="26/2026"
     )
-    assert {"key": "tea", "label": "Chè", "count": 1} in stats.json()["items"]
-    place = {"commune": producer.unit.commune_code}
-    by_group = await registry_client.get("/v1/catalogue", params={**place, "group": "tea"})
+    assert (tea["product_group"], tea["sector"]) == ("tea", "food")
+
+    stats = await registry_client.get("/v1/stats/products", params={"by": "group"})
+    assert stats.json()["items"] == [{"key": "tea", "label": "Chè", "count": 1}]
+    by_group = await registry_client.get("/v1/catalogue", params={"group": "tea"})
     assert [item["id"] for item in by_group.json()["items"]] == [tea["id"]]
     assert by_group.json()["items"][0]["type"] == "tea"
-    as_148_food = await registry_client.get("/v1/catalogue", params={**place, "group": "food"})
+    as_148_food = await registry_client.get("/v1/catalogue", params={"group": "food"})
     assert as_148_food.json()["items"] == []

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import asyncpg
 import httpx
 import pytest
 
 from shared import clock
-from tests.conftest import auth
-from tests.registry.conftest import certify, entity_body, register_product
-from tests.registry.factories import ReformedCommune, Unit, create_reformed_commune
-from tests.support.database import TestDatabase
+from tests import builders
+from tests.builders import ReformedCommune, Unit
 
-ADMIN = auth("admin")
-SCORING = auth("service", "scoring")
 VIETNAM_OFFSET = timedelta(hours=7)
 
 
@@ -43,8 +40,11 @@ def test_the_clock_reads_vietnams_date() -> None:
         pass
 
 
-async def _register(client: httpx.AsyncClient, unit: Unit, headers: dict[str, str]) -> httpx.Response:
-    return await client.post("/v1/entities", json=entity_body(unit), headers=headers)
+async def _register(client: httpx.AsyncClient, unit: Unit) -> httpx.Response:
+    """An entity registered in ``unit`` by its province's officer (the caller checks the answer)."""
+    return await client.post(
+        "/v1/entities", json=builders.entity_body(unit), headers=builders.officers(unit)[1]
+    )
 
 
 async def _listed(client: httpx.AsyncClient, place: ReformedCommune) -> set[str]:
@@ -57,48 +57,47 @@ async def _listed(client: httpx.AsyncClient, place: ReformedCommune) -> set[str]
 
 
 async def test_registration_and_units_follow_the_reform_date_in_vietnam(
-    registry_client: httpx.AsyncClient, database: TestDatabase
+    registry_client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    place = await create_reformed_commune(database)
-    officer = auth("province_officer", place.province_code)
+    place = await builders.reformed_commune(db)
     with clock.frozen_at(REFORM_MORNING):
         assert await _listed(registry_client, place) == {place.new.commune_code}
-        superseded = await _register(registry_client, place.old, officer)
+        superseded = await _register(registry_client, place.old)
         assert superseded.status_code == 422, superseded.text
         assert superseded.json()["errors"][0]["field"] == "body.commune_code"
         assert "ceased to exist on 2025-07-01" in superseded.json()["errors"][0]["message"]
-        assert (await _register(registry_client, place.new, officer)).status_code == 201
+        assert (await _register(registry_client, place.new)).status_code == 201
     with clock.frozen_at(REFORM_EVE):
         assert await _listed(registry_client, place) == {place.old.commune_code}
-        assert (await _register(registry_client, place.old, officer)).status_code == 201
-        upcoming = await _register(registry_client, place.new, officer)
+        assert (await _register(registry_client, place.old)).status_code == 201
+        upcoming = await _register(registry_client, place.new)
         assert upcoming.status_code == 422, upcoming.text
         assert upcoming.json()["errors"][0]["field"] == "body.commune_code"
 
 
 async def test_product_codes_take_the_year_in_vietnam(
-    registry_client: httpx.AsyncClient, database: TestDatabase
+    registry_client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    place = await create_reformed_commune(database)
-    created = await _register(registry_client, place.new, auth("province_officer", place.province_code))
-    entity_id = created.json()["id"]
+    place = await builders.reformed_commune(db)
+    owner = await builders.producer(registry_client, db, place.new)
     # 23:30 UTC on 31 December 2025 is 06:30 on 1 January 2026 in Vietnam.
     with clock.frozen_at(datetime(2025, 12, 31, 23, 30, tzinfo=UTC)):
-        new_year = await register_product(registry_client, entity_id)
+        new_year = await builders.product(registry_client, owner)
     with clock.frozen_at(datetime(2025, 12, 31, 16, 30, tzinfo=UTC)):
-        old_year = await register_product(registry_client, entity_id)
+        old_year = await builders.product(registry_client, owner)
     assert new_year["product_code"].endswith("-2026")
     assert old_year["product_code"].endswith("-2025")
 
 
+@pytest.mark.commits  # the catalogue is read outside any transaction
 async def test_a_certificate_runs_out_at_midnight_in_vietnam(
-    registry_client: httpx.AsyncClient, database: TestDatabase
+    registry_client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    place = await create_reformed_commune(database)
-    created = await _register(registry_client, place.new, auth("province_officer", place.province_code))
-    product = await register_product(registry_client, created.json()["id"])
-    certified = await certify(registry_client, product["id"], 4, clock.today() - timedelta(days=30))
-    expires_on = date.fromisoformat(certified["certificate_expires_on"])
+    place = await builders.reformed_commune(db)
+    product = await builders.certified_product(
+        registry_client, await builders.producer(registry_client, db, place.new)
+    )
+    expires_on = date.fromisoformat(product["certificate_expires_on"])
     path = f"/v1/catalogue/{product['id']}"
     with clock.frozen_at(eve(expires_on, "23:30")):  # 16:30 UTC: the last evening of the certificate
         assert (await registry_client.get(path)).status_code == 200

@@ -13,7 +13,6 @@ import asyncpg
 import httpx
 import pytest
 
-from services.registry.commands.seed import seed
 from services.registry.demo.generator import (
     FIRST_RATING_YEARS,
     GROUP_COUNTS,
@@ -23,103 +22,49 @@ from services.registry.demo.generator import (
     generate,
 )
 from shared import clock
-from shared.db import asyncpg_dsn
 from tests.conftest import auth, repo_root
 from tests.support.database import TestDatabase
 
 PROVINCE = "22"
 ENTITY_TYPES = {"enterprise": 66, "cooperative": 110, "cooperative_group": 8, "household_business": 96}
-NOT_DEMO = f"e.tax_code NOT LIKE '{TAX_CODE_PREFIX}%'"
-IN_CATALOGUE = "p.status = 'certified' AND p.certificate_status = 'active' AND p.certificate_expires_on >= $1"
+# The demo data set is loaded once per run into a template (it takes seconds); each test starts from it.
+pytestmark = pytest.mark.template("demo")
 
 
-@pytest.fixture(scope="module")
-async def demo(database: TestDatabase) -> None:
-    """The demo data set, loaded once into the test database (reference data included)."""
-    await seed(database.urls["registry"], demo=True)
-
-
-async def _fetch(database: TestDatabase, query: str, *args: Any) -> list[asyncpg.Record]:
-    connection = await asyncpg.connect(asyncpg_dsn(database.admin_url))
-    try:
-        return list(await connection.fetch(query, *args))
-    finally:
-        await connection.close()
-
-
-async def _stats(client: httpx.AsyncClient, path: str, **params: Any) -> Counter[str | None]:
+async def _stats(client: httpx.AsyncClient, path: str, **params: Any) -> dict[str | None, int]:
     response = await client.get(path, params={"province": PROVINCE, **params})
     assert response.status_code == 200, response.text
-    return Counter({item["key"]: item["count"] for item in response.json()["items"]})
+    return {item["key"]: item["count"] for item in response.json()["items"]}
 
 
-async def _others(database: TestDatabase, key: str, *, certified_only: bool = False) -> Counter[str | None]:
-    """What other tests put in province 22 (they should not, but the database is shared)."""
-    where = f"p.province_code = '{PROVINCE}' AND {NOT_DEMO}" + (
-        f" AND {IN_CATALOGUE}" if certified_only else ""
-    )
-    rows = await _fetch(
-        database,
-        f"SELECT {key} AS key, count(*) AS n FROM registry.product p JOIN registry.entity e ON e.id = p.entity_id "
-        f"WHERE {where} GROUP BY 1",
-        *([clock.today()] if certified_only else []),
-    )
-    return Counter({None if row["key"] is None else str(row["key"]): row["n"] for row in rows})
-
-
-def _demo_part(stats: Counter[str | None], others: Counter[str | None]) -> dict[str | None, int]:
-    stats.subtract(others)
-    return {key: count for key, count in stats.items() if count}
-
-
-async def test_statistics_reproduce_the_published_breakdown(
-    registry_client: httpx.AsyncClient, database: TestDatabase, demo: None
-) -> None:
-    groups = _demo_part(await _stats(registry_client, "/v1/stats/products", by="group"),
-                        await _others(database, "p.product_group"))  # fmt: skip
-    assert groups == GROUP_COUNTS
+async def test_statistics_reproduce_the_published_breakdown(registry_client: httpx.AsyncClient) -> None:
+    assert await _stats(registry_client, "/v1/stats/products", by="group") == GROUP_COUNTS
     assert GROUP_COUNTS == {"food": 314, "beverages": 90, "herbal": 41, "handicrafts": 8, "tourism": 3}
-    stars = _demo_part(
-        await _stats(registry_client, "/v1/stats/products", by="star", certified_only=True),
-        await _others(database, "p.ocop_star", certified_only=True),
-    )
+    stars = await _stats(registry_client, "/v1/stats/products", by="star", certified_only=True)
     assert stars == {"3": 162, "4": 67, "5": 7}
-    years = _demo_part(
-        await _stats(registry_client, "/v1/stats/products", by="year", certified_only=True),
-        await _others(database, "extract(year from p.first_certified_on)::int", certified_only=True),
-    )
+    years = await _stats(registry_client, "/v1/stats/products", by="year", certified_only=True)
     assert years == {"2017": 85, "2018": 55, "2019": 56, "2020": 40}
-    statuses = _demo_part(await _stats(registry_client, "/v1/stats/products", by="status"),
-                          await _others(database, "p.status"))  # fmt: skip
+    statuses = await _stats(registry_client, "/v1/stats/products", by="status")
     assert statuses == {"certified": 236, **UNRATED_STATUSES}
     assert sum(statuses.values()) == 456
 
 
-async def test_entities_by_type(
-    registry_client: httpx.AsyncClient, database: TestDatabase, demo: None
-) -> None:
-    rows = await _fetch(
-        database,
-        f"SELECT entity_type, count(*) AS n FROM registry.entity e WHERE province_code = $1 AND {NOT_DEMO} GROUP BY 1",
-        PROVINCE,
-    )
-    others = Counter({row["entity_type"]: row["n"] for row in rows})
-    assert _demo_part(await _stats(registry_client, "/v1/stats/entities", by="type"), others) == ENTITY_TYPES
+async def test_entities_by_type(registry_client: httpx.AsyncClient) -> None:
+    assert await _stats(registry_client, "/v1/stats/entities", by="type") == ENTITY_TYPES
 
 
-async def test_producers_are_in_todays_communes(database: TestDatabase, demo: None) -> None:
-    rows = await _fetch(
-        database,
+async def test_producers_are_in_todays_communes(db: asyncpg.Connection) -> None:
+    rows = await db.fetch(
         "SELECT e.tax_code, e.commune_code, u.valid_from, u.valid_to, e.representative_name, "
         "e.representative_gender, e.representative_ethnicity, e.entity_type, e.legal_name "
-        "FROM registry.entity e JOIN registry.admin_unit u ON u.id = e.admin_unit_id WHERE e.tax_code LIKE $1",
-        f"{TAX_CODE_PREFIX}%",
+        "FROM registry.entity e JOIN registry.admin_unit u ON u.id = e.admin_unit_id"
     )
     assert len(rows) == sum(ENTITY_TYPES.values())
     assert {row["valid_from"] for row in rows} == {date(2025, 7, 1)}
     assert {row["valid_to"] for row in rows} == {None}
     assert len({row["commune_code"] for row in rows}) == 54
-    assert all(len(row["tax_code"]) == 10 and row["tax_code"].isdigit() for row in rows)
+    assert all(row["tax_code"].startswith(TAX_CODE_PREFIX) and row["tax_code"].isdigit() for row in rows)
+    assert {len(row["tax_code"]) for row in rows} == {10}
     people = [row for row in rows if row["representative_gender"]]
     assert {row["representative_ethnicity"] for row in people} >= {"Kinh", "Tày", "Dao"}
     assert {row["representative_gender"] for row in people} == {"female", "male"}
@@ -127,7 +72,7 @@ async def test_producers_are_in_todays_communes(database: TestDatabase, demo: No
     assert set(prefixes) <= {"Công", "Hợp", "Tổ", "Hộ", "Cơ"}
 
 
-async def test_real_products_are_in_the_catalogue(registry_client: httpx.AsyncClient, demo: None) -> None:
+async def test_real_products_are_in_the_catalogue(registry_client: httpx.AsyncClient) -> None:
     found = await registry_client.get(
         "/v1/catalogue", params={"q": "ruou ba kich", "province": PROVINCE, "limit": 200}
     )
@@ -153,33 +98,26 @@ async def test_real_products_are_in_the_catalogue(registry_client: httpx.AsyncCl
     assert tea["province"] == {"code": "22", "name": "Quảng Ninh"}
 
 
-async def test_every_certificate_is_recorded_once_with_its_authority(
-    database: TestDatabase, demo: None
-) -> None:
+async def test_every_certificate_is_recorded_once_with_its_authority(db: asyncpg.Connection) -> None:
     expected = {
         (c.authority, c.number, c.status)
         for p in generate(clock.today()).products
         for c in p.certificates
         if c is p.certificates[-1] or c.number != p.certificates[-1].number
     }
-    rows = await _fetch(
-        database,
-        "SELECT c.issuing_authority, c.certificate_number, c.status FROM registry.certificate c"
-        " JOIN registry.product p ON p.id = c.product_id JOIN registry.entity e ON e.id = p.entity_id"
-        f" WHERE NOT ({NOT_DEMO})",
-    )
+    rows = await db.fetch("SELECT issuing_authority, certificate_number, status FROM registry.certificate")
     assert len(rows) == len(expected)
     assert {tuple(row) for row in rows} == expected
 
 
-async def test_loading_again_changes_nothing(database: TestDatabase, demo: None) -> None:
+async def test_loading_again_changes_nothing(database: TestDatabase, db: asyncpg.Connection) -> None:
     snapshot = (
         "SELECT (SELECT count(*) FROM registry.entity) AS entities, (SELECT count(*) FROM registry.product) AS products,"
         " (SELECT count(*) FROM registry.product_change) AS changes,"
         " (SELECT md5(string_agg(id::text || status || coalesce(certificate_number, ''), ',' ORDER BY id))"
         "  FROM registry.product) AS digest"
     )
-    before = dict((await _fetch(database, snapshot))[0])
+    before = dict(await db.fetchrow(snapshot))
     environment = {
         **os.environ,
         "REGISTRY_DATABASE_URL": database.urls["registry"],
@@ -192,7 +130,7 @@ async def test_loading_again_changes_nothing(database: TestDatabase, demo: None)
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=300)
     assert process.returncode == 0, stderr.decode()
     assert "already there" in (stdout + stderr).decode()
-    assert dict((await _fetch(database, snapshot))[0]) == before
+    assert dict(await db.fetchrow(snapshot)) == before
 
 
 def test_the_generator_is_deterministic_and_consistent() -> None:

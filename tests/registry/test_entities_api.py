@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import uuid
 
+import asyncpg
 import httpx
 import pytest
 
+from tests import builders
+from tests.builders import entity_body
 from tests.conftest import auth
-from tests.registry.conftest import Producer, entity_body, register_producer
-from tests.registry.factories import create_unit
-from tests.support.database import TestDatabase
 
 
 async def test_commune_officer_registers_an_entity(
-    registry_client: httpx.AsyncClient, database: TestDatabase
+    registry_client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    unit = await create_unit(database)
+    unit = await builders.unit(db)
     body = entity_body(unit, legal_name="Hợp tác xã Trứng vịt biển Đồng Rui")
     response = await registry_client.post(
         "/v1/entities", json=body, headers=auth("commune_officer", unit.commune_code)
@@ -31,13 +31,13 @@ async def test_commune_officer_registers_an_entity(
     assert entity["certifications"] == ["VietGAP"]
 
 
-async def test_duplicate_tax_code_is_409(registry_client: httpx.AsyncClient, database: TestDatabase) -> None:
-    unit = await create_unit(database)
-    headers = auth("commune_officer", unit.commune_code)
-    body = entity_body(unit)
-    assert (await registry_client.post("/v1/entities", json=body, headers=headers)).status_code == 201
+async def test_duplicate_tax_code_is_409(registry_client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
+    unit = await builders.unit(db)
+    first = await builders.entity(registry_client, unit)
     again = await registry_client.post(
-        "/v1/entities", json=entity_body(unit, tax_code=body["tax_code"]), headers=headers
+        "/v1/entities",
+        json=entity_body(unit, tax_code=first["tax_code"]),
+        headers=auth("commune_officer", unit.commune_code),
     )
     assert again.status_code == 409
     assert again.json()["type"] == "/problems/entity-tax-code-taken"
@@ -59,9 +59,9 @@ async def test_duplicate_tax_code_is_409(registry_client: httpx.AsyncClient, dat
     ],
 )
 async def test_invalid_field_is_named(
-    registry_client: httpx.AsyncClient, database: TestDatabase, field: str, value: object
+    registry_client: httpx.AsyncClient, db: asyncpg.Connection, field: str, value: object
 ) -> None:
-    unit = await create_unit(database)
+    unit = await builders.unit(db)
     response = await registry_client.post(
         "/v1/entities",
         json=entity_body(unit, **{field: value}),
@@ -72,9 +72,9 @@ async def test_invalid_field_is_named(
 
 
 async def test_unknown_commune_is_422_on_commune_code(
-    registry_client: httpx.AsyncClient, database: TestDatabase
+    registry_client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    unit = await create_unit(database)
+    unit = await builders.unit(db)
     response = await registry_client.post(
         "/v1/entities", json=entity_body(unit, commune_code="00001"), headers=auth("admin")
     )
@@ -82,11 +82,9 @@ async def test_unknown_commune_is_422_on_commune_code(
     assert response.json()["errors"][0]["field"] == "body.commune_code"
 
 
-async def test_who_may_register(registry_client: httpx.AsyncClient, database: TestDatabase) -> None:
-    unit = await create_unit(database)
-    other = await create_unit(database)
-    while other.province_code == unit.province_code:  # test provinces are drawn from 90–99
-        other = await create_unit(database)
+async def test_who_may_register(registry_client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
+    unit = await builders.unit(db)
+    other = await builders.unit(db)
     cases = [
         ({}, 401),
         (auth("producer", str(uuid.uuid4())), 403),
@@ -102,9 +100,9 @@ async def test_who_may_register(registry_client: httpx.AsyncClient, database: Te
 
 
 async def test_read_rules(
-    registry_client: httpx.AsyncClient, producer: Producer, database: TestDatabase
+    registry_client: httpx.AsyncClient, producer: builders.Producer, db: asyncpg.Connection
 ) -> None:
-    other_unit = await create_unit(database)
+    other_unit = await builders.unit(db)
     path = f"/v1/entities/{producer.entity_id}"
     assert (await registry_client.get(path, headers=producer.headers)).status_code == 200
     assert (
@@ -132,16 +130,18 @@ async def test_read_rules(
 
 
 async def test_listing_shows_only_what_the_caller_may_see(
-    registry_client: httpx.AsyncClient, database: TestDatabase
+    registry_client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    mine = await register_producer(registry_client, database)
-    theirs = await register_producer(registry_client, database)
+    mine = await builders.producer(registry_client, db)
+    theirs = await builders.producer(registry_client, db)
     own = (await registry_client.get("/v1/entities", headers=mine.headers)).json()["items"]
-    assert [e["id"] for e in own] == [str(mine.entity_id)]
+    assert [e["id"] for e in own] == [mine.entity_id]
     officer = (
         await registry_client.get("/v1/entities", headers=auth("commune_officer", theirs.unit.commune_code))
     ).json()
-    assert [e["id"] for e in officer["items"]] == [str(theirs.entity_id)]
+    assert [e["id"] for e in officer["items"]] == [theirs.entity_id]
+    everyone = (await registry_client.get("/v1/entities", headers=auth("admin"))).json()["items"]
+    assert sorted(e["id"] for e in everyone) == sorted([mine.entity_id, theirs.entity_id])
     assert (await registry_client.get("/v1/entities", headers=auth("partner", "p"))).json()["items"] == []
     assert (await registry_client.get("/v1/entities")).status_code == 401
     listed = await registry_client.get(
@@ -151,17 +151,13 @@ async def test_listing_shows_only_what_the_caller_may_see(
 
 
 async def test_listing_pages_and_searches_without_diacritics(
-    registry_client: httpx.AsyncClient, database: TestDatabase
+    registry_client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    unit = await create_unit(database)
+    unit = await builders.unit(db)
     headers = auth("commune_officer", unit.commune_code)
     names = [f"Công ty TNHH Đặc sản Hạ Long {i}" for i in range(5)]
     for name in names:
-        assert (
-            await registry_client.post(
-                "/v1/entities", json=entity_body(unit, legal_name=name), headers=headers
-            )
-        ).status_code == 201
+        await builders.entity(registry_client, unit, legal_name=name)
     seen: list[str] = []
     cursor = None
     while True:
@@ -178,7 +174,7 @@ async def test_listing_pages_and_searches_without_diacritics(
 
 
 async def test_update_rules(
-    registry_client: httpx.AsyncClient, producer: Producer, database: TestDatabase
+    registry_client: httpx.AsyncClient, producer: builders.Producer, db: asyncpg.Connection
 ) -> None:
     path = f"/v1/entities/{producer.entity_id}"
     changed = await registry_client.patch(
@@ -196,7 +192,7 @@ async def test_update_rules(
     ).status_code == 404
     assert (await registry_client.patch(path, json={"members_count": 1})).status_code == 401
     # A producer cannot move its entity into a unit it does not belong to.
-    elsewhere = await create_unit(database)
+    elsewhere = await builders.unit(db)
     moved = await registry_client.patch(
         path, json={"commune_code": elsewhere.commune_code}, headers=producer.headers
     )
@@ -204,13 +200,11 @@ async def test_update_rules(
 
 
 async def test_update_to_a_taken_tax_code_is_409_and_changes_nothing(
-    registry_client: httpx.AsyncClient, database: TestDatabase
+    registry_client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    first = await register_producer(registry_client, database)
-    second = await register_producer(registry_client, database)
-    taken = (await registry_client.get(f"/v1/entities/{first.entity_id}", headers=auth("admin"))).json()[
-        "tax_code"
-    ]
+    first = await builders.producer(registry_client, db)
+    second = await builders.producer(registry_client, db)
+    taken = first.entity["tax_code"]
     response = await registry_client.patch(
         f"/v1/entities/{second.entity_id}",
         json={"tax_code": taken, "members_count": 99},
@@ -223,10 +217,10 @@ async def test_update_to_a_taken_tax_code_is_409_and_changes_nothing(
 
 
 async def test_idempotency_key_makes_a_retry_safe(
-    registry_client: httpx.AsyncClient, database: TestDatabase
+    registry_client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    unit = await create_unit(database)
-    headers = auth("commune_officer", unit.commune_code) | {"Idempotency-Key": f"retry-{uuid.uuid4()}"}
+    unit = await builders.unit(db)
+    headers = auth("commune_officer", unit.commune_code) | {"Idempotency-Key": "dang-ky-1"}
     body = entity_body(unit)
     first = await registry_client.post("/v1/entities", json=body, headers=headers)
     retry = await registry_client.post("/v1/entities", json=body, headers=headers)
@@ -234,10 +228,8 @@ async def test_idempotency_key_makes_a_retry_safe(
     assert retry.json() == first.json()
     assert retry.headers["location"] == first.headers["location"]
     assert retry.headers["idempotent-replayed"] == "true"
-    listed = await registry_client.get(
-        "/v1/entities", params={"commune_code": unit.commune_code}, headers=headers
-    )
-    assert len(listed.json()["items"]) == 1
+    listed = await registry_client.get("/v1/entities", headers=auth("admin"))
+    assert [entity["id"] for entity in listed.json()["items"]] == [first.json()["id"]]
     # The same key for a different request is refused rather than silently replayed.
     other = await registry_client.post("/v1/entities", json=entity_body(unit), headers=headers)
     assert other.status_code == 422
@@ -245,13 +237,12 @@ async def test_idempotency_key_makes_a_retry_safe(
 
 
 async def test_a_failed_attempt_does_not_burn_its_idempotency_key(
-    registry_client: httpx.AsyncClient, database: TestDatabase
+    registry_client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    unit = await create_unit(database)
-    headers = auth("commune_officer", unit.commune_code) | {"Idempotency-Key": f"retry-{uuid.uuid4()}"}
-    body = entity_body(unit)
-    taken = await registry_client.post("/v1/entities", json=body, headers=auth("admin"))
-    assert taken.status_code == 201
+    unit = await builders.unit(db)
+    headers = auth("commune_officer", unit.commune_code) | {"Idempotency-Key": "dang-ky-1"}
+    taken = await builders.entity(registry_client, unit, headers=auth("admin"))
+    body = entity_body(unit, tax_code=taken["tax_code"])
     conflict = await registry_client.post("/v1/entities", json=body, headers=headers)
     assert conflict.status_code == 409
     # The 409 was rolled back with its key, so the corrected request may reuse the key.
@@ -260,20 +251,16 @@ async def test_a_failed_attempt_does_not_burn_its_idempotency_key(
 
 
 async def test_a_tax_code_taken_in_another_unit_reveals_nothing_of_that_entity(
-    registry_client: httpx.AsyncClient, database: TestDatabase
+    registry_client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    theirs, mine = await create_unit(database), await create_unit(database, "Xã Của Tôi")
-    first = entity_body(theirs, legal_name="Hợp tác xã Bí Mật Đông Triều")
-    created = await registry_client.post(
-        "/v1/entities", json=first, headers=auth("commune_officer", theirs.commune_code)
-    )
-    assert created.status_code == 201, created.text
+    theirs, mine = await builders.unit(db), await builders.unit(db, commune_name="Xã Của Tôi")
+    created = await builders.entity(registry_client, theirs, legal_name="Hợp tác xã Bí Mật Đông Triều")
     again = await registry_client.post(
         "/v1/entities",
-        json=entity_body(mine, tax_code=first["tax_code"]),
+        json=entity_body(mine, tax_code=created["tax_code"]),
         headers=auth("commune_officer", mine.commune_code),
     )
     assert again.status_code == 409
     text = again.text
-    for secret in (created.json()["id"], "Bí Mật", theirs.commune_code, first["representative_name"]):
+    for secret in (created["id"], "Bí Mật", theirs.commune_code, created["representative_name"]):
         assert secret not in text, secret

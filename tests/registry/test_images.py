@@ -2,44 +2,12 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
-
 import httpx
 import pytest
 
 from services.registry.products.images import image_type
-from tests.registry.conftest import Producer
-
-
-def png(width: int = 1, height: int = 1) -> bytes:
-    """A well-formed PNG of ``width`` × ``height`` black pixels."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    pixels = zlib.compress(b"".join(b"\x00" + bytes(width) for _ in range(height)))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-
-
-def jpeg() -> bytes:
-    """SOI, a JFIF APP0 segment, a scan header, entropy-coded bytes and EOI."""
-    app0 = b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    sos = b"\x01\x01\x00\x00\x3f\x00"
-    return (
-        b"\xff\xd8"
-        + b"\xff\xe0" + struct.pack(">H", len(app0) + 2) + app0
-        + b"\xff\xda" + struct.pack(">H", len(sos) + 2) + sos
-        + b"\x12\x34\x56" + b"\xff\xd9"
-    )  # fmt: skip
-
-
-def webp() -> bytes:
-    """A RIFF container holding one VP8L chunk."""
-    body = b"WEBP" + b"VP8L" + struct.pack("<I", 5) + b"\x2f\x00\x00\x00\x00" + b"\x00"
-    return b"RIFF" + struct.pack("<I", len(body)) + body
-
+from tests import builders
+from tests.builders import Producer, jpeg, png, webp
 
 HTML_BEHIND_PNG = b"\x89PNG\r\n\x1a\n<html><script>alert(document.cookie)</script></html>"
 
@@ -66,13 +34,7 @@ def test_image_type_checks_the_structure(data: bytes, expected: str | None) -> N
 
 
 async def _product(client: httpx.AsyncClient, producer: Producer) -> str:
-    response = await client.post(
-        "/v1/products",
-        json={"entity_id": str(producer.entity_id), "name": "Chả mực Hạ Long", "product_set": 8},
-        headers=producer.headers,
-    )
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
+    return str((await builders.product(client, producer))["id"])
 
 
 async def test_an_html_file_behind_a_png_signature_is_refused(

@@ -6,23 +6,28 @@ import uuid
 
 import asyncpg
 import httpx
+import pytest
 
 from services.registry.entities.repository import EntityRepository
 from shared.db import Database
-from tests.conftest import auth
-from tests.registry.conftest import entity_body
-from tests.registry.factories import Unit, create_unit, unique_tax_code
-from tests.registry.test_imports import (
+from tests import builders
+from tests.builders import (
     ADMIN,
     ENTITY_COLUMNS,
     PRODUCT_COLUMNS,
-    csv_bytes,
+    csv_file,
+    entity_body,
     entity_row,
+    import_job,
+    imported,
+    product_body,
     product_row,
-    run_import,
-    valid_gtin,
 )
+from tests.conftest import auth
 from tests.support.database import TestDatabase
+
+# Import jobs run in the background with sessions of their own, and commit.
+pytestmark = pytest.mark.commits
 
 
 def only_error(job: dict[str, object]) -> tuple[object, object, object]:
@@ -34,39 +39,18 @@ def only_error(job: dict[str, object]) -> tuple[object, object, object]:
     return errors[0]["row"], errors[0]["column"], errors[0]["message"]
 
 
-async def ended_commune(db: asyncpg.Connection, successor: Unit) -> str:
-    """A commune of ``successor``'s province that ceased on 1 July 2025, merged into ``successor``."""
-    while True:
-        code = f"8{uuid.uuid4().int % 10_000:04d}"
-        if not await db.fetchval("SELECT count(*) FROM registry.admin_unit WHERE code = $1", code):
-            break
-    old_id = await db.fetchval(
-        """INSERT INTO registry.admin_unit
-               (code, name, name_folded, level, unit_type, parent_code, province_code, valid_to)
-           VALUES ($1, 'Xã Cũ', 'xa cu', 'commune', 'xã', $2, $2, '2025-07-01') RETURNING id""",
-        code,
-        successor.province_code,
-    )
-    await db.execute(
-        "INSERT INTO registry.admin_unit_succession (predecessor_id, successor_id, partial) VALUES ($1, $2, false)",
-        old_id,
-        successor.commune_id,
-    )
-    return code
-
-
 # Entities
 
 
 async def test_a_commune_outside_the_unit_is_refused_in_the_same_words(
-    registry_client: httpx.AsyncClient, database: TestDatabase
+    registry_client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    mine, theirs = await create_unit(database), await create_unit(database)
+    mine, theirs = await builders.unit(db), await builders.unit(db)
     officer = auth("commune_officer", mine.commune_code, sub="can-bo-xa")
 
     api = await registry_client.post("/v1/entities", json=entity_body(theirs), headers=officer)
-    job = await run_import(
-        registry_client, "entities", csv_bytes(ENTITY_COLUMNS, [entity_row(theirs)]), headers=officer
+    job = await import_job(
+        registry_client, "entities", csv_file(ENTITY_COLUMNS, [entity_row(theirs)]), headers=officer
     )
 
     assert api.status_code == 403
@@ -75,16 +59,16 @@ async def test_a_commune_outside_the_unit_is_refused_in_the_same_words(
 
 
 async def test_a_commune_that_ceased_is_explained_in_the_same_words(
-    registry_client: httpx.AsyncClient, database: TestDatabase, db: asyncpg.Connection
+    registry_client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    unit = await create_unit(database)
-    old_code = await ended_commune(db, unit)
+    place = await builders.reformed_commune(db)
+    unit, old_code = place.new, place.old.commune_code
 
     api = await registry_client.post(
         "/v1/entities", json=entity_body(unit, commune_code=old_code), headers=ADMIN
     )
-    job = await run_import(
-        registry_client, "entities", csv_bytes(ENTITY_COLUMNS, [entity_row(unit, commune_code=old_code)])
+    job = await import_job(
+        registry_client, "entities", csv_file(ENTITY_COLUMNS, [entity_row(unit, commune_code=old_code)])
     )
 
     assert api.status_code == 422
@@ -96,11 +80,11 @@ async def test_a_commune_that_ceased_is_explained_in_the_same_words(
 
 
 async def test_a_tax_code_registered_outside_the_unit_is_taken_in_the_same_words(
-    registry_client: httpx.AsyncClient, database: TestDatabase
+    registry_client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    mine, theirs = await create_unit(database), await create_unit(database)
+    mine, theirs = await builders.unit(db), await builders.unit(db)
     officer = auth("commune_officer", mine.commune_code)
-    tax_code = unique_tax_code()
+    tax_code = builders.tax_code()
     registered = await registry_client.post(
         "/v1/entities",
         json=entity_body(theirs, tax_code=tax_code),
@@ -111,10 +95,10 @@ async def test_a_tax_code_registered_outside_the_unit_is_taken_in_the_same_words
     api = await registry_client.post(
         "/v1/entities", json=entity_body(mine, tax_code=tax_code), headers=officer
     )
-    job = await run_import(
+    job = await import_job(
         registry_client,
         "entities",
-        csv_bytes(ENTITY_COLUMNS, [entity_row(mine, tax_code=tax_code)]),
+        csv_file(ENTITY_COLUMNS, [entity_row(mine, tax_code=tax_code)]),
         headers=officer,
     )
 
@@ -124,12 +108,12 @@ async def test_a_tax_code_registered_outside_the_unit_is_taken_in_the_same_words
 
 
 async def test_an_import_moves_an_entity_only_where_the_api_would(
-    registry_client: httpx.AsyncClient, database: TestDatabase
+    registry_client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    home, elsewhere = await create_unit(database), await create_unit(database)
+    home, elsewhere = await builders.unit(db), await builders.unit(db)
     officer = auth("province_officer", home.province_code)
     row = entity_row(home)
-    assert (await run_import(registry_client, "entities", csv_bytes(ENTITY_COLUMNS, [row]), headers=officer))[
+    assert (await imported(registry_client, "entities", csv_file(ENTITY_COLUMNS, [row]), headers=officer))[
         "created"
     ] == 1
     listed = await registry_client.get(f"/v1/entities?q={row['legal_name']}", headers=officer)
@@ -138,10 +122,10 @@ async def test_an_import_moves_an_entity_only_where_the_api_would(
     api = await registry_client.patch(
         f"/v1/entities/{entity_id}", json={"commune_code": elsewhere.commune_code}, headers=officer
     )
-    job = await run_import(
+    job = await import_job(
         registry_client,
         "entities",
-        csv_bytes(ENTITY_COLUMNS, [dict(row, commune_code=elsewhere.commune_code)]),
+        csv_file(ENTITY_COLUMNS, [dict(row, commune_code=elsewhere.commune_code)]),
         headers=officer,
     )
 
@@ -152,38 +136,34 @@ async def test_an_import_moves_an_entity_only_where_the_api_would(
 # Products
 
 
-async def test_gtin_rules_are_the_apis(registry_client: httpx.AsyncClient, database: TestDatabase) -> None:
-    unit = await create_unit(database)
-    entity = entity_body(unit)
-    created = await registry_client.post("/v1/entities", json=entity, headers=ADMIN)
-    entity_id = created.json()["id"]
-    gtin = valid_gtin("893" + f"{uuid.uuid4().int % 10**9:09d}")
+async def test_gtin_rules_are_the_apis(registry_client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
+    entity = await builders.entity(registry_client, await builders.unit(db), headers=ADMIN)
+    entity_id = entity["id"]
+    gtin = builders.gtin()
     owner = await registry_client.post(
-        "/v1/products",
-        json={"entity_id": entity_id, "name": "Chả mực", "product_set": 8, "gtin": gtin},
-        headers=ADMIN,
+        "/v1/products", json=product_body(entity_id, name="Chả mực", gtin=gtin), headers=ADMIN
     )
     assert owner.status_code == 201, owner.text
     wrong_digit = gtin[:-1] + str((int(gtin[-1]) + 1) % 10)
 
     api_taken = await registry_client.post(
         "/v1/products",
-        json={"entity_id": entity_id, "name": "Sá sùng", "product_set": 8, "gtin": gtin},
+        json=product_body(entity_id, name="Sá sùng", gtin=gtin),
         headers=ADMIN,
     )
     api_digit = await registry_client.post(
         "/v1/products",
-        json={"entity_id": entity_id, "name": "Sá sùng", "product_set": 8, "gtin": wrong_digit},
+        json=product_body(entity_id, name="Sá sùng", gtin=wrong_digit),
         headers=ADMIN,
     )
     tax_code = str(entity["tax_code"])
-    taken_job = await run_import(
+    taken_job = await import_job(
         registry_client,
         "products",
-        csv_bytes(PRODUCT_COLUMNS, [product_row(tax_code, gtin=gtin, external_id="")]),
+        csv_file(PRODUCT_COLUMNS, [product_row(tax_code, gtin=gtin, external_id="")]),
     )
-    digit_job = await run_import(
-        registry_client, "products", csv_bytes(PRODUCT_COLUMNS, [product_row(tax_code, gtin=wrong_digit)])
+    digit_job = await import_job(
+        registry_client, "products", csv_file(PRODUCT_COLUMNS, [product_row(tax_code, gtin=wrong_digit)])
     )
 
     assert (api_taken.status_code, api_digit.status_code) == (409, 422)
@@ -192,19 +172,16 @@ async def test_gtin_rules_are_the_apis(registry_client: httpx.AsyncClient, datab
 
 
 async def test_imported_products_have_the_apis_history_and_the_job(
-    registry_client: httpx.AsyncClient, database: TestDatabase
+    registry_client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    unit = await create_unit(database)
-    entity = entity_body(unit)
-    entity_id = (await registry_client.post("/v1/entities", json=entity, headers=ADMIN)).json()["id"]
+    entity = await builders.entity(registry_client, await builders.unit(db), headers=ADMIN)
+    entity_id = entity["id"]
     registered = await registry_client.post(
-        "/v1/products",
-        json={"entity_id": entity_id, "name": "Chè Đường Hoa", "product_set": 11},
-        headers=ADMIN,
+        "/v1/products", json=product_body(entity_id, name="Chè Đường Hoa", product_set=11), headers=ADMIN
     )
     assert registered.status_code == 201, registered.text
     row = product_row(str(entity["tax_code"]), name="Trà hoa vàng", product_set="11", external_id="TRA-01")
-    imported = await run_import(registry_client, "products", csv_bytes(PRODUCT_COLUMNS, [row]))
+    first = await imported(registry_client, "products", csv_file(PRODUCT_COLUMNS, [row]))
     products = (await registry_client.get(f"/v1/products?entity_id={entity_id}", headers=ADMIN)).json()[
         "items"
     ]
@@ -216,10 +193,10 @@ async def test_imported_products_have_the_apis_history_and_the_job(
         headers=ADMIN,
     )
     assert patched.status_code == 200, patched.text
-    renamed = await run_import(
+    renamed = await imported(
         registry_client,
         "products",
-        csv_bytes(PRODUCT_COLUMNS, [dict(row, name="Trà hoa vàng Ba Chẽ", product_set="14")]),
+        csv_file(PRODUCT_COLUMNS, [dict(row, name="Trà hoa vàng Ba Chẽ", product_set="14")]),
     )
     assert (renamed["updated"], renamed["created"]) == (1, 0), renamed["errors"]
 
@@ -236,7 +213,7 @@ async def test_imported_products_have_the_apis_history_and_the_job(
         (e["actor"], e["actor_role"]) for e in by_import
     ]
     assert by_api[0]["changes"] == {"name": [None, "Chè Đường Hoa"]}
-    assert by_import[0]["changes"] == {"name": [None, "Trà hoa vàng"], "import_job": imported["id"]}
+    assert by_import[0]["changes"] == {"name": [None, "Trà hoa vàng"], "import_job": first["id"]}
     api_change, import_change = dict(by_api[1]["changes"]), dict(by_import[1]["changes"])
     assert api_change.pop("name") == ["Chè Đường Hoa", "Chè Đường Hoa Hải Hà"]
     assert import_change.pop("name") == ["Trà hoa vàng", "Trà hoa vàng Ba Chẽ"]
@@ -253,8 +230,8 @@ async def test_imported_products_have_the_apis_history_and_the_job(
 async def test_a_change_committed_after_the_check_is_seen_before_writing(
     database: TestDatabase, db: asyncpg.Connection
 ) -> None:
-    unit = await create_unit(database)
-    tax_codes = [unique_tax_code(), unique_tax_code()]
+    unit = await builders.unit(db)
+    tax_codes = [builders.tax_code(), builders.tax_code()]
     registry = Database.connect(database.urls["registry"], application_name="test-import-rules")
     try:
         for tax_code in tax_codes:

@@ -15,18 +15,17 @@ from alembic import command
 from shared import dbadmin, migrate
 from shared.db import asyncpg_dsn
 from shared.topology import EXTENSIONS, EXTENSIONS_SCHEMA, REGISTRY
-from tests.support.database import TestDatabase
 
 
 @asynccontextmanager
-async def _registry_at(database: TestDatabase, revision: str) -> AsyncIterator[str]:
+async def _registry_at(server: str, revision: str) -> AsyncIterator[str]:
     """A new database with the registry's schema migrated to ``revision``, as the administrator (its URL).
 
     No role is touched: roles are the server's, and changing them races with other test runs.
     """
     name = f"ocop_test_{uuid.uuid4().hex[:12]}"
-    await dbadmin.create_database(database.admin_url, name)
-    admin_url = dbadmin.with_database(database.admin_url, name)
+    await dbadmin.create_database(server, name)
+    admin_url = dbadmin.with_database(server, name)
     try:
         connection = await asyncpg.connect(asyncpg_dsn(admin_url))
         try:
@@ -38,20 +37,20 @@ async def _registry_at(database: TestDatabase, revision: str) -> AsyncIterator[s
         await asyncio.to_thread(migrate.upgrade, REGISTRY, admin_url, revision)
         yield admin_url
     finally:
-        await dbadmin.drop_database(database.admin_url, name)
+        await dbadmin.drop_database(server, name)
 
 
 @pytest.fixture
-async def registry_at_0007(database: TestDatabase) -> AsyncIterator[str]:
+async def registry_at_0007(pg_server: str) -> AsyncIterator[str]:
     """The registry's schema at 0007 in a database of its own."""
-    async with _registry_at(database, "0007") as admin_url:
+    async with _registry_at(pg_server, "0007") as admin_url:
         yield admin_url
 
 
 @pytest.fixture
-async def registry_at_0008(database: TestDatabase) -> AsyncIterator[str]:
+async def registry_at_0008(pg_server: str) -> AsyncIterator[str]:
     """The registry's schema at 0008 in a database of its own."""
-    async with _registry_at(database, "0008") as admin_url:
+    async with _registry_at(pg_server, "0008") as admin_url:
         yield admin_url
 
 

@@ -6,47 +6,20 @@ import asyncio
 import re
 import uuid
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy import event
 
 from services.registry.products import service as product_service
-from services.registry.products.identifiers import gtin_check_digit, gtin_is_valid
+from services.registry.products.identifiers import gtin_is_valid
 from shared import clock
 from shared.db import Database
 from shared.security.principal import Principal, Role
+from tests import builders
+from tests.builders import Producer, gtin, png
 from tests.conftest import auth
-from tests.registry.conftest import Producer, register_producer
-from tests.registry.test_images import png
 from tests.support.database import TestDatabase
-
-PNG = png()
-
-
-def gtin(body12: str) -> str:
-    """A GTIN-13 with a correct check digit."""
-    return body12 + str(gtin_check_digit(body12))
-
-
-def product_body(producer: Producer, **overrides: object) -> dict[str, object]:
-    body: dict[str, object] = {
-        "entity_id": str(producer.entity_id),
-        "name": f"Chả mực Hạ Long {uuid.uuid4().hex[:6]}",
-        "product_set": 8,
-        "description": "Chả mực giã tay từ mực tươi vùng biển Hạ Long",
-    }
-    body.update(overrides)
-    return body
-
-
-async def create_product(
-    client: httpx.AsyncClient, producer: Producer, **overrides: object
-) -> dict[str, object]:
-    response = await client.post(
-        "/v1/products", json=product_body(producer, **overrides), headers=producer.headers
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def test_gtin_check_digit_matches_gs1_examples() -> None:
@@ -59,7 +32,7 @@ def test_gtin_check_digit_matches_gs1_examples() -> None:
 async def test_producer_registers_a_product_with_a_generated_code(
     registry_client: httpx.AsyncClient, producer: Producer
 ) -> None:
-    product = await create_product(
+    product = await builders.product(
         registry_client, producer, gtin=gtin("893458801222"), name_en="Ha Long squid cake"
     )
     year = clock.today().year
@@ -70,29 +43,34 @@ async def test_producer_registers_a_product_with_a_generated_code(
     assert (product["classification"], product["product_group"], product["sector"]) == ("148", "food", "food")
     assert product["warnings"] == []
     assert product["ocop_star"] is None
-    second = await create_product(registry_client, producer)
+    second = await builders.product(registry_client, producer)
     first_seq, second_seq = (int(str(p["product_code"]).split("-")[2]) for p in (product, second))
     assert second_seq == first_seq + 1
 
 
+@pytest.mark.commits  # concurrent requests need transactions of their own
 async def test_product_codes_are_unique_under_concurrency(
     registry_client: httpx.AsyncClient, producer: Producer
 ) -> None:
-    products = await asyncio.gather(*(create_product(registry_client, producer) for _ in range(8)))
-    codes = [p["product_code"] for p in products]
-    assert len(set(codes)) == 8
+    products = await asyncio.gather(*(builders.product(registry_client, producer) for _ in range(8)))
+    numbers = sorted(int(str(p["product_code"]).split("-")[2]) for p in products)
+    assert numbers == list(range(1, 9))
 
 
 async def test_gtin_rules(registry_client: httpx.AsyncClient, producer: Producer) -> None:
     bad = await registry_client.post(
-        "/v1/products", json=product_body(producer, gtin="8934588012229"), headers=producer.headers
+        "/v1/products",
+        json=builders.product_body(producer.entity_id, gtin="8934588012229"),
+        headers=producer.headers,
     )
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "body.gtin"
-    foreign = await create_product(registry_client, producer, gtin=gtin("400638133393"))
+    foreign = await builders.product(registry_client, producer, gtin=gtin("400638133393"))
     assert foreign["warnings"][0]["field"] == "body.gtin"
     again = await registry_client.post(
-        "/v1/products", json=product_body(producer, gtin=foreign["gtin"]), headers=producer.headers
+        "/v1/products",
+        json=builders.product_body(producer.entity_id, gtin=foreign["gtin"]),
+        headers=producer.headers,
     )
     assert again.status_code == 409
     assert again.json()["type"] == "/problems/gtin-taken"
@@ -101,9 +79,11 @@ async def test_gtin_rules(registry_client: httpx.AsyncClient, producer: Producer
 async def test_same_name_twice_for_one_entity_is_409(
     registry_client: httpx.AsyncClient, producer: Producer
 ) -> None:
-    product = await create_product(registry_client, producer)
+    product = await builders.product(registry_client, producer)
     again = await registry_client.post(
-        "/v1/products", json=product_body(producer, name=product["name"]), headers=producer.headers
+        "/v1/products",
+        json=builders.product_body(producer.entity_id, name=product["name"]),
+        headers=producer.headers,
     )
     assert again.status_code == 409
     assert again.json()["type"] == "/problems/product-name-taken"
@@ -124,19 +104,21 @@ async def test_invalid_fields(
     registry_client: httpx.AsyncClient, producer: Producer, field: str, value: object
 ) -> None:
     response = await registry_client.post(
-        "/v1/products", json=product_body(producer, **{field: value}), headers=producer.headers
+        "/v1/products",
+        json=builders.product_body(producer.entity_id, **{field: value}),
+        headers=producer.headers,
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == f"body.{field}"
 
 
 async def test_classification_versions(registry_client: httpx.AsyncClient, producer: Producer) -> None:
-    tea = await create_product(registry_client, producer, product_set=11, classification="1048")
+    tea = await builders.product(registry_client, producer, product_set=11, classification="1048")
     assert (tea["product_group"], tea["sector"]) == ("beverages", "beverages")
-    flower = await create_product(registry_client, producer, product_set=23)
+    flower = await builders.product(registry_client, producer, product_set=23)
     assert (flower["product_group"], flower["sector"]) == ("ornamentals", "ornamentals")
     # 26/2026 has groups of its own under six sectors.
-    garment = await create_product(registry_client, producer, product_set=22, classification="26/2026")
+    garment = await builders.product(registry_client, producer, product_set=22, classification="26/2026")
     assert (garment["product_group"], garment["sector"]) == ("fabric_garments", "handicrafts")
     changed = await registry_client.patch(
         f"/v1/products/{tea['id']}", json={"classification": "26/2026"}, headers=producer.headers
@@ -146,14 +128,16 @@ async def test_classification_versions(registry_client: httpx.AsyncClient, produ
 
 
 async def test_access_rules(
-    registry_client: httpx.AsyncClient, producer: Producer, database: TestDatabase
+    registry_client: httpx.AsyncClient, producer: Producer, db: asyncpg.Connection
 ) -> None:
-    other = await register_producer(registry_client, database)
+    other = await builders.producer(registry_client, db)
     # Registering for another producer's entity: the entity does not exist for this caller.
-    foreign = await registry_client.post("/v1/products", json=product_body(other), headers=producer.headers)
+    foreign = await registry_client.post(
+        "/v1/products", json=builders.product_body(other.entity_id), headers=producer.headers
+    )
     assert foreign.status_code == 404
     assert foreign.json()["type"] == "/problems/entity-not-found"
-    product = await create_product(registry_client, producer)
+    product = await builders.product(registry_client, producer)
     path = f"/v1/products/{product['id']}"
     assert (await registry_client.get(path, headers=producer.headers)).status_code == 200
     assert (await registry_client.get(path, headers=other.headers)).status_code == 404
@@ -165,9 +149,12 @@ async def test_access_rules(
     ).status_code == 404
     assert (await registry_client.get(path)).status_code == 401
     assert (await registry_client.patch(path, json={"story": "x"}, headers=other.headers)).status_code == 404
-    assert (await registry_client.post("/v1/products", json=product_body(producer))).status_code == 401
-    listed = (await registry_client.get("/v1/products", headers=other.headers)).json()["items"]
-    assert product["id"] not in [p["id"] for p in listed]
+    assert (
+        await registry_client.post("/v1/products", json=builders.product_body(producer.entity_id))
+    ).status_code == 401
+    assert (await registry_client.get("/v1/products", headers=other.headers)).json()["items"] == []
+    listed = (await registry_client.get("/v1/products", headers=producer.headers)).json()["items"]
+    assert [p["id"] for p in listed] == [product["id"]]
     # Our own services read every product (scoring pins it at submission) and change none.
     scoring = auth("service", "scoring")
     assert (await registry_client.get(path, headers=scoring)).json()["id"] == product["id"]
@@ -181,9 +168,9 @@ async def test_access_rules(
 
 
 async def test_snapshot_holds_product_entity_commune_and_province(
-    registry_client: httpx.AsyncClient, producer: Producer, database: TestDatabase
+    registry_client: httpx.AsyncClient, producer: Producer
 ) -> None:
-    product = await create_product(registry_client, producer, product_set=11, classification="1048")
+    product = await builders.product(registry_client, producer, product_set=11, classification="1048")
     path = f"/v1/products/{product['id']}/snapshot"
     response = await registry_client.get(path, headers=auth("service", "scoring"))
     assert response.status_code == 200, response.text
@@ -209,10 +196,10 @@ async def test_snapshot_holds_product_entity_commune_and_province(
 
 
 async def test_snapshot_access(
-    registry_client: httpx.AsyncClient, producer: Producer, database: TestDatabase
+    registry_client: httpx.AsyncClient, producer: Producer, db: asyncpg.Connection
 ) -> None:
-    other = await register_producer(registry_client, database)
-    product = await create_product(registry_client, producer)
+    other = await builders.producer(registry_client, db)
+    product = await builders.product(registry_client, producer)
     path = f"/v1/products/{product['id']}/snapshot"
     allowed = (
         auth("service", "scoring"), auth("admin"), producer.headers,
@@ -233,28 +220,29 @@ async def test_snapshot_access(
     assert missing.status_code == 404
 
 
+@pytest.mark.commits  # the statements are counted on a pool of the test's own
 async def test_snapshot_is_one_statement(
     database: TestDatabase, producer: Producer, registry_client: httpx.AsyncClient
 ) -> None:
-    product = await create_product(registry_client, producer)
-    db = Database.connect(database.urls["registry"], application_name="test-snapshot", pool_size=1)
+    product = await builders.product(registry_client, producer)
+    registry = Database.connect(database.urls["registry"], application_name="test-snapshot", pool_size=1)
     statements: list[str] = []
 
     def count(*args: object) -> None:
         statements.append(str(args[2]))
 
-    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    event.listen(registry.engine.sync_engine, "before_cursor_execute", count)
     try:
-        async with db.sessionmaker() as session, session.begin():
+        async with registry.sessionmaker() as session, session.begin():
             snapshot = await product_service.snapshot(
                 session,
                 principal=Principal(sub="scoring", role=Role.service),
                 product_id=uuid.UUID(product["id"]),
             )
     finally:
-        await db.dispose()
+        await registry.dispose()
     assert [s.split()[0] for s in statements] == ["SELECT"]
-    assert (snapshot.product.name, snapshot.entity.id) == (product["name"], producer.entity_id)
+    assert (snapshot.product.name, str(snapshot.entity.id)) == (product["name"], producer.entity_id)
     assert snapshot.commune is not None
     assert snapshot.commune.name == "Xã Thử Nghiệm"
 
@@ -262,7 +250,7 @@ async def test_snapshot_is_one_statement(
 async def test_update_records_history_and_refuses_certificate_fields(
     registry_client: httpx.AsyncClient, producer: Producer
 ) -> None:
-    product = await create_product(registry_client, producer)
+    product = await builders.product(registry_client, producer)
     path = f"/v1/products/{product['id']}"
     changed = await registry_client.patch(
         path, json={"story": "Ba thế hệ làm chả mực", "product_set": 7}, headers=producer.headers
@@ -283,7 +271,7 @@ async def test_update_records_history_and_refuses_certificate_fields(
 
 
 async def test_lifecycle_transitions(registry_client: httpx.AsyncClient, producer: Producer) -> None:
-    product = await create_product(registry_client, producer)
+    product = await builders.product(registry_client, producer)
     path = f"/v1/products/{product['id']}/status"
     officer = auth("commune_officer", producer.unit.commune_code)
     illegal = await registry_client.post(path, json={"status": "ready_for_evaluation"}, headers=officer)
@@ -313,22 +301,23 @@ async def test_lifecycle_transitions(registry_client: httpx.AsyncClient, produce
 async def test_images_are_stored_by_hash_with_type_and_size_checks(
     registry_client: httpx.AsyncClient, producer: Producer
 ) -> None:
-    product = await create_product(registry_client, producer)
+    product = await builders.product(registry_client, producer)
     path = f"/v1/products/{product['id']}/images"
     uploaded = await registry_client.post(
-        path, files={"file": ("cha-muc.png", PNG, "image/png")}, headers=producer.headers
+        path, files={"file": ("cha-muc.png", png(), "image/png")}, headers=producer.headers
     )
     assert uploaded.status_code == 201, uploaded.text
     image = uploaded.json()["images"][0]
     assert image["content_type"] == "image/png"
-    assert image["size"] == len(PNG)
+    assert image["size"] == len(png())
     again = await registry_client.post(
-        path, files={"file": ("copy.png", PNG, "image/png")}, headers=producer.headers
+        path, files={"file": ("copy.png", png(), "image/png")}, headers=producer.headers
     )
-    assert len(again.json()["images"]) == 1
+    assert again.status_code == 201, again.text
+    assert again.json()["images"] == uploaded.json()["images"]
     fetched = await registry_client.get(image["url"], headers=producer.headers)
     assert fetched.status_code == 200
-    assert fetched.content == PNG
+    assert fetched.content == png()
     assert fetched.headers["content-type"] == "image/png"
     fake = await registry_client.post(
         path, files={"file": ("x.png", b"GIF89a....", "image/png")}, headers=producer.headers
@@ -336,7 +325,7 @@ async def test_images_are_stored_by_hash_with_type_and_size_checks(
     assert fake.status_code == 415
     huge = await registry_client.post(
         path,
-        files={"file": ("big.png", PNG + b"\x00" * (5 * 1024 * 1024), "image/png")},
+        files={"file": ("big.png", png() + b"\x00" * (5 * 1024 * 1024), "image/png")},
         headers=producer.headers,
     )
     assert huge.status_code == 413
@@ -354,7 +343,9 @@ async def test_images_are_stored_by_hash_with_type_and_size_checks(
 
 async def test_booleans_are_not_numbers(registry_client: httpx.AsyncClient, producer: Producer) -> None:
     response = await registry_client.post(
-        "/v1/products", json=product_body(producer, product_set=True), headers=producer.headers
+        "/v1/products",
+        json=builders.product_body(producer.entity_id, product_set=True),
+        headers=producer.headers,
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "body.product_set"
@@ -363,7 +354,7 @@ async def test_booleans_are_not_numbers(registry_client: httpx.AsyncClient, prod
 async def test_broken_multipart_is_a_422_on_the_body(
     registry_client: httpx.AsyncClient, producer: Producer
 ) -> None:
-    product = await create_product(registry_client, producer)
+    product = await builders.product(registry_client, producer)
     response = await registry_client.post(
         f"/v1/products/{product['id']}/images",
         content=b"--xyz\r\nFalse--xyz--\r\n",

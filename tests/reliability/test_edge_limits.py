@@ -28,15 +28,18 @@ SOCKET_DEADLINE_S = 15
 
 @pytest.fixture(scope="module")
 def edge(
-    suite: dict[str, RunningProcess], database: TestDatabase, tmp_path_factory: pytest.TempPathFactory
+    running_processes: dict[str, RunningProcess],
+    migrated_database: TestDatabase,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RunningProcess]:
     """A gateway with 2-second header and body timeouts, in front of the suite's services."""
     env = {
-        "GATEWAY_DATABASE_URL": database.urls["gateway"],
+        # The gateway only pings its database: the worker's clone of the template will do.
+        "GATEWAY_DATABASE_URL": migrated_database.urls["gateway"],
         "GATEWAY_ENVIRONMENT": "test",
-        "GATEWAY_REGISTRY_URL": suite["registry"].url,
-        "GATEWAY_SCORING_URL": suite["scoring"].url,
-        "GATEWAY_STAMPS_URL": suite["stamps"].url,
+        "GATEWAY_REGISTRY_URL": running_processes["registry"].url,
+        "GATEWAY_SCORING_URL": running_processes["scoring"].url,
+        "GATEWAY_STAMPS_URL": running_processes["stamps"].url,
         "GATEWAY_BODY_READ_TIMEOUT_S": str(TIMEOUT_S),
         "OCOP_HEADER_TIMEOUT_S": str(TIMEOUT_S),
         "GATEWAY_RATE_LIMIT_ANONYMOUS": "100000/minute",

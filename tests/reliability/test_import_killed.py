@@ -19,32 +19,34 @@ import pytest
 
 from services.registry.imports.runner import BATCH_ROWS
 from shared.topology import REGISTRY
-from tests.registry.factories import Unit, create_unit
-from tests.registry.test_imports import (
+from tests import builders
+from tests.builders import (
     ADMIN,
     ENTITY_COLUMNS,
-    POLL_INTERVAL_S,
-    POLL_LIMIT_S,
+    JOB_LIMIT_S,
+    JOB_POLL_S,
     PRODUCT_COLUMNS,
-    csv_bytes,
+    csv_file,
     entity_row,
+    imported,
     product_row,
-    run_import,
     upload,
 )
 from tests.support.database import TestDatabase
 from tests.support.processes import RunningProcess, free_port, start_process, stop, wait_until_healthy
 
-pytestmark = pytest.mark.e2e
+# A real registry process of the test's own writes: the test's database is reset after it.
+pytestmark = [pytest.mark.e2e, pytest.mark.commits]
 
 NEW_ROWS = 2 * BATCH_ROWS
 
 
 @pytest.fixture
 def registry(database: TestDatabase, tmp_path: Path) -> Iterator[RunningProcess]:
-    """A registry process of this test's own, on the test database (the environment names it)."""
+    """A registry process of this test's own, on the test's database."""
+    env = {f"{REGISTRY.env_prefix}DATABASE_URL": database.urls["registry"]}
     running = start_process(
-        REGISTRY.app, "registry-import", free_port(), {}, tmp_path, REGISTRY.uvicorn_args()
+        REGISTRY.app, "registry-import", free_port(), env, tmp_path, REGISTRY.uvicorn_args()
     )
     try:
         wait_until_healthy(running)
@@ -67,13 +69,13 @@ async def kill_while_writing(
         response = await upload(client, kind, content)
         assert response.status_code == 202, response.text
         job_id = uuid.UUID(response.json()["id"])
-        async with asyncio.timeout(POLL_LIMIT_S):
+        async with asyncio.timeout(JOB_LIMIT_S):
             while True:
                 job = (await client.get(f"/v1/imports/{job_id}", headers=ADMIN)).json()
                 assert job["status"] in ("pending", "validating", "importing"), job.get("errors")
                 if job["status"] == "importing" and job["done"] == NEW_ROWS:
                     break  # the batches before the locked row are written, uncommitted
-                await asyncio.sleep(POLL_INTERVAL_S)
+                await asyncio.sleep(JOB_POLL_S)
     registry.process.kill()
     registry.process.wait()
     await lock.rollback()
@@ -86,16 +88,16 @@ async def kill_while_writing(
 
 
 async def test_a_killed_entity_import_writes_nothing(
-    registry: RunningProcess, database: TestDatabase, db: asyncpg.Connection
+    registry: RunningProcess, db: asyncpg.Connection
 ) -> None:
-    unit = await create_unit(database)
+    unit = await builders.unit(db)
     existing = entity_row(unit)
     async with httpx.AsyncClient(base_url=registry.url) as client:
-        assert (await run_import(client, "entities", csv_bytes(ENTITY_COLUMNS, [existing])))["created"] == 1
+        assert (await imported(client, "entities", csv_file(ENTITY_COLUMNS, [existing])))["created"] == 1
     rows = [entity_row(unit) for _ in range(NEW_ROWS)] + [dict(existing, address="Khu 9, phường Hà Lầm")]
 
     job = await kill_while_writing(
-        registry, db, "entities", csv_bytes(ENTITY_COLUMNS, rows),
+        registry, db, "entities", csv_file(ENTITY_COLUMNS, rows),
         f"SELECT 1 FROM registry.entity WHERE tax_code = '{existing['tax_code']}'",
     )  # fmt: skip
 
@@ -113,21 +115,21 @@ async def test_a_killed_entity_import_writes_nothing(
 
 
 async def test_a_killed_product_import_writes_no_product_and_no_history(
-    registry: RunningProcess, database: TestDatabase, db: asyncpg.Connection
+    registry: RunningProcess, db: asyncpg.Connection
 ) -> None:
-    unit: Unit = await create_unit(database)
+    unit = await builders.unit(db)
     entity = entity_row(unit)
     existing = product_row(entity["tax_code"], external_id="SP-0001")
     async with httpx.AsyncClient(base_url=registry.url) as client:
-        assert (await run_import(client, "entities", csv_bytes(ENTITY_COLUMNS, [entity])))["created"] == 1
-        assert (await run_import(client, "products", csv_bytes(PRODUCT_COLUMNS, [existing])))["created"] == 1
+        assert (await imported(client, "entities", csv_file(ENTITY_COLUMNS, [entity])))["created"] == 1
+        assert (await imported(client, "products", csv_file(PRODUCT_COLUMNS, [existing])))["created"] == 1
     entity_id = await db.fetchval("SELECT id FROM registry.entity WHERE tax_code = $1", entity["tax_code"])
     rows = [product_row(entity["tax_code"]) for _ in range(NEW_ROWS)] + [
         dict(existing, name_en="Morinda liquor")
     ]
 
     job = await kill_while_writing(
-        registry, db, "products", csv_bytes(PRODUCT_COLUMNS, rows),
+        registry, db, "products", csv_file(PRODUCT_COLUMNS, rows),
         f"SELECT 1 FROM registry.product WHERE entity_id = '{entity_id}' AND external_id = 'SP-0001'",
     )  # fmt: skip
 
@@ -143,31 +145,32 @@ async def test_a_killed_product_import_writes_no_product_and_no_history(
 async def test_the_killed_import_is_failed_by_a_replica_that_lives_on(
     registry: RunningProcess, database: TestDatabase, db: asyncpg.Connection, tmp_path: Path
 ) -> None:
-    unit = await create_unit(database)
+    unit = await builders.unit(db)
     existing = entity_row(unit)
     async with httpx.AsyncClient(base_url=registry.url) as client:
-        assert (await run_import(client, "entities", csv_bytes(ENTITY_COLUMNS, [existing])))["created"] == 1
+        assert (await imported(client, "entities", csv_file(ENTITY_COLUMNS, [existing])))["created"] == 1
     rows = [entity_row(unit) for _ in range(NEW_ROWS)] + [dict(existing, address="Khu 9, phường Hà Lầm")]
     job = await kill_while_writing(
-        registry, db, "entities", csv_bytes(ENTITY_COLUMNS, rows),
+        registry, db, "entities", csv_file(ENTITY_COLUMNS, rows),
         f"SELECT 1 FROM registry.entity WHERE tax_code = '{existing['tax_code']}'",
     )  # fmt: skip
     assert job["status"] == "importing"
     # Another replica, checking often for jobs without progress, fails the dead process's job.
     survivor = start_process(
         REGISTRY.app, "registry-survivor", free_port(),
-        {"REGISTRY_IMPORT_STALLED_AFTER_S": "2", "REGISTRY_IMPORT_STALL_CHECK_S": "0.5"},
+        {f"{REGISTRY.env_prefix}DATABASE_URL": database.urls["registry"],
+         "REGISTRY_IMPORT_STALLED_AFTER_S": "2", "REGISTRY_IMPORT_STALL_CHECK_S": "0.5"},
         tmp_path, REGISTRY.uvicorn_args(),
     )  # fmt: skip
     try:
         wait_until_healthy(survivor)
         status = None
-        async with asyncio.timeout(POLL_LIMIT_S):
-            for _ in range(int(POLL_LIMIT_S / POLL_INTERVAL_S)):
+        async with asyncio.timeout(JOB_LIMIT_S):
+            for _ in range(int(JOB_LIMIT_S / JOB_POLL_S)):
                 status = await db.fetchval("SELECT status FROM registry.import_job WHERE id = $1", job["id"])
                 if status == "failed":
                     break
-                await asyncio.sleep(POLL_INTERVAL_S)
+                await asyncio.sleep(JOB_POLL_S)
         assert status == "failed"
         errors = await db.fetchval("SELECT errors::text FROM registry.import_job WHERE id = $1", job["id"])
         assert "interrupted" in errors

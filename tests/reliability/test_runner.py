@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,9 +24,8 @@ import psutil
 import pytest
 
 from shared.db import asyncpg_dsn
-from shared.embedded import EmbeddedPostgres
 from shared.topology import GATEWAY, SERVICES
-from tests.support.database import embedded_home
+from tests.support.database import embedded_home, embedded_server
 from tests.support.processes import free_port
 
 # One embedded server at a time: two starting side by side on one machine can trip over each other.
@@ -100,6 +100,7 @@ def running_suite() -> Iterator[tuple[subprocess.Popen[bytes], dict[str, int], P
                 with contextlib.suppress(psutil.NoSuchProcess):
                     child.kill()
             runner.kill()
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def test_a_killed_service_is_restarted_while_the_others_serve(
@@ -145,9 +146,8 @@ def test_a_killed_postgresql_is_restarted_and_the_suite_serves_again(
 
 
 def test_service_roles_need_their_password_on_the_embedded_server() -> None:
-    server = EmbeddedPostgres(embedded_home("scram") / "pgdata", delete_on_stop=True)
-    admin = asyncpg_dsn(server.start())
-    try:
+    with embedded_server("scram") as server:
+        admin = asyncpg_dsn(server.start())
 
         async def check() -> None:
             connection = await asyncpg.connect(admin)
@@ -165,5 +165,3 @@ def test_service_roles_need_their_password_on_the_embedded_server() -> None:
             await connection.close()
 
         asyncio.run(check())
-    finally:
-        server.stop()

@@ -14,17 +14,19 @@ from tests.support.database import TestDatabase
 
 
 @pytest.fixture
-async def pool(database: TestDatabase) -> AsyncIterator[tuple[ReadPool, str]]:
+async def pool(migrated_database: TestDatabase) -> AsyncIterator[tuple[ReadPool, str]]:
     name = f"reads-{uuid.uuid4().hex[:8]}"
-    opened = await create_read_pool(database.urls["registry"], application_name=name, min_size=1, max_size=3)
+    opened = await create_read_pool(
+        migrated_database.urls["registry"], application_name=name, min_size=1, max_size=3
+    )
     try:
         yield opened, name
     finally:
         await opened.close()
 
 
-async def _backends(database: TestDatabase, name: str) -> list[int]:
-    connection = await asyncpg.connect(asyncpg_dsn(database.admin_url))
+async def _backends(migrated_database: TestDatabase, name: str) -> list[int]:
+    connection = await asyncpg.connect(asyncpg_dsn(migrated_database.admin_url))
     try:
         # A backend whose client hung up mid-statement runs on until the statement ends: not ours any more.
         rows = await connection.fetch(
@@ -37,24 +39,24 @@ async def _backends(database: TestDatabase, name: str) -> list[int]:
 
 
 async def test_more_reads_than_connections_wait_for_one(
-    pool: tuple[ReadPool, str], database: TestDatabase
+    pool: tuple[ReadPool, str], migrated_database: TestDatabase
 ) -> None:
     reads, name = pool
     answers = await asyncio.gather(
         *(reads.fetchval("SELECT $1::int FROM pg_sleep(0.01)", n) for n in range(20))
     )
     assert answers == list(range(20))
-    assert len(await _backends(database, name)) == 3
+    assert len(await _backends(migrated_database, name)) == 3
 
 
 async def test_a_connection_the_server_dropped_is_replaced(
-    pool: tuple[ReadPool, str], database: TestDatabase
+    pool: tuple[ReadPool, str], migrated_database: TestDatabase
 ) -> None:
     reads, name = pool
     assert await reads.fetchval("SELECT 1") == 1
-    admin = await asyncpg.connect(asyncpg_dsn(database.admin_url))
+    admin = await asyncpg.connect(asyncpg_dsn(migrated_database.admin_url))
     try:
-        for pid in await _backends(database, name):
+        for pid in await _backends(migrated_database, name):
             assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
     finally:
         await admin.close()
@@ -62,7 +64,7 @@ async def test_a_connection_the_server_dropped_is_replaced(
 
 
 async def test_a_cancelled_read_leaves_the_pool_whole(
-    pool: tuple[ReadPool, str], database: TestDatabase
+    pool: tuple[ReadPool, str], migrated_database: TestDatabase
 ) -> None:
     reads, name = pool
     slow = [asyncio.create_task(reads.fetchval("SELECT pg_sleep(5)")) for _ in range(3)]
@@ -74,12 +76,12 @@ async def test_a_cancelled_read_leaves_the_pool_whole(
             await task
     answers = await asyncio.gather(*(reads.fetchval("SELECT $1::int", n) for n in range(6)))
     assert answers == list(range(6))
-    assert len(await _backends(database, name)) <= 3
+    assert len(await _backends(migrated_database, name)) <= 3
 
 
-async def test_a_closed_pool_refuses_reads(database: TestDatabase) -> None:
+async def test_a_closed_pool_refuses_reads(migrated_database: TestDatabase) -> None:
     reads = await create_read_pool(
-        database.urls["registry"], application_name="closing", min_size=1, max_size=1
+        migrated_database.urls["registry"], application_name="closing", min_size=1, max_size=1
     )
     await reads.close()
     with pytest.raises(asyncpg.InterfaceError):

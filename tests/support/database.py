@@ -1,62 +1,60 @@
-"""A fresh test database on a real PostgreSQL, bootstrapped and migrated like production."""
+"""Test databases on a real PostgreSQL: one migrated template per run, cloned for whoever needs one.
+
+The template is created once per run (the first xdist worker to need it builds it while the others
+wait on an advisory lock): roles and schemas as in production, every process migrated, the reference
+data loaded. Every database a test touches is a clone of it (``CREATE DATABASE ... TEMPLATE``), so
+no test ever sees rows another test wrote. See docs/ARCHITECTURE.md, "How the tests are isolated".
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
+import itertools
 import os
+import shutil
 import tempfile
-import uuid
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
+
 from shared import dbadmin, migrate
+from shared.db import asyncpg_dsn
 from shared.embedded import EmbeddedPostgres
-from shared.topology import PROCESSES
+from shared.topology import PROCESSES, ProcessSpec
 
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+PREFIX = "ocop_t"
+# The schemas whose rows a test may write; the bootstrap's own (extensions) holds none.
+DATA_SCHEMAS = tuple(spec.schema for spec in PROCESSES)
+QUIET_TIMEOUT_S = 30.0
+QUIET_RECHECK_S = 0.02
 
 
-@dataclass
+@dataclass(frozen=True)
 class TestDatabase:
-    __test__ = False
+    """The admin URL of one database and each process's role URL on it."""
 
-    """The admin URL of a throwaway database and each process's role URL on it."""
+    __test__ = False
 
     admin_url: str
     urls: dict[str, str]
-    embedded: EmbeddedPostgres | None = field(default=None, repr=False)
 
+    @property
+    def name(self) -> str:
+        """The database's name."""
+        return dbadmin.database_of(self.admin_url)
 
-def resolve_server(state_dir: Path) -> tuple[str, EmbeddedPostgres | None]:
-    """OCOP_DATABASE_URL if set; else the local server if it answers; else an embedded one."""
-    configured = os.environ.get("OCOP_DATABASE_URL")
-    if configured:
-        return configured, None
-    if asyncio.run(dbadmin.server_answers(LOCAL_SERVER)):
-        return LOCAL_SERVER, None
-    server = EmbeddedPostgres(state_dir / "pgdata", delete_on_stop=True)
-    return server.start(), server
-
-
-def create_test_database(server_url: str, embedded: EmbeddedPostgres | None = None) -> TestDatabase:
-    """Create a uniquely named database, its roles and schemas, and migrate every process."""
-    name = f"ocop_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(dbadmin.create_database(server_url, name))
-    admin_url = dbadmin.with_database(server_url, name)
-    passwords = {spec.name: dbadmin.new_password() for spec in PROCESSES}
-    asyncio.run(dbadmin.bootstrap(admin_url, PROCESSES, passwords))
-    urls = {spec.name: dbadmin.role_url(admin_url, spec.role, passwords[spec.name]) for spec in PROCESSES}
-    for spec in PROCESSES:
-        migrate.upgrade(spec, urls[spec.name])
-    return TestDatabase(admin_url, urls, embedded)
-
-
-def drop_test_database(database: TestDatabase) -> None:
-    """Drop the database (and stop the embedded server if one was started for it)."""
-    server_url = dbadmin.with_database(database.admin_url, "postgres")
-    asyncio.run(dbadmin.drop_database(server_url, dbadmin.database_of(database.admin_url)))
-    if database.embedded is not None:
-        database.embedded.stop()
+    def renamed(self, name: str) -> TestDatabase:
+        """The same server, roles and passwords on another database (a clone of this one)."""
+        return TestDatabase(
+            dbadmin.with_database(self.admin_url, name),
+            {process: dbadmin.with_database(url, name) for process, url in self.urls.items()},
+        )
 
 
 def embedded_home(label: str) -> Path:
@@ -67,3 +65,243 @@ def embedded_home(label: str) -> Path:
     lock a running server out of its own data. /tmp itself stays traversable.
     """
     return Path(tempfile.mkdtemp(prefix=f"ocop-{label}-"))
+
+
+@contextlib.contextmanager
+def embedded_server(label: str = "embedded") -> Iterator[EmbeddedPostgres]:
+    """A throwaway embedded server in an ``embedded_home``, removed with its folder afterwards."""
+    folder = embedded_home(label)
+    server = EmbeddedPostgres(folder / "pgdata", delete_on_stop=True)
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def test_server() -> Iterator[str]:
+    """OCOP_DATABASE_URL if set; else the local server if it answers; else an embedded one."""
+    configured = os.environ.get("OCOP_DATABASE_URL")
+    if configured:
+        yield configured
+    elif asyncio.run(dbadmin.server_answers(LOCAL_SERVER)):
+        yield LOCAL_SERVER
+    else:
+        with embedded_server() as server:
+            yield server.start()
+
+
+test_server.__test__ = False  # type: ignore[attr-defined]
+
+
+def maintenance_url(server_url: str) -> str:
+    """The server's maintenance database, where databases are created and dropped."""
+    return asyncpg_dsn(dbadmin.with_database(server_url, "postgres"))
+
+
+def database_at(
+    server_url: str, name: str, passwords: dict[str, str], specs: tuple[ProcessSpec, ...] = PROCESSES
+) -> TestDatabase:
+    """The URLs of database ``name`` on the server: the administrator's and each process role's."""
+    admin_url = dbadmin.with_database(server_url, name)
+    return TestDatabase(
+        admin_url, {spec.name: dbadmin.role_url(admin_url, spec.role, passwords[spec.name]) for spec in specs}
+    )
+
+
+def create_migrated(
+    database: TestDatabase, passwords: dict[str, str], specs: tuple[ProcessSpec, ...] = PROCESSES
+) -> None:
+    """Create the database with its roles and schemas, as ``ocop migrate`` does, and migrate every process."""
+    asyncio.run(dbadmin.create_database(database.admin_url, database.name))
+    asyncio.run(dbadmin.bootstrap(database.admin_url, specs, passwords))
+    for spec in specs:
+        migrate.upgrade(spec, database.urls[spec.name])
+
+
+def drop_test_database(database: TestDatabase) -> None:
+    """Drop the database, disconnecting anyone still on it."""
+    asyncio.run(dbadmin.drop_database(database.admin_url, database.name))
+
+
+async def ensure_template(database: TestDatabase, build: Callable[[TestDatabase], Awaitable[None]]) -> None:
+    """Build the template ``database`` unless another worker of this run has built it already.
+
+    Workers wait for each other on an advisory lock. A finished template refuses connections, so it
+    can always be cloned; one that still accepts them was left half-built by a crashed worker.
+    """
+    connection = await asyncpg.connect(maintenance_url(database.admin_url))
+    try:
+        await connection.execute("SELECT pg_advisory_lock(hashtext($1))", database.name)
+        allows = await connection.fetchval(
+            "SELECT datallowconn FROM pg_database WHERE datname = $1", database.name
+        )
+        if allows is False:
+            return
+        if allows is True:
+            await dbadmin.drop_database(database.admin_url, database.name)
+        await build(database)
+        await connection.execute(
+            f"ALTER DATABASE {dbadmin.quote_ident(database.name)} WITH ALLOW_CONNECTIONS false"
+        )
+    finally:
+        await connection.close()
+
+
+@dataclass
+class Cloner:
+    """Clones of one run's templates for one worker, made and dropped over one admin connection."""
+
+    server_url: str
+    prefix: str
+    specs: tuple[ProcessSpec, ...] = PROCESSES
+    strategy: str = "wal_log"
+    _connection: asyncpg.Connection | None = field(default=None, repr=False)
+    _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
+
+    async def _admin(self) -> asyncpg.Connection:
+        if self._connection is None or self._connection.is_closed():
+            self._connection = await asyncpg.connect(maintenance_url(self.server_url))
+        return self._connection
+
+    async def clone(self, template: TestDatabase, name: str | None = None) -> TestDatabase:
+        """A new database holding exactly what ``template`` holds; its grants are the template's."""
+        name = name or f"{self.prefix}_{next(self._numbers)}"
+        connection = await self._admin()
+        database, source = dbadmin.quote_ident(name), dbadmin.quote_ident(template.name)
+        await connection.execute(f"CREATE DATABASE {database} TEMPLATE {source} STRATEGY {self.strategy}")
+        # Database-level privileges live in pg_database, which a clone does not copy.
+        await connection.execute(dbadmin.database_grants(name, self.specs))
+        return template.renamed(name)
+
+    async def drop(self, database: TestDatabase) -> None:
+        """Drop a clone, disconnecting anyone still on it."""
+        await _drop(await self._admin(), database.name)
+
+    async def close(self) -> None:
+        """Close the admin connection."""
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+
+async def _drop(connection: asyncpg.Connection, name: str) -> None:
+    await connection.execute(f"DROP DATABASE IF EXISTS {dbadmin.quote_ident(name)} WITH (FORCE)")
+
+
+async def drop_run_databases(server_url: str, run: str) -> list[str]:
+    """Drop every database of this run (templates, worker databases, clones left by a crash)."""
+    connection = await asyncpg.connect(maintenance_url(server_url))
+    try:
+        names = [
+            row["datname"]
+            for row in await connection.fetch(
+                "SELECT datname FROM pg_database WHERE datname LIKE $1", f"{PREFIX}{run}%"
+            )
+        ]
+        for name in names:
+            await _drop(connection, name)
+        return names
+    finally:
+        await connection.close()
+
+
+Table = tuple[str, str]  # (schema, name)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A template's rows: the tables it leaves empty, and a digest and a copy of each table it fills."""
+
+    empty: tuple[Table, ...]
+    digests: dict[Table, str]
+    rows: dict[Table, bytes] = field(repr=False)
+
+
+async def _tables(connection: asyncpg.Connection) -> list[Table]:
+    rows = await connection.fetch(
+        "SELECT schemaname, tablename FROM pg_tables WHERE schemaname = ANY($1::text[]) ORDER BY 1, 2",
+        list(DATA_SCHEMAS),
+    )
+    return [(row["schemaname"], row["tablename"]) for row in rows]
+
+
+def _qualified(table: Table) -> str:
+    return ".".join(dbadmin.quote_ident(part) for part in table)
+
+
+async def _digest(connection: asyncpg.Connection, table: Table) -> str | None:
+    """md5 of the table's rows in a stable order; None when it has none."""
+    digest: str | None = await connection.fetchval(
+        f"SELECT md5(string_agg(t::text, E'\\n' ORDER BY t::text)) FROM {_qualified(table)} t"
+    )
+    return digest
+
+
+async def snapshot(admin_url: str) -> Snapshot:
+    """What a fresh clone holds, to put a long-lived clone back to it after each test."""
+    connection = await asyncpg.connect(asyncpg_dsn(admin_url))
+    try:
+        empty, digests, rows = [], {}, {}
+        for table in await _tables(connection):
+            digest = await _digest(connection, table)
+            if digest is None:
+                empty.append(table)
+                continue
+            buffer = io.BytesIO()
+            await connection.copy_from_table(table[1], schema_name=table[0], output=buffer, format="binary")
+            digests[table], rows[table] = digest, buffer.getvalue()
+    finally:
+        await connection.close()
+    return Snapshot(tuple(empty), digests, rows)
+
+
+async def _wait_until_quiet(connection: asyncpg.Connection) -> None:
+    """Until nobody else is running a statement or holding a transaction open in the database.
+
+    Seen twice a moment apart, because a real process's import job pauses between its transactions.
+    """
+    deadline = time.monotonic() + QUIET_TIMEOUT_S
+    quiet = 0
+    while quiet < 2:
+        busy = await connection.fetchval(
+            """SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+               AND pid <> pg_backend_pid() AND state <> 'idle'"""
+        )
+        quiet = 0 if busy else quiet + 1
+        if time.monotonic() > deadline:
+            raise AssertionError("the database stayed busy after the test")
+        if quiet < 2:
+            await asyncio.sleep(QUIET_RECHECK_S)
+
+
+async def reset(admin_url: str, template: Snapshot) -> list[str]:
+    """Put the database back to the template's rows, once nobody works in it; the tables restored.
+
+    Deleting the few rows a test added costs milliseconds, where dropping a clone costs a checkpoint
+    (PostgreSQL 15's DROP DATABASE waits for one) and restarting the e2e processes costs seconds.
+    The tables the template fills are copied back only when a test changed them.
+    """
+    connection = await asyncpg.connect(asyncpg_dsn(admin_url))
+    try:
+        await _wait_until_quiet(connection)
+        async with connection.transaction():
+            # As the administrator: foreign keys are not checked meanwhile, since every row goes back.
+            await connection.execute("SET LOCAL session_replication_role = replica")
+            for table in template.empty:
+                await connection.execute(f"DELETE FROM {_qualified(table)}")
+            changed = []
+            for table, digest in template.digests.items():
+                if await _digest(connection, table) != digest:
+                    changed.append(_qualified(table))
+                    await connection.execute(f"DELETE FROM {_qualified(table)}")
+                    await connection.copy_to_table(
+                        table[1],
+                        schema_name=table[0],
+                        source=io.BytesIO(template.rows[table]),
+                        format="binary",
+                    )
+        return changed
+    finally:
+        await connection.close()

@@ -1,0 +1,533 @@
+"""One builder per resource, used by every test that needs one.
+
+Administrative units are reference data and are inserted with SQL on the test's own connection;
+everything else goes through the API, as its users would, so the registry's rules apply, and every
+set-up call asserts its status. A test sees only its own rows, so names and codes need not be
+random: a counter keeps the keys that must be unique (tax codes, GTINs, product names) distinct.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import io
+import itertools
+import struct
+import uuid
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import openpyxl
+
+from services.registry.admin_units.service import REFORM_DATE
+from services.registry.products.identifiers import gtin_check_digit
+from shared import clock
+from shared.text import fold
+from tests.conftest import auth
+
+ADMIN = auth("admin", sub="quan-tri")
+SCORING = auth("service", "scoring")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+_serial = itertools.count(1)
+# Rows a template is filled with come from another range: a test on a clone made by another worker
+# process must not draw the template's tax codes again.
+TEMPLATE_SERIALS = 900_001
+
+
+def serial() -> int:
+    """A number no other call in this process returns."""
+    return next(_serial)
+
+
+@contextlib.contextmanager
+def filling_a_template() -> Iterator[None]:
+    """Number what is built meanwhile from the templates' range."""
+    global _serial
+    tests, _serial = _serial, itertools.count(TEMPLATE_SERIALS)
+    try:
+        yield
+    finally:
+        _serial = tests
+
+
+def tax_code() -> str:
+    """A well-formed 10-digit tax code (mã số thuế) not used before in this process."""
+    return f"57{serial():08d}"
+
+
+def gtin(body12: str | None = None) -> str:
+    """A GTIN-13 with a correct check digit (Vietnam's 893 prefix unless ``body12`` is given)."""
+    body = body12 or f"893{serial():09d}"
+    return body + str(gtin_check_digit(body))
+
+
+def _ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+# Image files
+
+
+def png(width: int = 1, height: int = 1) -> bytes:
+    """A well-formed PNG of ``width`` × ``height`` black pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    pixels = zlib.compress(b"".join(b"\x00" + bytes(width) for _ in range(height)))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def jpeg() -> bytes:
+    """SOI, a JFIF APP0 segment, a scan header, entropy-coded bytes and EOI."""
+    app0 = b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    sos = b"\x01\x01\x00\x00\x3f\x00"
+    return (
+        b"\xff\xd8"
+        + b"\xff\xe0" + struct.pack(">H", len(app0) + 2) + app0
+        + b"\xff\xda" + struct.pack(">H", len(sos) + 2) + sos
+        + b"\x12\x34\x56" + b"\xff\xd9"
+    )  # fmt: skip
+
+
+def webp() -> bytes:
+    """A RIFF container holding one VP8L chunk."""
+    body = b"WEBP" + b"VP8L" + struct.pack("<I", 5) + b"\x2f\x00\x00\x00\x00" + b"\x00"
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+# Administrative units
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A province and one of its communes, valid today."""
+
+    province_code: str
+    commune_code: str
+    commune_id: int
+    commune_name: str
+
+
+async def unit(
+    db: asyncpg.Connection, *, province_code: str | None = None, commune_name: str = "Xã Thử Nghiệm"
+) -> Unit:
+    """A commune valid today, in a new province 90–99 unless ``province_code`` names one of them."""
+    if province_code is None:
+        province_code = await db.fetchval(
+            """SELECT min(code)::text FROM (SELECT generate_series(90, 99)::text AS code) free
+               WHERE code NOT IN (SELECT code FROM registry.admin_unit WHERE level = 'province')"""
+        )
+        assert province_code is not None, "a test may create ten provinces"
+        await db.execute(
+            """INSERT INTO registry.admin_unit (code, name, name_folded, level, unit_type, province_code)
+               VALUES ($1, 'Tỉnh Thử', 'tinh thu', 'province', 'tỉnh', $1)""",
+            province_code,
+        )
+    count = await db.fetchval(
+        "SELECT count(*) FROM registry.admin_unit WHERE level = 'commune' AND province_code = $1",
+        province_code,
+    )
+    commune_code = f"{province_code}{count + 1:03d}"
+    commune_id = await db.fetchval(
+        """INSERT INTO registry.admin_unit (code, name, name_folded, level, unit_type, parent_code, province_code)
+           VALUES ($1, $2, $3, 'commune', 'xã', $4, $4) RETURNING id""",
+        commune_code, commune_name, fold(commune_name), province_code,
+    )  # fmt: skip
+    return Unit(province_code, commune_code, commune_id, commune_name)
+
+
+@dataclass(frozen=True)
+class ReformedCommune:
+    """A province with one commune that the 2025 reform replaced by another."""
+
+    province_code: str
+    old: Unit
+    new: Unit
+
+
+async def reformed_commune(db: asyncpg.Connection) -> ReformedCommune:
+    """A new province (90–99), a commune valid until the reform, and its successor valid from it."""
+    old = await unit(db, commune_name="Xã Cũ")
+    new = await unit(db, province_code=old.province_code, commune_name="Xã Mới")
+    await db.execute(
+        "UPDATE registry.admin_unit SET valid_to = $1 WHERE id = $2", REFORM_DATE, old.commune_id
+    )
+    await db.execute(
+        "UPDATE registry.admin_unit SET valid_from = $1 WHERE id = $2", REFORM_DATE, new.commune_id
+    )
+    await db.execute(
+        "INSERT INTO registry.admin_unit_succession (predecessor_id, successor_id, partial) VALUES ($1, $2, false)",
+        old.commune_id, new.commune_id,
+    )  # fmt: skip
+    return ReformedCommune(old.province_code, old, new)
+
+
+# Entities and their people
+
+
+def entity_body(unit: Unit, **overrides: Any) -> dict[str, Any]:
+    """A valid entity registration in ``unit``, with a tax code of its own."""
+    return {
+        "entity_type": "cooperative",
+        "legal_name": "Hợp tác xã Nông sản Sạch Tiên Yên",
+        "tax_code": tax_code(),
+        "representative_name": "Nguyễn Thị Hoa",
+        "representative_gender": "female",
+        "representative_ethnicity": "Tày",
+        "commune_code": unit.commune_code,
+        "address": "Thôn Đồng Rui, xã Tiên Yên",
+        "phone": "0203 3876 555",
+        "email": "htx@example.vn",
+        "members_count": 12,
+        "local_workers_count": 30,
+        "raw_material_area_ha": "12.50",
+        "certifications": ["VietGAP"],
+        **overrides,
+    }
+
+
+@dataclass(frozen=True)
+class Producer:
+    """An entity registered by its commune officer, and the people who act on it."""
+
+    unit: Unit
+    entity: dict[str, Any]
+    headers: dict[str, str]  # the producer's own
+    commune_officer: dict[str, str]
+    province_officer: dict[str, str]
+
+    @property
+    def entity_id(self) -> str:
+        """The entity's id."""
+        return str(self.entity["id"])
+
+
+def officers(unit: Unit) -> tuple[dict[str, str], dict[str, str]]:
+    """The headers of the unit's commune officer and of its province's officer."""
+    return (
+        auth("commune_officer", unit.commune_code, sub="can-bo-xa"),
+        auth("province_officer", unit.province_code, sub="can-bo-tinh"),
+    )
+
+
+async def entity(
+    client: httpx.AsyncClient, unit: Unit, *, headers: dict[str, str] | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """An entity registered in ``unit`` (by its commune officer unless ``headers`` say who)."""
+    body = entity_body(unit, **overrides)
+    return _ok(await client.post("/v1/entities", json=body, headers=headers or officers(unit)[0]), 201)
+
+
+async def producer(
+    client: httpx.AsyncClient, db: asyncpg.Connection, unit_: Unit | None = None, **overrides: Any
+) -> Producer:
+    """An entity in ``unit_`` (a new unit unless given), with its producer's and officers' headers."""
+    where = unit_ or await unit(db)
+    registered = await entity(client, where, **overrides)
+    commune_officer, province_officer = officers(where)
+    return Producer(
+        where,
+        registered,
+        auth("producer", str(registered["id"]), sub="chu-the"),
+        commune_officer,
+        province_officer,
+    )
+
+
+# Products and certificates
+
+
+def product_body(entity_id: str, **overrides: Any) -> dict[str, Any]:
+    """A valid product registration for the entity, with a name of its own."""
+    return {
+        "entity_id": entity_id,
+        "name": f"Chả mực Hạ Long {serial()}",
+        "product_set": 8,
+        "description": "Chả mực giã tay từ mực tươi vùng biển Hạ Long",
+        **overrides,
+    }
+
+
+async def product(
+    client: httpx.AsyncClient, owner: Producer, *, headers: dict[str, str] | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """A product of ``owner``'s entity, registered by its producer unless ``headers`` say who."""
+    body = product_body(owner.entity_id, **overrides)
+    return _ok(await client.post("/v1/products", json=body, headers=headers or owner.headers), 201)
+
+
+PROVINCE_AUTHORITY = "Ủy ban nhân dân tỉnh Thử"
+MINISTRY_AUTHORITY = "Bộ Nông nghiệp và Môi trường"
+REVOCATION_GROUND = "Vi phạm quy định về ghi nhãn"
+
+
+def certificate(
+    product_id: str,
+    *,
+    star: int = 4,
+    issued_on: date | str | None = None,
+    level: str | None = None,
+    status: str = "active",
+    number: str | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """A certificate's event as the scoring service sends it, a certificate of its own (5★ from the
+    ministry, the rest from the province, issued a month ago unless said); the registry works out
+    its 36 months' validity."""
+    level = level or ("central" if star == 5 else "province")
+    issued = issued_on or clock.today() - timedelta(days=30)
+    return {
+        "event_id": str(uuid.uuid4()),
+        "product_id": product_id,
+        "ocop_star": star,
+        "certificate_number": number or f"QN-{serial():06d}",
+        "issuing_authority": MINISTRY_AUTHORITY if level == "central" else PROVINCE_AUTHORITY,
+        "issued_on": issued if isinstance(issued, str) else issued.isoformat(),
+        "level": level,
+        "status": status,
+        **({"revocation_ground": REVOCATION_GROUND} if status == "revoked" else {}),
+        **overrides,
+    }
+
+
+def later(event: dict[str, Any], status: str, **overrides: Any) -> dict[str, Any]:
+    """The same certificate's next event: a new event id and ``status`` (a revocation gives a ground)."""
+    ground = {"revocation_ground": REVOCATION_GROUND} if status == "revoked" else {}
+    return {**event, "event_id": str(uuid.uuid4()), "status": status, **ground, **overrides}
+
+
+async def deliver(client: httpx.AsyncClient, event: dict[str, Any], status: int = 200) -> dict[str, Any]:
+    """POST an event to /internal/certifications as the scoring service; the answer (product or problem)."""
+    return _ok(await client.post("/internal/certifications", json=event, headers=SCORING), status)
+
+
+async def certify(client: httpx.AsyncClient, product_id: str, **fields: Any) -> dict[str, Any]:
+    """A new certificate for the product; returns the product."""
+    return await deliver(client, certificate(product_id, **fields))
+
+
+async def certified_product(
+    client: httpx.AsyncClient,
+    owner: Producer,
+    *,
+    star: int = 4,
+    issued_on: date | None = None,
+    level: str | None = None,
+    then: tuple[str, ...] = (),
+    **fields: Any,
+) -> dict[str, Any]:
+    """A product ready for evaluation (registered by an admin), certified, then its certificate's later
+    statuses (``then``: expiring, expired, revoked); returns the product."""
+    registered = await product(client, owner, headers=ADMIN, status="ready_for_evaluation", **fields)
+    event = certificate(str(registered["id"]), star=star, issued_on=issued_on, level=level)
+    answer = await deliver(client, event)
+    for status in then:
+        answer = await deliver(client, later(event, status))
+    return answer
+
+
+# The OCOP cycle: ideas and business plans
+
+
+def idea_body(owner: Producer, **overrides: Any) -> dict[str, Any]:
+    """A valid idea registration for the producer's entity, with a product name of its own."""
+    return {
+        "entity_id": owner.entity_id,
+        "product_name": f"Rượu ba kích {serial()}",
+        "product_set": 9,
+        "description": "Rượu ngâm ba kích tím Ba Chẽ, 29,5 độ",
+        "raw_materials": "Ba kích tím trồng dưới tán rừng, xã Thanh Sơn",
+        **overrides,
+    }
+
+
+async def idea(client: httpx.AsyncClient, owner: Producer, **overrides: Any) -> dict[str, Any]:
+    """A draft idea registered by the producer."""
+    return _ok(await client.post("/v1/ideas", json=idea_body(owner, **overrides), headers=owner.headers), 201)
+
+
+async def submitted_idea(client: httpx.AsyncClient, owner: Producer) -> dict[str, Any]:
+    """An idea handed in for review."""
+    draft = await idea(client, owner)
+    return _ok(await client.post(f"/v1/ideas/{draft['id']}/submit", headers=owner.headers))
+
+
+async def approved_idea(client: httpx.AsyncClient, owner: Producer) -> dict[str, Any]:
+    """An idea approved by the commune officer."""
+    submitted = await submitted_idea(client, owner)
+    return _ok(await client.post(f"/v1/ideas/{submitted['id']}/approve", headers=owner.commune_officer))
+
+
+async def returned_idea(
+    client: httpx.AsyncClient, owner: Producer, reason: str = "Bổ sung"
+) -> dict[str, Any]:
+    """An idea the commune officer gave back for changes."""
+    submitted = await submitted_idea(client, owner)
+    url = f"/v1/ideas/{submitted['id']}/return"
+    return _ok(await client.post(url, json={"reason": reason}, headers=owner.commune_officer))
+
+
+def plan_body(idea_id: str, **overrides: Any) -> dict[str, Any]:
+    """A valid business plan for an idea."""
+    return {
+        "idea_id": idea_id,
+        "summary": "Mở rộng vùng trồng 5 ha, đầu tư dây chuyền chiết rót và đóng chai",
+        "market": "Cửa hàng OCOP Hạ Long, sàn Voso và Postmart",
+        "budget_vnd": 350_000_000,
+        **overrides,
+    }
+
+
+async def plan(client: httpx.AsyncClient, owner: Producer) -> dict[str, Any]:
+    """A draft business plan of a freshly approved idea."""
+    approved = await approved_idea(client, owner)
+    return _ok(
+        await client.post("/v1/business-plans", json=plan_body(approved["id"]), headers=owner.headers), 201
+    )
+
+
+async def submitted_plan(client: httpx.AsyncClient, owner: Producer) -> dict[str, Any]:
+    """A business plan handed in for review."""
+    draft = await plan(client, owner)
+    return _ok(await client.post(f"/v1/business-plans/{draft['id']}/submit", headers=owner.headers))
+
+
+# Import files and jobs
+
+ENTITY_COLUMNS = [
+    "entity_type", "legal_name", "tax_code", "business_registration_no", "business_registration_date",
+    "business_registration_authority", "representative_name", "representative_gender",
+    "representative_ethnicity", "address", "commune_code", "phone", "email", "website", "members_count",
+    "local_workers_count", "raw_material_area_ha", "certifications", "gs1_company_prefix",
+]  # fmt: skip
+PRODUCT_COLUMNS = [
+    "entity_tax_code", "name", "name_en", "description", "story", "product_set", "classification", "gtin",
+    "external_id",
+]  # fmt: skip
+JOB_POLL_S = 0.05
+JOB_LIMIT_S = 60.0
+
+
+def entity_row(unit: Unit, **overrides: str) -> dict[str, str]:
+    """A complete, valid entity row of an import file, with Vietnamese text."""
+    number = serial()
+    return {
+        "entity_type": "cooperative",
+        "legal_name": f"Hợp tác xã Nông sản Đầm Hà {number}",
+        "tax_code": tax_code(),
+        "business_registration_no": f"22G{number:06d}",
+        "business_registration_date": "2020-05-17",
+        "business_registration_authority": "Phòng Tài chính – Kế hoạch huyện Đầm Hà",
+        "representative_name": "Nguyễn Thị Hường",
+        "representative_gender": "female",
+        "representative_ethnicity": "Sán Dìu",
+        "address": "Thôn Đông Hải, xã Quảng Lợi",
+        "commune_code": unit.commune_code,
+        "phone": "0203 3826 123",
+        "email": f"htx{number}@example.vn",
+        "website": "https://damha.example.vn",
+        "members_count": "25",
+        "local_workers_count": "18",
+        "raw_material_area_ha": "12.5",
+        "certifications": "VietGAP; HACCP",
+        "gs1_company_prefix": "8938505",
+        **overrides,
+    }
+
+
+def product_row(entity_tax_code: str, **overrides: str) -> dict[str, str]:
+    """A complete, valid product row of an import file, with Vietnamese text."""
+    number = serial()
+    return {
+        "entity_tax_code": entity_tax_code,
+        "name": f"Rượu ba kích Ba Chẽ {number}",
+        "name_en": "Morinda wine",
+        "description": "Rượu ngâm củ ba kích tím, đóng chai 500 ml.",
+        "story": "Người Dao ở Ba Chẽ ngâm ba kích từ bao đời.",
+        "product_set": "14",
+        "classification": "148",
+        "gtin": gtin(),
+        "external_id": f"SKU-{number}",
+        **overrides,
+    }
+
+
+def csv_file(
+    columns: list[str], rows: list[dict[str, str]], *, bom: bool = True, delimiter: str = ","
+) -> bytes:
+    """A CSV file as Excel saves it ("CSV UTF-8"), optionally without the byte-order mark."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\r\n", delimiter=delimiter)
+    writer.writeheader()
+    writer.writerows(rows)
+    return (("\ufeff" if bom else "") + buffer.getvalue()).encode()
+
+
+def xlsx_file(columns: list[str], rows: list[list[Any]]) -> bytes:
+    """A workbook whose first sheet holds the header and the rows (cells typed as given)."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(columns)
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+async def upload(
+    client: httpx.AsyncClient,
+    kind: str,
+    content: bytes,
+    *,
+    filename: str = "danh-sach.csv",
+    headers: dict[str, str] = ADMIN,
+    valid_rows_only: bool = False,
+) -> httpx.Response:
+    """POST a file to /v1/imports (the caller checks the answer)."""
+    media_type = XLSX if filename.endswith(".xlsx") else "text/csv"
+    return await client.post(
+        "/v1/imports",
+        params={"kind": kind, "valid_rows_only": str(valid_rows_only).lower()},
+        files={"file": (filename, content, media_type)},
+        headers=headers,
+    )
+
+
+async def finished_job(
+    client: httpx.AsyncClient, location: str, headers: dict[str, str] = ADMIN
+) -> dict[str, Any]:
+    """Poll an import job until it succeeds or fails (bounded), returning its final state."""
+    async with asyncio.timeout(JOB_LIMIT_S):
+        while True:
+            job = _ok(await client.get(location, headers=headers))
+            if job["status"] in ("succeeded", "failed"):
+                return job
+            await asyncio.sleep(JOB_POLL_S)
+
+
+async def import_job(client: httpx.AsyncClient, kind: str, content: bytes, **options: Any) -> dict[str, Any]:
+    """Upload a file, expect 202 with the job's Location, and wait for the job to end."""
+    response = await upload(client, kind, content, **options)
+    assert response.status_code == 202, response.text
+    assert response.headers["location"] == f"/v1/imports/{response.json()['id']}"
+    return await finished_job(client, response.headers["location"], options.get("headers", ADMIN))
+
+
+async def imported(client: httpx.AsyncClient, kind: str, content: bytes, **options: Any) -> dict[str, Any]:
+    """An import job that succeeded."""
+    job = await import_job(client, kind, content, **options)
+    assert job["status"] == "succeeded", job["errors"]
+    return job
