@@ -114,8 +114,10 @@ def problem_response(
     return Response(orjson.dumps(body), status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 
-def _field_path(loc: Sequence[int | str]) -> str:
+def _field_path(loc: Sequence[int | str], error_type: str) -> str:
     """Turn a pydantic error location into a dotted field path (``body.items.0.name``)."""
+    if error_type == "json_invalid":
+        loc = loc[:1]  # the body is not JSON at all: the rest is a character position, not a field
     return ".".join(str(part) for part in loc)
 
 
@@ -137,7 +139,8 @@ async def _handle_validation(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, RequestValidationError):
         raise exc
     errors = [
-        {"field": _field_path(err["loc"]), "message": err["msg"], "type": err["type"]} for err in exc.errors()
+        {"field": _field_path(err["loc"], err["type"]), "message": err["msg"], "type": err["type"]}
+        for err in exc.errors()
     ]
     fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
     return problem_response(

@@ -23,12 +23,7 @@ async def test_create_and_read_a_product_through_the_gateway(
         producer = auth("producer", entity_id)
         created = await client.post(
             "/v1/products",
-            json={
-                "entity_id": entity_id,
-                "name": "Rượu ba kích Ba Chẽ",
-                "product_set": 14,
-                "description": "Ngâm từ rễ ba kích tím",
-            },
+            json=builders.product_body(entity_id, name="Rượu ba kích Ba Chẽ", product_set=14),
             headers={"X-Request-ID": "slice-request-0001", **producer},
         )
         assert created.status_code == 201, created.text
@@ -52,7 +47,7 @@ async def test_the_gateway_and_the_registry_see_the_same_record(
         producer = auth("producer", entity_id)
         created = await gateway.post(
             "/v1/products",
-            json={"entity_id": entity_id, "name": "Trà hoa vàng", "product_set": 12},
+            json=builders.product_body(entity_id, name="Trà hoa vàng", product_set=12),
             headers=producer,
         )
         assert created.status_code == 201, created.text
@@ -75,6 +70,7 @@ async def test_malformed_body_is_a_problem_422_through_the_gateway(suite: dict[s
     assert response.json()["errors"][0]["field"] == "body.product_set"
     assert broken.status_code == 422
     assert broken.headers["content-type"] == "application/problem+json"
+    assert [error["field"] for error in broken.json()["errors"]] == ["body"]
 
 
 async def test_gateway_readiness_aggregates_every_upstream(suite: dict[str, RunningProcess]) -> None:

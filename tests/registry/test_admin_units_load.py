@@ -246,7 +246,7 @@ async def assert_invalid(
     with pytest.raises(AdminUnitDataInvalid) as failure:
         await load(db, pre, post)
     found = {(e["file"], e["row"], e["column"]) for e in failure.value.row_errors}
-    assert set(expected) <= found, failure.value.row_errors
+    assert found == set(expected), failure.value.row_errors
     assert failure.value.status == 422
     assert await unit_count(db, "28") == before == 0
     return failure.value.row_errors

@@ -159,7 +159,7 @@ async def test_product_codes_continue_the_communes_sequence(
 
     before = await registry_client.post(
         "/v1/products",
-        json={"entity_id": str(entity_id), "name": "Nước mắm Cái Rồng", "product_set": 9},
+        json=builders.product_body(str(entity_id), name="Nước mắm Cái Rồng", product_set=9),
         headers=ADMIN,
     )
     assert before.status_code == 201, before.text
@@ -167,7 +167,7 @@ async def test_product_codes_continue_the_communes_sequence(
     job = await import_job(registry_client, "products", csv_file(PRODUCT_COLUMNS, rows))
     after = await registry_client.post(
         "/v1/products",
-        json={"entity_id": str(entity_id), "name": "Sá sùng Quan Lạn", "product_set": 8},
+        json=builders.product_body(str(entity_id), name="Sá sùng Quan Lạn"),
         headers=ADMIN,
     )
 
@@ -371,7 +371,7 @@ async def test_unreadable_text_fails_the_job_naming_the_row(
     job = await import_job(registry_client, "entities", broken)
 
     assert job["status"] == "failed"
-    assert job["errors"][0]["row"] is not None
+    assert job["errors"][0]["row"] == 2002  # the header, 2,000 good rows, then the bad text
     assert "UTF-8" in job["errors"][0]["message"]
 
 

@@ -175,11 +175,23 @@ def open_csv(file: IO[bytes]) -> Table:
             for number, record in enumerate(reader, start=2):
                 yield number, record
         except UnicodeDecodeError as exc:
-            raise UnreadableFile(number + 1, "the file is not UTF-8 text from here on") from exc
+            raise UnreadableFile(_line_of(file, exc), "the file is not UTF-8 text from here on") from exc
         except csv.Error as exc:
             raise UnreadableFile(number + 1, f"not valid CSV: {exc}") from exc
 
     return Table(header, _rows(records(), columns), [text.detach])
+
+
+def _line_of(file: IO[bytes], exc: UnicodeDecodeError) -> int:
+    """The line holding the first byte that is not UTF-8 (text is decoded a chunk at a time, so the
+    row being read when decoding failed may be well before it)."""
+    remaining = file.tell() - len(exc.object) + exc.start
+    file.seek(0)
+    line = 1
+    while remaining > 0 and (chunk := file.read(min(remaining, SNIFF_BYTES))):
+        line += chunk.count(b"\n")
+        remaining -= len(chunk)
+    return line
 
 
 def _chain_first(first_line: str, rest: io.TextIOWrapper) -> Iterator[str]:
