@@ -3,7 +3,8 @@
 - rollback: a transaction on the worker's database, rolled back after the test (SAVEPOINTs inside);
 - clone: ``CREATE DATABASE ... TEMPLATE`` (WAL_LOG, PostgreSQL 15's default, or FILE_COPY), the
   registry app started on it and one request served, then the app stopped and the clone dropped;
-- reset: the long-lived database of the real processes emptied back to the template's rows.
+- reset: a long-lived clone put back to the template's rows after a test that committed (what the
+  suite does for tests that commit, and for the real processes of the e2e tests).
 
 Figures go to docs/ARCHITECTURE.md ("How the tests are isolated"); nothing here runs in ``make test``.
 """
@@ -18,13 +19,14 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
+import asyncpg
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from services.registry.commands.seed import seed
 from shared import dbadmin
-from shared.db import make_engine
+from shared.db import asyncpg_dsn, make_engine
 from shared.topology import PROCESSES
 from tests.support.database import (
     LOCAL_SERVER,
@@ -54,6 +56,24 @@ async def _serve_one(database: TestDatabase) -> None:
         transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             assert (await client.get("/v1/admin-units/22")).status_code == 200
+
+
+async def _job(connection: asyncpg.Connection) -> None:
+    """A row in a table the template leaves empty."""
+    await connection.execute(
+        """INSERT INTO registry.import_job (id, kind, file_format, valid_rows_only, status, done, created, updated,
+               unchanged, invalid, validated, created_by, created_by_role)
+           VALUES (gen_random_uuid(), 'entities', 'csv', false, 'succeeded', 0, 0, 0, 0, 0, 0, 'bench', 'admin')"""
+    )
+
+
+async def _unit_and_job(connection: asyncpg.Connection) -> None:
+    """A row in a table the template fills (copied back after), and one in a table it leaves empty."""
+    await connection.execute(
+        """INSERT INTO registry.admin_unit (code, name, name_folded, level, unit_type, province_code)
+           VALUES ('99', 'Tỉnh Thử', 'tinh thu', 'province', 'tỉnh', '99')"""
+    )
+    await _job(connection)
 
 
 def _summary(name: str, samples: list[float]) -> str:
@@ -132,12 +152,24 @@ async def measure(server: str, repeat: int) -> list[str]:
                 )
 
         rows = await snapshot(worker.admin_url)
-        lines.append(
-            _summary(
-                "reset: wait until quiet, TRUNCATE, check reference",
-                await _timed(repeat, lambda: reset(worker.admin_url, rows)),
-            )
-        )
+        for name, write in (
+            ("reset: after a test that wrote nothing", None),
+            ("reset: after a test that wrote a job", _job),
+            ("reset: after a test that added a unit too", _unit_and_job),
+        ):
+
+            async def written_then_reset(
+                write: Callable[[asyncpg.Connection], Awaitable[None]] | None = write,
+            ) -> None:
+                if write is not None:
+                    connection = await asyncpg.connect(asyncpg_dsn(worker.urls["registry"]))
+                    try:
+                        await write(connection)
+                    finally:
+                        await connection.close()
+                await reset(worker.admin_url, rows)
+
+            lines.append(_summary(name, await _timed(repeat, written_then_reset)))
     finally:
         await cloner.close()
         await drop_run_databases(server, run)

@@ -246,7 +246,8 @@ async def scope(
     request: pytest.FixtureRequest, worker_databases: WorkerDatabases, template: TestDatabase
 ) -> AsyncIterator[Scope]:
     """This test's database access, isolated by what the test needs (tests/support/isolation.py)."""
-    async with worker_databases.scope(_mode(request), template) as chosen:
+    processes = "suite" in request.fixturenames
+    async with worker_databases.scope(_mode(request), template, processes=processes) as chosen:
         yield chosen
 
 

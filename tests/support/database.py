@@ -231,12 +231,19 @@ def _qualified(table: Table) -> str:
     return ".".join(dbadmin.quote_ident(part) for part in table)
 
 
-async def _digest(connection: asyncpg.Connection, table: Table) -> str | None:
-    """md5 of the table's rows in a stable order; None when it has none."""
-    digest: str | None = await connection.fetchval(
-        f"SELECT md5(string_agg(t::text, E'\\n' ORDER BY t::text)) FROM {_qualified(table)} t"
+async def _digests(connection: asyncpg.Connection, tables: list[Table]) -> dict[Table, str | None]:
+    """A fingerprint of each table's rows (their number and a sum of their hashes: no sort), in one
+    statement; None for a table without rows."""
+    if not tables:
+        return {}
+    statement = " UNION ALL ".join(
+        f"SELECT {index} AS i, count(*) AS n, sum(hashtextextended(t::text, 0)) AS h FROM {_qualified(table)} t"
+        for index, table in enumerate(tables)
     )
-    return digest
+    rows = {row["i"]: row for row in await connection.fetch(statement)}
+    return {
+        table: f"{rows[i]['n']}:{rows[i]['h']}" if rows[i]["n"] else None for i, table in enumerate(tables)
+    }
 
 
 async def snapshot(admin_url: str) -> Snapshot:
@@ -244,8 +251,7 @@ async def snapshot(admin_url: str) -> Snapshot:
     connection = await asyncpg.connect(asyncpg_dsn(admin_url))
     try:
         empty, digests, rows = [], {}, {}
-        for table in await _tables(connection):
-            digest = await _digest(connection, table)
+        for table, digest in (await _digests(connection, await _tables(connection))).items():
             if digest is None:
                 empty.append(table)
                 continue
@@ -257,51 +263,50 @@ async def snapshot(admin_url: str) -> Snapshot:
     return Snapshot(tuple(empty), digests, rows)
 
 
-async def _wait_until_quiet(connection: asyncpg.Connection) -> None:
+BUSY = """SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+          AND pid <> pg_backend_pid() AND state <> 'idle'"""
+
+
+async def _wait_until_quiet(connection: asyncpg.Connection, *, twice: bool) -> None:
     """Until nobody else is running a statement or holding a transaction open in the database.
 
-    Seen twice a moment apart, because a real process's import job pauses between its transactions.
+    ``twice``: seen quiet twice a moment apart, for real processes whose import jobs pause between
+    their transactions (work started in-process has been awaited already).
     """
     deadline = time.monotonic() + QUIET_TIMEOUT_S
     quiet = 0
-    while quiet < 2:
-        busy = await connection.fetchval(
-            """SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-               AND pid <> pg_backend_pid() AND state <> 'idle'"""
-        )
-        quiet = 0 if busy else quiet + 1
+    while True:
+        quiet = 0 if await connection.fetchval(BUSY) else quiet + 1
+        if quiet == (2 if twice else 1):
+            return
         if time.monotonic() > deadline:
             raise AssertionError("the database stayed busy after the test")
-        if quiet < 2:
-            await asyncio.sleep(QUIET_RECHECK_S)
+        await asyncio.sleep(QUIET_RECHECK_S)
 
 
-async def reset(admin_url: str, template: Snapshot) -> list[str]:
+async def reset(admin_url: str, template: Snapshot, *, processes: bool = False) -> list[str]:
     """Put the database back to the template's rows, once nobody works in it; the tables restored.
 
     Deleting the few rows a test added costs milliseconds, where dropping a clone costs a checkpoint
     (PostgreSQL 15's DROP DATABASE waits for one) and restarting the e2e processes costs seconds.
-    The tables the template fills are copied back only when a test changed them.
+    The tables the template fills are copied back only when a test changed them. ``processes``:
+    real processes worked in it too.
     """
     connection = await asyncpg.connect(asyncpg_dsn(admin_url))
     try:
-        await _wait_until_quiet(connection)
+        await _wait_until_quiet(connection, twice=processes)
         async with connection.transaction():
             # As the administrator: foreign keys are not checked meanwhile, since every row goes back.
             await connection.execute("SET LOCAL session_replication_role = replica")
             for table in template.empty:
                 await connection.execute(f"DELETE FROM {_qualified(table)}")
-            changed = []
-            for table, digest in template.digests.items():
-                if await _digest(connection, table) != digest:
-                    changed.append(_qualified(table))
-                    await connection.execute(f"DELETE FROM {_qualified(table)}")
-                    await connection.copy_to_table(
-                        table[1],
-                        schema_name=table[0],
-                        source=io.BytesIO(template.rows[table]),
-                        format="binary",
-                    )
-        return changed
+            now = await _digests(connection, list(template.digests))
+            changed = [table for table, digest in template.digests.items() if now[table] != digest]
+            for table in changed:
+                await connection.execute(f"DELETE FROM {_qualified(table)}")
+                await connection.copy_to_table(
+                    table[1], schema_name=table[0], source=io.BytesIO(template.rows[table]), format="binary"
+                )
+        return [_qualified(table) for table in changed]
     finally:
         await connection.close()

@@ -61,10 +61,10 @@ class WorkerDatabases:
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
     async def rolled_back_database(self, template: TestDatabase) -> TestDatabase:
-        """The clone every rolled-back test of this worker runs on (it holds only the template's rows)."""
+        """The clone rolled-back tests run on: the same the tests that commit reset after them, so it
+        holds only the template's rows between any two tests."""
         if self._rolled_back is None:
-            database = await self.cloner.clone(template, f"{self.cloner.prefix}_rolled_back")
-            self._stack.push_async_callback(self.cloner.drop, database)
+            database = (await self.kept_database(template)).database
             engine = make_engine(database.urls["registry"], application_name="test", pool_size=2)
             self._stack.push_async_callback(engine.dispose)
             self._rolled_back = database, engine
@@ -89,8 +89,11 @@ class WorkerDatabases:
         return self._apps[database.name]
 
     @contextlib.asynccontextmanager
-    async def scope(self, mode: Mode, template: TestDatabase) -> AsyncIterator[Scope]:
-        """The test's database access in ``mode``, undone when the test ends."""
+    async def scope(
+        self, mode: Mode, template: TestDatabase, *, processes: bool = False
+    ) -> AsyncIterator[Scope]:
+        """The test's database access in ``mode``, undone when the test ends (``processes``: real
+        processes work in it too)."""
         if mode == "rolled back":
             async with self._rolled_back_scope(template) as rolled_back:
                 yield rolled_back
@@ -106,7 +109,7 @@ class WorkerDatabases:
             leftovers = asyncio.all_tasks() - running - {asyncio.current_task()}
             if leftovers:
                 await asyncio.wait(leftovers, timeout=LEFTOVER_TIMEOUT_S)
-            await reset(kept.database.admin_url, kept.template)
+            await reset(kept.database.admin_url, kept.template, processes=processes)
 
     @contextlib.asynccontextmanager
     async def _rolled_back_scope(self, template: TestDatabase) -> AsyncIterator[Scope]:
