@@ -493,16 +493,27 @@ def _passwords() -> dict[str, str]:
     return {spec.name: dbadmin.new_password() for spec in PROCESSES}
 
 
+INIT_SQL_ATTEMPTS = 5
+
+
 def _run_init_sql(url: str, passwords: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """psql -f init.sql with one -v <name>_password per given process."""
+    """psql -f init.sql with one -v <name>_password per given process.
+
+    Roles are the server's: when another test run sets a role's password at the same moment,
+    PostgreSQL refuses one of the two ("tuple concurrently updated"), and init.sql is run again.
+    """
     variables = [f"--set={name}_password={password}" for name, password in passwords.items()]
-    return subprocess.run(
-        [_psql(), url, "--no-psqlrc", "--quiet", *variables, "--file", str(INIT_SQL)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    for _ in range(INIT_SQL_ATTEMPTS):
+        result = subprocess.run(
+            [_psql(), url, "--no-psqlrc", "--quiet", *variables, "--file", str(INIT_SQL)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if "tuple concurrently updated" not in result.stderr:
+            break
+    return result
 
 
 async def _fetch(url: str, query: str) -> list[asyncpg.Record]:
