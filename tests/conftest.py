@@ -89,6 +89,10 @@ class Run:
         """The URLs of this run's database ``suffix`` on the server."""
         return database_at(server_url, f"{PREFIX}{self.id}_{suffix}", self.passwords)
 
+    def throwaway_name(self, label: str) -> str:
+        """A new name for a database a test makes by itself (the run's sweep drops it if the test cannot)."""
+        return f"{PREFIX}{self.id}_{label}_{uuid.uuid4().hex[:8]}"
+
 
 RUN = pytest.StashKey[Run]()
 

@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -22,6 +21,7 @@ import yaml
 
 from shared import dbadmin
 from shared.topology import EXTENSIONS, EXTENSIONS_SCHEMA, GATEWAY, PROCESSES, SERVICES, ProcessSpec
+from tests.conftest import Run
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 K8S = DEPLOY / "k8s"
@@ -473,12 +473,9 @@ def server(pg_server: str) -> str:
 
 
 @pytest.fixture
-def throwaway_databases(server: str) -> Iterator[list[str]]:
+def throwaway_databases(server: str, run: Run) -> Iterator[list[str]]:
     """Admin URLs of up to two fresh databases, dropped afterwards whatever happens (roles are kept)."""
-    urls = []
-    for _ in range(2):
-        name = f"ocop_deploy_{uuid.uuid4().hex[:12]}"
-        urls.append(dbadmin.with_database(server, name))
+    urls = [dbadmin.with_database(server, run.throwaway_name("deploy")) for _ in range(2)]
     try:
         for url in urls:
             asyncio.run(dbadmin.create_database(url, dbadmin.database_of(url)))

@@ -15,15 +15,15 @@ from alembic import command
 from shared import dbadmin, migrate
 from shared.db import asyncpg_dsn
 from shared.topology import EXTENSIONS, EXTENSIONS_SCHEMA, REGISTRY
+from tests.conftest import Run
 
 
 @asynccontextmanager
-async def _registry_at(server: str, revision: str) -> AsyncIterator[str]:
+async def _registry_at(server: str, name: str, revision: str) -> AsyncIterator[str]:
     """A new database with the registry's schema migrated to ``revision``, as the administrator (its URL).
 
     No role is touched: roles are the server's, and changing them races with other test runs.
     """
-    name = f"ocop_test_{uuid.uuid4().hex[:12]}"
     await dbadmin.create_database(server, name)
     admin_url = dbadmin.with_database(server, name)
     try:
@@ -41,16 +41,16 @@ async def _registry_at(server: str, revision: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def registry_at_0007(pg_server: str) -> AsyncIterator[str]:
+async def registry_at_0007(pg_server: str, run: Run) -> AsyncIterator[str]:
     """The registry's schema at 0007 in a database of its own."""
-    async with _registry_at(pg_server, "0007") as admin_url:
+    async with _registry_at(pg_server, run.throwaway_name("registry_0007"), "0007") as admin_url:
         yield admin_url
 
 
 @pytest.fixture
-async def registry_at_0008(pg_server: str) -> AsyncIterator[str]:
+async def registry_at_0008(pg_server: str, run: Run) -> AsyncIterator[str]:
     """The registry's schema at 0008 in a database of its own."""
-    async with _registry_at(pg_server, "0008") as admin_url:
+    async with _registry_at(pg_server, run.throwaway_name("registry_0008"), "0008") as admin_url:
         yield admin_url
 
 
