@@ -99,6 +99,9 @@ class WorkerDatabases:
                 yield rolled_back
             return
         kept = await self.kept_database(template)
+        # Started before looking at what runs: its lifespan's own tasks (the stalled-job sweep) are not
+        # the test's to wait for.
+        await self.app(kept.database)
         running = asyncio.all_tasks()
         connection = await asyncpg.connect(asyncpg_dsn(kept.database.urls["registry"]))
         try:
@@ -107,9 +110,11 @@ class WorkerDatabases:
             await connection.close()
             # Work the test started in this process (an import job) ends before its rows are removed.
             leftovers = asyncio.all_tasks() - running - {asyncio.current_task()}
-            if leftovers:
-                await asyncio.wait(leftovers, timeout=LEFTOVER_TIMEOUT_S)
+            _, pending = await asyncio.wait(leftovers, timeout=LEFTOVER_TIMEOUT_S) if leftovers else ((), ())
+            for task in pending:
+                task.cancel()
             await reset(kept.database.admin_url, kept.template, processes=processes)
+            assert not pending, f"work the test started still ran {LEFTOVER_TIMEOUT_S:.0f} s later: {pending}"
 
     @contextlib.asynccontextmanager
     async def _rolled_back_scope(self, template: TestDatabase) -> AsyncIterator[Scope]:
