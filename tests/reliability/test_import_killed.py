@@ -87,19 +87,29 @@ async def kill_while_writing(
     )
 
 
-async def test_a_killed_entity_import_writes_nothing(
+async def _entity_import_killed(
     registry: RunningProcess, db: asyncpg.Connection
-) -> None:
+) -> tuple[dict[str, Any], dict[str, str], list[dict[str, str]]]:
+    """An entity imported, then an import of new entities and a change to it, killed while writing.
+
+    Returns the job as left, the entity imported first and the rows of the killed import.
+    """
     unit = await builders.unit(db)
     existing = entity_row(unit)
     async with httpx.AsyncClient(base_url=registry.url) as client:
         assert (await imported(client, "entities", csv_file(ENTITY_COLUMNS, [existing])))["created"] == 1
     rows = [entity_row(unit) for _ in range(NEW_ROWS)] + [dict(existing, address="Khu 9, phường Hà Lầm")]
-
     job = await kill_while_writing(
         registry, db, "entities", csv_file(ENTITY_COLUMNS, rows),
         f"SELECT 1 FROM registry.entity WHERE tax_code = '{existing['tax_code']}'",
     )  # fmt: skip
+    return job, existing, rows
+
+
+async def test_a_killed_entity_import_writes_nothing(
+    registry: RunningProcess, db: asyncpg.Connection
+) -> None:
+    job, existing, rows = await _entity_import_killed(registry, db)
 
     # The job's progress was committed on the way; none of its data was.
     assert (job["status"], job["done"], job["created"]) == ("importing", NEW_ROWS, 0)
@@ -145,15 +155,7 @@ async def test_a_killed_product_import_writes_no_product_and_no_history(
 async def test_the_killed_import_is_failed_by_a_replica_that_lives_on(
     registry: RunningProcess, database: TestDatabase, db: asyncpg.Connection, tmp_path: Path
 ) -> None:
-    unit = await builders.unit(db)
-    existing = entity_row(unit)
-    async with httpx.AsyncClient(base_url=registry.url) as client:
-        assert (await imported(client, "entities", csv_file(ENTITY_COLUMNS, [existing])))["created"] == 1
-    rows = [entity_row(unit) for _ in range(NEW_ROWS)] + [dict(existing, address="Khu 9, phường Hà Lầm")]
-    job = await kill_while_writing(
-        registry, db, "entities", csv_file(ENTITY_COLUMNS, rows),
-        f"SELECT 1 FROM registry.entity WHERE tax_code = '{existing['tax_code']}'",
-    )  # fmt: skip
+    job, _, rows = await _entity_import_killed(registry, db)
     assert job["status"] == "importing"
     # Another replica, checking often for jobs without progress, fails the dead process's job.
     survivor = start_process(
