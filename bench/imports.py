@@ -42,6 +42,7 @@ from shared.security.keys import generate_rsa_pair, jwks
 from shared.security.principal import Principal, Role
 from shared.text import fold
 from shared.topology import REGISTRY, REPO_ROOT
+from tests.builders import ENTITY_COLUMNS, PRODUCT_COLUMNS
 from tests.support.processes import RunningProcess, free_port, start_process, stop, wait_until_healthy
 
 DEFAULT_OUTPUT = REPO_ROOT / "bench" / "results" / "imports.json"
@@ -57,16 +58,6 @@ KID = "bench-imports"
 ISSUER, AUDIENCE = "ocop-gateway", "ocop-platform"
 MIB = 1024 * 1024
 
-ENTITY_COLUMNS = [
-    "entity_type", "legal_name", "tax_code", "business_registration_no", "business_registration_date",
-    "business_registration_authority", "representative_name", "representative_gender",
-    "representative_ethnicity", "address", "commune_code", "phone", "email", "website", "members_count",
-    "local_workers_count", "raw_material_area_ha", "certifications", "gs1_company_prefix",
-]  # fmt: skip
-PRODUCT_COLUMNS = [
-    "entity_tax_code", "name", "name_en", "description", "story", "product_set", "classification", "gtin",
-    "external_id",
-]  # fmt: skip
 ENTITY_TYPES = ("cooperative", "enterprise", "cooperative_group", "household_business")
 
 

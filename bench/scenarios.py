@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -13,16 +12,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 from bench.cpu import CpuMeter, background_busy
 from bench.load import LoadResult, require_loopback
+from shared import dbadmin
+from shared.db import asyncpg_dsn
 from shared.security.jwt import TokenSigner
 from shared.security.keys import generate_rsa_pair, jwks
 from shared.security.principal import Principal, Role
 from shared.topology import GATEWAY, PROCESSES, REGISTRY, REPO_ROOT
-from tests.registry.factories import create_unit, unique_tax_code
-from tests.support.database import TestDatabase, create_test_database, drop_test_database, resolve_server
+from tests import builders
+from tests.support.database import TestDatabase, create_migrated, database_at, drop_test_database, test_server
 from tests.support.processes import (
     HOST,
     RunningProcess,
@@ -129,15 +131,11 @@ def _auth(role: Role, scope: str | None) -> dict[str, str]:
 @contextlib.contextmanager
 def throwaway_database() -> Iterator[TestDatabase]:
     """A migrated database of its own, dropped (and any embedded server stopped) on exit."""
-    with tempfile.TemporaryDirectory(prefix="ocop-bench-pg-") as state_dir:
-        server_url, embedded = resolve_server(Path(state_dir))
+    with test_server() as server_url:
+        passwords = {spec.name: dbadmin.new_password() for spec in PROCESSES}
+        database = database_at(server_url, f"ocop_bench_{uuid.uuid4().hex[:12]}", passwords)
         try:
-            database = create_test_database(server_url, embedded)
-        except BaseException:
-            if embedded is not None:
-                embedded.stop()
-            raise
-        try:
+            create_migrated(database, passwords)
             yield database
         finally:
             drop_test_database(database)
@@ -182,15 +180,23 @@ def processes_under_test(database: TestDatabase, log_dir: Path) -> Iterator[dict
             stop(list(extra.values()))
 
 
+async def _unit(database: TestDatabase) -> builders.Unit:
+    connection = await asyncpg.connect(asyncpg_dsn(database.urls["registry"]))
+    try:
+        return await builders.unit(connection, commune_name="Xã Đo Tải")
+    finally:
+        await connection.close()
+
+
 def create_product(registry_url: str, database: TestDatabase) -> str:
     """Register and certify the product every read scenario fetches (its public catalogue record)."""
     require_loopback(registry_url)
-    unit = asyncio.run(create_unit(database, "Xã Đo Tải"))
+    unit = asyncio.run(_unit(database))
     with httpx.Client(base_url=registry_url, timeout=10) as client:
         entity = client.post(
             "/v1/entities",
             json={"entity_type": "cooperative", "legal_name": "Hợp tác xã Lâm sản Ba Chẽ (bench)",
-                  "tax_code": unique_tax_code(), "representative_name": "Nguyễn Thị Hoa",
+                  "tax_code": builders.tax_code(), "representative_name": "Nguyễn Thị Hoa",
                   "commune_code": unit.commune_code},
             headers=_auth(Role.commune_officer, unit.commune_code),
         )  # fmt: skip
