@@ -28,25 +28,18 @@ class BodyLimits:
     default_bytes: int = MIB
     routes: Sequence[tuple[str, int]] = field(default_factory=tuple)
     read_timeout_s: float = 30.0
+    _compiled: tuple[tuple[re.Pattern[str], int], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        compiled = tuple((re.compile(pattern), cap) for pattern, cap in self.routes)
+        object.__setattr__(self, "_compiled", compiled)
 
     def cap_for(self, method: str, path: str) -> int:
         """The largest body accepted for ``method path``."""
-        for pattern, cap in self._compiled():
+        for pattern, cap in self._compiled:
             if pattern.fullmatch(f"{method} {path}"):
                 return cap
         return self.default_bytes
-
-    def _compiled(self) -> list[tuple[re.Pattern[str], int]]:
-        cached: list[tuple[re.Pattern[str], int]] | None = self.__dict__.get("_patterns")
-        if cached is None:
-            cached = [(re.compile(pattern), cap) for pattern, cap in self.routes]
-            object.__setattr__(self, "_patterns", cached)
-        return cached
-
-
-class _Refused(Exception):
-    def __init__(self, status: int) -> None:
-        self.status = status
 
 
 class RequestBodyGuard:
@@ -57,7 +50,9 @@ class RequestBodyGuard:
         self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not _has_body(scope):
+            # Most requests (every GET) carry no body: nothing to count, and nothing may time out
+            # a long download that listens on receive() for the client leaving.
             await self.app(scope, receive, send)
             return
         cap = self.limits.cap_for(scope["method"], scope["path"])
@@ -68,11 +63,14 @@ class RequestBodyGuard:
         received = 0
         refused: int | None = None
         response_started = False
+        body_complete = False
 
         async def guarded_receive() -> Message:
-            nonlocal received, refused
+            nonlocal received, refused, body_complete
             if refused is not None:
                 return {"type": "http.disconnect"}
+            if body_complete:
+                return await receive()  # only the client's leaving is left to hear: no deadline
             try:
                 async with asyncio.timeout(self.limits.read_timeout_s):
                     message = await receive()
@@ -84,6 +82,7 @@ class RequestBodyGuard:
                 if received > cap:
                     refused = 413
                     return {"type": "http.disconnect"}
+                body_complete = not message.get("more_body", False)
             return message
 
         async def guarded_send(message: Message) -> None:
@@ -101,6 +100,10 @@ class RequestBodyGuard:
                 raise
         if refused is not None and not response_started:
             await _answer(scope, receive, send, refused, cap)
+
+
+def _has_body(scope: Scope) -> bool:
+    return any(name in (b"content-length", b"transfer-encoding") for name, _ in scope["headers"])
 
 
 def _content_length(scope: Scope) -> int | None:

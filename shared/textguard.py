@@ -8,6 +8,7 @@ included, and the path by ``ControlCharacterGuard`` (nothing allowed).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from urllib.parse import parse_qsl, unquote
 
@@ -16,6 +17,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from shared.errors import problem_response
 
 TEXT_WHITESPACE = frozenset("\t\n\r")
+# A control character reaches a path or query only percent-encoded or as a raw byte outside printable ASCII.
+_MAYBE_CONTROL = re.compile(rb"[%\x00-\x1f\x7f-\xff]")
 MESSAGE = "control characters (NUL and the like) are not allowed"
 
 
@@ -60,11 +63,12 @@ class ControlCharacterGuard:
 
     @staticmethod
     def _offending_field(scope: Scope) -> str | None:
-        if forbidden_character(unquote(scope.get("raw_path", b"").decode("latin-1")), allow_whitespace=False):
-            return "path"
+        raw_path: bytes = scope.get("raw_path", b"")
         query_string: bytes = scope.get("query_string", b"")
-        if not query_string:
-            return None
+        if not _MAYBE_CONTROL.search(raw_path) and not _MAYBE_CONTROL.search(query_string):
+            return None  # plain ASCII without escapes: no control character can hide in it
+        if forbidden_character(unquote(raw_path.decode("latin-1")), allow_whitespace=False):
+            return "path"
         for name, value in _query_fields(query_string):
             if forbidden_character(value, allow_whitespace=False) or forbidden_character(
                 name, allow_whitespace=False

@@ -30,3 +30,33 @@ async def test_a_json_body_over_the_default_cap_is_413_in_the_service(
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["max_bytes"] == MIB
+
+
+async def test_a_download_outlasting_the_body_timeout_is_not_cut() -> None:
+    import asyncio
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import StreamingResponse
+    from starlette.routing import Route
+
+    from shared.body_limits import RequestBodyGuard
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(5):
+            await asyncio.sleep(0.1)
+            yield b"x" * 10
+
+    async def download(_: Request) -> StreamingResponse:
+        return StreamingResponse(chunks())
+
+    async def upload(request: Request) -> StreamingResponse:
+        await request.body()
+        return StreamingResponse(chunks())
+
+    app = Starlette(routes=[Route("/file", download), Route("/upload", upload, methods=["POST"])])
+    guarded = RequestBodyGuard(app, BodyLimits(MIB, (), read_timeout_s=0.2))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=guarded), base_url="http://t") as client:
+        # Streaming responses listen on receive() for the client leaving, longer than the body timeout.
+        assert (await client.get("/file")).content == b"x" * 50
+        assert (await client.post("/upload", content=b"{}")).content == b"x" * 50
