@@ -22,7 +22,7 @@ from shared.embedded import EmbeddedPostgres, adopt_orphans, reap_orphans
 from shared.security.jwt import TokenSigner
 from shared.security.keys import ensure_dev_keys
 from shared.security.principal import Principal, Role
-from shared.topology import GATEWAY, PROCESSES, REPO_ROOT, SERVICES, ProcessSpec
+from shared.topology import GATEWAY, PROCESSES, REGISTRY, REPO_ROOT, SERVICES, ProcessSpec
 
 STATE_DIR = Path(os.environ.get("OCOP_STATE_DIR", REPO_ROOT / ".ocop"))
 HOST = "127.0.0.1"
@@ -104,7 +104,10 @@ def port_of(spec: ProcessSpec) -> int:
 
 def _process_env(urls: dict[str, str]) -> dict[str, str]:
     env = {f"{spec.env_prefix}DATABASE_URL": urls[spec.name] for spec in PROCESSES}
-    _, public_keys = ensure_dev_keys(STATE_DIR)
+    private_key, public_keys = ensure_dev_keys(STATE_DIR)
+    # Scoring calls the registry with service tokens of its own, signed with the development key.
+    env["SCORING_REGISTRY_URL"] = f"http://{HOST}:{port_of(REGISTRY)}"
+    env.setdefault("SCORING_SERVICE_SIGNING_KEY", os.environ.get("SCORING_SERVICE_SIGNING_KEY", private_key))
     for spec in PROCESSES:
         env.setdefault(
             f"{spec.env_prefix}JWT_PUBLIC_KEYS",

@@ -548,14 +548,21 @@ async def _propagate_request_id(request: httpx.Request) -> None:
 
 
 def make_service_client(
-    base_url: str, *, timeouts: Timeouts | None = None, max_connections: int = 50
+    base_url: str,
+    *,
+    timeouts: Timeouts | None = None,
+    max_connections: int = 50,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
-    """An httpx client for calls to another service; create one per upstream in lifespan."""
+    """An httpx client for calls to another service; create one per upstream in lifespan.
+
+    ``transport`` replaces the network (tests hand in the other service's app in-process).
+    """
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=_httpx_timeout(timeouts or Timeouts()),
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-        transport=httpx.AsyncHTTPTransport(retries=2),
+        transport=transport or httpx.AsyncHTTPTransport(retries=2),
         event_hooks={"request": [_propagate_request_id]},
     )
 
@@ -568,3 +575,38 @@ async def get_json_status(client: httpx.AsyncClient, path: str, deadline_s: floa
     except (TimeoutError, httpx.HTTPError):
         return 0
     return response.status_code
+
+
+@dataclass(frozen=True)
+class JsonAnswer:
+    """Another service's answer: status, body (None unless JSON) and headers."""
+
+    status: int
+    body: object
+    headers: dict[str, str]
+
+
+async def request_json(
+    client: httpx.AsyncClient,
+    method: str,
+    path: str,
+    *,
+    headers: dict[str, str] | None = None,
+    json: object = None,
+    deadline_s: float = 10.0,
+) -> JsonAnswer:
+    """One JSON call within an overall deadline; UpstreamTimeout / UpstreamConnectError when it fails."""
+    try:
+        async with asyncio.timeout(deadline_s):
+            response = await client.request(method, path, headers=headers, json=json)
+    except (TimeoutError, httpx.TimeoutException) as exc:
+        raise UpstreamTimeout(f"{method} {path}: no answer within {deadline_s:g} s") from exc
+    except httpx.HTTPError as exc:
+        raise UpstreamConnectError(f"{method} {path}: {exc}") from exc
+    body: object = None
+    if "json" in response.headers.get("content-type", ""):
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+    return JsonAnswer(response.status_code, body, dict(response.headers))

@@ -210,7 +210,7 @@ def demo_template(pg_server: str, run: Run, base_template: TestDatabase) -> Test
 @pytest.fixture(scope="session")
 async def worker_databases(pg_server: str, run: Run) -> AsyncIterator[WorkerDatabases]:
     """This worker's clones of the run's templates, and the registry apps serving them."""
-    databases = WorkerDatabases(Cloner(pg_server, f"{PREFIX}{run.id}_{worker()}"), registry_app)
+    databases = WorkerDatabases(Cloner(pg_server, f"{PREFIX}{run.id}_{worker()}"), registry_app, scoring_app)
     try:
         yield databases
     finally:
@@ -303,6 +303,18 @@ def registry_app(database: TestDatabase) -> FastAPI:
     )
 
 
+def scoring_app(database: TestDatabase, registry: FastAPI) -> FastAPI:
+    """The scoring app on ``database``, calling ``registry`` in-process with the test key as its own."""
+    from services.scoring.config import ScoringSettings
+    from services.scoring.main import create_app
+
+    settings = ScoringSettings(
+        database_url=database.urls["scoring"], environment="test", jwt_public_keys=test_jwks(),
+        registry_url="http://registry", service_signing_key=rsa_pair()[0], service_key_id=JWT_KID,
+    )  # fmt: skip
+    return create_app(settings, registry_transport=httpx.ASGITransport(app=registry))
+
+
 async def asgi_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to ``app`` in-process, with its lifespan running."""
     async with app.router.lifespan_context(app):
@@ -322,6 +334,28 @@ async def registry_client(
         # Sessions in the test's transaction; reads outside any transaction (the public catalogue's
         # pool) stay outside it and see only committed rows: a test of those commits.
         app.state.db = Database(scope.registry.engine, scope.registry.sessionmaker, started.reads)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as c:
+            yield c
+    finally:
+        app.state.db = started
+
+
+# The scoring service in-process
+
+
+@pytest.fixture
+async def scoring_client(
+    scope: Scope, worker_databases: WorkerDatabases, registry_client: httpx.AsyncClient
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The scoring service in-process, seeing only this test's rows; it calls the in-process registry,
+    which sees the same test's rows (``registry_client`` binds it)."""
+    app = await worker_databases.scoring_app(scope.database)
+    started = app.state.db
+    if scope.scoring is not None:
+        app.state.db = Database(scope.scoring.engine, scope.scoring.sessionmaker, started.reads)
     try:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver"

@@ -2,22 +2,56 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 from fastapi import FastAPI
 
+from services.scoring.audit.router import router as audit_router
 from services.scoring.config import ScoringSettings, get_settings
+from services.scoring.registry import RegistryClient
 from shared.app import create_service_app, database_lifespan
+from shared.security.jwt import TokenSigner
+from shared.security.service_tokens import ServiceIdentity
 
 
-def create_app(settings: ScoringSettings | None = None) -> FastAPI:
-    """Build the scoring app (from the environment's settings unless given)."""
+def service_identity(settings: ScoringSettings) -> ServiceIdentity | None:
+    """This service's identity towards the registry, when it holds a signing key."""
+    key = settings.service_signing_key.get_secret_value()
+    if not key:
+        return None
+    signer = TokenSigner(key, kid=settings.service_key_id, issuer=settings.jwt_issuer)
+    return ServiceIdentity(signer, name="scoring", audience=settings.jwt_audience)
+
+
+def create_app(settings: ScoringSettings | None = None, *, registry_transport: Any = None) -> FastAPI:
+    """Build the scoring app (from the environment's settings unless given).
+
+    ``registry_transport`` replaces the network to the registry (tests serve it in-process).
+    """
     settings = settings or get_settings()
+    database = database_lifespan("scoring", settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.registry = RegistryClient(
+            settings.registry_url, service_identity(settings),
+            timeout_s=settings.registry_timeout_s, transport=registry_transport,
+        )  # fmt: skip
+        try:
+            async with database(app):
+                yield
+        finally:
+            await app.state.registry.aclose()
+
     return create_service_app(
         name="scoring",
         title="OCOP Scoring",
         description="Criteria versions, councils, dossiers, scorecards, star results and certificates.",
         settings=settings,
-        routers=[],
-        lifespan=database_lifespan("scoring", settings),
+        routers=[audit_router],
+        lifespan=lifespan,
     )
 
 

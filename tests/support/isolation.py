@@ -39,6 +39,9 @@ class Scope:
     db: asyncpg.Connection
     database: TestDatabase
     registry: Database | None = None  # rolled back: the registry's sessions, bound to the test's transaction
+    scoring: Database | None = (
+        None  # rolled back: the scoring service's, bound to its own rolled-back transaction
+    )
 
 
 @dataclass
@@ -55,7 +58,8 @@ class WorkerDatabases:
 
     cloner: Cloner
     make_app: Callable[[TestDatabase], FastAPI]
-    _rolled_back: tuple[TestDatabase, AsyncEngine] | None = None
+    make_scoring_app: Callable[[TestDatabase, FastAPI], FastAPI]
+    _rolled_back: tuple[TestDatabase, AsyncEngine, AsyncEngine] | None = None
     _kept: dict[str, Kept] = field(default_factory=dict)
     _apps: dict[str, FastAPI] = field(default_factory=dict)
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
@@ -67,7 +71,9 @@ class WorkerDatabases:
             database = (await self.kept_database(template)).database
             engine = make_engine(database.urls["registry"], application_name="test", pool_size=2)
             self._stack.push_async_callback(engine.dispose)
-            self._rolled_back = database, engine
+            scoring = make_engine(database.urls["scoring"], application_name="test", pool_size=2)
+            self._stack.push_async_callback(scoring.dispose)
+            self._rolled_back = database, engine, scoring
         return self._rolled_back[0]
 
     async def kept_database(self, template: TestDatabase) -> Kept:
@@ -87,6 +93,15 @@ class WorkerDatabases:
             await self._stack.enter_async_context(app.router.lifespan_context(app))
             self._apps[database.name] = app
         return self._apps[database.name]
+
+    async def scoring_app(self, database: TestDatabase) -> FastAPI:
+        """The scoring app serving a long-lived clone, calling the registry app of the same clone in-process."""
+        key = f"scoring:{database.name}"
+        if key not in self._apps:
+            app = self.make_scoring_app(database, await self.app(database))
+            await self._stack.enter_async_context(app.router.lifespan_context(app))
+            self._apps[key] = app
+        return self._apps[key]
 
     @contextlib.asynccontextmanager
     async def scope(
@@ -120,18 +135,26 @@ class WorkerDatabases:
     async def _rolled_back_scope(self, template: TestDatabase) -> AsyncIterator[Scope]:
         database = await self.rolled_back_database(template)
         assert self._rolled_back is not None
-        engine = self._rolled_back[1]
-        async with engine.connect() as connection:
+        _, engine, scoring_engine = self._rolled_back
+        async with engine.connect() as connection, scoring_engine.connect() as scoring_connection:
             transaction = await connection.begin()
+            scoring_transaction = await scoring_connection.begin()
             # The driver sends BEGIN with the first statement: send it now, before the test's raw SQL.
             await connection.execute(text("SELECT 1"))
             raw = await connection.get_raw_connection()
             sessions = async_sessionmaker(
                 bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
             )
+            scoring_sessions = async_sessionmaker(
+                bind=scoring_connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+            )
             try:
-                yield Scope("rolled back", raw.driver_connection, database, Database(engine, sessions))  # type: ignore[arg-type]
+                yield Scope(
+                    "rolled back", raw.driver_connection, database, Database(engine, sessions),  # type: ignore[arg-type]
+                    Database(scoring_engine, scoring_sessions),
+                )  # fmt: skip
             finally:
+                await scoring_transaction.rollback()
                 await transaction.rollback()
 
     async def close(self) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared.topology import GATEWAY, SERVICES, ProcessSpec
+from tests.support.keys import rsa_pair
 
 HOST = "127.0.0.1"
 
@@ -100,6 +101,10 @@ def process_env(urls: dict[str, str], ports: dict[str, int]) -> dict[str, str]:
         env[f"GATEWAY_{spec.name.upper()}_URL"] = f"http://{HOST}:{ports[spec.name]}"
     env["GATEWAY_ENVIRONMENT"] = env["REGISTRY_ENVIRONMENT"] = "test"
     env["SCORING_ENVIRONMENT"] = env["STAMPS_ENVIRONMENT"] = "test"
+    # Scoring calls the registry directly, with service tokens signed by the key the tests trust.
+    env["SCORING_REGISTRY_URL"] = f"http://{HOST}:{ports['registry']}"
+    env["SCORING_SERVICE_SIGNING_KEY"] = rsa_pair()[0]
+    env["SCORING_SERVICE_KEY_ID"] = "test-1"
     return env
 
 
