@@ -50,6 +50,14 @@ class WorkbookRefused(ProblemError):
     title = "File refused"
 
 
+class UnsupportedMediaType(ProblemError):
+    """A workbook upload that is not multipart/form-data (415)."""
+
+    status = 415
+    type = "unsupported-file-type"
+    title = "Unsupported media type"
+
+
 class ScoreSheetNotDraft(Conflict):
     """Only a draft is published; a published sheet stays as it is."""
 

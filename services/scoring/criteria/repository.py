@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, column, func, insert, or_, select, table, update
+from sqlalchemy import Connection, Select, column, func, insert, or_, select, table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.scoring.criteria.models import (
@@ -205,10 +205,6 @@ class ScoreSheetRepository(Repository[ScoreSheet]):
         )
         sheet: ScoreSheet | None = await self.session.scalar(query)
         return sheet
-
-    async def mark_used(self, sheet_id: uuid.UUID) -> None:
-        """Mark a sheet pinned by an application: from now on it is never changed or deleted."""
-        await self.session.execute(update(ScoreSheet).where(ScoreSheet.id == sheet_id).values(used=True))
 
 
 # The reference data written by migrations: tables named column by column, so a later change to the
