@@ -7,12 +7,15 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.products.classification import PRODUCT_SETS, classify
 from services.registry.products.classification import VERSIONS as CLASSIFICATIONS
-from services.scoring.criteria import service
+from services.scoring.criteria import loading, service
 from services.scoring.criteria.arithmetic import score_card
 from services.scoring.criteria.errors import ScoreSheetNotFound
+from services.scoring.criteria.validation import NodeDraft
 from services.scoring.criteria.versions import VERSIONS
 from tests.scoring.criteria_support import (
     ADMIN,
@@ -291,3 +294,40 @@ async def test_submission_refuses_unknown_versions_sets_and_sheets(scoring_clien
         assert getattr(bad_set.value, "status", None) == 422
         with pytest.raises(ScoreSheetNotFound):
             await service.sheet_tree(session, sheet_id=uuid.uuid4())
+
+
+async def _reference_counts(session: AsyncSession) -> tuple[int, ...]:
+    tables = ("criteria_version", "product_set", "score_sheet", "sheet_node", "sheet_option")
+    return tuple([await session.scalar(text(f"SELECT count(*) FROM scoring.{table}")) for table in tables])
+
+
+async def test_loading_the_reference_data_again_changes_nothing(scoring_client: httpx.AsyncClient) -> None:
+    async with scoring_session(scoring_client) as session:
+        before = await _reference_counts(session)
+        assert before[:3] == (5, 130, 5)
+        await (await session.connection()).run_sync(loading.load_reference)
+        assert await _reference_counts(session) == before
+
+
+async def test_a_changed_generic_sheet_loads_as_the_versions_next_sheet(
+    scoring_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = loading.generic_nodes
+
+    def amended(code: str) -> list[NodeDraft]:
+        nodes = shipped(code)
+        if code == "148":
+            nodes[1].title = "Tổ chức sản xuất (sửa đổi)"
+        return nodes
+
+    monkeypatch.setattr(loading, "generic_nodes", amended)
+    async with scoring_session(scoring_client) as session:
+        await (await session.connection()).run_sync(loading.load_reference)
+        pinned = await service.sheet_for_submission(session, criteria_version="148", product_set=1)
+        tree = await service.sheet_tree(session, sheet_id=pinned.id)
+    assert (pinned.source, pinned.sheet_version) == ("generic", 2)
+    assert tree.by_code["A.1"].title == "Tổ chức sản xuất (sửa đổi)"
+    listed = await scoring_client.get("/v1/score-sheets", params={"source": "generic", "limit": 20})
+    assert sorted((s["criteria_version"], s["sheet_version"]) for s in listed.json()["items"]) == [
+        ("1048", 1), ("1048+781", 1), ("148", 1), ("148", 2), ("148+1489", 1), ("26/2026", 1),
+    ]  # fmt: skip
