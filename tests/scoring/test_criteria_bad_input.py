@@ -253,3 +253,29 @@ async def test_an_upload_without_a_file_or_not_multipart(scoring_client: httpx.A
 async def test_an_upload_over_the_body_limit_is_a_413(scoring_client: httpx.AsyncClient) -> None:
     response = await upload(scoring_client, ADMIN, b"\0" * (2 * 1024 * 1024))
     assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/v1/product-sets", {"criteria_version": "2099"}, "query.criteria_version"),
+        (
+            "/v1/product-sets",
+            {"criteria_version": "148+1489"},
+            "query.criteria_version",
+        ),  # "+" read as a space
+        ("/v1/product-sets", {"cursor": "bm90LWEtY3Vyc29y"}, "query.cursor"),
+        ("/v1/score-sheets", {"criteria_version": "26/2027"}, "query.criteria_version"),
+        ("/v1/score-sheets", {"product_set": "27"}, "query.product_set"),
+        ("/v1/score-sheets", {"status": "archived"}, "query.status"),
+        ("/v1/score-sheets", {"cursor": "bm90LWEtY3Vyc29y"}, "query.cursor"),
+        ("/v1/score-sheets/not-a-uuid", {}, "path.sheet_id"),
+    ],
+)
+async def test_bad_query_parameters_name_the_parameter(
+    scoring_client: httpx.AsyncClient, path: str, params: dict[str, str], field: str
+) -> None:
+    query = "&".join(f"{name}={value}" for name, value in params.items())  # sent unencoded, as typed
+    response = await scoring_client.get(f"{path}?{query}" if query else path)
+    assert response.status_code == 422, response.text
+    assert field in response.text
