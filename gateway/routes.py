@@ -9,7 +9,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     ),
     "scoring": (
         "/v1/criteria-versions", "/v1/product-sets", "/v1/score-sheets", "/v1/councils", "/v1/rounds",
-        "/v1/applications", "/v1/certificates",
+        "/v1/applications", "/v1/results", "/v1/certificates", "/v1/audit",
     ),
     "stamps": ("/v1/stamp-batches", "/v1/stamps", "/v1/scans", "/v1/anomalies", "/epcis", "/01", "/v"),
 }  # fmt: skip

@@ -9,6 +9,7 @@ Tests move the clock with ``frozen_at``.
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -50,3 +51,10 @@ def frozen_at(moment: datetime) -> Iterator[None]:
         yield
     finally:
         _source.reset(token)
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later, or that month's last day when it has no such day (29 Feb → 28 Feb)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))

@@ -311,6 +311,7 @@ def scoring_app(database: TestDatabase, registry: FastAPI) -> FastAPI:
     settings = ScoringSettings(
         database_url=database.urls["scoring"], environment="test", jwt_public_keys=test_jwks(),
         registry_url="http://registry", service_signing_key=rsa_pair()[0], service_key_id=JWT_KID,
+        certificate_job_every_s=0,  # tests run the job's passes themselves
     )  # fmt: skip
     return create_app(settings, registry_transport=httpx.ASGITransport(app=registry))
 

@@ -9,6 +9,8 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.scoring.audit.router import router as audit_router
+from services.scoring.certificates.router import router as certificates_router
+from services.scoring.certificates.runner import CertificateJobs
 from services.scoring.config import ScoringSettings, get_settings
 from services.scoring.criteria.router import routers as criteria_routers
 from services.scoring.registry import RegistryClient
@@ -42,7 +44,18 @@ def create_app(settings: ScoringSettings | None = None, *, registry_transport: A
         )  # fmt: skip
         try:
             async with database(app):
-                yield
+                jobs = None
+                if settings.certificate_job_every_s > 0:
+                    jobs = CertificateJobs(
+                        lambda: app.state.db, app.state.registry, every_s=settings.certificate_job_every_s
+                    )
+                    jobs.start()
+                app.state.certificate_jobs = jobs
+                try:
+                    yield
+                finally:
+                    if jobs is not None:
+                        await jobs.stop()
         finally:
             await app.state.registry.aclose()
 
@@ -51,7 +64,7 @@ def create_app(settings: ScoringSettings | None = None, *, registry_transport: A
         title="OCOP Scoring",
         description="Criteria versions, councils, dossiers, scorecards, star results and certificates.",
         settings=settings,
-        routers=[audit_router, *criteria_routers],
+        routers=[*criteria_routers, certificates_router, audit_router],
         lifespan=lifespan,
     )
 

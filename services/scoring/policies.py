@@ -31,3 +31,13 @@ def can_read(principal: Principal, place: Place) -> bool:
 def is_admin(principal: Principal) -> bool:
     """Admins configure what is national: criteria versions and the shipped score sheets."""
     return principal.role is Role.admin
+
+
+def results_visibility(principal: Principal) -> Visibility:
+    """Results and certificates: as ``visibility``, and the national system sees every province's."""
+    return scopes.visibility(principal, unscoped=READ_RESULTS_EVERYWHERE)
+
+
+def can_read_results(principal: Principal, place: Place) -> bool:
+    """The single-record twin of ``results_visibility``."""
+    return scopes.can_read(principal, place, unscoped=READ_RESULTS_EVERYWHERE)

@@ -1,0 +1,246 @@
+"""Certificates: issue rules, numbers, validity, supersession, the scheduled lifecycle, revocation,
+reads by role, the public lookup, and the announcement to the registry (with the registry up and down)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.scoring.certificates import service
+from services.scoring.certificates.errors import LevelMayNotCertify, ResultNotCertifiable
+from services.scoring.certificates.service import IssueFacts
+from services.scoring.registry import RegistryClient
+from shared import clock
+from shared.security.principal import Principal, Role
+from tests import builders
+from tests.conftest import auth
+from tests.support.isolation import Scope
+
+ADMIN = Principal(sub="admin", role=Role.admin)
+AUTHORITY = "Ủy ban nhân dân tỉnh Thử"
+MINISTRY = "Bộ Nông nghiệp và Môi trường"
+
+
+@pytest.fixture
+async def session(scope: Scope, scoring_client: httpx.AsyncClient) -> AsyncIterator[AsyncSession]:
+    """A scoring session in the test's rolled-back transaction (the one the in-process app uses)."""
+    assert scope.scoring is not None
+    async with scope.scoring.sessionmaker() as opened:
+        yield opened
+
+
+def facts(product_id: uuid.UUID | None = None, **overrides: Any) -> IssueFacts:
+    """What a decided 4★ provincial result under 148+1489 carries, for a product of province 91."""
+    values: dict[str, Any] = {
+        "product_id": product_id or uuid.uuid4(), "entity_id": uuid.uuid4(), "province_code": "91",
+        "commune_code": "91001", "product_set": 8, "product_name": "Chả mực Hạ Long",
+        "entity_name": "Hợp tác xã Thử", "star": 4, "level": "province", "criteria_version": "148+1489",
+    }  # fmt: skip
+    return IssueFacts(**(values | overrides))
+
+
+async def issue(session: AsyncSession, the_facts: IssueFacts, issued_on: date, **kwargs: Any) -> Any:
+    authority = MINISTRY if the_facts.level == "central" else AUTHORITY
+    return await service.record_issue(
+        session, actor=ADMIN, facts=the_facts, decision_number="12/QĐ-UBND", issuing_authority=authority,
+        issued_on=issued_on, **kwargs,
+    )  # fmt: skip
+
+
+async def test_numbers_are_per_authority_and_year_and_validity_is_36_months(session: AsyncSession) -> None:
+    """Sequence numbers restart per authority and year; 29 Feb plus 36 months is 28 Feb."""
+    first = await issue(session, facts(), date(2024, 2, 29))
+    second = await issue(session, facts(), date(2024, 5, 1))
+    next_year = await issue(session, facts(), date(2025, 1, 2))
+    central = await issue(session, facts(star=5, level="central"), date(2024, 6, 1))
+    assert (first.number, second.number) == ("OCOP-91-2024-0001", "OCOP-91-2024-0002")
+    assert next_year.number == "OCOP-91-2025-0001"
+    assert central.number == "OCOP-TW-2024-0001"
+    assert first.expires_on == date(2027, 2, 28)
+    assert second.expires_on == date(2027, 5, 1)
+
+
+async def test_a_new_certificate_supersedes_the_products_current_one(session: AsyncSession) -> None:
+    """An upgrade to 5★ supersedes the 4★ certificate, which points to its successor."""
+    product_id = uuid.uuid4()
+    today = clock.today()
+    four = await issue(session, facts(product_id), today - timedelta(days=100))
+    five = await issue(session, facts(product_id, star=5, level="central"), today)
+    assert (four.status, four.superseded_by, four.version) == ("superseded", five.id, 2)
+    assert five.status == "active"
+
+
+async def test_a_certificate_never_supersedes_a_later_one(session: AsyncSession) -> None:
+    """Issuing with an older date than the product's current certificate is a conflict."""
+    product_id = uuid.uuid4()
+    await issue(session, facts(product_id), clock.today())
+    with pytest.raises(service.CertificateStateConflict):
+        await issue(session, facts(product_id), clock.today() - timedelta(days=10))
+
+
+@pytest.mark.parametrize(
+    ("star", "level", "version", "error"),
+    [
+        (5, "province", "148+1489", LevelMayNotCertify),
+        (3, "district", "148+1489", LevelMayNotCertify),
+        (4, "central", "26/2026", LevelMayNotCertify),
+        (2, "province", "148+1489", ResultNotCertifiable),
+        (1, "province", "1048", ResultNotCertifiable),
+    ],
+)
+async def test_only_the_competent_level_certifies_3_to_5_stars(
+    session: AsyncSession, star: int, level: str, version: str, error: type[Exception]
+) -> None:
+    """5★ is central only; districts are gone since 1489; 1–2★ get no certificate."""
+    with pytest.raises(error):
+        await issue(session, facts(star=star, level=level, criteria_version=version), clock.today())
+
+
+async def test_districts_certified_3_stars_under_148(session: AsyncSession) -> None:
+    """History: under 148 a district committee decided 3★."""
+    certificate = await issue(
+        session, facts(star=3, level="district", criteria_version="148"), date(2024, 3, 1), status_on=date(2024, 3, 1)
+    )
+    assert (certificate.level, certificate.status) == ("district", "active")
+
+
+async def test_the_lifecycle_moves_on_its_days_and_only_once(session: AsyncSession) -> None:
+    """Active until 30 days before expiry, expiring until the expiry day, then expired; reruns change nothing."""
+    issued_on = date(2024, 1, 15)
+    certificate = await issue(session, facts(), issued_on, status_on=issued_on)
+    expires_on = certificate.expires_on
+    assert await service.advance_statuses(session, today=expires_on - timedelta(days=31)) == 0
+    assert certificate.status == "active"
+    assert await service.advance_statuses(session, today=expires_on - timedelta(days=30)) == 1
+    await session.refresh(certificate)
+    assert (certificate.status, certificate.version) == ("expiring", 2)
+    assert await service.advance_statuses(session, today=expires_on - timedelta(days=30)) == 0
+    assert await service.advance_statuses(session, today=expires_on) == 1
+    await session.refresh(certificate)
+    assert (certificate.status, certificate.version) == ("expired", 3)
+    assert await service.advance_statuses(session, today=expires_on + timedelta(days=5)) == 0
+
+
+async def _product_with_certificate(
+    registry_client: httpx.AsyncClient, db: asyncpg.Connection, session: AsyncSession
+) -> tuple[builders.Producer, dict[str, Any], Any]:
+    owner = await builders.producer(registry_client, db)
+    product = await builders.product(registry_client, owner, headers=auth("admin"))
+    the_facts = facts(
+        uuid.UUID(product["id"]), entity_id=uuid.UUID(owner.entity_id), province_code=owner.unit.province_code,
+        commune_code=owner.unit.commune_code, product_name=product["name"],
+    )  # fmt: skip
+    certificate = await issue(session, the_facts, clock.today() - timedelta(days=10))
+    await session.flush()
+    return owner, product, certificate
+
+
+async def test_the_registry_shows_each_announced_state(
+    scoring_client: httpx.AsyncClient, registry_client: httpx.AsyncClient, db: asyncpg.Connection,
+    session: AsyncSession,
+) -> None:  # fmt: skip
+    """Issued, then revoked: each state reaches the registry's product once the job announces it."""
+    registry: RegistryClient = scoring_client._transport.app.state.registry  # type: ignore[attr-defined]
+    owner, product, certificate = await _product_with_certificate(registry_client, db, session)
+    assert not certificate.synced
+    assert await service.announce_due(session, registry=registry, limit=10) == service.SyncReport(1, 0)
+    shown = (await registry_client.get(f"/v1/products/{product['id']}", headers=owner.headers)).json()
+    assert (shown["ocop_star"], shown["certificate_number"], shown["status"]) == (4, certificate.number, "certified")
+    await service.revoke_certificate(
+        session, principal=ADMIN, certificate_id=certificate.id, ground="quality_violation",
+        reason="Vi phạm ghi nhãn", decision_number=None,
+    )  # fmt: skip
+    assert await service.announce_due(session, registry=registry, limit=10) == service.SyncReport(1, 0)
+    shown = (await registry_client.get(f"/v1/products/{product['id']}", headers=owner.headers)).json()
+    assert shown["certificate_status"] == "revoked"
+    await session.refresh(certificate)
+    assert certificate.synced
+    assert await service.announce_due(session, registry=registry, limit=10) == service.SyncReport(0, 0)
+
+
+async def test_a_registry_that_is_down_leaves_the_certificate_unsynced_for_a_later_retry(
+    scoring_client: httpx.AsyncClient, registry_client: httpx.AsyncClient, db: asyncpg.Connection,
+    session: AsyncSession,
+) -> None:  # fmt: skip
+    """No decision is lost: the failure is recorded, the retry is scheduled, nothing is marked synced."""
+    working: RegistryClient = scoring_client._transport.app.state.registry  # type: ignore[attr-defined]
+    _, _, certificate = await _product_with_certificate(registry_client, db, session)
+    down = RegistryClient("http://127.0.0.1:9", working.identity, timeout_s=2)
+    try:
+        assert await service.announce_due(session, registry=down, limit=10) == service.SyncReport(0, 1)
+    finally:
+        await down.aclose()
+    await session.refresh(certificate)
+    assert not certificate.synced
+    assert certificate.sync_attempts == 1 and certificate.last_sync_error
+    assert certificate.next_sync_at > clock.now()
+    # Not due yet: the next pass leaves it alone until its retry time.
+    assert await service.announce_due(session, registry=working, limit=10) == service.SyncReport(0, 0)
+
+
+async def test_reads_follow_the_roles(
+    scoring_client: httpx.AsyncClient, registry_client: httpx.AsyncClient, db: asyncpg.Connection,
+    session: AsyncSession,
+) -> None:  # fmt: skip
+    """The producer, its officers, admins and the national client see it; others get nothing or 404."""
+    owner, _, certificate = await _product_with_certificate(registry_client, db, session)
+    path = f"/v1/certificates/{certificate.id}"
+    readers = [owner.headers, owner.commune_officer, owner.province_officer, auth("admin"), auth("national", "vn")]
+    for headers in readers:
+        assert (await scoring_client.get(path, headers=headers)).status_code == 200
+        listed = (await scoring_client.get("/v1/certificates", headers=headers)).json()["items"]
+        assert str(certificate.id) in {item["id"] for item in listed}
+    strangers = [
+        auth("producer", str(uuid.uuid4())), auth("province_officer", "01"), auth("commune_officer", "01001"),
+        auth("council_member", str(uuid.uuid4())), auth("partner", "p"), auth("province_officer", "2x"),
+    ]
+    for headers in strangers:
+        answer = await scoring_client.get(path, headers=headers)
+        assert answer.status_code == 404, headers
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert (await scoring_client.get("/v1/certificates", headers=headers)).json()["items"] == []
+    assert (await scoring_client.get(path)).status_code == 401
+    assert (await scoring_client.get("/v1/certificates")).status_code == 401
+
+
+async def test_anyone_checks_a_certificate_by_its_number(
+    scoring_client: httpx.AsyncClient, registry_client: httpx.AsyncClient, db: asyncpg.Connection,
+    session: AsyncSession,
+) -> None:  # fmt: skip
+    """The public lookup needs no token and shows whether the certificate is in force."""
+    _, product, certificate = await _product_with_certificate(registry_client, db, session)
+    found = await scoring_client.get("/v1/certificates/lookup", params={"number": certificate.number})
+    assert found.status_code == 200
+    assert found.json() | {"valid": True, "star": 4, "product_name": product["name"]} == found.json()
+    missing = await scoring_client.get("/v1/certificates/lookup", params={"number": "OCOP-00-1999-9999"})
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+
+
+async def test_revocation_is_for_the_competent_authority(
+    scoring_client: httpx.AsyncClient, registry_client: httpx.AsyncClient, db: asyncpg.Connection,
+    session: AsyncSession,
+) -> None:  # fmt: skip
+    """Province officers revoke their province's; commune officers and producers may not; strangers see 404."""
+    owner, _, certificate = await _product_with_certificate(registry_client, db, session)
+    path = f"/v1/certificates/{certificate.id}/revoke"
+    body = {"ground": "quality_violation", "reason": "Mẫu kiểm nghiệm không đạt"}
+    for headers, expected in [
+        ({}, 401), (owner.headers, 403), (owner.commune_officer, 403), (auth("province_officer", "01"), 404),
+        (auth("national", "vn"), 403), (auth("council_member", str(uuid.uuid4())), 404),
+    ]:  # fmt: skip
+        assert (await scoring_client.post(path, json=body, headers=headers)).status_code == expected, headers
+    bad = await scoring_client.post(path, json={"ground": "dislike", "reason": "x"}, headers=owner.province_officer)
+    assert bad.status_code == 422 and "ground" in bad.text
+    revoked = await scoring_client.post(path, json=body, headers=owner.province_officer)
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["status"] == "revoked" and not revoked.json()["synced"]
+    again = await scoring_client.post(path, json=body, headers=owner.province_officer)
+    assert again.status_code == 409 and "revoked" in again.json()["detail"]
