@@ -531,3 +531,67 @@ async def imported(client: httpx.AsyncClient, kind: str, content: bytes, **optio
     job = await import_job(client, kind, content, **options)
     assert job["status"] == "succeeded", job["errors"]
     return job
+
+
+# Scoring: councils and rounds
+
+PROVINCE_MEMBERS = ("chu-tich-tinh", "uy-vien-tinh-1", "uy-vien-tinh-2")
+CENTRAL_MEMBERS = ("chu-tich-tw", "uy-vien-tw-1", "uy-vien-tw-2")
+
+
+def province_officer(province_code: str) -> dict[str, str]:
+    """The headers of a province officer of ``province_code``."""
+    return auth("province_officer", province_code, sub="can-bo-tinh")
+
+
+@dataclass(frozen=True)
+class Council:
+    """A council in the scoring service with its chair, members and secretary, and who manages it."""
+
+    council: dict[str, Any]
+    manager: dict[str, str]
+    scorers: tuple[str, ...]  # chair first
+    secretary: str
+
+    @property
+    def id(self) -> str:
+        """The council's id."""
+        return str(self.council["id"])
+
+    def member(self, sub: str) -> dict[str, str]:
+        """The headers of one of its members (by subject)."""
+        return auth("council_member", self.id, sub=sub)
+
+    @property
+    def chair(self) -> dict[str, str]:
+        """The chair's headers."""
+        return self.member(self.scorers[0])
+
+
+async def council(
+    scoring: httpx.AsyncClient,
+    *,
+    province_code: str | None,
+    scorers: tuple[str, ...] | None = None,
+    manager: dict[str, str] | None = None,
+    **overrides: Any,
+) -> Council:
+    """A council (a province's when ``province_code`` is given, else the central one) with a chair, the
+    other scorers as members and a secretary, set up by its province's officer (central: an admin)."""
+    level = "province" if province_code else "central"
+    manager = manager or (province_officer(province_code) if province_code else ADMIN)
+    scorers = scorers or (PROVINCE_MEMBERS if province_code else CENTRAL_MEMBERS)
+    body = {"name": f"Hội đồng OCOP {serial()}", "level": level, "province_code": province_code, **overrides}
+    created = _ok(await scoring.post("/v1/councils", json=body, headers=manager), 201)
+    secretary = f"thu-ky-{serial()}"
+    roles = [("chair", scorers[0]), *(("member", sub) for sub in scorers[1:]), ("secretary", secretary)]
+    for role, sub in roles:
+        member = {"sub": sub, "full_name": f"Thành viên {sub}", "role": role}
+        _ok(await scoring.post(f"/v1/councils/{created['id']}/members", json=member, headers=manager), 201)
+    return Council(created, manager, scorers, secretary)
+
+
+async def scoring_round(scoring: httpx.AsyncClient, of: Council, **overrides: Any) -> dict[str, Any]:
+    """An open round of the council, opened by its manager."""
+    body = {"council_id": of.id, "name": f"Đợt đánh giá {serial()}", "cut_off": "2026-12-30", **overrides}
+    return _ok(await scoring.post("/v1/rounds", json=body, headers=of.manager), 201)

@@ -5,4 +5,5 @@ from __future__ import annotations
 
 def load_models() -> None:
     """Import each domain package's models module."""
-    import services.scoring.audit.models  # noqa: F401
+    import services.scoring.audit.models
+    import services.scoring.councils.models  # noqa: F401
