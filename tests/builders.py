@@ -595,3 +595,60 @@ async def scoring_round(scoring: httpx.AsyncClient, of: Council, **overrides: An
     """An open round of the council, opened by its manager."""
     body = {"council_id": of.id, "name": f"Đợt đánh giá {serial()}", "cut_off": "2026-12-30", **overrides}
     return _ok(await scoring.post("/v1/rounds", json=body, headers=of.manager), 201)
+
+
+# Scoring: applications (dossiers)
+
+
+@dataclass(frozen=True)
+class Dossier:
+    """A producer, one of its registry products and an application for it in the scoring service."""
+
+    owner: Producer
+    product: dict[str, Any]
+    application: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        """The application's id."""
+        return str(self.application["id"])
+
+    @property
+    def url(self) -> str:
+        """The application's URL."""
+        return f"/v1/applications/{self.id}"
+
+
+async def dossier(
+    registry: httpx.AsyncClient,
+    scoring: httpx.AsyncClient,
+    db: asyncpg.Connection,
+    *,
+    owner: Producer | None = None,
+    product_: dict[str, Any] | None = None,
+    application_type: str = "new",
+) -> Dossier:
+    """A draft application, opened by its producer, for a new product of a new producer unless given."""
+    owner = owner or await producer(registry, db)
+    product_ = product_ or await product(registry, owner)
+    body = {"product_id": str(product_["id"]), "type": application_type}
+    created = _ok(await scoring.post("/v1/applications", json=body, headers=owner.headers), 201)
+    return Dossier(owner, product_, created)
+
+
+async def step(
+    scoring: httpx.AsyncClient,
+    of: Dossier,
+    action: str,
+    headers: dict[str, str],
+    body: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One successful step of the dossier (``submit``, ``precheck`` …); returns the application."""
+    return _ok(await scoring.post(f"{of.url}/{action}", json=body, headers=headers))
+
+
+async def eligible(scoring: httpx.AsyncClient, of: Dossier) -> dict[str, Any]:
+    """Submit the dossier, forward it at the commune and find it complete at the province."""
+    await step(scoring, of, "submit", of.owner.headers)
+    await step(scoring, of, "precheck", of.owner.commune_officer, {"decision": "forward"})
+    return await step(scoring, of, "completeness", of.owner.province_officer, {"decision": "eligible"})
