@@ -8,8 +8,8 @@ ROUTES: dict[str, tuple[str, ...]] = {
         "/v1/catalogue", "/v1/stats", "/v1/imports", "/v1/change-requests",
     ),
     "scoring": (
-        "/v1/criteria-versions", "/v1/product-sets", "/v1/councils", "/v1/rounds", "/v1/applications",
-        "/v1/certificates",
+        "/v1/criteria-versions", "/v1/product-sets", "/v1/score-sheets", "/v1/councils", "/v1/rounds",
+        "/v1/applications", "/v1/certificates",
     ),
     "stamps": ("/v1/stamp-batches", "/v1/stamps", "/v1/scans", "/v1/anomalies", "/epcis", "/01", "/v"),
 }  # fmt: skip

@@ -13,6 +13,7 @@ from services.scoring.applications.router import router as applications_router
 from services.scoring.audit.router import router as audit_router
 from services.scoring.config import ScoringSettings, get_settings
 from services.scoring.councils.router import councils_router, rounds_router
+from services.scoring.criteria.router import routers as criteria_routers
 from services.scoring.registry import RegistryClient
 from shared.app import create_service_app, database_lifespan
 from shared.security.jwt import TokenSigner
@@ -58,7 +59,7 @@ def create_app(settings: ScoringSettings | None = None, *, registry_transport: A
         title="OCOP Scoring",
         description="Criteria versions, councils, dossiers, scorecards, star results and certificates.",
         settings=settings,
-        routers=[audit_router, councils_router, rounds_router, applications_router],
+        routers=[audit_router, *criteria_routers, councils_router, rounds_router, applications_router],
         large_bodies=LARGE_BODIES,
         lifespan=lifespan,
     )

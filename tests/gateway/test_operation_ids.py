@@ -62,6 +62,14 @@ EXPECTED = {
     ("get", "/v1/change-requests/{request_id}"): "change_requests_read",
     ("post", "/v1/change-requests/{request_id}/approve"): "change_requests_approve",
     ("post", "/v1/change-requests/{request_id}/reject"): "change_requests_reject",
+    ("get", "/v1/criteria-versions"): "criteria_versions_list",
+    ("get", "/v1/criteria-versions/{slug}"): "criteria_versions_read",
+    ("get", "/v1/product-sets"): "product_sets_list",
+    ("get", "/v1/score-sheets"): "score_sheets_list",
+    ("post", "/v1/score-sheets"): "score_sheets_create",
+    ("post", "/v1/score-sheets/import"): "score_sheets_import",
+    ("get", "/v1/score-sheets/{sheet_id}"): "score_sheets_read",
+    ("post", "/v1/score-sheets/{sheet_id}/publish"): "score_sheets_publish",
 }
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 MAX_LENGTH = 32

@@ -18,6 +18,8 @@ from gateway.routes import upstream_for
         ("/v1/ideas/1/submit", "registry"),
         ("/v1/business-plans", "registry"),
         ("/v1/criteria-versions", "scoring"),
+        ("/v1/product-sets", "scoring"),
+        ("/v1/score-sheets/import", "scoring"),
         ("/v1/certificates/9", "scoring"),
         ("/v1/applications", "scoring"),
         ("/v1/stamp-batches", "stamps"),
