@@ -31,7 +31,7 @@ class Staged:
 async def staged(
     registry: httpx.AsyncClient, scoring: httpx.AsyncClient, db: asyncpg.Connection, state: str
 ) -> Staged:
-    """A fresh dossier in ``state`` (draft, submitted, forwarded, eligible, in_round, scoring)."""
+    """A fresh, self-assessed dossier in ``state`` (draft, submitted, forwarded, eligible, in_round, scoring)."""
     made = await builders.dossier(registry, scoring, db)
     owner = made.owner
     council = await builders.council(scoring, province_code=owner.unit.province_code)
@@ -44,6 +44,7 @@ async def staged(
     ]
     order = ["draft", "submitted", "forwarded", "eligible", "in_round", "scoring"]
     round_id = (await builders.scoring_round(scoring, council))["id"]
+    await builders.self_assessed(scoring, made)
     for action, headers, body in steps[: order.index(state)]:
         await builders.step(scoring, made, action, headers, body() if callable(body) else body)
     return Staged(made, council)

@@ -39,7 +39,10 @@ async def test_a_producer_opens_a_draft_for_its_own_product(
         made.product["product_set"],
         made.product["classification"],
     )
-    assert (draft["snapshot_sha256"], draft["criteria_version"], draft["scoring_pass"]) == (None, None, 0)
+    assert (draft["snapshot_sha256"], draft["submitted_at"], draft["scoring_pass"]) == (None, None, 0)
+    # Pinned when opened (so the producer knows the sheet to self-assess on), again at submission.
+    assert draft["criteria_version"] == "26/2026"
+    assert draft["sheet_id"] is not None
     assert await _actions(scoring_client, made.id) == ["application.created"]
 
 
@@ -148,7 +151,7 @@ async def test_submission_pins_a_sealed_snapshot_of_the_registry_records(
 ) -> None:
     """The product and its entity are stored as the registry served them, with the SHA-256 of their JSON."""
     made = await builders.dossier(registry_client, scoring_client, db)
-    submitted = await builders.step(scoring_client, made, "submit", made.owner.headers)
+    submitted = await builders.submitted(scoring_client, made)
     assert submitted["status"] == "submitted"
     assert submitted["submitted_at"] is not None
     pinned = (await scoring_client.get(f"{made.url}/snapshot", headers=made.owner.headers)).json()
@@ -182,6 +185,8 @@ async def test_the_registry_down_at_submission_is_a_503_and_nothing_changes(
 ) -> None:
     """503 problem+json with Retry-After; the dossier stays a draft without snapshot, audit or pin."""
     made = await builders.dossier(registry_client, scoring_client, db)
+    await builders.self_assessed(scoring_client, made)
+    before = (await scoring_client.get(made.url, headers=made.owner.headers)).json()
     async with registry_down():
         answer = await scoring_client.post(f"{made.url}/submit", headers=made.owner.headers)
         opened = await scoring_client.post(
@@ -194,8 +199,9 @@ async def test_the_registry_down_at_submission_is_a_503_and_nothing_changes(
     assert int(answer.headers["retry-after"]) > 0
     assert opened.status_code == 503
     after = (await scoring_client.get(made.url, headers=made.owner.headers)).json()
-    assert after == made.application
-    assert await _actions(scoring_client, made.id) == ["application.created"]
+    assert after == before
+    assert (after["status"], after["snapshot_sha256"], after["submitted_at"]) == ("draft", None, None)
+    assert await _actions(scoring_client, made.id) == ["application.created", "application.self_assessed"]
     listed = await scoring_client.get("/v1/applications", headers=made.owner.headers)
     assert [item["id"] for item in listed.json()["items"]] == [made.id]
 
@@ -206,7 +212,7 @@ async def test_return_with_a_reason_and_resubmit(
     """The commune returns (a reason is required), the producer resubmits, the province returns, and again."""
     made = await builders.dossier(registry_client, scoring_client, db)
     owner = made.owner
-    await builders.step(scoring_client, made, "submit", owner.headers)
+    await builders.submitted(scoring_client, made)
     no_reason = await scoring_client.post(
         f"{made.url}/precheck", json={"decision": "return"}, headers=owner.commune_officer
     )
@@ -271,7 +277,7 @@ async def test_a_submitted_dossier_is_not_submitted_again(
 ) -> None:
     """Submitting twice is a 409 naming ``submitted``."""
     made = await builders.dossier(registry_client, scoring_client, db)
-    await builders.step(scoring_client, made, "submit", made.owner.headers)
+    await builders.submitted(scoring_client, made)
     answer = await scoring_client.post(f"{made.url}/submit", headers=made.owner.headers)
     assert (answer.status_code, answer.json()["current_state"]) == (409, "submitted")
 
@@ -436,7 +442,7 @@ async def test_a_submitted_dossier_takes_no_attachments(
 ) -> None:
     """Attachments change only while the dossier is a draft or returned."""
     made = await builders.dossier(registry_client, scoring_client, db)
-    await builders.step(scoring_client, made, "submit", made.owner.headers)
+    await builders.submitted(scoring_client, made)
     answer = await scoring_client.post(
         f"{made.url}/attachments", data={"kind": "label"}, files={"file": ("nhan.pdf", PDF, "application/pdf")},
         headers=made.owner.headers,

@@ -125,3 +125,10 @@ class SnapshotNotFound(NotFound):
 
     type = "snapshot-not-found"
     title = "No snapshot yet"
+
+
+class SelfAssessmentNotFound(NotFound):
+    """The dossier has no self-assessment yet."""
+
+    type = "self-assessment-not-found"
+    title = "No self-assessment yet"

@@ -15,8 +15,12 @@ from services.scoring.applications.schemas import (
     Assignment,
     AttachmentKind,
     AttachmentRead,
+    ChoicesIn,
     CompletenessDecision,
     PrecheckDecision,
+    ResultRead,
+    ScorecardRead,
+    SelfAssessmentRead,
     SnapshotRead,
     Status,
 )  # fmt: skip
@@ -176,6 +180,73 @@ async def applications_assign_central(
             session, principal=principal, application_id=application_id, round_id=body.round_id
         )
     )
+
+
+@router.post("/{application_id}/close-scoring", response_model=ApplicationRead, responses=STEP_PROBLEMS)
+async def applications_close_scoring(
+    application_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> ApplicationRead:
+    """Decide the open pass with the cards in, when they make the council's quorum (absent members)."""
+    return _read(await service.close_scoring(session, principal=principal, application_id=application_id))
+
+
+@router.put("/{application_id}/self-assessment", response_model=SelfAssessmentRead, responses=STEP_PROBLEMS)
+async def applications_self_assess(
+    application_id: uuid.UUID, body: ChoicesIn, session: SessionDep, principal: PrincipalDep
+) -> SelfAssessmentRead:
+    """The producer's self-assessment (Form 02): one option per criterion of the dossier's score sheet."""
+    return SelfAssessmentRead.model_validate(
+        await service.save_self_assessment(
+            session, principal=principal, application_id=application_id, choices=body.choices
+        )
+    )
+
+
+@router.get(
+    "/{application_id}/self-assessment", response_model=SelfAssessmentRead, responses=problems(401, 404)
+)
+async def applications_self_assessment(
+    application_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> SelfAssessmentRead:
+    """The dossier's self-assessment and the scores it gives."""
+    return SelfAssessmentRead.model_validate(
+        await service.get_self_assessment(session, principal=principal, application_id=application_id)
+    )
+
+
+@router.post(
+    "/{application_id}/scorecards", status_code=status.HTTP_201_CREATED, response_model=ScorecardRead,
+    responses=STEP_PROBLEMS,
+)  # fmt: skip
+async def applications_score(
+    application_id: uuid.UUID, body: ChoicesIn, session: SessionDep, principal: PrincipalDep
+) -> ScorecardRead:
+    """A council member's card for the open pass; the last expected card decides the pass."""
+    return ScorecardRead.model_validate(
+        await service.submit_scorecard(
+            session, principal=principal, application_id=application_id, choices=body.choices
+        )
+    )
+
+
+@router.get(
+    "/{application_id}/scorecards", response_model=list[ScorecardRead], responses=problems(401, 403, 404)
+)
+async def applications_scorecards(
+    application_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> list[ScorecardRead]:
+    """The cards: of closed passes, all of them; of the open pass, only the caller's own."""
+    cards = await service.list_scorecards(session, principal=principal, application_id=application_id)
+    return [ScorecardRead.model_validate(card) for card in cards]
+
+
+@router.get("/{application_id}/results", response_model=list[ResultRead], responses=problems(401, 404))
+async def applications_results(
+    application_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> list[ResultRead]:
+    """The council decisions on the dossier, by pass (also for the national client)."""
+    results = await service.list_results(session, principal=principal, application_id=application_id)
+    return [ResultRead.model_validate(result) for result in results]
 
 
 @router.post(

@@ -75,8 +75,10 @@ class ApplicationRead(ReadSchema):
     status: Status
     classification: str | None
     product_set: int | None
-    criteria_version: str | None
-    sheet_id: uuid.UUID | None
+    criteria_version: str | None = Field(description="In force when opened; pinned again at each submission")
+    sheet_id: uuid.UUID | None = Field(
+        description="The score sheet to self-assess and score on (/v1/score-sheets)"
+    )
     snapshot_sha256: str | None
     submitted_at: datetime | None
     level: Level | None

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -30,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import policies
+from services.scoring.applications import aggregation
 from services.scoring.applications.errors import (
     ApplicationNotFound,
     AttachmentNotFound,
@@ -37,28 +39,49 @@ from services.scoring.applications.errors import (
     CouncilNotReady,
     EvaluationUnderWay,
     IllegalTransition,
+    NotAScorer,
     NotEditable,
     ProductGone,
     ProductNotFound,
+    QuorumNotMet,
+    ResultNotFound,
+    ScorecardExists,
+    SelfAssessmentMissing,
+    SelfAssessmentNotFound,
+    SelfAssessmentStale,
     SnapshotNotFound,
     UnsupportedAttachmentType,
 )  # fmt: skip
-from services.scoring.applications.models import Application, Attachment, AttachmentBlob
+from services.scoring.applications.models import (
+    Application,
+    Attachment,
+    AttachmentBlob,
+    Result,
+    Scorecard,
+    SelfAssessment,
+)  # fmt: skip
 from services.scoring.applications.repository import (
     ApplicationFilter,
     ApplicationRepository,
     AttachmentRepository,
+    ResultRepository,
+    ScorecardRepository,
+    SelfAssessmentRepository,
 )  # fmt: skip
 from services.scoring.applications.schemas import ApplicationCreate
 from services.scoring.audit import service as audit
 from services.scoring.councils import service as councils
 from services.scoring.councils.errors import RoundClosed
+from services.scoring.councils.models import Council, CouncilMember
+from services.scoring.councils.repository import SCORING_ROLES
+from services.scoring.criteria import arithmetic, versions
+from services.scoring.criteria import service as criteria
 from services.scoring.registry import RegistryClient, RegistryUnavailable
 from shared import clock
 from shared.errors import InvalidField
 from shared.pagination import KeysetPage, decode_cursor
 from shared.security.dependencies import Forbidden, require_authenticated
-from shared.security.principal import Principal
+from shared.security.principal import Principal, Role
 from shared.security.scopes import Place
 
 # The states a dossier may be edited in (attachments, self-assessment) and resubmitted from.
@@ -69,6 +92,8 @@ CURRENT_CERTIFICATE = ("active", "expiring")
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 PDF_SIGNATURE = b"%PDF-"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# The results that decide a product's star; a central result that gave no 5★ leaves the provincial one.
+DECIDING_OUTCOMES = ("recognised", "not_recognised", "potential_5_star")
 
 
 def place_of(application: Application) -> Place:
@@ -197,6 +222,7 @@ async def create_application(
         classification=product.get("classification"), product_set=product.get("product_set"),
         scoring_pass=0, created_by=principal.sub,
     )  # fmt: skip
+    await _pin(session, application, int(product["product_set"]))
     try:
         async with session.begin_nested():
             application = await repository.add(application)
@@ -261,6 +287,10 @@ async def submit(
     if not policies.can_prepare(principal, place_of(application)):
         raise Forbidden("You may read this dossier but not submit it.")
     _ensure_in(application, EDITABLE_STATES, "be submitted")
+    if await SelfAssessmentRepository(session).get(application.id) is None:
+        raise SelfAssessmentMissing(
+            "Submit the dossier with its self-assessment (PUT …/self-assessment first)"
+        )
     product = await _registry_record(registry, "product", application.product_id)
     entity = (
         await _registry_record(registry, "entity", application.entity_id) if product is not None else None
@@ -281,9 +311,13 @@ async def submit(
     application.province_code = str(place.province_code)
     application.submitted_at = clock.now()
     application.return_reason = None
+    # Pinned on the day of (re)submission: the version in force and its sheet for the product's set.
+    await _pin(session, application, int(product["product_set"]))
+    await _refit_self_assessment(session, application, application.sheet_id)  # type: ignore[arg-type]
     return await _move(
         session, principal, application, "submitted", "application.submitted",
-        {"resubmitted": old == "returned", "snapshot_sha256": application.snapshot_sha256},
+        {"resubmitted": old == "returned", "snapshot_sha256": application.snapshot_sha256,
+         "criteria_version": application.criteria_version, "sheet_id": str(application.sheet_id)},
     )  # fmt: skip
 
 
@@ -525,3 +559,296 @@ async def read_attachment(
     if attachment is None or blob is None:
         raise AttachmentNotFound(f"Application {application_id} has no attachment {sha256}")
     return attachment, blob
+
+
+# The self-assessment (Form 02)
+
+
+async def _pin(session: AsyncSession, application: Application, product_set: int) -> None:
+    """Pin the criteria version in force today and the score sheet it gives the product's set.
+
+    A draft is pinned when it is opened, so its producer knows the sheet to self-assess on; every
+    submission pins again, and that pin is the one the dossier is scored on.
+    """
+    version = versions.version_in_force(clock.today())
+    sheet = await criteria.sheet_for_submission(
+        session,
+        criteria_version=version.code,
+        product_set=product_set,
+        province_code=application.province_code,
+    )
+    application.criteria_version = version.code
+    application.sheet_id = sheet.id
+
+
+def _decimal_text(values: Mapping[str, Decimal]) -> dict[str, str]:
+    return {name: str(value) for name, value in values.items()}
+
+
+def _score_fields(score: arithmetic.CardScore) -> dict[str, Any]:
+    """A card's computed scores as stored."""
+    return {
+        "parts": _decimal_text(score.parts), "total": score.total,
+        "mandatory_failed": list(score.mandatory_failed), "eliminated": list(score.eliminated),
+    }  # fmt: skip
+
+
+async def save_self_assessment(
+    session: AsyncSession, *, principal: Principal, application_id: uuid.UUID, choices: Mapping[str, str]
+) -> SelfAssessment:
+    """Record the producer's self-assessment, scored on the dossier's sheet (every leaf criterion answered)."""
+    application = await _visible(session, principal, application_id, for_update=True)
+    if not policies.can_prepare(principal, place_of(application)):
+        raise Forbidden("You may read this dossier but not change it.")
+    if application.status not in EDITABLE_STATES:
+        raise NotEditable(
+            f"A dossier in state {application.status!r} keeps its self-assessment",
+            current_state=application.status, editable_states=list(EDITABLE_STATES),
+        )  # fmt: skip
+    sheet_id = application.sheet_id
+    if sheet_id is None:  # pragma: no cover - pinned when opened
+        raise ProductGone("The dossier has no score sheet")
+    score = arithmetic.score_card(await criteria.sheet_tree(session, sheet_id=sheet_id), choices)
+    repository = SelfAssessmentRepository(session)
+    values = {
+        "sheet_id": sheet_id,
+        "choices": dict(choices),
+        **_score_fields(score),
+        "updated_by": principal.sub,
+    }
+    assessment = await repository.get(application.id)
+    if assessment is None:
+        assessment = await repository.add(SelfAssessment(application_id=application.id, **values))
+    else:
+        for field, value in values.items():
+            setattr(assessment, field, value)
+        assessment = await repository.save(assessment)
+    await _audit(
+        session, principal, "application.self_assessed", application,
+        {"sheet_id": str(sheet_id), "total": str(score.total)},
+    )  # fmt: skip
+    return assessment
+
+
+async def get_self_assessment(
+    session: AsyncSession, *, principal: Principal, application_id: uuid.UUID
+) -> SelfAssessment:
+    """The dossier's self-assessment, if one was made."""
+    application = await _visible(session, principal, application_id)
+    assessment = await SelfAssessmentRepository(session).get(application.id)
+    if assessment is None:
+        raise SelfAssessmentNotFound(f"Application {application_id} has no self-assessment yet")
+    return assessment
+
+
+async def _refit_self_assessment(
+    session: AsyncSession, application: Application, sheet_id: uuid.UUID
+) -> None:
+    """Re-score the self-assessment on the sheet just pinned, if it was made on another; refused if it no
+    longer fits (a criterion the new sheet lacks or an option it does not offer)."""
+    repository = SelfAssessmentRepository(session)
+    assessment = await repository.get(application.id)
+    if assessment is None or assessment.sheet_id == sheet_id:
+        return
+    try:
+        score = arithmetic.score_card(
+            await criteria.sheet_tree(session, sheet_id=sheet_id), assessment.choices
+        )
+    except arithmetic.InvalidChoices as exc:
+        raise SelfAssessmentStale(
+            "The score sheet in force today differs from the one the self-assessment was made on: redo it",
+            sheet_id=str(sheet_id), errors=exc.extensions.get("errors", []),
+        ) from exc  # fmt: skip
+    assessment.sheet_id = sheet_id
+    for field, value in _score_fields(score).items():
+        setattr(assessment, field, value)
+    await repository.save(assessment)
+
+
+# Scorecards and results
+
+
+def _rules(council: Council) -> aggregation.CouncilRules:
+    return aggregation.CouncilRules(council.quorum, council.quorum_includes_chair, council.max_spread)
+
+
+def _for_aggregation(cards: Sequence[Scorecard]) -> list[aggregation.Card]:
+    return [
+        aggregation.Card(
+            card.member_id, card.member_role == "chair", {name: Decimal(value) for name, value in card.parts.items()},
+            card.total, tuple(card.mandatory_failed), tuple(card.eliminated),
+        )
+        for card in cards
+    ]  # fmt: skip
+
+
+async def _scorer(session: AsyncSession, principal: Principal, application: Application) -> CouncilMember:
+    """The caller as a scoring member (chair or member) of the council scoring the dossier; else 403."""
+    member = (
+        await councils.member_by_sub(session, council_id=application.council_id, sub=principal.sub)
+        if principal.role is Role.council_member and application.council_id is not None
+        and principal.scope == str(application.council_id)
+        else None
+    )  # fmt: skip
+    if member is None or member.role not in SCORING_ROLES:
+        raise NotAScorer("Only the chair and members of the council scoring this dossier submit scorecards")
+    return member
+
+
+async def submit_scorecard(
+    session: AsyncSession, *, principal: Principal, application_id: uuid.UUID, choices: Mapping[str, str]
+) -> Scorecard:
+    """A member's card for the open pass; the last expected card decides the pass in the same transaction.
+
+    The application row is locked first, so when the last two cards arrive together one transaction
+    waits for the other and sees its card: exactly one of them records the result.
+    """
+    application = await _visible(session, principal, application_id, for_update=True)
+    member = await _scorer(session, principal, application)
+    _ensure_in(application, ("scoring",), "take scorecards")
+    round_, council = await councils.round_and_council(session, round_id=application.round_id)  # type: ignore[arg-type]
+    if round_.status != "open":
+        raise RoundClosed(f"Round {round_.id} is closed: no more scorecards", current_state=round_.status)
+    repository = ScorecardRepository(session)
+    if await repository.of_member(application.id, application.scoring_pass, member.id) is not None:
+        raise ScorecardExists(
+            f"You have already scored pass {application.scoring_pass} of this dossier",
+            pass_number=application.scoring_pass,
+        )
+    score = arithmetic.score_card(await criteria.sheet_tree(session, sheet_id=application.sheet_id), choices)  # type: ignore[arg-type]
+    card = await repository.add(
+        Scorecard(
+            application_id=application.id, pass_number=application.scoring_pass, round_id=round_.id,
+            member_id=member.id, member_sub=member.sub, member_role=member.role, choices=dict(choices),
+            **_score_fields(score),
+        )
+    )  # fmt: skip
+    await _audit(
+        session, principal, "application.scorecard_submitted", application,
+        {"pass": application.scoring_pass, "member": member.sub, "total": str(score.total)},
+    )  # fmt: skip
+    scorers = await councils.scoring_members(session, council_id=council.id)
+    cards = await repository.of_pass(application.id, application.scoring_pass)
+    if {scorer.id for scorer in scorers} <= {submitted.member_id for submitted in cards}:
+        await _close_pass(session, principal, application, council, cards, expected=len(scorers))
+    return card
+
+
+async def close_scoring(
+    session: AsyncSession, *, principal: Principal, application_id: uuid.UUID
+) -> Application:
+    """Decide the open pass with the cards in, when they make a quorum (those who manage the council)."""
+    application = await _visible(session, principal, application_id, for_update=True)
+    _, council = await _managed_round(session, principal, application)
+    _ensure_in(application, ("scoring",), "close its scoring pass")
+    cards = await ScorecardRepository(session).of_pass(application.id, application.scoring_pass)
+    scorers = await councils.scoring_members(session, council_id=council.id)
+    shortfall = aggregation.quorum_shortfall(
+        _for_aggregation(cards), expected=len(scorers), rules=_rules(council)
+    )
+    if shortfall is not None:
+        raise QuorumNotMet(
+            f"Quorum not met: {shortfall}", members_scored=len(cards), members_expected=len(scorers),
+            quorum=str(council.quorum), quorum_includes_chair=council.quorum_includes_chair,
+        )  # fmt: skip
+    await _close_pass(session, principal, application, council, cards, expected=len(scorers))
+    return application
+
+
+async def _close_pass(
+    session: AsyncSession,
+    principal: Principal,
+    application: Application,
+    council: Council,
+    cards: Sequence[Scorecard],
+    *,
+    expected: int,
+) -> Result | None:
+    """Decide the pass: RESCORE when the totals spread too far, otherwise the result and the outcome."""
+    version = versions.VERSIONS[str(application.criteria_version)]
+    level = str(application.level)
+    results = ResultRepository(session)
+    provincial = (
+        await results.latest(application.id, outcomes=("potential_5_star",), level="province")
+        if level == "central"
+        else None
+    )
+    decision = aggregation.decide(
+        _for_aggregation(cards), rules=_rules(council), level=level,
+        band_star_of=lambda average: versions.star_for(version, average),
+        stars_decided_here=version.stars_decided_at(level),  # type: ignore[arg-type]
+        provincial_star=provincial.star if provincial is not None else None,
+    )  # fmt: skip
+    pass_number = application.scoring_pass
+    if isinstance(decision, aggregation.Rescore):
+        await _move(
+            session, principal, application, "rescore", "application.rescore",
+            {"pass": pass_number, "spread": str(decision.spread), "max_spread": str(council.max_spread),
+             "totals": [str(total) for total in decision.totals]},
+        )  # fmt: skip
+        return None
+    result = await results.add(
+        Result(
+            application_id=application.id, pass_number=pass_number, round_id=application.round_id,
+            council_id=council.id, level=level, average_total=decision.average_total,
+            parts=_decimal_text(decision.parts), spread=decision.spread, band_star=decision.band_star,
+            star=decision.star, outcome=decision.outcome, mandatory_failed=list(decision.mandatory_failed),
+            eliminated=list(decision.eliminated), criteria_version=version.code,
+            rule=f"{version.code}: {aggregation.RULE}", members_scored=len(cards), members_expected=expected,
+            product_id=application.product_id, entity_id=application.entity_id,
+            province_code=application.province_code, application_type=application.application_type,
+            decided_by=principal.sub,
+        )
+    )  # fmt: skip
+    summary = {
+        "result_id": str(result.id), "pass": pass_number, "level": level, "average_total": str(result.average_total),
+        "star": result.star, "outcome": result.outcome,
+    }  # fmt: skip
+    await audit.record(
+        session, actor=principal, action="result.recorded", subject_type="result", subject_id=result.id,
+        province_code=application.province_code, detail={"application_id": str(application.id), **summary},
+    )  # fmt: skip
+    target = "recognised" if decision.outcome == "provincial_result_kept" else decision.outcome
+    await _move(session, principal, application, target, "application.decided", summary)
+    return result
+
+
+async def list_scorecards(
+    session: AsyncSession, *, principal: Principal, application_id: uuid.UUID
+) -> Sequence[Scorecard]:
+    """The cards the caller may read: of closed passes, all; of the open pass, only the caller's own."""
+    application = await _visible(session, principal, application_id)
+    if not policies.can_read_scorecards(principal, place_of(application)):
+        raise Forbidden(
+            "Scorecards are read by the council scoring the dossier, its province's officers and admins."
+        )
+    open_pass = application.scoring_pass if application.status == "scoring" else None
+    return [
+        card
+        for card in await ScorecardRepository(session).of_application(application.id)
+        if card.pass_number != open_pass
+        or (principal.role is Role.council_member and card.member_sub == principal.sub)
+    ]
+
+
+async def list_results(
+    session: AsyncSession, *, principal: Principal, application_id: uuid.UUID
+) -> Sequence[Result]:
+    """The dossier's results, by pass: whoever reads the dossier, and the national client."""
+    require_authenticated(principal)
+    application = await ApplicationRepository(session).get(application_id)
+    if application is None or not policies.can_read_results(principal, place_of(application)):
+        raise ApplicationNotFound(f"No application {application_id}")
+    return await ResultRepository(session).of_application(application.id)
+
+
+async def decided_result(session: AsyncSession, *, application_id: uuid.UUID) -> Result:
+    """The result that decides the application's star now (for the certificates package).
+
+    The latest recognised, not recognised or potential-5★ result; a central result that did not give
+    5★ leaves the provincial result in force, so that one is returned. ResultNotFound when none.
+    """
+    result = await ResultRepository(session).latest(application_id, outcomes=DECIDING_OUTCOMES)
+    if result is None:
+        raise ResultNotFound(f"Application {application_id} has no decided result")
+    return result
