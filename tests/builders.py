@@ -19,6 +19,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -27,6 +28,8 @@ import openpyxl
 
 from services.registry.admin_units.service import REFORM_DATE
 from services.registry.products.identifiers import gtin_check_digit
+from services.scoring.criteria.arithmetic import Node as SheetNode
+from services.scoring.criteria.arithmetic import Option, SheetTree, score_card
 from shared import clock
 from shared.text import fold
 from tests.conftest import auth
@@ -531,3 +534,249 @@ async def imported(client: httpx.AsyncClient, kind: str, content: bytes, **optio
     job = await import_job(client, kind, content, **options)
     assert job["status"] == "succeeded", job["errors"]
     return job
+
+
+# Scoring: councils and rounds
+
+PROVINCE_MEMBERS = ("chu-tich-tinh", "uy-vien-tinh-1", "uy-vien-tinh-2")
+CENTRAL_MEMBERS = ("chu-tich-tw", "uy-vien-tw-1", "uy-vien-tw-2")
+
+
+def province_officer(province_code: str) -> dict[str, str]:
+    """The headers of a province officer of ``province_code``."""
+    return auth("province_officer", province_code, sub="can-bo-tinh")
+
+
+@dataclass(frozen=True)
+class Council:
+    """A council in the scoring service with its chair, members and secretary, and who manages it."""
+
+    council: dict[str, Any]
+    manager: dict[str, str]
+    scorers: tuple[str, ...]  # chair first
+    secretary: str
+
+    @property
+    def id(self) -> str:
+        """The council's id."""
+        return str(self.council["id"])
+
+    def member(self, sub: str) -> dict[str, str]:
+        """The headers of one of its members (by subject)."""
+        return auth("council_member", self.id, sub=sub)
+
+    @property
+    def chair(self) -> dict[str, str]:
+        """The chair's headers."""
+        return self.member(self.scorers[0])
+
+
+async def council(
+    scoring: httpx.AsyncClient,
+    *,
+    province_code: str | None,
+    scorers: tuple[str, ...] | None = None,
+    manager: dict[str, str] | None = None,
+    **overrides: Any,
+) -> Council:
+    """A council (a province's when ``province_code`` is given, else the central one) with a chair, the
+    other scorers as members and a secretary, set up by its province's officer (central: an admin)."""
+    level = "province" if province_code else "central"
+    manager = manager or (province_officer(province_code) if province_code else ADMIN)
+    scorers = scorers or (PROVINCE_MEMBERS if province_code else CENTRAL_MEMBERS)
+    body = {"name": f"Hội đồng OCOP {serial()}", "level": level, "province_code": province_code, **overrides}
+    created = _ok(await scoring.post("/v1/councils", json=body, headers=manager), 201)
+    secretary = f"thu-ky-{serial()}"
+    roles = [("chair", scorers[0]), *(("member", sub) for sub in scorers[1:]), ("secretary", secretary)]
+    for role, sub in roles:
+        member = {"sub": sub, "full_name": f"Thành viên {sub}", "role": role}
+        _ok(await scoring.post(f"/v1/councils/{created['id']}/members", json=member, headers=manager), 201)
+    return Council(created, manager, scorers, secretary)
+
+
+async def scoring_round(scoring: httpx.AsyncClient, of: Council, **overrides: Any) -> dict[str, Any]:
+    """An open round of the council, opened by its manager."""
+    body = {"council_id": of.id, "name": f"Đợt đánh giá {serial()}", "cut_off": "2026-12-30", **overrides}
+    return _ok(await scoring.post("/v1/rounds", json=body, headers=of.manager), 201)
+
+
+# Scoring: applications (dossiers)
+
+
+@dataclass(frozen=True)
+class Dossier:
+    """A producer, one of its registry products and an application for it in the scoring service."""
+
+    owner: Producer
+    product: dict[str, Any]
+    application: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        """The application's id."""
+        return str(self.application["id"])
+
+    @property
+    def url(self) -> str:
+        """The application's URL."""
+        return f"/v1/applications/{self.id}"
+
+
+async def dossier(
+    registry: httpx.AsyncClient,
+    scoring: httpx.AsyncClient,
+    db: asyncpg.Connection,
+    *,
+    owner: Producer | None = None,
+    product_: dict[str, Any] | None = None,
+    application_type: str = "new",
+) -> Dossier:
+    """A draft application, opened by its producer, for a new product of a new producer unless given."""
+    owner = owner or await producer(registry, db)
+    product_ = product_ or await product(registry, owner)
+    body = {"product_id": str(product_["id"]), "type": application_type}
+    created = _ok(await scoring.post("/v1/applications", json=body, headers=owner.headers), 201)
+    return Dossier(owner, product_, created)
+
+
+async def step(
+    scoring: httpx.AsyncClient,
+    of: Dossier,
+    action: str,
+    headers: dict[str, str],
+    body: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One successful step of the dossier (``submit``, ``precheck`` …); returns the application."""
+    return _ok(await scoring.post(f"{of.url}/{action}", json=body, headers=headers))
+
+
+async def submitted(scoring: httpx.AsyncClient, of: Dossier) -> dict[str, Any]:
+    """Self-assess the dossier (best options) and submit it."""
+    await self_assessed(scoring, of)
+    return await step(scoring, of, "submit", of.owner.headers)
+
+
+async def eligible(scoring: httpx.AsyncClient, of: Dossier) -> dict[str, Any]:
+    """Self-assess and submit the dossier, forward it at the commune and find it complete at the province."""
+    await submitted(scoring, of)
+    await step(scoring, of, "precheck", of.owner.commune_officer, {"decision": "forward"})
+    return await step(scoring, of, "completeness", of.owner.province_officer, {"decision": "eligible"})
+
+
+# Scoring: score sheets and the choices on them
+
+
+async def sheet(scoring: httpx.AsyncClient, sheet_id: str) -> SheetTree:
+    """A score sheet as the criteria API serves it, as the arithmetic's tree (to build and check cards)."""
+    document = _ok(await scoring.get(f"/v1/score-sheets/{sheet_id}", headers=ADMIN))
+    nodes: list[SheetNode] = []
+
+    def walk(items: list[dict[str, Any]], parent: str | None, part: str | None) -> None:
+        for item in items:
+            nodes.append(
+                SheetNode(
+                    code=item["code"], part=part or item["code"], parent=parent, title=item["title"],
+                    max_points=Decimal(item["max_points"]), mandatory_for_3_star=item["mandatory_for_3_star"],
+                    eliminating=item["eliminating"],
+                    options=tuple(Option(o["code"], o["label"], Decimal(o["points"])) for o in item["options"]),
+                )
+            )  # fmt: skip
+            walk(item["children"], item["code"], part or item["code"])
+
+    walk(document["nodes"], None, None)
+    return SheetTree(tuple(nodes), uuid.UUID(sheet_id))
+
+
+def _flagged(tree: SheetTree, leaf: SheetNode) -> bool:
+    """Whether the leaf or one of its ancestors is mandatory for 3★ or eliminating."""
+    node: SheetNode | None = leaf
+    while node is not None:
+        if node.mandatory_for_3_star or node.eliminating:
+            return True
+        node = tree.by_code[node.parent] if node.parent else None
+    return False
+
+
+def choices_for(tree: SheetTree, target: Decimal | int | None = None) -> dict[str, str]:
+    """A card meeting every flagged criterion: the best option everywhere, or (with ``target``) the best
+    but with unflagged leaves dropped to their worst option, one by one, while the total stays ≥ target."""
+    choices = tree.best_choices()
+    if target is None:
+        return choices
+    for leaf in tree.leaves:
+        if _flagged(tree, leaf):
+            continue
+        worst = min(leaf.options, key=lambda option: option.points).code
+        trial = {**choices, leaf.code: worst}
+        if score_card(tree, trial).total >= Decimal(target):
+            choices = trial
+    return choices
+
+
+def failing(tree: SheetTree, choices: dict[str, str], flag: str = "mandatory_for_3_star") -> dict[str, str]:
+    """``choices`` with every leaf under the first node carrying ``flag`` at its worst (so that node fails)."""
+    flagged = next(node for node in tree.nodes if getattr(node, flag))
+    below = {flagged.code}
+    for node in tree.nodes:
+        if node.parent in below:
+            below.add(node.code)
+    worst = {
+        leaf.code: min(leaf.options, key=lambda option: option.points).code
+        for leaf in tree.leaves
+        if leaf.code in below
+    }
+    return {**choices, **worst}
+
+
+async def self_assessed(
+    scoring: httpx.AsyncClient, of: Dossier, choices: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The producer's self-assessment of the dossier (the best option everywhere unless given)."""
+    if choices is None:
+        choices = choices_for(await sheet(scoring, of.application["sheet_id"]))
+    body = {"choices": choices}
+    return _ok(await scoring.put(f"{of.url}/self-assessment", json=body, headers=of.owner.headers))
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """A dossier in a scoring pass: its council, round and the score sheet it is pinned to."""
+
+    dossier: Dossier
+    council: Council
+    round: dict[str, Any]
+    tree: SheetTree
+
+
+async def in_scoring(
+    scoring: httpx.AsyncClient, of: Dossier, *, council_: Council | None = None, central: bool = False
+) -> Scoring:
+    """Bring an eligible (or, with ``central``, a proposed) dossier into a round and open its pass."""
+    province_code = None if central else of.owner.unit.province_code
+    council_ = council_ or await council(scoring, province_code=province_code)
+    round_ = await scoring_round(scoring, council_)
+    await step(
+        scoring, of, "assign-central" if central else "assign", council_.manager, {"round_id": round_["id"]}
+    )
+    opened = await step(scoring, of, "start-scoring", council_.manager)
+    return Scoring(of, council_, round_, await sheet(scoring, opened["sheet_id"]))
+
+
+async def scorecard(
+    scoring: httpx.AsyncClient, of: Scoring, sub: str, choices: dict[str, str], status: int = 201
+) -> dict[str, Any]:
+    """One member's card for the open pass (the answer: the card, or the problem)."""
+    body = {"choices": choices}
+    return _ok(
+        await scoring.post(f"{of.dossier.url}/scorecards", json=body, headers=of.council.member(sub)), status
+    )
+
+
+async def score_all(
+    scoring: httpx.AsyncClient, of: Scoring, targets: tuple[int | None, ...] | None = None
+) -> dict[str, Any]:
+    """Every scorer's card (each aiming at its ``targets`` total; best options by default); the application."""
+    for index, sub in enumerate(of.council.scorers):
+        target = targets[index] if targets else None
+        await scorecard(scoring, of, sub, choices_for(of.tree, target))
+    return _ok(await scoring.get(of.dossier.url, headers=ADMIN))

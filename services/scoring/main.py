@@ -8,15 +8,23 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from services.scoring.applications import service as applications_service
+from services.scoring.applications.router import router as applications_router
 from services.scoring.audit.router import router as audit_router
 from services.scoring.certificates.router import router as certificates_router
 from services.scoring.certificates.runner import CertificateJobs
 from services.scoring.config import ScoringSettings, get_settings
+from services.scoring.councils.router import councils_router, rounds_router
 from services.scoring.criteria.router import routers as criteria_routers
 from services.scoring.registry import RegistryClient
 from shared.app import create_service_app, database_lifespan
 from shared.security.jwt import TokenSigner
 from shared.security.service_tokens import ServiceIdentity
+
+# Attachments are larger than the default body cap (with room for the multipart envelope).
+LARGE_BODIES = (
+    ("POST /v1/applications/[^/]+/attachments", applications_service.MAX_ATTACHMENT_BYTES + 64 * 1024),
+)
 
 
 def service_identity(settings: ScoringSettings) -> ServiceIdentity | None:
@@ -64,7 +72,8 @@ def create_app(settings: ScoringSettings | None = None, *, registry_transport: A
         title="OCOP Scoring",
         description="Criteria versions, councils, dossiers, scorecards, star results and certificates.",
         settings=settings,
-        routers=[*criteria_routers, certificates_router, audit_router],
+        routers=[*criteria_routers, councils_router, rounds_router, applications_router, certificates_router, audit_router],
+        large_bodies=LARGE_BODIES,
         lifespan=lifespan,
     )
 

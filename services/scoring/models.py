@@ -5,5 +5,7 @@ from __future__ import annotations
 
 def load_models() -> None:
     """Import each domain package's models module."""
+    import services.scoring.applications.models
     import services.scoring.audit.models
+    import services.scoring.councils.models
     import services.scoring.criteria.models  # noqa: F401

@@ -95,13 +95,18 @@ async def issue_certificate(
     issued_on: date | None,
 ) -> Certificate:
     """Issue the certificate of an application's decided result (officers of its province, admins for 5★)."""
-    require_authenticated(principal)
-    result = await applications_service.decided_result(session, principal=principal, application_id=application_id)
+    application = await applications_service.get_snapshot(
+        session, principal=principal, application_id=application_id
+    )
+    result = await applications_service.decided_result(session, application_id=application_id)
     if not can_decide(principal, level=result.level, province_code=result.province_code):
         raise Forbidden(f"Only the competent authority decides a {result.level}-level result")
+    snapshot = application.snapshot or {}
     facts = IssueFacts(
         product_id=result.product_id, entity_id=result.entity_id, province_code=result.province_code,
-        commune_code=result.commune_code, product_set=result.product_set, product_name=result.product_name, entity_name=result.entity_name,
+        commune_code=application.commune_code, product_set=application.product_set or 0,
+        product_name=str(snapshot.get("product", {}).get("name", "")),
+        entity_name=str(snapshot.get("entity", {}).get("legal_name", "")),
         star=result.star, level=result.level, criteria_version=result.criteria_version,
         application_id=application_id, result_id=result.id,
     )  # fmt: skip

@@ -1,0 +1,1 @@
+"""Evaluation applications (hồ sơ): dossiers and their snapshots, attachments, self-assessments, scorecards, results."""

@@ -1,0 +1,1 @@
+"""Evaluation councils (hội đồng đánh giá), their members and their scoring rounds."""
