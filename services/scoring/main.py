@@ -72,7 +72,14 @@ def create_app(settings: ScoringSettings | None = None, *, registry_transport: A
         title="OCOP Scoring",
         description="Criteria versions, councils, dossiers, scorecards, star results and certificates.",
         settings=settings,
-        routers=[*criteria_routers, councils_router, rounds_router, applications_router, certificates_router, audit_router],
+        routers=[
+            *criteria_routers,
+            councils_router,
+            rounds_router,
+            applications_router,
+            certificates_router,
+            audit_router,
+        ],
         large_bodies=LARGE_BODIES,
         lifespan=lifespan,
     )

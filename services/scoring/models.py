@@ -7,5 +7,6 @@ def load_models() -> None:
     """Import each domain package's models module."""
     import services.scoring.applications.models
     import services.scoring.audit.models
+    import services.scoring.certificates.models
     import services.scoring.councils.models
     import services.scoring.criteria.models  # noqa: F401

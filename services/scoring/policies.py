@@ -38,11 +38,6 @@ def results_visibility(principal: Principal) -> Visibility:
     return scopes.visibility(principal, unscoped=READ_RESULTS_EVERYWHERE)
 
 
-def can_read_results(principal: Principal, place: Place) -> bool:
-    """The single-record twin of ``results_visibility``."""
-    return scopes.can_read(principal, place, unscoped=READ_RESULTS_EVERYWHERE)
-
-
 # Councils and rounds
 
 # Who prepares a dossier: its producer and the officers of its unit (and admins).

@@ -106,7 +106,10 @@ async def test_only_the_competent_level_certifies_3_to_5_stars(
 async def test_districts_certified_3_stars_under_148(session: AsyncSession) -> None:
     """History: under 148 a district committee decided 3★."""
     certificate = await issue(
-        session, facts(star=3, level="district", criteria_version="148"), date(2024, 3, 1), status_on=date(2024, 3, 1)
+        session,
+        facts(star=3, level="district", criteria_version="148"),
+        date(2024, 3, 1),
+        status_on=date(2024, 3, 1),
     )
     assert (certificate.level, certificate.status) == ("district", "active")
 
@@ -152,7 +155,11 @@ async def test_the_registry_shows_each_announced_state(
     assert not certificate.synced
     assert await service.announce_due(session, registry=registry, limit=10) == service.SyncReport(1, 0)
     shown = (await registry_client.get(f"/v1/products/{product['id']}", headers=owner.headers)).json()
-    assert (shown["ocop_star"], shown["certificate_number"], shown["status"]) == (4, certificate.number, "certified")
+    assert (shown["ocop_star"], shown["certificate_number"], shown["status"]) == (
+        4,
+        certificate.number,
+        "certified",
+    )
     await service.revoke_certificate(
         session, principal=ADMIN, certificate_id=certificate.id, ground="quality_violation",
         reason="Vi phạm ghi nhãn", decision_number=None,
@@ -179,7 +186,8 @@ async def test_a_registry_that_is_down_leaves_the_certificate_unsynced_for_a_lat
         await down.aclose()
     await session.refresh(certificate)
     assert not certificate.synced
-    assert certificate.sync_attempts == 1 and certificate.last_sync_error
+    assert certificate.sync_attempts == 1
+    assert certificate.last_sync_error
     assert certificate.next_sync_at > clock.now()
     # Not due yet: the next pass leaves it alone until its retry time.
     assert await service.announce_due(session, registry=working, limit=10) == service.SyncReport(0, 0)
@@ -192,14 +200,24 @@ async def test_reads_follow_the_roles(
     """The producer, its officers, admins and the national client see it; others get nothing or 404."""
     owner, _, certificate = await _product_with_certificate(registry_client, db, session)
     path = f"/v1/certificates/{certificate.id}"
-    readers = [owner.headers, owner.commune_officer, owner.province_officer, auth("admin"), auth("national", "vn")]
+    readers = [
+        owner.headers,
+        owner.commune_officer,
+        owner.province_officer,
+        auth("admin"),
+        auth("national", "vn"),
+    ]
     for headers in readers:
         assert (await scoring_client.get(path, headers=headers)).status_code == 200
         listed = (await scoring_client.get("/v1/certificates", headers=headers)).json()["items"]
         assert str(certificate.id) in {item["id"] for item in listed}
     strangers = [
-        auth("producer", str(uuid.uuid4())), auth("province_officer", "01"), auth("commune_officer", "01001"),
-        auth("council_member", str(uuid.uuid4())), auth("partner", "p"), auth("province_officer", "2x"),
+        auth("producer", str(uuid.uuid4())),
+        auth("province_officer", "01"),
+        auth("commune_officer", "01001"),
+        auth("council_member", str(uuid.uuid4())),
+        auth("partner", "p"),
+        auth("province_officer", "2x"),
     ]
     for headers in strangers:
         answer = await scoring_client.get(path, headers=headers)
@@ -237,10 +255,15 @@ async def test_revocation_is_for_the_competent_authority(
         (auth("national", "vn"), 403), (auth("council_member", str(uuid.uuid4())), 404),
     ]:  # fmt: skip
         assert (await scoring_client.post(path, json=body, headers=headers)).status_code == expected, headers
-    bad = await scoring_client.post(path, json={"ground": "dislike", "reason": "x"}, headers=owner.province_officer)
-    assert bad.status_code == 422 and "ground" in bad.text
+    bad = await scoring_client.post(
+        path, json={"ground": "dislike", "reason": "x"}, headers=owner.province_officer
+    )
+    assert bad.status_code == 422
+    assert "ground" in bad.text
     revoked = await scoring_client.post(path, json=body, headers=owner.province_officer)
     assert revoked.status_code == 200, revoked.text
-    assert revoked.json()["status"] == "revoked" and not revoked.json()["synced"]
+    assert revoked.json()["status"] == "revoked"
+    assert not revoked.json()["synced"]
     again = await scoring_client.post(path, json=body, headers=owner.province_officer)
-    assert again.status_code == 409 and "revoked" in again.json()["detail"]
+    assert again.status_code == 409
+    assert "revoked" in again.json()["detail"]

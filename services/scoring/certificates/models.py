@@ -27,9 +27,7 @@ class Certificate(UUIDPrimaryKey, Timestamps, Base):
         Index("ix_certificate_product", "product_id", "issued_on"),
         Index("ix_certificate_number", "number"),
         Index("ix_certificate_status_expiry", "status", "expires_on"),
-        Index(
-            "ix_certificate_unsynced", "next_sync_at", postgresql_where=text("synced_version < version")
-        ),
+        Index("ix_certificate_unsynced", "next_sync_at", postgresql_where=text("synced_version < version")),
     )
 
     number: Mapped[str] = mapped_column(String(60))

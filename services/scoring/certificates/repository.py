@@ -102,7 +102,7 @@ class CertificateRepository(Repository[Certificate]):
             query, keys=(Certificate.issued_on, Certificate.id), after=after, limit=limit, descending=True
         )
 
-    async def mark_expiring(self, *, criteria_version: str, notice_days: int, today: date) -> list[Moved]:
+    async def mark_expiring(self, *, criteria_version: str, notice_days: int, today: date) -> Sequence[Moved]:
         """Active certificates of a version within their notice period become expiring."""
         statement = (
             update(Certificate)
@@ -117,7 +117,7 @@ class CertificateRepository(Repository[Certificate]):
         )
         return [Moved(*row) for row in (await self.session.execute(statement)).all()]
 
-    async def mark_expired(self, *, today: date) -> list[Moved]:
+    async def mark_expired(self, *, today: date) -> Sequence[Moved]:
         """Certificates in force whose validity has ended become expired."""
         statement = (
             update(Certificate)
@@ -140,7 +140,10 @@ class CertificateRepository(Repository[Certificate]):
         """Certificates due to be announced, locked so another replica's job skips them."""
         query = (
             select(Certificate)
-            .where(Certificate.synced_version < Certificate.version, Certificate.next_sync_at <= func.now())
+            .where(
+                Certificate.synced_version < Certificate.version,
+                Certificate.next_sync_at <= func.clock_timestamp(),
+            )
             .order_by(Certificate.next_sync_at, Certificate.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -160,7 +163,11 @@ class CertificateRepository(Repository[Certificate]):
         await self.session.execute(
             update(Certificate)
             .where(Certificate.id == certificate_id)
-            .values(sync_attempts=Certificate.sync_attempts + 1, last_sync_error=error[:2000], next_sync_at=retry_at)
+            .values(
+                sync_attempts=Certificate.sync_attempts + 1,
+                last_sync_error=error[:2000],
+                next_sync_at=retry_at,
+            )
         )
 
 

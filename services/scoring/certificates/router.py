@@ -34,7 +34,7 @@ def _wake_jobs(request: Request) -> None:
 
 @router.post(
     "", status_code=status.HTTP_201_CREATED, response_model=CertificateRead,
-    responses=problems(401, 403, 404, 409, 422),
+    responses=problems(401, 403, 404, 409),
 )  # fmt: skip
 async def certificates_issue(
     body: CertificateIssue,

@@ -34,7 +34,9 @@ class CertificateIssue(BaseSchema):
     issuing_authority: Annotated[
         str, Field(min_length=1, max_length=255, examples=["Ủy ban nhân dân tỉnh Quảng Ninh"])
     ]
-    issued_on: Annotated[date | None, Field(description="The decision's date; default: today in Vietnam")] = None
+    issued_on: Annotated[date | None, Field(description="The decision's date; default: today in Vietnam")] = (
+        None
+    )
 
 
 class CertificateRevoke(BaseSchema):

@@ -222,7 +222,9 @@ async def revoke_certificate(
     return certificate
 
 
-async def _visible_for_update(session: AsyncSession, principal: Principal, certificate_id: uuid.UUID) -> Certificate:
+async def _visible_for_update(
+    session: AsyncSession, principal: Principal, certificate_id: uuid.UUID
+) -> Certificate:
     require_authenticated(principal)
     certificate = await CertificateRepository(session).get_for_update(certificate_id)
     if certificate is None or not policies.can_read_results(principal, _place(certificate)):
@@ -230,7 +232,9 @@ async def _visible_for_update(session: AsyncSession, principal: Principal, certi
     return certificate
 
 
-async def get_certificate(session: AsyncSession, *, principal: Principal, certificate_id: uuid.UUID) -> Certificate:
+async def get_certificate(
+    session: AsyncSession, *, principal: Principal, certificate_id: uuid.UUID
+) -> Certificate:
     """The certificate, if the caller may see it."""
     require_authenticated(principal)
     certificate = await CertificateRepository(session).get(certificate_id)
@@ -250,7 +254,10 @@ async def list_certificates(
     """A page of the certificates the caller may see, newest first."""
     require_authenticated(principal)
     return await CertificateRepository(session).list(
-        policies.results_visibility(principal), where, limit=limit, after=decode_cursor(cursor, date, uuid.UUID)
+        policies.results_visibility(principal),
+        where,
+        limit=limit,
+        after=decode_cursor(cursor, date, uuid.UUID),
     )
 
 
@@ -268,7 +275,10 @@ async def advance_statuses(session: AsyncSession, *, today: date) -> int:
     moved = []
     for code in await repository.criteria_versions_in_force():
         notice = VERSIONS[code].expiry_notice_days
-        moved += [("expiring", m) for m in await repository.mark_expiring(criteria_version=code, notice_days=notice, today=today)]
+        moved += [
+            ("expiring", m)
+            for m in await repository.mark_expiring(criteria_version=code, notice_days=notice, today=today)
+        ]
     moved += [("expired", m) for m in await repository.mark_expired(today=today)]
     for status, certificate in moved:
         await audit.record(
@@ -287,7 +297,7 @@ async def announce_due(session: AsyncSession, *, registry: RegistryClient, limit
             await announce(registry, certificate)
         except (RegistryUnavailable, AnnouncementRefused) as exc:
             failed += 1
-            delay = min(LAST_RETRY_S, FIRST_RETRY_S * 2 ** certificate.sync_attempts)
+            delay = min(LAST_RETRY_S, FIRST_RETRY_S * 2**certificate.sync_attempts)
             retry_at = clock.now() + timedelta(seconds=delay * random.uniform(0.8, 1.2))  # noqa: S311
             await repository.mark_sync_failed(certificate.id, error=str(exc), retry_at=retry_at)
             logger.warning("certificate %s not announced (attempt %d): %s", certificate.number,
