@@ -219,13 +219,20 @@ async def applications_self_assessment(
     responses=STEP_PROBLEMS,
 )  # fmt: skip
 async def applications_score(
-    application_id: uuid.UUID, body: ChoicesIn, session: SessionDep, principal: PrincipalDep
-) -> ScorecardRead:
+    application_id: uuid.UUID, body: ChoicesIn, session: SessionDep, principal: PrincipalDep, response: Response,
+    idempotency: IdempotencyDep,
+) -> ScorecardRead | Response:  # fmt: skip
     """A council member's card for the open pass; the last expected card decides the pass."""
-    return ScorecardRead.model_validate(
-        await service.submit_scorecard(
-            session, principal=principal, application_id=application_id, choices=body.choices
+
+    async def score() -> ScorecardRead:
+        return ScorecardRead.model_validate(
+            await service.submit_scorecard(
+                session, principal=principal, application_id=application_id, choices=body.choices
+            )
         )
+
+    return await idempotency.create(
+        response, score, location=lambda _: f"/v1/applications/{application_id}/scorecards"
     )
 
 
@@ -262,7 +269,10 @@ async def applications_attach(
         UploadFile, File(description="A PDF document or a JPEG, PNG or WebP image, at most 10 MiB")
     ],
 ) -> AttachmentRead:
-    """Attach a document to a draft or returned dossier; the same file is stored once."""
+    """Attach a document to a draft or returned dossier; the same file is stored once.
+
+    A retry is safe without an Idempotency-Key: the same file of the same kind is the same attachment.
+    """
     data = await file.read(service.MAX_ATTACHMENT_BYTES + 1)
     filename = (file.filename or "").replace("\\", "/").rsplit("/", 1)[-1][:255] or "tai-lieu"
     return AttachmentRead.model_validate(
