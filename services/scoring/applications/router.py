@@ -190,14 +190,26 @@ async def applications_close_scoring(
     return _read(await service.close_scoring(session, principal=principal, application_id=application_id))
 
 
-@router.put("/{application_id}/self-assessment", response_model=SelfAssessmentRead, responses=STEP_PROBLEMS)
+@router.put(
+    "/{application_id}/self-assessment", response_model=SelfAssessmentRead,
+    responses=STEP_PROBLEMS | {503: {"description": "The registry is unavailable (Retry-After); nothing changed"}},
+)  # fmt: skip
 async def applications_self_assess(
-    application_id: uuid.UUID, body: ChoicesIn, session: SessionDep, principal: PrincipalDep
+    application_id: uuid.UUID,
+    body: ChoicesIn,
+    session: SessionDep,
+    principal: PrincipalDep,
+    registry: RegistryDep,
 ) -> SelfAssessmentRead:
-    """The producer's self-assessment (Form 02): one option per criterion of the dossier's score sheet."""
+    """The producer's self-assessment (Form 02): one option per criterion of the sheet a submission today
+    pins (the dossier is pinned again; a refusal names the sheet's id)."""
     return SelfAssessmentRead.model_validate(
         await service.save_self_assessment(
-            session, principal=principal, application_id=application_id, choices=body.choices
+            session,
+            principal=principal,
+            registry=registry,
+            application_id=application_id,
+            choices=body.choices,
         )
     )
 

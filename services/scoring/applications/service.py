@@ -36,6 +36,7 @@ from services.scoring.applications.errors import (
     ApplicationNotFound,
     AttachmentNotFound,
     AttachmentTooLarge,
+    ChoicesInvalid,
     CouncilNotReady,
     EvaluationUnderWay,
     IllegalTransition,
@@ -594,21 +595,34 @@ def _score_fields(score: arithmetic.CardScore) -> dict[str, Any]:
 
 
 async def save_self_assessment(
-    session: AsyncSession, *, principal: Principal, application_id: uuid.UUID, choices: Mapping[str, str]
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    registry: RegistryClient,
+    application_id: uuid.UUID,
+    choices: Mapping[str, str],
 ) -> SelfAssessment:
-    """Record the producer's self-assessment, scored on the dossier's sheet (every leaf criterion answered)."""
+    """Record the producer's self-assessment on the sheet a submission today would pin, every leaf answered.
+
+    The dossier is pinned again first (the version in force, the newest sheet of the product's set as
+    the registry has it now), so a self-assessment always answers the sheet the submission will use;
+    a refusal names each bad choice and that sheet's id.
+    """
+    application = await _visible(session, principal, application_id)
+    _ensure_editable(principal, application)
+    product = await _registry_record(registry, "product", application.product_id)
+    if product is None:
+        raise ProductGone(f"The registry no longer holds product {application.product_id}")
     application = await _visible(session, principal, application_id, for_update=True)
-    if not policies.can_prepare(principal, place_of(application)):
-        raise Forbidden("You may read this dossier but not change it.")
-    if application.status not in EDITABLE_STATES:
-        raise NotEditable(
-            f"A dossier in state {application.status!r} keeps its self-assessment",
-            current_state=application.status, editable_states=list(EDITABLE_STATES),
-        )  # fmt: skip
-    sheet_id = application.sheet_id
-    if sheet_id is None:  # pragma: no cover - pinned when opened
-        raise ProductGone("The dossier has no score sheet")
-    score = arithmetic.score_card(await criteria.sheet_tree(session, sheet_id=sheet_id), choices)
+    _ensure_editable(principal, application)
+    application.product_set = int(product["product_set"])
+    application.classification = product.get("classification")
+    await _pin(session, application, application.product_set)
+    sheet_id: uuid.UUID = application.sheet_id  # type: ignore[assignment]
+    try:
+        score = arithmetic.score_card(await criteria.sheet_tree(session, sheet_id=sheet_id), choices)
+    except arithmetic.InvalidChoices as exc:
+        raise ChoicesInvalid(exc.extensions.get("errors", []), sheet_id=str(sheet_id)) from exc
     repository = SelfAssessmentRepository(session)
     values = {
         "sheet_id": sheet_id,
@@ -628,6 +642,16 @@ async def save_self_assessment(
         {"sheet_id": str(sheet_id), "total": str(score.total)},
     )  # fmt: skip
     return assessment
+
+
+def _ensure_editable(principal: Principal, application: Application) -> None:
+    if not policies.can_prepare(principal, place_of(application)):
+        raise Forbidden("You may read this dossier but not change it.")
+    if application.status not in EDITABLE_STATES:
+        raise NotEditable(
+            f"A dossier in state {application.status!r} keeps its self-assessment",
+            current_state=application.status, editable_states=list(EDITABLE_STATES),
+        )  # fmt: skip
 
 
 async def get_self_assessment(
