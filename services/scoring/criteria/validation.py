@@ -65,7 +65,14 @@ def _error(where: str, message: str, kind: str = "invalid") -> dict[str, Any]:
 
 
 def _points_valid(value: Decimal) -> bool:
-    return value.is_finite() and value == value.quantize(CENT)
+    """Finite, within ±1000 (so quantizing cannot overflow) and in cents."""
+    return value.is_finite() and -1000 < value < 1000 and value == value.quantize(CENT)
+
+
+def _safe(value: Decimal) -> Decimal:
+    """The value for arithmetic and comparisons: an invalid one (reported on its own) counts as 0, so
+    nothing overflows and no NaN raises."""
+    return value if _points_valid(value) else Decimal(0)
 
 
 def check_nodes(version: CriteriaVersion, nodes: Sequence[NodeDraft], *, where: str) -> list[dict[str, Any]]:
@@ -112,7 +119,7 @@ def check_nodes(version: CriteriaVersion, nodes: Sequence[NodeDraft], *, where: 
     )
     for part in children.get(None, []):
         wanted = Decimal(version.part_maxima[part.code])
-        if part.max_points != wanted:
+        if _safe(part.max_points) != wanted:
             errors.append(_error(f"{part.where}.max_points", f"part {part.code} is worth {wanted} under "
                                  f"{version.code}, not {part.max_points}"))  # fmt: skip
     for node in by_code.values():
@@ -131,8 +138,8 @@ def _check_inner(node: NodeDraft, kids: list[NodeDraft]) -> list[dict[str, Any]]
         errors.append(
             _error(f"{node.where}.options", f"{node.code} has sub-criteria, so no options of its own")
         )
-    total = sum((kid.max_points for kid in kids), Decimal(0))
-    if total != node.max_points:
+    total = sum((_safe(kid.max_points) for kid in kids), Decimal(0))
+    if total != _safe(node.max_points):
         errors.append(_error(f"{node.where}.max_points", f"the sub-criteria of {node.code} add up to {total}, "
                              f"not its maximum {node.max_points}", "sum_mismatch"))  # fmt: skip
     return errors
@@ -160,7 +167,7 @@ def _check_leaf(node: NodeDraft) -> list[dict[str, Any]]:
         if not (_points_valid(option.points) and Decimal(0) <= option.points <= maximum):
             errors.append(_error(f"{option.where}.points", f"an option of {node.code} is worth 0 to "
                                  f"{node.max_points} points (two decimals at most), not {option.points}"))  # fmt: skip
-    if len(node.options) >= 2 and all(option.points != node.max_points for option in node.options):
+    if maximum and len(node.options) >= 2 and all(_safe(option.points) != maximum for option in node.options):
         errors.append(_error(f"{node.where}.options", f"no option of {node.code} reaches its maximum "
                              f"{node.max_points}", "max_unreachable"))  # fmt: skip
     return errors
@@ -178,7 +185,9 @@ def _check_flags(
         for flag in ("mandatory_for_3_star", "eliminating"):
             if not getattr(node, flag):
                 continue
-            unfailable = [leaf.code for leaf in leaves(node) if all(o.points != 0 for o in leaf.options)]
+            unfailable = [
+                leaf.code for leaf in leaves(node) if all(_safe(o.points) != 0 for o in leaf.options)
+            ]
             if unfailable:
                 errors.append(_error(f"{node.where}.{flag}", f"a flagged criterion fails when it scores 0, but "
                                      f"{', '.join(unfailable)} offers no 0-point option"))  # fmt: skip
