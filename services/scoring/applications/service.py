@@ -433,12 +433,29 @@ async def assign(
 async def propose_central(
     session: AsyncSession, *, principal: Principal, application_id: uuid.UUID
 ) -> Application:
-    """Propose a potential 5★ product to the central council (the province's officers)."""
+    """Propose a potential 5★ product to the central council (the province's officers), unless another
+    evaluation of the product has been opened since."""
     application = await _visible(session, principal, application_id, for_update=True)
     if not policies.can_decide_in_province(principal, place_of(application)):
         raise Forbidden("Only officers of the dossier's province propose it for 5 stars.")
     _ensure_in(application, ("potential_5_star",), "be proposed to the central council")
-    return await _move(session, principal, application, "submitted_central", "application.proposed_central")
+    await _refuse_if_another_under_way(session, application)
+    try:
+        async with session.begin_nested():
+            return await _move(
+                session, principal, application, "submitted_central", "application.proposed_central"
+            )
+    except IntegrityError as exc:  # another evaluation of the product was opened meanwhile
+        raise EvaluationUnderWay("Another evaluation of this product was opened meanwhile") from exc
+
+
+async def _refuse_if_another_under_way(session: AsyncSession, application: Application) -> None:
+    other = await ApplicationRepository(session).under_way_for_product(application.product_id)
+    if other is not None and other.id != application.id:
+        raise EvaluationUnderWay(
+            f"Application {other.id} of this product is {other.status!r}: it goes first",
+            application_id=str(other.id), current_state=other.status,
+        )  # fmt: skip
 
 
 async def assign_central(
