@@ -73,7 +73,7 @@ from services.scoring.applications.schemas import ApplicationCreate
 from services.scoring.audit import service as audit
 from services.scoring.councils import service as councils
 from services.scoring.councils.errors import RoundClosed
-from services.scoring.councils.models import Council, CouncilMember
+from services.scoring.councils.models import Council, CouncilMember, Round
 from services.scoring.councils.repository import SCORING_ROLES
 from services.scoring.criteria import arithmetic, versions
 from services.scoring.criteria import service as criteria
@@ -470,10 +470,16 @@ async def assign_central(
     )
 
 
-async def _managed_round(session: AsyncSession, principal: Principal, application: Application) -> Any:
+async def _managed_round(
+    session: AsyncSession, principal: Principal, application: Application
+) -> tuple[Round, Council]:
+    """The dossier's round and council, if the caller manages that council (403 otherwise)."""
     if application.round_id is None:
-        _ensure_in(application, IN_ROUND_STATES, "be scored outside a round")
-    round_, council = await councils.round_and_council(session, round_id=application.round_id)  # type: ignore[arg-type]
+        raise IllegalTransition(
+            f"An application in state {application.status!r} is in no round",
+            current_state=application.status, allowed_from=sorted(IN_ROUND_STATES),
+        )  # fmt: skip
+    round_, council = await councils.round_and_council(session, round_id=application.round_id)
     if not policies.can_manage_council(principal, level=round_.level, province_code=round_.province_code):
         raise Forbidden("Only those who manage the round's council run its scoring passes.")
     return round_, council
