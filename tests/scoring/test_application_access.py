@@ -31,7 +31,8 @@ class Staged:
 async def staged(
     registry: httpx.AsyncClient, scoring: httpx.AsyncClient, db: asyncpg.Connection, state: str
 ) -> Staged:
-    """A fresh, self-assessed dossier in ``state`` (draft, submitted, forwarded, eligible, in_round, scoring)."""
+    """A fresh, self-assessed dossier in ``state``: draft, submitted, forwarded, eligible, in_round, scoring,
+    potential_5_star (scored 100 by its province's council) or submitted_central (then proposed)."""
     made = await builders.dossier(registry, scoring, db)
     owner = made.owner
     council = await builders.council(scoring, province_code=owner.unit.province_code)
@@ -45,8 +46,14 @@ async def staged(
     order = ["draft", "submitted", "forwarded", "eligible", "in_round", "scoring"]
     round_id = (await builders.scoring_round(scoring, council))["id"]
     await builders.self_assessed(scoring, made)
-    for action, headers, body in steps[: order.index(state)]:
+    for action, headers, body in steps[: order.index(state) if state in order else len(steps)]:
         await builders.step(scoring, made, action, headers, body() if callable(body) else body)
+    if state in ("potential_5_star", "submitted_central"):
+        tree = await builders.sheet(scoring, made.application["sheet_id"])
+        scored = await builders.score_all(scoring, builders.Scoring(made, council, {"id": round_id}, tree))
+        assert scored["status"] == "potential_5_star"
+    if state == "submitted_central":
+        await builders.step(scoring, made, "propose-central", owner.province_officer)
     return Staged(made, council)
 
 
@@ -122,6 +129,38 @@ ROUTES: dict[str, tuple[str, str, str, Any, dict[str, int]]] = {
         acts("admin", "province officer", council_sees=True),
     ),
     "attach": ("draft", "POST", "/attachments", "file", acts(*PREPARERS, ok=201)),
+    "self-assess": ("draft", "PUT", "/self-assessment", "choices", acts(*PREPARERS)),
+    "read self-assessment": ("draft", "GET", "/self-assessment", None, READS_UNASSIGNED),
+    "results": ("draft", "GET", "/results", None, READS_UNASSIGNED | {"national": 200}),
+    "read cards": (
+        "scoring",
+        "GET",
+        "/scorecards",
+        None,
+        acts("admin", "service", "province officer", "council member", council_sees=True),
+    ),
+    # Allowed callers get past the access rules to the quorum (three scorers, no card yet): 409.
+    "close scoring": (
+        "scoring",
+        "POST",
+        "/close-scoring",
+        None,
+        acts("admin", "province officer", ok=409, council_sees=True),
+    ),
+    "propose central": (
+        "potential_5_star",
+        "POST",
+        "/propose-central",
+        None,
+        acts("admin", "province officer", council_sees=True),
+    ),
+    "assign central": (
+        "submitted_central",
+        "POST",
+        "/assign-central",
+        "central round",
+        acts("admin", council_sees=True),
+    ),
 }
 
 
@@ -146,6 +185,13 @@ async def test_who_may_use_each_route(
     elif body == "round":
         round_ = await builders.scoring_round(scoring_client, stage.council)
         answer = await scoring_client.post(url, json={"round_id": round_["id"]}, headers=headers)
+    elif body == "central round":
+        central = await builders.council(scoring_client, province_code=None)
+        round_ = await builders.scoring_round(scoring_client, central)
+        answer = await scoring_client.post(url, json={"round_id": round_["id"]}, headers=headers)
+    elif body == "choices":
+        tree = await builders.sheet(scoring_client, stage.dossier.application["sheet_id"])
+        answer = await scoring_client.put(url, json={"choices": builders.choices_for(tree)}, headers=headers)
     else:
         answer = await scoring_client.request(method, url, json=body, headers=headers)
     assert answer.status_code == expected[caller], answer.text

@@ -211,6 +211,7 @@ async def test_membership_rules(scoring_client: httpx.AsyncClient) -> None:
         ({"name": "X", "level": "province", "province_code": PROVINCE, "max_spread": -1}, "body.max_spread"),
         ({"name": "", "level": "province", "province_code": PROVINCE}, "body.name"),
         ({"name": "X", "level": "province", "province_code": PROVINCE, "extra": 1}, "body.extra"),
+        ({"name": "X", "level": "central", "quorum_includes_chair": 1}, "body.quorum_includes_chair"),
     ],
 )
 async def test_bad_councils_are_refused_naming_the_field(
@@ -233,6 +234,8 @@ async def test_rounds_refuse_unknown_and_inactive_councils(scoring_client: httpx
     assert patched.json()["active"] is False
     answer = await scoring_client.post("/v1/rounds", json={**body, "council_id": council.id}, headers=ADMIN)
     assert (answer.status_code, answer.json()["type"]) == (409, "/problems/council-inactive")
+    numeric = await scoring_client.patch(f"/v1/councils/{council.id}", json={"active": 0}, headers=ADMIN)
+    assert (numeric.status_code, numeric.json()["errors"][0]["field"]) == (422, "body.active")
     bad_date = await scoring_client.post("/v1/rounds", json={**body, "cut_off": "30/06/2026"}, headers=ADMIN)
     assert bad_date.status_code == 422
 

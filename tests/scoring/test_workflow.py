@@ -325,3 +325,18 @@ async def test_decided_result_of_an_undecided_dossier_is_not_found(
     async with scope.scoring.sessionmaker() as session:  # type: ignore[union-attr]
         with pytest.raises(ResultNotFound):
             await applications.decided_result(session, application_id=staged.dossier.application["id"])
+
+
+async def test_a_potential_five_star_does_not_block_the_products_next_evaluation(
+    registry_client: httpx.AsyncClient, scoring_client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    """It holds its 4★ decision: a new dossier may be opened, and then the old one is no longer proposed."""
+    staged = await _scoring(registry_client, scoring_client, db)
+    await builders.score_all(scoring_client, staged)
+    made = staged.dossier
+    body = {"product_id": made.product["id"], "type": "new"}
+    reopened = await scoring_client.post("/v1/applications", json=body, headers=made.owner.headers)
+    assert reopened.status_code == 201, reopened.text
+    late = await scoring_client.post(f"{made.url}/propose-central", headers=made.owner.province_officer)
+    assert (late.status_code, late.json()["application_id"]) == (409, reopened.json()["id"])
+    assert (await scoring_client.get(made.url, headers=ADMIN)).json()["status"] == "potential_5_star"

@@ -86,7 +86,7 @@ def quorum_shortfall(cards: Sequence[Card], *, expected: int, rules: CouncilRule
     if expected == 0 or not cards:
         return "no member has scored"
     if Decimal(len(cards)) < rules.quorum * expected:
-        return f"{len(cards)} of {expected} members scored; the quorum is {rules.quorum:%} of them"
+        return f"{len(cards)} of {expected} members scored; the quorum is {float(rules.quorum):.0%} of them"
     if rules.quorum_includes_chair and not any(card.chair for card in cards):
         return "the chair has not scored, and the council's quorum includes the chair"
     return None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from shared.errors import Conflict, NotFound, ProblemError
 
 
@@ -132,3 +135,15 @@ class SelfAssessmentNotFound(NotFound):
 
     type = "self-assessment-not-found"
     title = "No self-assessment yet"
+
+
+class ChoicesInvalid(ProblemError):
+    """A self-assessment's choices do not fit the sheet: every bad field, and the sheet they must answer."""
+
+    status = 422
+    type = "validation-error"
+    title = "Request validation failed"
+
+    def __init__(self, errors: Sequence[dict[str, Any]], *, sheet_id: str) -> None:
+        fields = ", ".join(dict.fromkeys(error["field"] for error in errors))
+        super().__init__(f"Invalid fields: {fields}", errors=list(errors), sheet_id=sheet_id)

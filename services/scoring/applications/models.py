@@ -32,8 +32,9 @@ STATES = (
     "draft", "submitted", "returned", "forwarded", "eligible", "in_round", "scoring", "rescore",
     "recognised", "not_recognised", "potential_5_star", "submitted_central",
 )  # fmt: skip
-# An application in one of these is decided for good; any other state is still under way.
-FINAL_STATES = ("recognised", "not_recognised")
+# An application in one of these holds a decision, so the product may be evaluated again (a potential
+# 5★ holds its 4★ decision; proposing it to central later needs no other evaluation under way).
+DECIDED_STATES = ("recognised", "not_recognised", "potential_5_star")
 LEVELS = ("province", "central")
 OUTCOMES = ("recognised", "not_recognised", "potential_5_star", "provincial_result_kept")
 
@@ -57,7 +58,7 @@ class Application(UUIDPrimaryKey, Timestamps, Base):
             "uq_application_product_under_way",
             "product_id",
             unique=True,
-            postgresql_where=text(f"status NOT IN {FINAL_STATES}"),
+            postgresql_where=text(f"status NOT IN {DECIDED_STATES}"),
         ),
     )
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from services.scoring.applications.models import (
-    FINAL_STATES,
+    DECIDED_STATES,
     Application,
     Attachment,
     AttachmentBlob,
@@ -64,10 +64,10 @@ class ApplicationRepository(Repository[Application]):
         )
 
     async def under_way_for_product(self, product_id: uuid.UUID) -> Application | None:
-        """The product's application that is not decided for good, if any."""
+        """The product's application still under way (not holding a decision), if any."""
         return await self.session.scalar(
             select(Application).where(
-                Application.product_id == product_id, Application.status.not_in(FINAL_STATES)
+                Application.product_id == product_id, Application.status.not_in(DECIDED_STATES)
             )
         )
 

@@ -190,14 +190,26 @@ async def applications_close_scoring(
     return _read(await service.close_scoring(session, principal=principal, application_id=application_id))
 
 
-@router.put("/{application_id}/self-assessment", response_model=SelfAssessmentRead, responses=STEP_PROBLEMS)
+@router.put(
+    "/{application_id}/self-assessment", response_model=SelfAssessmentRead,
+    responses=STEP_PROBLEMS | {503: {"description": "The registry is unavailable (Retry-After); nothing changed"}},
+)  # fmt: skip
 async def applications_self_assess(
-    application_id: uuid.UUID, body: ChoicesIn, session: SessionDep, principal: PrincipalDep
+    application_id: uuid.UUID,
+    body: ChoicesIn,
+    session: SessionDep,
+    principal: PrincipalDep,
+    registry: RegistryDep,
 ) -> SelfAssessmentRead:
-    """The producer's self-assessment (Form 02): one option per criterion of the dossier's score sheet."""
+    """The producer's self-assessment (Form 02): one option per criterion of the sheet a submission today
+    pins (the dossier is pinned again; a refusal names the sheet's id)."""
     return SelfAssessmentRead.model_validate(
         await service.save_self_assessment(
-            session, principal=principal, application_id=application_id, choices=body.choices
+            session,
+            principal=principal,
+            registry=registry,
+            application_id=application_id,
+            choices=body.choices,
         )
     )
 
@@ -219,13 +231,20 @@ async def applications_self_assessment(
     responses=STEP_PROBLEMS,
 )  # fmt: skip
 async def applications_score(
-    application_id: uuid.UUID, body: ChoicesIn, session: SessionDep, principal: PrincipalDep
-) -> ScorecardRead:
+    application_id: uuid.UUID, body: ChoicesIn, session: SessionDep, principal: PrincipalDep, response: Response,
+    idempotency: IdempotencyDep,
+) -> ScorecardRead | Response:  # fmt: skip
     """A council member's card for the open pass; the last expected card decides the pass."""
-    return ScorecardRead.model_validate(
-        await service.submit_scorecard(
-            session, principal=principal, application_id=application_id, choices=body.choices
+
+    async def score() -> ScorecardRead:
+        return ScorecardRead.model_validate(
+            await service.submit_scorecard(
+                session, principal=principal, application_id=application_id, choices=body.choices
+            )
         )
+
+    return await idempotency.create(
+        response, score, location=lambda _: f"/v1/applications/{application_id}/scorecards"
     )
 
 
@@ -262,7 +281,10 @@ async def applications_attach(
         UploadFile, File(description="A PDF document or a JPEG, PNG or WebP image, at most 10 MiB")
     ],
 ) -> AttachmentRead:
-    """Attach a document to a draft or returned dossier; the same file is stored once."""
+    """Attach a document to a draft or returned dossier; the same file is stored once.
+
+    A retry is safe without an Idempotency-Key: the same file of the same kind is the same attachment.
+    """
     data = await file.read(service.MAX_ATTACHMENT_BYTES + 1)
     filename = (file.filename or "").replace("\\", "/").rsplit("/", 1)[-1][:255] or "tai-lieu"
     return AttachmentRead.model_validate(

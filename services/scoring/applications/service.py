@@ -36,6 +36,7 @@ from services.scoring.applications.errors import (
     ApplicationNotFound,
     AttachmentNotFound,
     AttachmentTooLarge,
+    ChoicesInvalid,
     CouncilNotReady,
     EvaluationUnderWay,
     IllegalTransition,
@@ -72,7 +73,7 @@ from services.scoring.applications.schemas import ApplicationCreate
 from services.scoring.audit import service as audit
 from services.scoring.councils import service as councils
 from services.scoring.councils.errors import RoundClosed
-from services.scoring.councils.models import Council, CouncilMember
+from services.scoring.councils.models import Council, CouncilMember, Round
 from services.scoring.councils.repository import SCORING_ROLES
 from services.scoring.criteria import arithmetic, versions
 from services.scoring.criteria import service as criteria
@@ -432,12 +433,29 @@ async def assign(
 async def propose_central(
     session: AsyncSession, *, principal: Principal, application_id: uuid.UUID
 ) -> Application:
-    """Propose a potential 5★ product to the central council (the province's officers)."""
+    """Propose a potential 5★ product to the central council (the province's officers), unless another
+    evaluation of the product has been opened since."""
     application = await _visible(session, principal, application_id, for_update=True)
     if not policies.can_decide_in_province(principal, place_of(application)):
         raise Forbidden("Only officers of the dossier's province propose it for 5 stars.")
     _ensure_in(application, ("potential_5_star",), "be proposed to the central council")
-    return await _move(session, principal, application, "submitted_central", "application.proposed_central")
+    await _refuse_if_another_under_way(session, application)
+    try:
+        async with session.begin_nested():
+            return await _move(
+                session, principal, application, "submitted_central", "application.proposed_central"
+            )
+    except IntegrityError as exc:  # another evaluation of the product was opened meanwhile
+        raise EvaluationUnderWay("Another evaluation of this product was opened meanwhile") from exc
+
+
+async def _refuse_if_another_under_way(session: AsyncSession, application: Application) -> None:
+    other = await ApplicationRepository(session).under_way_for_product(application.product_id)
+    if other is not None and other.id != application.id:
+        raise EvaluationUnderWay(
+            f"Application {other.id} of this product is {other.status!r}: it goes first",
+            application_id=str(other.id), current_state=other.status,
+        )  # fmt: skip
 
 
 async def assign_central(
@@ -452,10 +470,16 @@ async def assign_central(
     )
 
 
-async def _managed_round(session: AsyncSession, principal: Principal, application: Application) -> Any:
+async def _managed_round(
+    session: AsyncSession, principal: Principal, application: Application
+) -> tuple[Round, Council]:
+    """The dossier's round and council, if the caller manages that council (403 otherwise)."""
     if application.round_id is None:
-        _ensure_in(application, IN_ROUND_STATES, "be scored outside a round")
-    round_, council = await councils.round_and_council(session, round_id=application.round_id)  # type: ignore[arg-type]
+        raise IllegalTransition(
+            f"An application in state {application.status!r} is in no round",
+            current_state=application.status, allowed_from=sorted(IN_ROUND_STATES),
+        )  # fmt: skip
+    round_, council = await councils.round_and_council(session, round_id=application.round_id)
     if not policies.can_manage_council(principal, level=round_.level, province_code=round_.province_code):
         raise Forbidden("Only those who manage the round's council run its scoring passes.")
     return round_, council
@@ -594,21 +618,34 @@ def _score_fields(score: arithmetic.CardScore) -> dict[str, Any]:
 
 
 async def save_self_assessment(
-    session: AsyncSession, *, principal: Principal, application_id: uuid.UUID, choices: Mapping[str, str]
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    registry: RegistryClient,
+    application_id: uuid.UUID,
+    choices: Mapping[str, str],
 ) -> SelfAssessment:
-    """Record the producer's self-assessment, scored on the dossier's sheet (every leaf criterion answered)."""
+    """Record the producer's self-assessment on the sheet a submission today would pin, every leaf answered.
+
+    The dossier is pinned again first (the version in force, the newest sheet of the product's set as
+    the registry has it now), so a self-assessment always answers the sheet the submission will use;
+    a refusal names each bad choice and that sheet's id.
+    """
+    application = await _visible(session, principal, application_id)
+    _ensure_editable(principal, application)
+    product = await _registry_record(registry, "product", application.product_id)
+    if product is None:
+        raise ProductGone(f"The registry no longer holds product {application.product_id}")
     application = await _visible(session, principal, application_id, for_update=True)
-    if not policies.can_prepare(principal, place_of(application)):
-        raise Forbidden("You may read this dossier but not change it.")
-    if application.status not in EDITABLE_STATES:
-        raise NotEditable(
-            f"A dossier in state {application.status!r} keeps its self-assessment",
-            current_state=application.status, editable_states=list(EDITABLE_STATES),
-        )  # fmt: skip
-    sheet_id = application.sheet_id
-    if sheet_id is None:  # pragma: no cover - pinned when opened
-        raise ProductGone("The dossier has no score sheet")
-    score = arithmetic.score_card(await criteria.sheet_tree(session, sheet_id=sheet_id), choices)
+    _ensure_editable(principal, application)
+    application.product_set = int(product["product_set"])
+    application.classification = product.get("classification")
+    await _pin(session, application, application.product_set)
+    sheet_id: uuid.UUID = application.sheet_id  # type: ignore[assignment]
+    try:
+        score = arithmetic.score_card(await criteria.sheet_tree(session, sheet_id=sheet_id), choices)
+    except arithmetic.InvalidChoices as exc:
+        raise ChoicesInvalid(exc.extensions.get("errors", []), sheet_id=str(sheet_id)) from exc
     repository = SelfAssessmentRepository(session)
     values = {
         "sheet_id": sheet_id,
@@ -628,6 +665,16 @@ async def save_self_assessment(
         {"sheet_id": str(sheet_id), "total": str(score.total)},
     )  # fmt: skip
     return assessment
+
+
+def _ensure_editable(principal: Principal, application: Application) -> None:
+    if not policies.can_prepare(principal, place_of(application)):
+        raise Forbidden("You may read this dossier but not change it.")
+    if application.status not in EDITABLE_STATES:
+        raise NotEditable(
+            f"A dossier in state {application.status!r} keeps its self-assessment",
+            current_state=application.status, editable_states=list(EDITABLE_STATES),
+        )  # fmt: skip
 
 
 async def get_self_assessment(

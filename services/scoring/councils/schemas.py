@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from shared.schemas import BaseSchema, NotBool, ReadSchema
 
@@ -48,7 +48,7 @@ class CouncilCreate(BaseSchema):
         default=None, description="Required for province, absent for central"
     )
     quorum: Quorum = Decimal("0.75")
-    quorum_includes_chair: bool = True
+    quorum_includes_chair: StrictBool = True
     max_spread: Spread = Decimal(10)
 
 
@@ -57,9 +57,9 @@ class CouncilUpdate(BaseSchema):
 
     name: Name | None = None
     quorum: Quorum | None = None
-    quorum_includes_chair: bool | None = None
+    quorum_includes_chair: StrictBool | None = None
     max_spread: Spread | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 class CouncilRead(ReadSchema):

@@ -148,7 +148,7 @@ def upgrade() -> None:
         op.create_index(f"ix_application_{column}", "application", [column], unique=False, schema=SCHEMA)
     op.create_index(
         "uq_application_product_under_way", "application", ["product_id"], unique=True, schema=SCHEMA,
-        postgresql_where=sa.text("status NOT IN ('recognised', 'not_recognised')"),
+        postgresql_where=sa.text("status NOT IN ('recognised', 'not_recognised', 'potential_5_star')"),
     )  # fmt: skip
     op.create_table(
         "attachment_blob",
