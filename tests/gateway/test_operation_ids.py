@@ -100,6 +100,12 @@ EXPECTED = {
     ("post", "/v1/applications/{application_id}/attachments"): "applications_attach",
     ("get", "/v1/applications/{application_id}/attachments"): "applications_attachments",
     ("get", "/v1/applications/{application_id}/attachments/{sha256}"): "applications_attachment",
+    ("post", "/v1/certificates"): "certificates_issue",
+    ("get", "/v1/certificates"): "certificates_list",
+    ("get", "/v1/certificates/lookup"): "certificates_lookup",
+    ("get", "/v1/certificates/{certificate_id}"): "certificates_read",
+    ("post", "/v1/certificates/{certificate_id}/revoke"): "certificates_revoke",
+    ("get", "/v1/audit/{subject_id}"): "audit_list",
 }
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 MAX_LENGTH = 32

@@ -267,3 +267,73 @@ async def test_revocation_is_for_the_competent_authority(
     again = await scoring_client.post(path, json=body, headers=owner.province_officer)
     assert again.status_code == 409
     assert "revoked" in again.json()["detail"]
+
+
+async def _recognised(
+    registry_client: httpx.AsyncClient, scoring_client: httpx.AsyncClient, db: asyncpg.Connection, target: int
+) -> builders.Scoring:
+    made = await builders.dossier(registry_client, scoring_client, db)
+    await builders.eligible(scoring_client, made)
+    staged = await builders.in_scoring(scoring_client, made)
+    await builders.score_all(scoring_client, staged, tuple(target for _ in staged.council.scorers))
+    return staged
+
+
+async def test_a_recognised_result_is_certified_once_by_its_province(
+    registry_client: httpx.AsyncClient, scoring_client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    """The province's officer issues the 4★ certificate; a second decision on the same result is a conflict."""
+    staged = await _recognised(registry_client, scoring_client, db, 76)
+    owner = staged.dossier.owner
+    body = {
+        "application_id": staged.dossier.id,
+        "decision_number": "88/QĐ-UBND",
+        "issuing_authority": AUTHORITY,
+    }
+    for headers, expected in [
+        ({}, 401), (owner.headers, 403), (owner.commune_officer, 403), (auth("province_officer", "01"), 404),
+        (auth("council_member", staged.council.id, sub=staged.council.scorers[0]), 403), (auth("partner", "p"), 404),
+    ]:  # fmt: skip
+        answer = await scoring_client.post("/v1/certificates", json=body, headers=headers)
+        assert answer.status_code == expected, (headers, answer.text)
+    issued = await scoring_client.post("/v1/certificates", json=body, headers=owner.province_officer)
+    assert issued.status_code == 201, issued.text
+    certificate = issued.json()
+    assert (certificate["star"], certificate["level"], certificate["status"]) == (4, "province", "active")
+    assert certificate["product_id"] == staged.dossier.product["id"]
+    assert certificate["product_name"] == staged.dossier.product["name"]
+    assert certificate["number"].startswith(f"OCOP-{owner.unit.province_code}-")
+    assert certificate["expires_on"] == clock.add_months(clock.today(), 36).isoformat()
+    assert issued.headers["location"] == f"/v1/certificates/{certificate['id']}"
+    again = await scoring_client.post("/v1/certificates", json=body, headers=owner.province_officer)
+    assert again.status_code == 409
+    history = (await scoring_client.get(f"/v1/audit/{certificate['id']}", headers=auth("admin"))).json()
+    assert [entry["action"] for entry in history["items"]] == ["certificate.issued"]
+
+
+async def test_a_dossier_without_a_decided_result_gets_no_certificate(
+    registry_client: httpx.AsyncClient, scoring_client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    """Still scoring: 404 naming the missing result; nothing written."""
+    made = await builders.dossier(registry_client, scoring_client, db)
+    body = {"application_id": made.id, "decision_number": "1/QĐ", "issuing_authority": AUTHORITY}
+    answer = await scoring_client.post("/v1/certificates", json=body, headers=made.owner.province_officer)
+    assert answer.status_code == 404
+    assert answer.headers["content-type"] == "application/problem+json"
+    listed = await scoring_client.get(
+        "/v1/certificates", headers=auth("admin"), params={"product_id": made.product["id"]}
+    )
+    assert listed.json()["items"] == []
+
+
+async def test_a_two_star_result_gets_no_certificate(
+    registry_client: httpx.AsyncClient, scoring_client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    """Not recognised (below 50): the decision is refused as not certifiable."""
+    staged = await _recognised(registry_client, scoring_client, db, 40)
+    body = {"application_id": staged.dossier.id, "decision_number": "2/QĐ", "issuing_authority": AUTHORITY}
+    answer = await scoring_client.post(
+        "/v1/certificates", json=body, headers=staged.dossier.owner.province_officer
+    )
+    assert answer.status_code == 409
+    assert "2★" in answer.json()["detail"]

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
 
 from services.scoring.certificates import service
-from services.scoring.certificates.repository import CertificateFilter
 from services.scoring.certificates.schemas import (
     CertificateIssue,
     CertificatePublic,
@@ -73,7 +72,7 @@ async def certificates_list(
     """The certificates the caller may see (their own for a producer, their unit's for an officer), newest first."""
     page = await service.list_certificates(
         session, principal=principal, limit=limit, cursor=cursor,
-        where=CertificateFilter(product_id=product_id, status=status, star=star, unsynced=unsynced),
+        product_id=product_id, status=status, star=star, unsynced=unsynced,
     )  # fmt: skip
     return page_of(CertificateRead, page)
 

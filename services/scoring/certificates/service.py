@@ -247,12 +247,16 @@ async def list_certificates(
     session: AsyncSession,
     *,
     principal: Principal,
-    where: CertificateFilter,
     limit: int,
     cursor: str | None,
+    product_id: uuid.UUID | None = None,
+    status: str | None = None,
+    star: int | None = None,
+    unsynced: bool | None = None,
 ) -> KeysetPage[Certificate]:
     """A page of the certificates the caller may see, newest first."""
     require_authenticated(principal)
+    where = CertificateFilter(product_id=product_id, status=status, star=star, unsynced=unsynced)
     return await CertificateRepository(session).list(
         policies.results_visibility(principal),
         where,
