@@ -35,7 +35,8 @@ STATES = (
 # An application in one of these holds a decision, so the product may be evaluated again (a potential
 # 5★ holds its 4★ decision; proposing it to central later needs no other evaluation under way).
 DECIDED_STATES = ("recognised", "not_recognised", "potential_5_star")
-LEVELS = ("province", "central")
+# "district": history only (district councils decided 3★ under 781 and 148; see record_historical_result).
+LEVELS = ("province", "central", "district")
 OUTCOMES = ("recognised", "not_recognised", "potential_5_star", "provincial_result_kept")
 
 

@@ -16,7 +16,8 @@ Status = Literal[
     "draft", "submitted", "returned", "forwarded", "eligible", "in_round", "scoring", "rescore",
     "recognised", "not_recognised", "potential_5_star", "submitted_central",
 ]  # fmt: skip
-Level = Literal["province", "central"]
+# Where a dossier is or was scored: a province's or the central council, or (history) a district's.
+Level = Literal["province", "central", "district"]
 Outcome = Literal["recognised", "not_recognised", "potential_5_star", "provincial_result_kept"]
 AttachmentKind = Literal[
     "business_registration", "food_safety", "lab_test", "label", "quality_declaration", "certification",

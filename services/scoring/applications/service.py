@@ -54,6 +54,7 @@ from services.scoring.applications.errors import (
     UnsupportedAttachmentType,
 )  # fmt: skip
 from services.scoring.applications.models import (
+    APPLICATION_TYPES,
     Application,
     Attachment,
     AttachmentBlob,
@@ -93,6 +94,8 @@ CURRENT_CERTIFICATE = ("active", "expiring")
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 PDF_SIGNATURE = b"%PDF-"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# How a historical result came about: the decision as recorded, its members' cards not kept.
+HISTORICAL_RULE = "a decision taken before the platform, recorded with its average; no scorecards kept"
 # The results that decide a product's star; a central result that gave no 5★ leaves the provincial one.
 DECIDING_OUTCOMES = ("recognised", "not_recognised", "potential_5_star")
 
@@ -898,4 +901,111 @@ async def decided_result(session: AsyncSession, *, application_id: uuid.UUID) ->
     result = await ResultRepository(session).latest(application_id, outcomes=DECIDING_OUTCOMES)
     if result is None:
         raise ResultNotFound(f"Application {application_id} has no decided result")
+    return result
+
+
+# History (the demo loader's path)
+
+
+async def record_historical_result(
+    session: AsyncSession,
+    *,
+    actor: Principal,
+    product: Mapping[str, Any],
+    entity: Mapping[str, Any],
+    application_type: str,
+    round_id: uuid.UUID,
+    criteria_version: str,
+    submitted_at: datetime,
+    decided_at: datetime,
+    star: int,
+    average_total: Decimal,
+    parts: Mapping[str, Decimal],
+    spread: Decimal,
+) -> Result:
+    """Record a decision taken before the platform: a decided dossier and its result, without scorecards.
+
+    The demo loader's path (scoring's history of the registry's demo products); live dossiers are
+    decided only by their council's cards. The same invariants as a live decision: the dossier holds
+    the registry's ``product`` and ``entity`` (as read over HTTP) as its sealed snapshot and is pinned
+    to ``criteria_version`` (the rules the decision applied: a national version, with the set's
+    score sheet, or the provincial programmes before them); the round's council decided, at its
+    level, a star that level certifies under those rules; the average lies in that star's band and
+    the parts within the version's maxima add up to it; the round had closed its dossiers before the
+    decision. The result is immutable like any other and both records are audited as ``actor``'s.
+    """
+    if application_type not in APPLICATION_TYPES:
+        raise InvalidField("application_type", f"one of {', '.join(APPLICATION_TYPES)}")
+    try:
+        version = versions.regime(criteria_version)
+    except KeyError:
+        raise InvalidField("criteria_version", f"unknown criteria version {criteria_version!r}") from None
+    round_, council = await councils.round_and_council(session, round_id=round_id)
+    level = round_.level
+    if star not in version.certifiable_stars or version.deciding_level(star) != level:
+        raise InvalidField("star", f"a {level} council does not decide {star}★ under {version.code}")
+    if versions.star_for(version, average_total) != star:
+        raise InvalidField("average_total", f"{average_total} is not in the {star}★ band of {version.code}")
+    if (
+        set(parts) != set(version.part_maxima)
+        or sum(parts.values()) != average_total
+        or any(not Decimal(0) <= parts[part] <= maximum for part, maximum in version.part_maxima.items())
+    ):
+        raise InvalidField(
+            "parts", f"parts {'/'.join(version.part_maxima)} within their maxima adding up to the average"
+        )
+    day = decided_at.astimezone(clock.VIETNAM).date()
+    if not (
+        version.in_force_from <= day and submitted_at.astimezone(clock.VIETNAM).date() <= round_.cut_off < day
+    ):
+        raise InvalidField(
+            "decided_at", "submitted by the round's cut-off, decided after it under rules then in force"
+        )
+    if decided_at > clock.now() or spread < 0 or spread > council.max_spread:
+        raise InvalidField("spread", "a past decision whose members' totals were within the council's spread")
+    place = _product_place(dict(product))
+    if str(entity.get("id")) != str(place.entity_id):
+        raise InvalidField("entity", "the product's own entity")
+    if await ApplicationRepository(session).under_way_for_product(uuid.UUID(str(product["id"]))) is not None:
+        raise EvaluationUnderWay("The product has an evaluation under way", field="product")
+    snapshot = {"product": dict(product), "entity": dict(entity)}
+    application = Application(
+        product_id=uuid.UUID(str(product["id"])), entity_id=place.entity_id, commune_code=place.commune_code,
+        province_code=place.province_code, application_type=application_type, status="recognised",
+        classification=product.get("classification"), product_set=int(product["product_set"]),
+        criteria_version=version.code, snapshot=snapshot, snapshot_sha256=_sealed(snapshot),
+        submitted_at=submitted_at, level=level, round_id=round_.id, council_id=council.id, scoring_pass=1,
+        created_by=actor.sub,
+    )  # fmt: skip
+    if version.code in versions.VERSIONS:
+        sheet = await criteria.sheet_for_submission(
+            session, criteria_version=version.code, product_set=int(product["product_set"]),
+            province_code=place.province_code,
+        )  # fmt: skip
+        application.sheet_id = sheet.id
+    application = await ApplicationRepository(session).add(application)
+    scorers = await councils.scoring_members(session, council_id=council.id)
+    result = await ResultRepository(session).add(
+        Result(
+            application_id=application.id, pass_number=1, round_id=round_.id, council_id=council.id, level=level,
+            average_total=average_total, parts=_decimal_text(parts), spread=spread, band_star=star, star=star,
+            outcome="recognised", mandatory_failed=[], eliminated=[], criteria_version=version.code,
+            rule=f"{version.code}: {HISTORICAL_RULE}", members_scored=len(scorers),
+            members_expected=len(scorers), product_id=application.product_id, entity_id=application.entity_id,
+            province_code=application.province_code, application_type=application_type, decided_by=actor.sub,
+            decided_at=decided_at,
+        )
+    )  # fmt: skip
+    await _audit(
+        session, actor, "application.recorded", application,
+        {"status": [None, "recognised"], "product_id": str(application.product_id), "type": application_type,
+         "round_id": str(round_.id), "criteria_version": version.code, "snapshot_sha256": application.snapshot_sha256,
+         "submitted_at": submitted_at.isoformat()},
+    )  # fmt: skip
+    await audit.record(
+        session, actor=actor, action="result.recorded", subject_type="result", subject_id=result.id,
+        province_code=application.province_code,
+        detail={"application_id": str(application.id), "result_id": str(result.id), "pass": 1, "level": level,
+                "average_total": str(average_total), "star": star, "outcome": "recognised", "historical": True},
+    )  # fmt: skip
     return result

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from services.scoring.certificates.models import Certificate
+from services.scoring.criteria.versions import VERSIONS
 from services.scoring.registry import RegistryClient
 from shared.errors import ProblemError
 
@@ -31,6 +32,8 @@ def event_id(certificate: Certificate) -> uuid.UUID:
 
 def announcement(certificate: Certificate) -> dict[str, Any]:
     """The registry's certification event for the certificate's current state."""
+    # The registry knows the national versions; the provincial programmes before them are its "none".
+    national_version = certificate.criteria_version if certificate.criteria_version in VERSIONS else None
     ground = None
     if certificate.status == "revoked":
         ground = f"{certificate.revocation_ground}: {certificate.revocation_reason}"[:1000]
@@ -41,7 +44,7 @@ def announcement(certificate: Certificate) -> dict[str, Any]:
         "certificate_number": certificate.number,
         "issuing_authority": certificate.issuing_authority,
         "decision_number": certificate.decision_number,
-        "criteria_version": certificate.criteria_version,
+        "criteria_version": national_version,
         "issued_on": certificate.issued_on.isoformat(),
         "expires_on": certificate.expires_on.isoformat(),
         "level": certificate.level,

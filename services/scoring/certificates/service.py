@@ -29,7 +29,7 @@ from services.scoring.certificates.errors import (
 )
 from services.scoring.certificates.models import Certificate
 from services.scoring.certificates.repository import CertificateFilter, CertificateRepository
-from services.scoring.criteria.versions import VERSIONS
+from services.scoring.criteria import versions
 from services.scoring.registry import RegistryClient, RegistryUnavailable
 from shared import clock
 from shared.pagination import KeysetPage, decode_cursor
@@ -130,7 +130,7 @@ async def record_issue(
 
     ``status_on`` is the day its status is judged on (today; the demo loads histories).
     """
-    version = VERSIONS[facts.criteria_version]
+    version = versions.regime(facts.criteria_version)
     if facts.star not in version.certifiable_stars:
         raise ResultNotCertifiable(f"A {facts.star}★ result gives no certificate: only 3–5★ are certified")
     if facts.level != version.deciding_level(facts.star):
@@ -278,7 +278,7 @@ async def advance_statuses(session: AsyncSession, *, today: date) -> int:
     repository = CertificateRepository(session)
     moved = []
     for code in await repository.criteria_versions_in_force():
-        notice = VERSIONS[code].expiry_notice_days
+        notice = versions.regime(code).expiry_notice_days
         moved += [
             ("expiring", m)
             for m in await repository.mark_expiring(criteria_version=code, notice_days=notice, today=today)

@@ -23,7 +23,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from services.scoring.db import Base
 from shared.models import CreatedAt, Timestamps, UUIDPrimaryKey
 
-LEVELS = ("province", "central")
+# "district": history only — district councils decided 3★ under 781 and 148 until 1489 abolished
+# them (1 July 2025); they are recorded (the demo's history), never set up or given rounds today.
+LEVELS = ("province", "central", "district")
+LIVE_LEVELS = ("province", "central")
 MEMBER_ROLES = ("chair", "member", "secretary")
 ROUND_STATES = ("open", "closed")
 
@@ -34,9 +37,10 @@ class Council(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "council"
     __table_args__ = (
         CheckConstraint(f"level IN {LEVELS}", name="level"),
-        # A province council belongs to one province; the central council to none.
+        # A province's (or one of its former districts') council belongs to it; the central council to none.
         CheckConstraint(
-            "(level = 'province' AND province_code ~ '^[0-9]{2}$') OR (level = 'central' AND province_code IS NULL)",
+            "(level IN ('province', 'district') AND province_code ~ '^[0-9]{2}$')"
+            " OR (level = 'central' AND province_code IS NULL)",
             name="level_province",
         ),
         CheckConstraint("quorum > 0 AND quorum <= 1", name="quorum_ratio"),

@@ -12,9 +12,9 @@ from services.scoring.councils.schemas import (
     CouncilCreate,
     CouncilRead,
     CouncilUpdate,
-    Level,
     MemberCreate,
     MemberRead,
+    RecordedLevel,
     RoundCreate,
     RoundRead,
     RoundStatus,
@@ -52,7 +52,7 @@ async def councils_list(
     principal: PrincipalDep,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
-    level: Level | None = None,
+    level: RecordedLevel | None = None,
     province_code: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
 ) -> Page[CouncilRead]:
     """The councils the caller may see: a province's for its officers, their own for members, all for admins."""

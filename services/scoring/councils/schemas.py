@@ -12,6 +12,8 @@ from pydantic import Field, StrictBool
 from shared.schemas import BaseSchema, NotBool, ReadSchema
 
 Level = Literal["province", "central"]
+# What a stored council or round may be: also a former district's (history only, never created here).
+RecordedLevel = Literal["province", "central", "district"]
 MemberRole = Literal["chair", "member", "secretary"]
 RoundStatus = Literal["open", "closed"]
 
@@ -67,7 +69,7 @@ class CouncilRead(ReadSchema):
 
     id: uuid.UUID
     name: str
-    level: Level
+    level: RecordedLevel
     province_code: str | None
     quorum: Decimal
     quorum_includes_chair: bool
@@ -109,7 +111,7 @@ class RoundRead(ReadSchema):
 
     id: uuid.UUID
     council_id: uuid.UUID
-    level: Level
+    level: RecordedLevel
     province_code: str | None
     name: str
     cut_off: date

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -25,7 +25,7 @@ from services.scoring.councils.errors import (
     RoundClosed,
     RoundNotFound,
 )  # fmt: skip
-from services.scoring.councils.models import Council, CouncilMember, Round
+from services.scoring.councils.models import LIVE_LEVELS, Council, CouncilMember, Round
 from services.scoring.councils.repository import CouncilRepository, MemberRepository, RoundRepository
 from services.scoring.councils.schemas import CouncilCreate, CouncilUpdate, MemberCreate, RoundCreate
 from shared import clock
@@ -175,6 +175,8 @@ async def member_by_sub(session: AsyncSession, *, council_id: uuid.UUID, sub: st
 async def create_round(session: AsyncSession, *, principal: Principal, data: RoundCreate) -> Round:
     """Open a round for a council (those who manage the council); the council must be active."""
     council = await _managed_council(session, principal, data.council_id, field="body.council_id")
+    if council.level not in LIVE_LEVELS:
+        raise InvalidField("body.council_id", f"{council.level} councils are history: they open no rounds")
     if not council.active:
         raise CouncilInactive("An inactive council opens no rounds", field="body.council_id")
     round_ = await RoundRepository(session).add(
@@ -268,6 +270,69 @@ async def round_and_council(session: AsyncSession, *, round_id: uuid.UUID) -> tu
     if council is None:  # pragma: no cover - a foreign key keeps them together
         raise CouncilNotFound(f"No council {round_.council_id}")
     return round_, council
+
+
+# History (the demo loader's path): councils and rounds that decided before the platform existed
+
+
+async def record_historical_council(
+    session: AsyncSession,
+    *,
+    actor: Principal,
+    name: str,
+    level: str,
+    province_code: str | None,
+    members: Sequence[MemberCreate],
+    active: bool,
+) -> Council:
+    """Record a council that decided in the past, with its members (a district's too, which no route sets up).
+
+    The same rules as setting one up: a province's or district's council names its province, the
+    central one none; one chair; members by distinct subjects. Audited as ``council.recorded``.
+    """
+    if level == "district" and province_code is None:
+        raise InvalidField("province_code", "a district council needs its province's code")
+    _check_level(level, province_code)
+    if len({member.sub for member in members}) != len(members):
+        raise MemberExists("a council's members have distinct subjects", field="members")
+    if sum(member.role == "chair" for member in members) > 1:
+        raise ChairTaken("a council has one chair", field="members")
+    council = await CouncilRepository(session).add(
+        Council(name=name, level=level, province_code=province_code, active=active)
+    )
+    repository = MemberRepository(session)
+    for member in members:
+        await repository.add(CouncilMember(council_id=council.id, **member.model_dump()))
+    detail = {"name": name, "level": level, "province_code": province_code, "active": active,
+              "members": [member.model_dump(mode="json") for member in members]}  # fmt: skip
+    await _audit(session, actor, "council.recorded", council, detail)
+    return council
+
+
+async def record_historical_round(
+    session: AsyncSession,
+    *,
+    actor: Principal,
+    council_id: uuid.UUID,
+    name: str,
+    cut_off: date,
+    closed_at: datetime,
+) -> Round:
+    """Record a round that was held and closed in the past (the loader's path; audited as ``round.recorded``)."""
+    council = await CouncilRepository(session).get(council_id)
+    if council is None:
+        raise CouncilNotFound(f"No council {council_id}", field="council_id")
+    if closed_at.date() < cut_off:
+        raise InvalidField("closed_at", "a round closes after its cut-off date")
+    round_ = await RoundRepository(session).add(
+        Round(
+            council_id=council.id, level=council.level, province_code=council.province_code, name=name,
+            cut_off=cut_off, status="closed", closed_at=closed_at,
+        )
+    )  # fmt: skip
+    detail = {"name": name, "cut_off": cut_off.isoformat(), "closed_at": closed_at.isoformat()}
+    await _audit(session, actor, "round.recorded", round_, detail)
+    return round_
 
 
 async def _audit(

@@ -26,6 +26,8 @@ from typing import Literal
 from shared.reference import ocop_classification
 
 CriteriaCode = Literal["1048", "1048+781", "148", "148+1489", "26/2026"]
+# The rules of the provincial programmes before the national criteria: history only (see PROVINCIAL).
+HistoricalCode = Literal["provincial"]
 Level = Literal["commune_precheck", "district", "province", "central"]
 Classification = Literal["1048", "148", "26/2026"]
 
@@ -99,7 +101,7 @@ def product_sets_of(classification: Classification) -> tuple[ProductSet, ...]:
 class CriteriaVersion:
     """A national criteria set and procedure, from the day it came into force."""
 
-    code: CriteriaCode
+    code: CriteriaCode | HistoricalCode
     legal_ref: str
     in_force_from: date
     part_maxima: dict[str, int] = field(hash=False)
@@ -186,6 +188,29 @@ BY_SLUG: dict[str, CriteriaVersion] = {version.slug: version for version in VERS
 def find(code_or_slug: str) -> CriteriaVersion | None:
     """The version with this code ("26/2026") or path-safe id ("26-2026"), if any."""
     return VERSIONS.get(code_or_slug) or BY_SLUG.get(code_or_slug)
+
+
+# Before 21/8/2019 provinces rated products under their own OCOP programmes (Quảng Ninh's since 2013;
+# OCOP-DOMAIN.md §8.2): 3–4★ by the province, 5★ only centrally, 36-month certificates, 1048's parts
+# and bands (which the national criteria took over). History only: not a criteria version of the
+# API, no sheets, never pinned by a submission; results and certificates recorded from that time
+# (the demo's) carry its code, and the registry records them with no criteria version.
+PROVINCIAL = CriteriaVersion(
+    code="provincial", legal_ref="Chương trình OCOP cấp tỉnh, trước Quyết định 1048/QĐ-TTg",
+    in_force_from=date(2013, 1, 1), part_maxima=MAXIMA_1048, classification="1048",
+    levels=("province", "central"), rounding_rule=INTEGER_AS_HALF_OPEN_1048, product_sets=SETS_1048,
+)  # fmt: skip
+HISTORICAL: dict[str, CriteriaVersion] = {PROVINCIAL.code: PROVINCIAL}
+
+
+def regime(code: str) -> CriteriaVersion:
+    """The rules a decision was taken under: a national version, or the provincial programmes (KeyError else)."""
+    return VERSIONS.get(code) or HISTORICAL[code]
+
+
+def regime_on(day: date) -> CriteriaVersion:
+    """The rules in force on ``day``: the national version, or the provincial programmes before 1048."""
+    return version_in_force(day) if day >= VERSIONS["1048"].in_force_from else PROVINCIAL
 
 
 def version_in_force(day: date) -> CriteriaVersion:
