@@ -197,14 +197,28 @@ async def in_process_registry(
         await connection.close()
 
 
+async def load_demo(database: TestDatabase) -> None:
+    """``ocop seed --demo`` on ``database``: the registry's demo, then scoring's history of it, which reads
+    the registry over HTTP (an in-process registry app on the same database, scoring's test key)."""
+    from services.registry.commands.seed import seed
+    from services.scoring.commands.seed import seed as seed_scoring
+    from services.scoring.registry import RegistryClient
+    from shared.security.service_tokens import ServiceIdentity
+
+    await seed(database.urls["registry"], demo=True)
+    registry = registry_app(database)
+    async with registry.router.lifespan_context(registry):
+        client = RegistryClient(
+            "http://registry", ServiceIdentity(_signer(), name="scoring", audience=JWT_AUDIENCE),
+            timeout_s=60.0, transport=httpx.ASGITransport(app=registry),
+        )  # fmt: skip
+        assert await seed_scoring(database.urls["scoring"], client), "demo certificates left unannounced"
+
+
 @pytest.fixture(scope="session")
 def demo_template(pg_server: str, run: Run, base_template: TestDatabase) -> TestDatabase:
-    """The base template with the demo data set loaded (``ocop seed --demo``)."""
-    from services.registry.commands.seed import seed
-
-    return derived_template(
-        pg_server, run, base_template, "demo", lambda database: seed(database.urls["registry"], demo=True)
-    )
+    """The base template with the demo data set loaded (``ocop seed --demo``: registry, then scoring)."""
+    return derived_template(pg_server, run, base_template, "demo", load_demo)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,8 @@
-"""The demo data set reproduces Quảng Ninh's published 2017–2020 breakdown, through the statistics API."""
+"""The demo data set reproduces Quảng Ninh's published 2017–2020 breakdown, through the statistics API.
+
+The registry registers the demo's entities and products; their ratings are scoring's (its demo
+history announces every certificate), so these tests run on the template of ``ocop seed --demo``
+that loads both. tests/scoring/test_demo.py compares the two services row for row."""
 
 from __future__ import annotations
 
@@ -98,18 +102,6 @@ async def test_real_products_are_in_the_catalogue(registry_client: httpx.AsyncCl
     assert tea["province"] == {"code": "22", "name": "Quảng Ninh"}
 
 
-async def test_every_certificate_is_recorded_once_with_its_authority(db: asyncpg.Connection) -> None:
-    expected = {
-        (c.authority, c.number, c.status)
-        for p in generate(clock.today()).products
-        for c in p.certificates
-        if c is p.certificates[-1] or c.number != p.certificates[-1].number
-    }
-    rows = await db.fetch("SELECT issuing_authority, certificate_number, status FROM registry.certificate")
-    assert len(rows) == len(expected)
-    assert {tuple(row) for row in rows} == expected
-
-
 async def test_loading_again_changes_nothing(database: TestDatabase, db: asyncpg.Connection) -> None:
     snapshot = (
         "SELECT (SELECT count(*) FROM registry.entity) AS entities, (SELECT count(*) FROM registry.product) AS products,"
@@ -134,38 +126,38 @@ async def test_loading_again_changes_nothing(database: TestDatabase, db: asyncpg
 
 
 def test_the_generator_is_deterministic_and_consistent() -> None:
+    """The same data every run; the ratings plan (scoring's data) gives the published figures."""
     today = clock.today()
     first, second = generate(today), generate(today)
-    assert [(p.name, p.entity.tax_code, p.certificates) for p in first.products] == [
-        (p.name, p.entity.tax_code, p.certificates) for p in second.products
+    assert [(p.name, p.entity.tax_code, p.ratings, p.renewed) for p in first.products] == [
+        (p.name, p.entity.tax_code, p.ratings, p.renewed) for p in second.products
     ]
-    rated = [p for p in first.products if p.certificates and p.certificates[-1].status == "active"]
-    assert Counter(p.certificates[-1].star for p in rated) == Counter(STAR_COUNTS)
-    assert Counter(p.certificates[0].issued_on.year for p in rated) == Counter(FIRST_RATING_YEARS)
+    rated = [p for p in first.products if p.ratings and p.renewed]
+    assert Counter(p.star for p in rated) == Counter(STAR_COUNTS)
+    assert Counter(p.ratings[0].rated_on.year for p in rated) == Counter(FIRST_RATING_YEARS)
+    assert all(p.initial_status == "ready_for_evaluation" for p in first.products if p.ratings)
     for product in rated:
-        current = product.certificates[-1]
-        assert current.issued_on <= today < current.expires_on
-        # Valid 36 months: the same day three years on.
-        assert (current.expires_on.year - current.issued_on.year, current.expires_on.timetuple()[1:3]) == (
-            3,
-            current.issued_on.timetuple()[1:3],
-        )
-        issued = [certificate.issued_on for certificate in product.certificates]
-        assert issued == sorted(issued)
-    certificates = [c for p in first.products for c in p.certificates]
-    # 5★ from the ministry only, 3–4★ from the province; numbers unique per authority across products.
-    assert {(c.star == 5, c.level, c.authority) for c in certificates if c.issued_on >= date(2025, 3, 1)} == {
-        (True, "central", "Bộ Nông nghiệp và Môi trường"), (False, "province", "Ủy ban nhân dân tỉnh Quảng Ninh"),
-    }  # fmt: skip
-    assert {(c.star == 5, c.level, c.authority) for c in certificates if c.issued_on < date(2025, 3, 1)} == {
-        (True, "central", "Bộ Nông nghiệp và Phát triển nông thôn"),
-        (False, "province", "Ủy ban nhân dân tỉnh Quảng Ninh"),
-    }  # fmt: skip
-    owners = {(c.authority, c.number): p.name for p in first.products for c in p.certificates}
-    assert len(owners) == sum(len({(c.authority, c.number) for c in p.certificates}) for p in first.products)
-    lapsed = [p for p in first.products if p.certificates and p.certificates[-1].status == "expired"]
+        days = [rating.rated_on for rating in product.ratings]
+        assert days == sorted(days)
+        assert product.ratings[-1].star == product.star
+    ratings = [r for p in first.products for r in p.ratings]
+    # 5★ central only; 3★ a district's while 781 and 148 let districts certify it; other 3–4★ the province's.
+    assert {r.level for r in ratings if r.star == 5} == {"central"}
+    districts = {
+        r.level == "district"
+        for r in ratings
+        if r.star == 3 and date(2020, 6, 8) <= r.rated_on < date(2025, 7, 6)
+    }
+    assert districts == {True}
+    assert {
+        r.level for r in ratings if r.star < 5 and not date(2020, 6, 8) <= r.rated_on < date(2025, 7, 6)
+    } == {"province"}
+    lapsed = [p for p in first.products if p.ratings and not p.renewed]
     assert len(lapsed) == UNRATED_STATUSES["lapsed"]
-    assert all(p.certificates[-1].expires_on < today for p in lapsed)
+    assert all(
+        len(p.ratings) == 1 and date(2021, 1, 1) <= p.first_rated_on < date(2023, 1, 1) for p in lapsed
+    )
+    assert all(p.initial_status == "ready_for_evaluation" and p.star is None for p in lapsed)
     assert len({p.name for p in first.products}) == len(first.products)
     assert len({e.legal_name for e in first.entities}) == len(first.entities)
     assert all(e.tax_code.startswith(TAX_CODE_PREFIX) for e in first.entities)

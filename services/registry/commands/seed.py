@@ -3,9 +3,11 @@
     python -m services.registry.commands.seed [--demo]
 
 Reference data (the administrative units of services/registry/reference) is always loaded; the
-demo data set (services/registry/demo) is loaded once — a database that already holds it is left
-as it is, so running this again changes nothing. Everything is written in one transaction. The
-database is REGISTRY_DATABASE_URL (``ocop seed`` and ``ocop up`` set it).
+demo data set (services/registry/demo: its entities and products) is loaded once — a database that
+already holds it is left as it is, so running this again changes nothing. Everything is written in
+one transaction. The demo's ratings and certificates are scoring's (``python -m
+services.scoring.commands.seed --demo``, run once the registry answers). The database is
+REGISTRY_DATABASE_URL (``ocop seed`` and ``ocop up`` set it).
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ async def seed(database_url: str, *, demo: bool) -> None:
         logger.info("registry reference data loaded; the demo data set was already there (%.1f s)", elapsed)
     else:
         logger.info(
-            "registry demo data loaded in %.1f s: %d entities, %d products, %d certificate events, rated %s",
-            elapsed, report.entities, report.products, report.certificates, report.rated,
+            "registry demo data loaded in %.1f s: %d entities, %d products (%d of them for scoring's demo to rate)",
+            elapsed, report.entities, report.products, report.planned_ratings,
         )  # fmt: skip
 
 

@@ -15,18 +15,23 @@ How the figures map onto the registry (what the statistics test checks, province
 * **Rating year** (``by=year``) is the year of each product's *first* certificate. Every one of the
   236 was first rated in 2017–2020, spread to match the published cumulative counts (85 rated by
   2017, 196 by November 2019, 236 by 2020): 85 in 2017, 55 in 2018, 56 in 2019, 40 in 2020.
-* **Certificates are active today**: a certificate is valid 36 months, so each rated product has
-  been re-recognised (công nhận lại) every three years since its first rating, up to today; real
-  later rounds (the 2023 provincial round, national 5★ decisions) are issued on their real dates in
-  that chain. ``issued_on`` in the catalogue is therefore the latest re-recognition (2023–2026), while
-  the rating year stays 2017–2020. Dates are computed from the loading day, so a fresh load is always
-  current.
 * **The other 220 products** are not rated: 40 ideas, 45 with a business plan, 60 being implemented,
   50 ready for evaluation and 25 lapsed (first rated in 2021–2022, after the report's period, and not
   re-evaluated within 36 months, so their certificate expired).
 * **Producers**: 280 entities (66 enterprises, 110 cooperatives, 8 cooperative groups and 96
   household businesses, in the proportions Quảng Ninh reports), spread over all 54 post-2025
   communes, each with at least one product.
+
+**Who rates them is scoring's.** The registry registers the entities and products only, every rated
+or lapsed product left ``ready_for_evaluation`` as it stood before its first rating. What this
+module decides about ratings is a *plan* (``DemoProduct.ratings``): each product's first rating (day,
+star, level) and the real later ratings of ``real.py``, and whether the product was re-recognised
+since (``renewed``; the 25 lapsed were not). The plan is scoring's data, committed as
+``services/scoring/demo/ratings.csv`` (``python -m services.registry.commands.demo_ratings`` writes
+it; a test keeps the two equal). Scoring's demo loader turns it into councils, rounds, results and
+certificates — a re-recognition every 36 months up to the loading day, each decided at the level the
+rules in force gave that star — and announces every certificate to the registry through the same
+function as in production, so the catalogue shows what scoring decided.
 
 Every demo tax code is ``99900`` followed by five digits (99 is no province prefix of a Vietnamese
 tax code, and the tests draw theirs from 0…), and every demo GTIN starts with the GS1 Vietnam block
@@ -38,9 +43,7 @@ none (see ``real.py``).
 from __future__ import annotations
 
 import csv
-import dataclasses
 import random
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -50,15 +53,11 @@ from typing import Any
 
 from services.registry.demo import names
 from services.registry.demo.real import PRODUCERS, PRODUCTS, RealProduct
+from services.registry.products import certificates
 from services.registry.products.classification import classify
 from services.registry.products.identifiers import gtin_check_digit
 
 SEED = 2021
-DEMO_EVENTS = uuid.UUID("5b0c2a36-0c4f-4a53-9d3e-6f0e2b7f1c21")
-PROVINCE_COMMITTEE = "Ủy ban nhân dân tỉnh Quảng Ninh"
-MINISTRY_BEFORE_2025 = "Bộ Nông nghiệp và Phát triển nông thôn"
-MINISTRY = "Bộ Nông nghiệp và Môi trường"
-MINISTRY_RENAMED = date(2025, 3, 1)
 PROVINCE_CODE = "22"
 TAX_CODE_PREFIX = "99900"
 GS1_BLOCK = "893999"
@@ -102,6 +101,11 @@ class Commune:
     unit_type: str
     district: str
 
+    @property
+    def district_unit(self) -> str:
+        """The pre-2025 district-level unit, as its People's Committee was named ("thành phố Hạ Long")."""
+        return f"{DISTRICT_TYPES.get(self.district, 'huyện')} {self.district}"
+
 
 @dataclass(frozen=True)
 class Template:
@@ -120,28 +124,27 @@ class Template:
 
 
 @dataclass(frozen=True)
-class DemoCertificate:
-    """One certificate event, as the scoring service would announce it."""
+class PlannedRating:
+    """A rating the plan gives a product: the day its certificate was issued, its star and the deciding level."""
 
-    number: str
+    rated_on: date
     star: int
-    issued_on: date
-    expires_on: date
     level: str
-    status: str = "active"
-    authority: str = ""
     decision_number: str | None = None
 
-    def event_id(self) -> uuid.UUID:
-        """A stable id for the event (the same certificate in the same status is the same event)."""
-        return uuid.uuid5(DEMO_EVENTS, f"{self.authority}/{self.number}/{self.status}")
 
+def deciding_level(star: int, day: date) -> str:
+    """The level that recognised a Quảng Ninh ``star`` on ``day`` (OCOP-DOMAIN.md §3).
 
-def issuing_authority(level: str, issued_on: date) -> str:
-    """Who issued a Quảng Ninh certificate at ``level`` on ``issued_on`` (OCOP-DOMAIN.md §1, §3)."""
-    if level == "central":
-        return MINISTRY_BEFORE_2025 if issued_on < MINISTRY_RENAMED else MINISTRY
-    return PROVINCE_COMMITTEE
+    5★ is the ministry's; 3★ a district's while Decisions 781 (2020) and 148 (2023) let districts
+    certify it, until 1489 abolished them (1 July 2025); every other 3–4★ the province's.
+    """
+    if star == 5:
+        return "central"
+    version = certificates.version_in_force(day)
+    if star == 3 and version is not None and version.district_certifies_3_star:
+        return "district"
+    return "province"
 
 
 @dataclass
@@ -189,7 +192,7 @@ class DemoEntity:
 
 @dataclass
 class DemoProduct:
-    """A product of the demo: its registration, and the certificates scoring would have issued."""
+    """A product of the demo: its registration, and the ratings the plan gives it (scoring's data)."""
 
     entity: DemoEntity
     name: str
@@ -201,7 +204,8 @@ class DemoProduct:
     gtin: str | None = None
     star: int | None = None
     first_rated_on: date | None = None
-    certificates: list[DemoCertificate] = field(default_factory=list)
+    ratings: list[PlannedRating] = field(default_factory=list)
+    renewed: bool = True
     real: RealProduct | None = None
 
     def registration(self) -> dict[str, Any]:
@@ -272,7 +276,6 @@ class _Generator:
         self.products: list[DemoProduct] = []
         self.product_names: set[str] = set()
         self.legal_names: set[str] = set()
-        self.certificate_numbers: Counter[tuple[str, int]] = Counter()
 
     # Producers
 
@@ -448,41 +451,20 @@ class _Generator:
 
     # Ratings
 
-    def _number(self, level: str, year: int) -> str:
-        prefix = "TW" if level == "central" else "QN"
-        self.certificate_numbers[(prefix, year)] += 1
-        return f"OCOP-{prefix}-{year}-{self.certificate_numbers[(prefix, year)]:04d}"
-
     def _random_day(self, year: int) -> date:
         return date(year, self.rng.randint(1, 12), self.rng.randint(1, 28))
 
-    def _certificate(
-        self, issued_on: date, star: int, level: str, decision_number: str | None = None
-    ) -> DemoCertificate:
-        return DemoCertificate(
-            self._number(level, issued_on.year), star, issued_on, add_years(issued_on, CERTIFICATE_YEARS), level,
-            authority=issuing_authority(level, issued_on), decision_number=decision_number,
-        )  # fmt: skip
-
-    def _chain(self, product: DemoProduct, first_rated_on: date, first_star: int, first_level: str) -> None:
-        """The first certificate, then a re-recognition every 36 months (or a real round) up to today."""
+    def _plan(self, product: DemoProduct, first_rated_on: date, first_star: int) -> None:
+        """The first rating, then the real later ratings (scoring renews the rest every 36 months)."""
         product.first_rated_on = first_rated_on
-        pending = list(product.real.ratings) if product.real else []
-        issued_on, star, level, decision = first_rated_on, first_star, first_level, None
-        while issued_on <= self.today:
-            product.certificates.append(self._certificate(issued_on, star, level, decision))
-            renewal = add_years(issued_on, CERTIFICATE_YEARS)
-            if pending and pending[0].issued_on <= renewal:
-                rating = pending.pop(0)
-                issued_on, star, level, decision = (
-                    rating.issued_on,
-                    rating.star,
-                    rating.level,
-                    rating.decision_number,
-                )
-            else:
-                decision = None
-                issued_on = renewal
+        product.ratings = [
+            PlannedRating(first_rated_on, first_star, deciding_level(first_star, first_rated_on))
+        ]
+        if product.real is not None:
+            product.ratings += [
+                PlannedRating(rating.issued_on, rating.star, rating.level, rating.decision_number)
+                for rating in product.real.ratings
+            ]
 
     def _ratings(self) -> None:
         synthetic = [product for product in self.products if product.real is None]
@@ -507,19 +489,17 @@ class _Generator:
                 continue
             real = product.real
             if real is None:
-                self._chain(product, self._random_day(pool.pop()), product.star, "province")
+                self._plan(product, self._random_day(pool.pop()), product.star)
             else:
                 first_rated_on = real.first_rated_on or self._random_day(pool.pop())
-                self._chain(product, first_rated_on, real.first_star or real.star, real.first_level)
+                self._plan(product, first_rated_on, real.first_star or real.star)
 
     def _lapse(self, product: DemoProduct) -> None:
         star = 3 if self.rng.random() < 0.8 else 4
-        issued = self._certificate(self._random_day(self.rng.choice(LAPSED_RATING_YEARS)), star, "province")
-        if issued.expires_on >= self.today:
+        self._plan(product, self._random_day(self.rng.choice(LAPSED_RATING_YEARS)), star)
+        product.renewed = False
+        if add_years(product.ratings[0].rated_on, CERTIFICATE_YEARS) >= self.today:
             raise ValueError(f"a lapsed certificate must have run out before {self.today}")
-        expired = dataclasses.replace(issued, status="expired")
-        product.certificates = [issued, expired]
-        product.first_rated_on = issued.issued_on
 
     # Finishing touches
 
@@ -586,11 +566,7 @@ def generate(today: date, seed: int = SEED) -> DemoData:
     """The demo data set as of ``today`` (the same every time for the same day)."""
     data = _Generator(today, seed).run()
     groups = Counter(product.group for product in data.products)
-    rated = Counter(
-        p.certificates[-1].star
-        for p in data.products
-        if p.certificates and p.certificates[-1].status == "active"
-    )
+    rated = Counter(p.star for p in data.products if p.ratings and p.renewed)
     if (
         groups != Counter(GROUP_COUNTS)
         or rated != Counter(STAR_COUNTS)

@@ -23,10 +23,12 @@ names, stars, rating rounds, localities. What they do not state is decided here,
   demo keeps it at 4★. The two Bavabi ruốc products keep their unverified 5★; the source does not
   say which level recognised it, most likely the province's own pre-2020 rating, but the registry
   records a 5★ only from the central level (OCOP-DOMAIN.md §2.2), so the demo issues theirs there.
-* **Authorities and decisions**: 3–4★ certificates are issued by Ủy ban nhân dân tỉnh Quảng Ninh,
-  5★ by the ministry (Bộ Nông nghiệp và Phát triển nông thôn; Bộ Nông nghiệp và Môi trường from
-  1 March 2025). Only Đạp Thanh's decision number is known (QĐ 377/QĐ-BNN-VPĐP); the others are
-  left blank rather than invented. Certificate numbers are the demo's own.
+* **Authorities and decisions**: the demo's scoring service issues every certificate (see
+  ``generator.py``): 5★ by the ministry (Bộ Nông nghiệp và Phát triển nông thôn; Bộ Nông nghiệp và
+  Môi trường from 1 March 2025), 3★ by the district's People's Committee while Decisions 781 and 148
+  let districts certify it (8 June 2020 – 5 July 2025), every other 3–4★ by Ủy ban nhân dân tỉnh
+  Quảng Ninh. Only Đạp Thanh's decision number is known (QĐ 377/QĐ-BNN-VPĐP); scoring gives the
+  others demo numbers marked as such ("DEMO-…"), and certificate numbers are scoring's own.
 * **Groups** follow the 148/2023 product sets: tea (chè) is set 11, in the food group; pearls are
   handicrafts (set 21); Thiên đường hoa Quảng La is counted as a tourism site (set 26), one of the
   breakdown's 3 services.
@@ -73,7 +75,6 @@ class RealProduct:
     commune_code: str | None = None
     first_rated_on: date | None = None
     first_star: int | None = None
-    first_level: str = "province"
     ratings: tuple[Rating, ...] = ()
     description: str | None = None
     sources: str = ""
@@ -117,11 +118,11 @@ _PEARL_TEXT = "Ngọc trai nuôi cấy của Công ty CP Ngọc trai Hạ Long, 
 _ROUND_2023 = (Rating(ROUND_2023, 4, "province"),)
 
 PRODUCTS = (
-    RealProduct("Ngọc trai Akoya", 21, 5, "halong_pearl", None, first_rated_on=PEARLS_RATED_ON, first_level="central", description=_PEARL_TEXT,
+    RealProduct("Ngọc trai Akoya", 21, 5, "halong_pearl", None, first_rated_on=PEARLS_RATED_ON, description=_PEARL_TEXT,
                 sources="P01;P02b"),
-    RealProduct("Ngọc trai Tahiti", 21, 5, "halong_pearl", None, first_rated_on=PEARLS_RATED_ON, first_level="central", description=_PEARL_TEXT,
+    RealProduct("Ngọc trai Tahiti", 21, 5, "halong_pearl", None, first_rated_on=PEARLS_RATED_ON, description=_PEARL_TEXT,
                 sources="P01;P02b"),
-    RealProduct("Ngọc trai Southsea", 21, 5, "halong_pearl", None, first_rated_on=PEARLS_RATED_ON, first_level="central", description=_PEARL_TEXT,
+    RealProduct("Ngọc trai Southsea", 21, 5, "halong_pearl", None, first_rated_on=PEARLS_RATED_ON, description=_PEARL_TEXT,
                 sources="P01;P02b"),
     RealProduct("Trà hoa vàng Quy Hoa", 18, 5, "quy_hoa", "Hải Hà", first_star=4,
                 ratings=(Rating(date(2022, 12, 20), 5, "central"),),
@@ -161,8 +162,8 @@ PRODUCTS = (
     RealProduct("Chè Đường Hoa", 11, 4, "thuan_quynh", "Hải Hà", sources="P10"),
     RealProduct("Gà Tiên Yên", 2, 3, None, "Tiên Yên", "06862", sources="P11;P24"),
     RealProduct("Khoai lang đất bãi Đồng Rui", 1, 3, None, "Tiên Yên", "06886", sources="P12"),
-    RealProduct("Ruốc hàu Thái Bình Dương", 8, 5, "bavabi", "Vân Đồn", first_level="central", sources="P15"),
-    RealProduct("Ruốc cơ trai", 8, 5, "bavabi", "Vân Đồn", first_level="central", sources="P15"),
+    RealProduct("Ruốc hàu Thái Bình Dương", 8, 5, "bavabi", "Vân Đồn", sources="P15"),
+    RealProduct("Ruốc cơ trai", 8, 5, "bavabi", "Vân Đồn", sources="P15"),
     RealProduct("Dầu lạc, dầu vừng, dầu đậu tương Hai Yen", 7, 3, "hai_yen", "Uông Bí", sources="P16"),
     RealProduct("Gạo nếp cái hoa vàng Đông Triều", 3, 3, None, "Đông Triều", "07093", sources="P20;P21"),
     RealProduct("Na dai Đông Triều", 1, 3, None, "Đông Triều", "07081", sources="P22"),

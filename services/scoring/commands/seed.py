@@ -1,0 +1,86 @@
+"""Load the scoring service's demo history: councils, rounds, results and certificates of the registry's demo.
+
+    python -m services.scoring.commands.seed [--demo]
+
+Scoring's reference data (criteria versions, product sets, generic score sheets) comes with its
+migrations, so without ``--demo`` there is nothing to load. With ``--demo`` it reads the registry's
+demo entities and products over HTTP (SCORING_REGISTRY_URL, with this service's token: the registry
+must be running and hold its demo, ``python -m services.registry.commands.seed --demo``), records
+the history of ``services/scoring/demo/ratings.csv`` once — a database that already holds it is left
+as it is — and announces every certificate to the registry until none is unsynced; running it
+again changes nothing. ``ocop up --demo`` and ``ocop seed --demo`` run it once the registry answers.
+The database is SCORING_DATABASE_URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from services.scoring.config import get_settings
+from services.scoring.demo.loader import load_demo
+from services.scoring.registry import RegistryClient
+from shared import clock
+from shared.db import Database
+from shared.security.jwt import TokenSigner
+from shared.security.service_tokens import ServiceIdentity
+
+logger = logging.getLogger("services.scoring.commands.seed")
+
+
+async def seed(database_url: str, registry: RegistryClient) -> bool:
+    """Load the demo history; whether every certificate has reached the registry."""
+    database = Database.connect(database_url, application_name="scoring-seed", pool_size=2, max_overflow=0)
+    try:
+        report = await load_demo(database, registry, clock.today())
+    finally:
+        await database.dispose()
+        await registry.aclose()
+    if report is None:
+        logger.info("scoring's demo history was already there; nothing left to announce")
+        return True
+    logger.info(
+        "scoring demo history loaded in %.1f s: %d councils, %d rounds, %d results and certificates"
+        " (in force by star: %s); %d announcements to the registry",
+        report.seconds, report.councils, report.rounds, report.certificates, report.current_by_star, report.announced,
+    )  # fmt: skip
+    if report.unsynced:
+        logger.warning(
+            "%d certificates are not yet announced: the service's certificate job retries them",
+            report.unsynced,
+        )
+    return not report.unsynced
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m services.scoring.commands.seed", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--demo", action="store_true", help="also load the demo history (once)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if not args.demo:
+        logger.info("scoring's reference data comes with its migrations: nothing to load")
+        return
+    settings = get_settings()
+    url = settings.database_url.get_secret_value()
+    if not url:
+        parser.error("SCORING_DATABASE_URL is not set")
+    key = settings.service_signing_key.get_secret_value()
+    if not key:
+        parser.error("SCORING_SERVICE_SIGNING_KEY is not set: scoring reads the registry with its own token")
+    signer = TokenSigner(key, kid=settings.service_key_id, issuer=settings.jwt_issuer)
+    identity = ServiceIdentity(signer, name="scoring", audience=settings.jwt_audience)
+    # A loaded machine answers slower than a request's usual budget; the seed waits longer.
+    registry = RegistryClient(
+        settings.registry_url, identity, timeout_s=max(settings.registry_timeout_s, 30.0)
+    )
+    if not asyncio.run(seed(url, registry)):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,366 @@
+"""Load the demo's history into scoring, from the registry's demo products over HTTP, then announce it.
+
+What it writes, once (a database that already holds the demo's provincial council is left alone):
+
+* **Councils**: Quảng Ninh's provincial council and the central council, set up as an administrator
+  would (they stay active, for trying the workflow), and, as history, the council of every former
+  district whose People's Committee certified a demo product's 3★ under Decisions 781 and 148 —
+  inactive since the districts were abolished (1 July 2025).
+* **Rounds**: per council and half-year, the round whose dossiers closed on the cut-off before each
+  decision (30 June and 30 December for the province and the districts, 30 March and 30 September
+  centrally), recorded closed on its last decision; only rounds that decided something.
+* **A dossier, a result and a certificate for every certificate of every chain** (``plan.py``), in
+  the order they were decided: the dossier (new, re-rating or upgrade) holds the registry's product
+  and entity as its snapshot and its result an average in its star's band under the rules in force
+  that day (a seeded generator: the same figures every load), written by
+  ``applications.service.record_historical_result``; the certificate by
+  ``certificates.service.record_issue``, which supersedes the product's previous one.
+
+Certificates are issued as they were on their day (``status_on`` = the issue day, so each is in
+force when issued and superseded on its successor's day), and at the end of every day that gave a
+product its first certificate the registry is told of everything decided so far
+(``certificates.service.announce_due``, the production function): the registry's rating year is
+the year of the first certificate it saw *in force*, so it must see each first certificate before
+its successor supersedes it, as it did in real life. Later certificates reach it at the next such
+announcement, or at the end of the history, in whatever state they are then (the newest ones in
+force, as the registry needs to take them as the products' current ones). Everything scoring writes is one
+transaction; the registry records what it is told as it goes (a load that fails halfway is rolled
+back here and, loaded again, announces the same numbers for the same products, which the registry
+takes as the same certificates). After the commit the certificate job
+(``certificates.runner.run_once``, as the running service does) moves every certificate to where it
+stands today (expiring, expired) and announces it, until none is unsynced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import random
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.scoring.applications import service as applications
+from services.scoring.certificates import runner
+from services.scoring.certificates import service as certificates
+from services.scoring.councils import service as councils
+from services.scoring.councils.models import Council
+from services.scoring.councils.schemas import CouncilCreate
+from services.scoring.criteria import versions
+from services.scoring.demo import people
+from services.scoring.demo.plan import MINISTRY, MINISTRY_BEFORE_2025, PlannedCertificate, chain, read_plan
+from services.scoring.registry import RegistryClient
+from shared import clock
+from shared.db import Database
+from shared.security.principal import Principal, Role
+
+# Who the demo's history is recorded as (the audit log's actor).
+DEMO = Principal(sub="scoring:demo", role=Role.admin)
+PROVINCE_CODE = "22"
+COUNCIL = "Hội đồng đánh giá, phân hạng sản phẩm OCOP"
+# Where each council sits (a district council's key is its district, "thành phố Hạ Long").
+WHERE = {"province": "tỉnh Quảng Ninh", "central": "cấp Trung ương"}
+PROVINCE_COUNCIL = f"{COUNCIL} {WHERE['province']}"
+SEED = 2021
+PAGE = 200
+# Cut-off days (month, day) of each level's rounds: dossiers close then, the council decides after.
+CUT_OFFS = {"province": ((6, 30), (12, 30)), "district": ((6, 30), (12, 30)), "central": ((3, 30), (9, 30))}
+DECIDED_AT_HOUR = 9
+
+
+class DemoNotRegistered(RuntimeError):
+    """The registry does not hold the demo's entities and products (load its demo first)."""
+
+
+@dataclass(frozen=True)
+class DemoReport:
+    """What a load wrote (None counts when the demo was already there) and how the announcing went."""
+
+    councils: int
+    rounds: int
+    results: int
+    certificates: int
+    current_by_star: dict[int, int]
+    announced: int
+    unsynced: int
+    seconds: float
+
+
+# The registry, read over HTTP
+
+
+async def _pages(registry: RegistryClient, path: str) -> list[dict[str, Any]]:
+    """Every item of a registry listing, page after page."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        separator = "&" if "?" in path else "?"
+        answer = await registry.get(
+            f"{path}{separator}limit={PAGE}" + (f"&cursor={cursor}" if cursor else "")
+        )
+        if answer.status != 200 or not isinstance(answer.body, dict):
+            raise DemoNotRegistered(f"the registry answered {answer.status} to GET {path}: {answer.body}")
+        items += answer.body["items"]
+        cursor = answer.body.get("next_cursor")
+        if not cursor:
+            return items
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A planned product as the registry holds it: the records a dossier snapshots."""
+
+    product: dict[str, Any]
+    entity: dict[str, Any]
+
+
+async def _registered(registry: RegistryClient, tax_codes: set[str]) -> dict[tuple[str, str], Registered]:
+    """The registry's demo products still awaiting their first rating, by (tax code, name)."""
+    entities = {
+        entity["id"]: entity
+        for entity in await _pages(registry, f"/v1/entities?province_code={PROVINCE_CODE}")
+        if entity["tax_code"] in tax_codes
+    }
+    found = {}
+    for product in await _pages(registry, "/v1/products?status=ready_for_evaluation"):
+        entity = entities.get(product["entity_id"])
+        if entity is not None:
+            found[(entity["tax_code"], product["name"])] = Registered(product, entity)
+    return found
+
+
+# Councils and rounds
+
+
+def _council_key(certificate: PlannedCertificate) -> str:
+    return certificate.product.district if certificate.level == "district" else certificate.level
+
+
+def _cut_off(level: str, day: date) -> date:
+    """The latest cut-off of ``level``'s rounds before ``day``."""
+    candidates = [
+        date(year, month, dom) for year in (day.year - 1, day.year) for month, dom in CUT_OFFS[level]
+    ]
+    return max(cut_off for cut_off in candidates if cut_off < day)
+
+
+def _round_name(level: str, where: str, cut_off: date) -> str:
+    half = 1 + CUT_OFFS[level].index((cut_off.month, cut_off.day))
+    return f"Kỳ đánh giá, phân hạng sản phẩm OCOP {where}, đợt {half} năm {cut_off.year}"
+
+
+def _decided_at(day: date) -> datetime:
+    """When a decision of ``day`` was taken (its morning in Vietnam; never later than now)."""
+    return min(datetime(day.year, day.month, day.day, DECIDED_AT_HOUR, tzinfo=clock.VIETNAM), clock.now())
+
+
+async def _councils(session: AsyncSession, districts: Iterable[str]) -> dict[str, Council]:
+    """The province's and the central council (live), and the districts' (history), by key."""
+    made = {
+        "province": CouncilCreate(name=PROVINCE_COUNCIL, level="province", province_code=PROVINCE_CODE),
+        "central": CouncilCreate(name=f"{COUNCIL} {WHERE['central']}", level="central"),
+    }
+    seats = {"province": ("qn", people.PROVINCE), "central": ("tw", people.CENTRAL)}
+    councils_by_key: dict[str, Council] = {}
+    for key, data in made.items():
+        council = await councils.create_council(session, principal=DEMO, data=data)
+        for member in people.members(*seats[key]):
+            await councils.add_member(session, principal=DEMO, council_id=council.id, data=member)
+        councils_by_key[key] = council
+    for number, district in enumerate(sorted(districts), start=1):
+        councils_by_key[district] = await councils.record_historical_council(
+            session, actor=DEMO, name=f"{COUNCIL} {district}", level="district", province_code=PROVINCE_CODE,
+            members=people.members(f"qn-h{number:02d}", people.district_seats(district)), active=False,
+        )  # fmt: skip
+    return councils_by_key
+
+
+# Results
+
+
+def _result_figures(rng: random.Random, version: versions.CriteriaVersion, star: int) -> dict[str, Decimal]:
+    """An average in ``star``'s band, parts within the version's maxima adding up to it, and a spread."""
+    lower, upper = next((low, high) for band, low, high in version.bands if band == star)
+    top = min(upper, Decimal(96)) if star == max(version.certifiable_stars) else upper - Decimal("0.01")
+    average = Decimal(rng.randint(int(lower * 100), int(top * 100))) / 100
+    maxima = version.part_maxima
+    a, b = ((average * maxima[part] / 100).quantize(Decimal("0.01")) for part in ("A", "B"))
+    shift = Decimal(rng.randint(-150, 150)) / 100
+    if Decimal(0) <= a + shift <= maxima["A"] and Decimal(0) <= average - a - shift - b <= maxima["C"]:
+        a += shift
+    return {
+        "average_total": average,
+        "A": a,
+        "B": b,
+        "C": average - a - b,
+        "spread": Decimal(rng.randint(50, 900)) / 100,
+    }
+
+
+def _decision_numbers(planned: list[PlannedCertificate]) -> dict[tuple[str, date], str]:
+    """One decision per authority and day (a known one keeps its number; the others are marked DEMO)."""
+    numbers: dict[tuple[str, date], str] = {}
+    sequence: Counter[tuple[str, int]] = Counter()
+    for certificate in planned:
+        key = (certificate.issuing_authority, certificate.issued_on)
+        if certificate.decision_number:
+            numbers[key] = certificate.decision_number
+        if key in numbers:
+            continue
+        sequence[(key[0], key[1].year)] += 1
+        office = {MINISTRY_BEFORE_2025: "QĐ-BNN-VPĐP", MINISTRY: "QĐ-BNNMT"}.get(key[0], "QĐ-UBND")
+        numbers[key] = f"DEMO-{sequence[(key[0], key[1].year)]:03d}/{office}"
+    return numbers
+
+
+# Loading
+
+
+async def demo_loaded(session: AsyncSession) -> bool:
+    """Whether scoring already holds the demo (its provincial council is set up)."""
+    page = await councils.list_councils(
+        session, principal=DEMO, level="province", province_code=PROVINCE_CODE, limit=PAGE, cursor=None
+    )
+    return any(council.name == PROVINCE_COUNCIL for council in page.items)
+
+
+async def _announce(session: AsyncSession, registry: RegistryClient) -> int:
+    """Tell the registry of everything decided so far (the production function); refused: stop the load."""
+    announced = 0
+    while True:
+        report = await certificates.announce_due(session, registry=registry, limit=PAGE)
+        if report.failed:
+            raise DemoNotRegistered("the registry did not take a demo certificate: see the log above")
+        announced += report.synced
+        if report.synced < PAGE:
+            return announced
+
+
+async def _load(session: AsyncSession, registry: RegistryClient, today: date) -> DemoReport:
+    plan = read_plan()
+    order = {(p.tax_code, p.product_name): index for index, p in enumerate(plan)}
+    registered = await _registered(registry, {product.tax_code for product in plan})
+    missing = [key for key in order if key not in registered]
+    if missing:
+        raise DemoNotRegistered(
+            f"the registry holds {len(order) - len(missing)} of the {len(order)} demo products awaiting rating"
+            f" (missing: {missing[:3]}…): load the registry's demo first (python -m services.registry.commands.seed --demo)"
+        )
+    planned = sorted(
+        (certificate for product in plan for certificate in chain(product, today)),
+        key=lambda c: (c.issued_on, order[(c.product.tax_code, c.product.product_name)]),
+    )
+    made = await _councils(session, {c.product.district for c in planned if c.level == "district"})
+    held: dict[tuple[str, date], list[PlannedCertificate]] = defaultdict(list)
+    for certificate in planned:
+        held[(_council_key(certificate), _cut_off(certificate.level, certificate.issued_on))].append(
+            certificate
+        )
+    rounds: dict[tuple[str, date], uuid.UUID] = {}
+    for (key, cut_off), decided in sorted(held.items(), key=lambda item: (item[0][1], item[0][0])):
+        council = made[key]
+        round_ = await councils.record_historical_round(
+            session, actor=DEMO, council_id=council.id, name=_round_name(council.level, WHERE.get(key, key), cut_off),
+            cut_off=cut_off, closed_at=max(_decided_at(c.issued_on) for c in decided),
+        )  # fmt: skip
+        rounds[(key, cut_off)] = round_.id
+    decisions = _decision_numbers(planned)
+    # Reproducible demo figures, not secrets: a seeded PRNG is the point.
+    rng = random.Random(SEED)  # noqa: S311
+    announced = 0
+    for _, same_day in itertools.groupby(planned, key=lambda c: c.issued_on):
+        decided = list(same_day)
+        for certificate in decided:
+            await _decide(session, rng, certificate, registered, rounds, decisions)
+        # A product's first certificate must reach the registry in force (its rating year); the others
+        # may wait until the next such day, or the end, and then go in whatever state they are.
+        if any(certificate.application_type == "new" for certificate in decided):
+            announced += await _announce(session, registry)
+    # And every certificate in its state of the day it was last changed: the registry takes a product's
+    # newest certificate only from an event that finds it in force (expiring and expired come after).
+    announced += await _announce(session, registry)
+    current = Counter(chain(product, today)[-1].star for product in plan if product.renewed)
+    report = DemoReport(
+        councils=len(made), rounds=len(rounds), results=len(planned), certificates=len(planned),
+        current_by_star=dict(sorted(current.items())), announced=announced, unsynced=0, seconds=0.0,
+    )  # fmt: skip
+    return report
+
+
+async def _decide(
+    session: AsyncSession,
+    rng: random.Random,
+    certificate: PlannedCertificate,
+    registered: dict[tuple[str, str], Registered],
+    rounds: dict[tuple[str, date], uuid.UUID],
+    decisions: dict[tuple[str, date], str],
+) -> None:
+    """The dossier, result and certificate of one planned certificate."""
+    records = registered[(certificate.product.tax_code, certificate.product.product_name)]
+    version = versions.regime(certificate.criteria_version)
+    cut_off = _cut_off(certificate.level, certificate.issued_on)
+    figures = _result_figures(rng, version, certificate.star)
+    submitted_on = cut_off - timedelta(days=rng.randint(0, 60))
+    result = await applications.record_historical_result(
+        session, actor=DEMO, product=records.product, entity=records.entity,
+        application_type=certificate.application_type, round_id=rounds[(_council_key(certificate), cut_off)],
+        criteria_version=version.code,
+        submitted_at=datetime(submitted_on.year, submitted_on.month, submitted_on.day, 15, tzinfo=clock.VIETNAM),
+        decided_at=_decided_at(certificate.issued_on), star=certificate.star,
+        average_total=figures["average_total"], parts={part: figures[part] for part in ("A", "B", "C")},
+        spread=figures["spread"],
+    )  # fmt: skip
+    product, entity = records.product, records.entity
+    facts = certificates.IssueFacts(
+        product_id=result.product_id, entity_id=result.entity_id, province_code=result.province_code,
+        commune_code=product["commune_code"], product_set=int(product["product_set"]), product_name=product["name"],
+        entity_name=entity["legal_name"], star=result.star, level=result.level,
+        criteria_version=result.criteria_version, application_id=result.application_id, result_id=result.id,
+    )  # fmt: skip
+    await certificates.record_issue(
+        session, actor=DEMO, facts=facts,
+        decision_number=decisions[(certificate.issuing_authority, certificate.issued_on)],
+        issuing_authority=certificate.issuing_authority, issued_on=certificate.issued_on,
+        status_on=certificate.issued_on,
+    )  # fmt: skip
+
+
+async def announce_all(database: Database, registry: RegistryClient) -> tuple[int, int]:
+    """Run the certificate job until it has nothing left to do: (announced, still unsynced)."""
+    announced = 0
+    while True:
+        report = await runner.run_once(database, registry)
+        announced += report.synced
+        if report.failed or not report.synced:
+            break
+    async with database.sessionmaker.begin() as session:
+        unsynced = await certificates.list_certificates(
+            session, principal=DEMO, limit=1, cursor=None, unsynced=True
+        )
+    return announced, len(unsynced.items)
+
+
+async def load_demo(database: Database, registry: RegistryClient, today: date) -> DemoReport | None:
+    """Load the demo's history as of ``today`` (None if it was already there), then announce until done.
+
+    The registry must hold its demo (``python -m services.registry.commands.seed --demo``) and answer.
+    """
+    started = time.perf_counter()
+    async with database.sessionmaker.begin() as session:
+        loaded = None if await demo_loaded(session) else await _load(session, registry, today)
+    announced, unsynced = await announce_all(database, registry)
+    if loaded is None:
+        return None
+    return dataclasses.replace(
+        loaded,
+        announced=loaded.announced + announced,
+        unsynced=unsynced,
+        seconds=time.perf_counter() - started,
+    )
