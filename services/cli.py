@@ -9,6 +9,7 @@ import functools
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ from shared.embedded import EmbeddedPostgres, adopt_orphans, reap_orphans
 from shared.security.jwt import TokenSigner
 from shared.security.keys import ensure_dev_keys
 from shared.security.principal import Principal, Role
-from shared.topology import GATEWAY, PROCESSES, REGISTRY, REPO_ROOT, SERVICES, ProcessSpec
+from shared.topology import GATEWAY, PROCESSES, REGISTRY, REPO_ROOT, SCORING, SERVICES, ProcessSpec
 
 STATE_DIR = Path(os.environ.get("OCOP_STATE_DIR", REPO_ROOT / ".ocop"))
 HOST = "127.0.0.1"
@@ -88,13 +89,52 @@ def prepare(admin_url: str) -> dict[str, str]:
 
 
 def seed(urls: dict[str, str], *, demo: bool) -> None:
-    """Load reference data and, with ``demo``, the demo data set, into each service."""
+    """Load reference data and, with ``demo``, the demo data set, into each service.
+
+    Scoring's demo history reads the registry's demo over HTTP: ``seed`` loads every service's own
+    data; ``seed_scoring_demo`` then runs once the registry answers (``ocop up`` after starting the
+    processes; ``ocop seed --demo`` starts the registry for the while if it is not running).
+    """
     env = {**os.environ, **_process_env(urls)}
     args = ["--demo"] if demo else []
     for spec in SERVICES:
         module = f"services.{spec.name}.commands.seed"
-        if (REPO_ROOT / "services" / spec.name / "commands" / "seed.py").exists():
-            subprocess.run([sys.executable, "-m", module, *args], env=env, check=True)  # noqa: S603
+        if spec is SCORING or not (REPO_ROOT / "services" / spec.name / "commands" / "seed.py").exists():
+            continue
+        subprocess.run([sys.executable, "-m", module, *args], env=env, check=True)  # noqa: S603
+
+
+def seed_scoring_demo(urls: dict[str, str]) -> bool:
+    """Scoring's demo history (councils, rounds, results, certificates announced to the registry), which
+    needs the registry answering; whether it loaded (a second run changes nothing)."""
+    env = {**os.environ, **_process_env(urls)}
+    _say("scoring: loading the demo's history from the registry (councils, rounds, results, certificates)")
+    command = [sys.executable, "-m", "services.scoring.commands.seed", "--demo"]
+    return subprocess.run(command, env=env, check=False).returncode == 0  # noqa: S603
+
+
+def seed_with_registry(urls: dict[str, str]) -> None:
+    """``ocop seed --demo``: scoring's demo history, with a registry of these databases started for the while
+    on a free port (whatever else runs on this machine, say an ``ocop up`` of other databases)."""
+    variable = f"OCOP_{REGISTRY.name.upper()}_PORT"
+    configured = os.environ.get(variable)
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        os.environ[variable] = str(probe.getsockname()[1])
+    registry = None
+    try:
+        # Its access log would be a line per announced certificate.
+        registry = _start(REGISTRY, {**os.environ, **_process_env(urls), "REGISTRY_ACCESS_LOG": "false"})
+        _wait_healthy(REGISTRY, registry)
+        if not seed_scoring_demo(urls):
+            raise SystemExit("scoring's demo history did not load completely (see above)")
+    finally:
+        if registry is not None:
+            _stop_all({REGISTRY.name: registry})
+        if configured is None:
+            os.environ.pop(variable, None)
+        else:
+            os.environ[variable] = configured
 
 
 def port_of(spec: ProcessSpec) -> int:
@@ -195,6 +235,10 @@ def up(*, demo: bool) -> int:
             supervisor.start_all()
             for spec in (*SERVICES, GATEWAY):
                 _wait_healthy(spec, current[spec.name]())
+            # Scoring's demo history reads the registry over HTTP, so it loads once the registry answers;
+            # what it could not announce, the running scoring service's certificate job retries.
+            if demo and not seed_scoring_demo(urls):
+                _say("scoring: the demo's history did not load completely (see above); running anyway")
             _say("the OCOP platform is running:")
             for spec in (GATEWAY, *SERVICES):
                 url = f"http://{HOST}:{port_of(spec)}"
@@ -238,7 +282,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "migrate":
             prepare(admin_url)
         else:
-            seed(service_urls(admin_url), demo=args.demo)
+            urls = service_urls(admin_url)
+            seed(urls, demo=args.demo)
+            if args.demo:
+                seed_with_registry(urls)
     return 0
 
 

@@ -3,16 +3,21 @@ registry's catalogue agreeing with them row for row."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import os
+import sys
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy.engine import make_url
 
 from services.registry.demo.generator import FIRST_RATING_YEARS, STAR_COUNTS, UNRATED_STATUSES
 from services.scoring.criteria import versions
@@ -20,7 +25,7 @@ from services.scoring.demo import plan
 from services.scoring.demo.loader import PROVINCE_COUNCIL
 from shared import clock
 from shared.db import asyncpg_dsn
-from tests.conftest import load_demo
+from tests.conftest import repo_root
 from tests.support.database import TestDatabase
 
 # The demo is loaded once per run into a template (it takes a while); each test starts from a clone.
@@ -234,10 +239,11 @@ async def test_the_history_is_audited_as_the_demo(scoring_db: asyncpg.Connection
     assert {actor for _, actor in actions} == {"scoring:demo", "scoring:scheduler"}
 
 
-async def test_loading_again_changes_nothing(
-    database: TestDatabase, db: asyncpg.Connection, scoring_db: asyncpg.Connection
+async def test_seeding_again_changes_nothing(
+    database: TestDatabase, db: asyncpg.Connection, scoring_db: asyncpg.Connection, tmp_path: Path
 ) -> None:
-    """A second `ocop seed --demo` (registry, then scoring over HTTP) writes nothing on either side."""
+    """A second `ocop seed --demo` (the registry's seed, then scoring's over HTTP from a registry the command
+    starts for the while) writes nothing on either side."""
     digest = (
         "SELECT (SELECT count(*) FROM {s}.{t}) AS rows, (SELECT md5(string_agg(x::text, ',' ORDER BY x::text))"
         " FROM {s}.{t} x) AS digest"
@@ -260,5 +266,22 @@ async def test_loading_again_changes_nothing(
         ]
 
     before = await snapshot()
-    await load_demo(database)
+    # The command's own set-up: the clone's administrator URL, its roles' passwords, development keys.
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.endswith(("JWT_PUBLIC_KEYS", "_ENVIRONMENT"))
+    }
+    environment |= {
+        "OCOP_DATABASE_URL": database.admin_url, "OCOP_STATE_DIR": str(tmp_path), "PYTHONPATH": str(repo_root()),
+        **{f"OCOP_{name.upper()}_DB_PASSWORD": str(make_url(url).password) for name, url in database.urls.items()},
+    }  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.cli", "seed", "--demo",
+        env=environment, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=300)
+    assert process.returncode == 0, output.decode()
+    assert "the demo data set was already there" in output.decode()
+    assert "scoring's demo history was already there" in output.decode()
     assert await snapshot() == before

@@ -43,8 +43,9 @@ async def seed(database_url: str, registry: RegistryClient) -> bool:
         return True
     logger.info(
         "scoring demo history loaded in %.1f s: %d councils, %d rounds, %d results and certificates"
-        " (in force by star: %s); %d announcements to the registry",
+        " (in force by star: %s); %d announcements to the registry (%.1f s of it)",
         report.seconds, report.councils, report.rounds, report.certificates, report.current_by_star, report.announced,
+        report.announcing_seconds,
     )  # fmt: skip
     if report.unsynced:
         logger.warning(
@@ -62,6 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--demo", action="store_true", help="also load the demo history (once)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per announcement is noise here
     if not args.demo:
         logger.info("scoring's reference data comes with its migrations: nothing to load")
         return
