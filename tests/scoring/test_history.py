@@ -12,6 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,13 +20,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.scoring.applications import service as applications
 from services.scoring.certificates import announce
 from services.scoring.certificates import service as certificates
+from services.scoring.commands.seed import seed
 from services.scoring.councils import service as councils
 from services.scoring.councils.schemas import MemberCreate
 from services.scoring.criteria import versions
+from services.scoring.demo.loader import DemoNotRegistered
+from services.scoring.registry import RegistryClient
 from shared import clock
+from shared.db import asyncpg_dsn
 from shared.errors import ProblemError
 from shared.security.principal import Principal, Role
+from shared.security.service_tokens import ServiceIdentity
 from tests.builders import ADMIN
+from tests.conftest import JWT_AUDIENCE, _signer, registry_app
+from tests.support.database import TestDatabase
 from tests.support.isolation import Scope
 
 DEMO = Principal(sub="scoring:demo", role=Role.admin)
@@ -201,3 +209,27 @@ async def test_district_councils_are_read_but_never_set_up_or_given_rounds(
     )
     assert opened.status_code == 422, opened.text
     assert opened.json()["errors"][0]["field"] == "body.council_id"
+
+
+@pytest.mark.commits
+async def test_the_demo_history_needs_the_registrys_demo_and_writes_nothing_without_it(
+    database: TestDatabase,
+) -> None:
+    """Scoring's demo seed on a registry without its demo is refused, naming the registry's seed; nothing written."""
+    registry = registry_app(database)
+    async with registry.router.lifespan_context(registry):
+        client = RegistryClient(
+            "http://registry", ServiceIdentity(_signer(), name="scoring", audience=JWT_AUDIENCE),
+            timeout_s=60.0, transport=httpx.ASGITransport(app=registry),
+        )  # fmt: skip
+        with pytest.raises(DemoNotRegistered, match=r"services\.registry\.commands\.seed --demo"):
+            await seed(database.urls["scoring"], client)
+    connection = await asyncpg.connect(asyncpg_dsn(database.urls["scoring"]))
+    try:
+        counts = await connection.fetchrow(
+            "SELECT (SELECT count(*) FROM scoring.council) AS councils, (SELECT count(*) FROM scoring.certificate)"
+            " AS certificates, (SELECT count(*) FROM scoring.audit_entry) AS audit"
+        )
+    finally:
+        await connection.close()
+    assert tuple(counts) == (0, 0, 0)

@@ -258,8 +258,10 @@ async def _load(session: AsyncSession, registry: RegistryClient, today: date) ->
     missing = [key for key in order if key not in registered]
     if missing:
         raise DemoNotRegistered(
-            f"the registry holds {len(order) - len(missing)} of the {len(order)} demo products awaiting rating"
-            f" (missing: {missing[:3]}…): load the registry's demo first (python -m services.registry.commands.seed --demo)"
+            f"the registry holds {len(order) - len(missing)} of the {len(order)} demo products awaiting their first"
+            f" rating (missing: {missing[:3]}…): load the registry's demo first (python -m"
+            " services.registry.commands.seed --demo); a database whose registry demo was certified by an earlier"
+            " version of the demo (before scoring decided its ratings) must be made afresh (remove .ocop/)"
         )
     planned = sorted(
         (certificate for product in plan for certificate in chain(product, today)),
