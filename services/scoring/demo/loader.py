@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -80,7 +81,7 @@ class DemoNotRegistered(RuntimeError):
 
 @dataclass(frozen=True)
 class DemoReport:
-    """What a load wrote (None counts when the demo was already there) and how the announcing went."""
+    """What a load wrote, and how many announcements it took (and how long)."""
 
     councils: int
     rounds: int
@@ -96,15 +97,13 @@ class DemoReport:
 # The registry, read over HTTP
 
 
-async def _pages(registry: RegistryClient, path: str) -> list[dict[str, Any]]:
+async def _pages(registry: RegistryClient, path: str, **filters: str) -> list[dict[str, Any]]:
     """Every item of a registry listing, page after page."""
     items: list[dict[str, Any]] = []
     cursor: str | None = None
     while True:
-        separator = "&" if "?" in path else "?"
-        answer = await registry.get(
-            f"{path}{separator}limit={PAGE}" + (f"&cursor={cursor}" if cursor else "")
-        )
+        query = {**filters, "limit": str(PAGE), **({"cursor": cursor} if cursor else {})}
+        answer = await registry.get(f"{path}?{urlencode(query)}")
         if answer.status != 200 or not isinstance(answer.body, dict):
             raise DemoNotRegistered(f"the registry answered {answer.status} to GET {path}: {answer.body}")
         items += answer.body["items"]
@@ -125,11 +124,11 @@ async def _registered(registry: RegistryClient, tax_codes: set[str]) -> dict[tup
     """The registry's demo products still awaiting their first rating, by (tax code, name)."""
     entities = {
         entity["id"]: entity
-        for entity in await _pages(registry, f"/v1/entities?province_code={PROVINCE_CODE}")
+        for entity in await _pages(registry, "/v1/entities", province_code=PROVINCE_CODE)
         if entity["tax_code"] in tax_codes
     }
     found = {}
-    for product in await _pages(registry, "/v1/products?status=ready_for_evaluation"):
+    for product in await _pages(registry, "/v1/products", status="ready_for_evaluation"):
         entity = entities.get(product["entity_id"])
         if entity is not None:
             found[(entity["tax_code"], product["name"])] = Registered(product, entity)
@@ -206,12 +205,10 @@ def _result_figures(rng: random.Random, version: versions.CriteriaVersion, star:
 
 def _decision_numbers(planned: list[PlannedCertificate]) -> dict[tuple[str, date], str]:
     """One decision per authority and day (a known one keeps its number; the others are marked DEMO)."""
-    numbers: dict[tuple[str, date], str] = {}
+    numbers = {(c.issuing_authority, c.issued_on): c.decision_number for c in planned if c.decision_number}
     sequence: Counter[tuple[str, int]] = Counter()
     for certificate in planned:
         key = (certificate.issuing_authority, certificate.issued_on)
-        if certificate.decision_number:
-            numbers[key] = certificate.decision_number
         if key in numbers:
             continue
         sequence[(key[0], key[1].year)] += 1
