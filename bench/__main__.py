@@ -23,6 +23,7 @@ import asyncpg
 from bench.cpu import background_busy
 from bench.load import LOADERS, LoadResult, wrk_available
 from bench.scenarios import (
+    RATE_LIMIT_PAIRS,
     SCENARIOS,
     ScenarioResult,
     create_product,
@@ -154,7 +155,7 @@ def _client_cpu(load: LoadResult) -> str:
 
 
 HEADER = (
-    f"{'scenario':<31} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'ceiling':>8} "
+    f"{'scenario':<33} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'ceiling':>8} "
     f"{'load-gen CPU':>12} {'other CPU':>9}  server CPU ms/request"
 )
 
@@ -163,7 +164,7 @@ def table_row(result: ScenarioResult) -> str:
     """One line of the printed table."""
     load = result.load
     return (
-        f"{result.scenario:<31} {load.rps:>8.0f} {_ms(load.p50_ms):>8} {_ms(load.p99_ms):>8} {load.errors:>7} "
+        f"{result.scenario:<33} {load.rps:>8.0f} {_ms(load.p50_ms):>8} {_ms(load.p99_ms):>8} {load.errors:>7} "
         f"{result.ratio_to_ceiling:>7.2f}x {_client_cpu(load):>12} {_share(result.contamination):>9}  {_cpu(result)}"
     )
 
@@ -181,6 +182,16 @@ def markdown_table(results: list[ScenarioResult]) -> str:
             f"| {result.ratio_to_ceiling:.2f} | {_client_cpu(load)} | {_cpu(result)} |"
         )
     return "\n".join(lines)
+
+
+def rate_limit_costs(results: list[ScenarioResult]) -> dict[str, float]:
+    """Throughput the rate limits cost, per path: 1 - (gateway with limits) / (the same without), same run."""
+    rps = {result.scenario: result.load.rps for result in results}
+    return {
+        path: 1 - rps[on] / rps[off]
+        for path, (on, off) in RATE_LIMIT_PAIRS.items()
+        if rps.get(on) and rps.get(off)
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(log_dir, ignore_errors=True)
 
     print("\n" + markdown_table(results))
+    costs = rate_limit_costs(results)
+    for path, cost in costs.items():
+        print(f"rate limits cost {cost:.1%} of the gateway's throughput {path} (limits on vs off, this run)")
     errors = sum(result.load.errors for result in results)
     document = {
         "date": started.isoformat(timespec="seconds"),
@@ -243,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "machine": machine,
         "results": [result.as_dict() for result in results],
+        "rate_limit_cost": costs,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
