@@ -63,8 +63,8 @@ class EventLoopMemoryStorage(Storage):
 
     limits' own memory storages expire counters from a timer: the synchronous one starts a thread
     every 10 ms under load (0.4 ms of CPU each on the bench machine), the asynchronous one a task
-    per hit. Here a hit
-    on an ended window starts a new one, and ended windows are dropped at most once a minute.
+    per hit. Here a hit on an ended window starts a new one, and ended windows are dropped at most
+    once a minute.
     """
 
     STORAGE_SCHEME = None  # built directly, never from a URL
