@@ -7,7 +7,7 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +87,17 @@ RATE_LIMIT_PAIRS = {
     "-> registry": ("gateway (native) -> registry", "gateway (limits off) -> registry"),
     "-> bare": ("gateway (native) -> bare", "gateway (limits off) -> bare"),
 }
+
+
+def select_scenarios(only: Sequence[str]) -> tuple[Scenario, ...]:
+    """The ceiling and every scenario whose name contains one of ``only`` (all of them if it is empty)."""
+    if not only:
+        return SCENARIOS
+    unmatched = [text for text in only if not any(text.lower() in s.name.lower() for s in SCENARIOS)]
+    if unmatched:
+        raise ValueError(f"no scenario name contains {', '.join(map(repr, unmatched))}")
+    ceiling, *others = SCENARIOS
+    return (ceiling, *(s for s in others if any(text.lower() in s.name.lower() for text in only)))
 
 
 @dataclass
@@ -276,15 +287,16 @@ def run_scenarios(
     database: str,
     load: Callable[..., LoadResult],
     *,
+    scenarios: Sequence[Scenario] = SCENARIOS,
     connections: int,
     duration_s: float,
     warmup_s: float,
     report: Callable[[ScenarioResult], None],
 ) -> list[ScenarioResult]:
     """Measure every scenario in turn; ratios are to the first (the ceiling)."""
-    urls = {scenario.name: read_url(processes[scenario.target], product_id) for scenario in SCENARIOS}
+    urls = {scenario.name: read_url(processes[scenario.target], product_id) for scenario in scenarios}
     results: list[ScenarioResult] = []
-    for scenario in SCENARIOS:
+    for scenario in scenarios:
         # The previous scenario's backlog settles first; then a second of nothing from us tells
         # whether someone else is using the machine.
         time.sleep(SETTLE_S)
