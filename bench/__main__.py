@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         each = ", ".join(f"{paired[path]:.1%}" for paired in costs_by_round if path in paired)
         print(
             f"rate limits cost {cost:.1%} of the gateway's throughput {path} (limits on vs off"
-            + (f"; median of the rounds: {each})" if args.rounds > 1 else ", this run)")
+            + (f"; median of the rounds, each: {each})" if args.rounds > 1 else ", this run)")
         )
     errors = sum(result.load.errors for result in results)
     document = {
@@ -326,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     print(f"\nresults written to {args.output}")
-    contaminated = [r.scenario for r in results if (r.contamination or 0) > BUSY_WARNING]
+    contaminated = list(dict.fromkeys(r.scenario for r in results if (r.contamination or 0) > BUSY_WARNING))
     if contaminated:
         print(f"warning: other work used the CPUs during {', '.join(contaminated)}; rerun on an idle machine")
     if errors:
