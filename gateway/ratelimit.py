@@ -1,7 +1,7 @@
 """Rate limits at the edge: anonymous callers per IP, authenticated ones per subject, writes per subject.
 
-Counters live in memory, or in Redis when ``OCOP_REDIS_URL`` is set so that several gateway replicas
-share them. A caller over its limit gets 429 problem+json with ``Retry-After``; the request never
+Counters live in this process's memory (counted synchronously on the event loop: a few µs per
+request), or in Redis when ``OCOP_REDIS_URL`` is set so that several gateway replicas share them. A caller over its limit gets 429 problem+json with ``Retry-After``; the request never
 reaches a service. A token only counts as a subject when it verifies (the same keys the services
 trust), so a forged ``sub`` cannot escape the per-IP limit.
 """
