@@ -7,7 +7,7 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,9 @@ GATEWAY_HTTPX = "gateway-httpx"
 HOP_NATIVE = "gateway-hop-native"
 HOP_AIOHTTP = "gateway-hop-aiohttp"
 HOP_HTTPX = "gateway-hop-httpx"
+# The suite's gateway and its hop with the rate limits switched off: the limits' cost, in the same run.
+GATEWAY_LIMITS_OFF = "gateway-limits-off"
+HOP_LIMITS_OFF = "gateway-hop-limits-off"
 # A pause between scenarios so one run's backlog (log writes, TIME_WAIT, GC) does not bleed into the next.
 SETTLE_S = 1.0
 
@@ -63,13 +66,38 @@ SCENARIOS = (
     Scenario("registry direct", "registry", ("registry",), reads_database=True),
     Scenario("gateway (native) -> registry", "gateway", ("gateway", "registry"), reads_database=True),
     Scenario(
+        "gateway (limits off) -> registry",
+        GATEWAY_LIMITS_OFF,
+        (GATEWAY_LIMITS_OFF, "registry"),
+        reads_database=True,
+    ),
+    Scenario(
         "gateway (aiohttp) -> registry", GATEWAY_AIOHTTP, (GATEWAY_AIOHTTP, "registry"), reads_database=True
     ),
     Scenario("gateway (httpx) -> registry", GATEWAY_HTTPX, (GATEWAY_HTTPX, "registry"), reads_database=True),
     Scenario("gateway (native) -> bare", HOP_NATIVE, (HOP_NATIVE, BASELINE), reads_database=False),
+    Scenario(
+        "gateway (limits off) -> bare", HOP_LIMITS_OFF, (HOP_LIMITS_OFF, BASELINE), reads_database=False
+    ),
     Scenario("gateway (aiohttp) -> bare", HOP_AIOHTTP, (HOP_AIOHTTP, BASELINE), reads_database=False),
     Scenario("gateway (httpx) -> bare", HOP_HTTPX, (HOP_HTTPX, BASELINE), reads_database=False),
 )
+# The same gateway with and without rate limits, by path: what the limits cost, as a share of req/s.
+RATE_LIMIT_PAIRS = {
+    "-> registry": ("gateway (native) -> registry", "gateway (limits off) -> registry"),
+    "-> bare": ("gateway (native) -> bare", "gateway (limits off) -> bare"),
+}
+
+
+def select_scenarios(only: Sequence[str]) -> tuple[Scenario, ...]:
+    """The ceiling and every scenario whose name contains one of ``only`` (all of them if it is empty)."""
+    if not only:
+        return SCENARIOS
+    unmatched = [text for text in only if not any(text.lower() in s.name.lower() for s in SCENARIOS)]
+    if unmatched:
+        raise ValueError(f"no scenario name contains {', '.join(map(repr, unmatched))}")
+    ceiling, *others = SCENARIOS
+    return (ceiling, *(s for s in others if any(text.lower() in s.name.lower() for text in only)))
 
 
 @dataclass
@@ -115,6 +143,8 @@ def pin_process_settings(*, access_log: bool) -> None:
         # The bench's own signing key: the set-up requests below carry tokens the processes trust.
         os.environ[f"{spec.env_prefix}JWT_PUBLIC_KEYS"] = jwks(_BENCH_KEY[1], BENCH_KID)
     os.environ["GATEWAY_UPSTREAM_CLIENT"] = "native"
+    # On for every gateway but the two "limits off" ones, which switch them off themselves.
+    os.environ["GATEWAY_RATE_LIMITS_ENABLED"] = "true"
     # The limits stay on (their cost is part of the figures) but one load generator on one address
     # must never be refused.
     os.environ["GATEWAY_RATE_LIMIT_ANONYMOUS"] = "10000000/minute"
@@ -143,15 +173,20 @@ def throwaway_database() -> Iterator[TestDatabase]:
 
 @contextlib.contextmanager
 def processes_under_test(database: TestDatabase, log_dir: Path) -> Iterator[dict[str, RunningProcess]]:
-    """The suite's four processes, the bare baseline, gateways with each upstream client, and those in front of the baseline."""
+    """The suite's four processes, the bare baseline, gateways with each upstream client or without rate limits, and those in front of the baseline."""
     with running_suite(database.urls, log_dir) as suite:
         env = process_env(database.urls, {name: running.port for name, running in suite.items()})
         python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
         baseline_port = free_port()
 
-        def gateway(name: str, client: str, registry_url: str) -> RunningProcess:
-            # Same database, settings and flags as the suite's gateway: only the client and upstream vary.
-            overrides = {"GATEWAY_UPSTREAM_CLIENT": client, "GATEWAY_REGISTRY_URL": registry_url}
+        def gateway(name: str, client: str, registry_url: str, *, rate_limits: bool = True) -> RunningProcess:
+            # Same database, settings and flags as the suite's gateway: only the client, the upstream
+            # and whether the rate limits are on vary.
+            overrides = {
+                "GATEWAY_UPSTREAM_CLIENT": client,
+                "GATEWAY_REGISTRY_URL": registry_url,
+                "GATEWAY_RATE_LIMITS_ENABLED": "true" if rate_limits else "false",
+            }
             return start_process(
                 GATEWAY.app, name, free_port(), {**env, **overrides}, log_dir, GATEWAY.uvicorn_args()
             )
@@ -168,9 +203,13 @@ def processes_under_test(database: TestDatabase, log_dir: Path) -> Iterator[dict
                 log_dir,
                 REGISTRY.uvicorn_args(),
             )
+            extra[GATEWAY_LIMITS_OFF] = gateway(
+                GATEWAY_LIMITS_OFF, "native", suite["registry"].url, rate_limits=False
+            )
             extra[GATEWAY_AIOHTTP] = gateway(GATEWAY_AIOHTTP, "aiohttp", suite["registry"].url)
             extra[GATEWAY_HTTPX] = gateway(GATEWAY_HTTPX, "httpx", suite["registry"].url)
             extra[HOP_NATIVE] = gateway(HOP_NATIVE, "native", baseline_url)
+            extra[HOP_LIMITS_OFF] = gateway(HOP_LIMITS_OFF, "native", baseline_url, rate_limits=False)
             extra[HOP_AIOHTTP] = gateway(HOP_AIOHTTP, "aiohttp", baseline_url)
             extra[HOP_HTTPX] = gateway(HOP_HTTPX, "httpx", baseline_url)
             for running in extra.values():
@@ -248,15 +287,16 @@ def run_scenarios(
     database: str,
     load: Callable[..., LoadResult],
     *,
+    scenarios: Sequence[Scenario] = SCENARIOS,
     connections: int,
     duration_s: float,
     warmup_s: float,
     report: Callable[[ScenarioResult], None],
 ) -> list[ScenarioResult]:
     """Measure every scenario in turn; ratios are to the first (the ceiling)."""
-    urls = {scenario.name: read_url(processes[scenario.target], product_id) for scenario in SCENARIOS}
+    urls = {scenario.name: read_url(processes[scenario.target], product_id) for scenario in scenarios}
     results: list[ScenarioResult] = []
-    for scenario in SCENARIOS:
+    for scenario in scenarios:
         # The previous scenario's backlog settles first; then a second of nothing from us tells
         # whether someone else is using the machine.
         time.sleep(SETTLE_S)

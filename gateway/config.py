@@ -44,7 +44,7 @@ class GatewaySettings(BaseServiceSettings):
 
     def rate_limits(self) -> RateLimits:
         """The limits and where their counters live."""
-        storage = "async+memory://"
+        storage = "memory://"
         if self.redis_url:
             storage = "async+" + self.redis_url.removeprefix("async+")
         return RateLimits(

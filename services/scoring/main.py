@@ -17,6 +17,7 @@ from services.scoring.config import ScoringSettings, get_settings
 from services.scoring.councils.router import councils_router, rounds_router
 from services.scoring.criteria.router import routers as criteria_routers
 from services.scoring.registry import RegistryClient
+from services.scoring.stats.router import certificates_stats_router, results_stats_router
 from shared.app import create_service_app, database_lifespan
 from shared.security.jwt import TokenSigner
 from shared.security.service_tokens import ServiceIdentity
@@ -77,6 +78,9 @@ def create_app(settings: ScoringSettings | None = None, *, registry_transport: A
             councils_router,
             rounds_router,
             applications_router,
+            results_stats_router,
+            # Before the certificates' routes: "/v1/certificates/{certificate_id}" would take "stats".
+            certificates_stats_router,
             certificates_router,
             audit_router,
         ],

@@ -100,6 +100,8 @@ EXPECTED = {
     ("post", "/v1/applications/{application_id}/attachments"): "applications_attach",
     ("get", "/v1/applications/{application_id}/attachments"): "applications_attachments",
     ("get", "/v1/applications/{application_id}/attachments/{sha256}"): "applications_attachment",
+    ("get", "/v1/results/stats"): "results_stats",
+    ("get", "/v1/certificates/stats"): "certificates_stats",
     ("post", "/v1/certificates"): "certificates_issue",
     ("get", "/v1/certificates"): "certificates_list",
     ("get", "/v1/certificates/lookup"): "certificates_lookup",

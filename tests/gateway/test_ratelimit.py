@@ -7,9 +7,13 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from limits import parse
+from limits.strategies import FixedWindowRateLimiter
 
+from gateway import ratelimit
 from gateway.config import GatewaySettings
 from gateway.main import create_app
+from gateway.ratelimit import EventLoopMemoryStorage
 from tests.conftest import asgi_client, auth, test_jwks
 from tests.support.database import TestDatabase
 from tests.support.processes import free_port
@@ -104,3 +108,45 @@ async def test_limits_can_be_switched_off_for_a_measurement(migrated_database: T
     async for client in asgi_client(create_app(settings)):
         statuses = [(await client.get("/v1/catalogue")).status_code for _ in range(3)]
         assert statuses == [502] * 3
+
+
+class _Clock:
+    """A wall clock the test moves by hand (the counters read ``time.time``)."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
+    fake = _Clock()
+    monkeypatch.setattr(ratelimit, "time", fake)
+    return fake
+
+
+def test_in_process_counters_keep_fixed_windows(clock: _Clock) -> None:
+    limiter = FixedWindowRateLimiter(EventLoopMemoryStorage())
+    item = parse("2/minute")
+    assert [limiter.hit(item, "ip", "10.0.0.1") for _ in range(3)] == [True, True, False]
+    assert limiter.hit(item, "ip", "10.0.0.2")  # another key, its own window
+    clock.now += 30
+    stats = limiter.get_window_stats(item, "ip", "10.0.0.1")
+    assert (stats.remaining, stats.reset_time) == (0, clock.now + 30)
+    clock.now += 30  # the window has ended: the count starts again
+    assert limiter.get_window_stats(item, "ip", "10.0.0.1").remaining == 2
+    assert [limiter.hit(item, "ip", "10.0.0.1") for _ in range(3)] == [True, True, False]
+
+
+def test_in_process_counters_drop_ended_windows(clock: _Clock) -> None:
+    storage = EventLoopMemoryStorage()
+    limiter = FixedWindowRateLimiter(storage)
+    item = parse("5/second")
+    for address in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
+        limiter.hit(item, "ip", address)
+    clock.now += ratelimit.SWEEP_EVERY_S
+    limiter.hit(item, "ip", "10.0.0.4")
+    # Only the window just opened is left: a caller who never returns does not stay in memory.
+    assert storage.reset() == 1

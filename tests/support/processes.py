@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.topology import GATEWAY, SERVICES, ProcessSpec
@@ -34,6 +34,9 @@ class RunningProcess:
     port: int
     process: subprocess.Popen[bytes]
     log: Path
+    # How it was started, to start it again on the same port (``stopped``).
+    command: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -41,29 +44,20 @@ class RunningProcess:
         return f"http://{HOST}:{self.port}"
 
 
+def _launch(command: list[str], env: dict[str, str], log: Path, mode: str) -> subprocess.Popen[bytes]:
+    with log.open(mode) as out:
+        return subprocess.Popen(command, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+
+
 def start_process(
     app: str, name: str, port: int, env: dict[str, str], log_dir: Path, args: list[str] | None = None
 ) -> RunningProcess:
     """Start ``app`` under uvicorn with its output in ``log_dir``."""
     log = log_dir / f"{name}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                app,
-                "--host",
-                HOST,
-                "--port",
-                str(port),
-                *(args or ["--no-access-log"]),
-            ],
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    return RunningProcess(name, port, process, log)
+    command = [
+        sys.executable, "-m", "uvicorn", app, "--host", HOST, "--port", str(port), *(args or ["--no-access-log"]),
+    ]  # fmt: skip
+    return RunningProcess(name, port, _launch(command, env, log, "wb"), log, command, env)
 
 
 def wait_until_healthy(running: RunningProcess, timeout_s: float = 60) -> None:
@@ -94,6 +88,18 @@ def stop(processes: list[RunningProcess]) -> None:
             running.process.kill()
 
 
+@contextlib.contextmanager
+def stopped(running: RunningProcess) -> Iterator[None]:
+    """``running`` stopped for the block (the others keep running), then started again on its port
+    with the same command and environment, and healthy, whatever the block did."""
+    stop([running])
+    try:
+        yield
+    finally:
+        running.process = _launch(running.command, running.env, running.log, "ab")
+        wait_until_healthy(running)
+
+
 def process_env(urls: dict[str, str], ports: dict[str, int]) -> dict[str, str]:
     """Environment for every process: its own database URL and the gateway's upstreams."""
     env = {f"{spec.env_prefix}DATABASE_URL": urls[spec.name] for spec in (GATEWAY, *SERVICES)}
@@ -105,6 +111,8 @@ def process_env(urls: dict[str, str], ports: dict[str, int]) -> dict[str, str]:
     env["SCORING_REGISTRY_URL"] = f"http://{HOST}:{ports['registry']}"
     env["SCORING_SERVICE_SIGNING_KEY"] = rsa_pair()[0]
     env["SCORING_SERVICE_KEY_ID"] = "test-1"
+    # Certificates reach the registry within moments (a change wakes the job; retries run every second).
+    env["SCORING_CERTIFICATE_JOB_EVERY_S"] = "1"
     return env
 
 

@@ -1,0 +1,1 @@
+"""Scoring statistics: results and certificates in force counted by star, level, set, province, year."""
