@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -111,6 +112,21 @@ async def test_the_published_figures_come_from_scorings_certificates(scoring_db:
     lapsed = [chain for chain in by_product.values() if chain[-1]["status"] == "expired"]
     assert len(lapsed) == UNRATED_STATUSES["lapsed"]
     assert all(len(chain) == 1 for chain in lapsed)
+
+
+async def test_scorings_public_statistics_give_the_published_breakdown(
+    scoring_client: httpx.AsyncClient,
+) -> None:
+    """GET /v1/certificates/stats counts the certificates in force: 162 / 67 / 7, Quảng Ninh's only."""
+    by_star = await scoring_client.get("/v1/certificates/stats", params={"by": "star", "province_code": "22"})
+    assert by_star.status_code == 200, by_star.text
+    assert {item["key"]: item["count"] for item in by_star.json()["items"]} == {
+        str(star): count for star, count in STAR_COUNTS.items()
+    }
+    by_level = await scoring_client.get("/v1/certificates/stats", params={"by": "level"})
+    levels = {item["key"]: item["count"] for item in by_level.json()["items"]}
+    assert levels["central"] == STAR_COUNTS[5]
+    assert sum(levels.values()) == sum(STAR_COUNTS.values())
 
 
 async def test_every_certificate_has_its_result_dossier_round_and_council(
