@@ -55,7 +55,7 @@ async def issue(session: AsyncSession, the_facts: IssueFacts, issued_on: date, *
 
 
 async def test_numbers_are_per_authority_and_year_and_validity_is_36_months(session: AsyncSession) -> None:
-    """Sequence numbers restart per authority and year; 29 Feb plus 36 months is 28 Feb."""
+    """Sequence numbers restart per series (province, central) and year; 29 Feb plus 36 months is 28 Feb."""
     first = await issue(session, facts(), date(2024, 2, 29))
     second = await issue(session, facts(), date(2024, 5, 1))
     next_year = await issue(session, facts(), date(2025, 1, 2))
@@ -65,6 +65,25 @@ async def test_numbers_are_per_authority_and_year_and_validity_is_36_months(sess
     assert central.number == "OCOP-TW-2024-0001"
     assert first.expires_on == date(2027, 2, 28)
     assert second.expires_on == date(2027, 5, 1)
+
+
+async def test_two_authorities_of_one_series_never_share_a_number(session: AsyncSession) -> None:
+    """A district and its province count one series, so the public lookup by number finds one certificate."""
+    district = await issue(
+        session, facts(star=3, level="district", criteria_version="148"), date(2024, 3, 1),
+        status_on=date(2024, 3, 1),
+    )  # fmt: skip
+    province = await issue(
+        session, facts(criteria_version="148"), date(2024, 4, 1), status_on=date(2024, 4, 1)
+    )
+    other = await service.record_issue(
+        session, actor=ADMIN, facts=facts(criteria_version="148"), decision_number="7/QĐ-UBND",
+        issuing_authority="Ủy ban nhân dân huyện Thử", issued_on=date(2024, 5, 1), status_on=date(2024, 5, 1),
+    )  # fmt: skip
+    assert [district.number, province.number, other.number] == [
+        "OCOP-91-2024-0001", "OCOP-91-2024-0002", "OCOP-91-2024-0003",
+    ]  # fmt: skip
+    assert (await service.lookup(session, number=other.number)).id == other.id
 
 
 async def test_a_new_certificate_supersedes_the_products_current_one(session: AsyncSession) -> None:

@@ -22,10 +22,10 @@ class Certificate(UUIDPrimaryKey, Timestamps, Base):
 
     __tablename__ = "certificate"
     __table_args__ = (
-        UniqueConstraint("issuing_authority", "issued_year", "number"),
+        # Numbers are unique outright (so unique per authority and year): the public lookup is unambiguous.
+        UniqueConstraint("number"),
         UniqueConstraint("result_id"),
         Index("ix_certificate_product", "product_id", "issued_on"),
-        Index("ix_certificate_number", "number"),
         Index("ix_certificate_status_expiry", "status", "expires_on"),
         Index("ix_certificate_unsynced", "next_sync_at", postgresql_where=text("synced_version < version")),
     )
@@ -71,10 +71,14 @@ class Certificate(UUIDPrimaryKey, Timestamps, Base):
 
 
 class CertificateNumberCounter(Base):
-    """The last sequence number an authority gave in a year (numbers are unique per authority and year)."""
+    """The last sequence number of a number series in a year (``22``: the province and its districts; ``TW``).
+
+    Counting per series rather than per authority keeps numbers unique even where two authorities
+    share a series (a province and its former districts; the ministry before and after its 2025 rename).
+    """
 
     __tablename__ = "certificate_number_counter"
 
-    issuing_authority: Mapped[str] = mapped_column(String(255), primary_key=True)
+    series: Mapped[str] = mapped_column(String(20), primary_key=True)
     year: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     last: Mapped[int] = mapped_column(Integer)

@@ -43,13 +43,13 @@ class CertificateRepository(Repository[Certificate]):
 
     model = Certificate
 
-    async def next_number(self, issuing_authority: str, year: int) -> int:
-        """The authority's next sequence number in ``year`` (the counter row is locked until commit)."""
+    async def next_number(self, series: str, year: int) -> int:
+        """The series' next sequence number in ``year`` (the counter row is locked until commit)."""
         statement = (
             insert(CertificateNumberCounter)
-            .values(issuing_authority=issuing_authority, year=year, last=1)
+            .values(series=series, year=year, last=1)
             .on_conflict_do_update(
-                index_elements=["issuing_authority", "year"], set_={"last": CertificateNumberCounter.last + 1}
+                index_elements=["series", "year"], set_={"last": CertificateNumberCounter.last + 1}
             )
             .returning(CertificateNumberCounter.last)
         )
@@ -70,7 +70,7 @@ class CertificateRepository(Repository[Certificate]):
         return await self.session.scalar(select(Certificate).where(Certificate.result_id == result_id))
 
     async def by_number(self, number: str) -> Sequence[Certificate]:
-        """Certificates carrying this number (one per authority and year at most)."""
+        """The certificate carrying this number (numbers are unique)."""
         query = select(Certificate).where(Certificate.number == number).order_by(Certificate.issued_on.desc())
         return (await self.session.scalars(query)).all()
 

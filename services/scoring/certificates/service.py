@@ -146,8 +146,8 @@ async def record_issue(
     today = status_on or clock.today()
     expires_on = clock.add_months(issued_on, version.validity_months)
     status = _status_on(today, expires_on, version.expiry_notice_days)
-    sequence = await repository.next_number(issuing_authority, issued_on.year)
     prefix = facts.province_code if facts.level != "central" else "TW"
+    sequence = await repository.next_number(prefix, issued_on.year)
     certificate = Certificate(
         id=uuid.uuid4(), number=f"OCOP-{prefix}-{issued_on.year}-{sequence:04d}", issued_year=issued_on.year,
         issuing_authority=issuing_authority, decision_number=decision_number, star=facts.star,
