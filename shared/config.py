@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.events.settings import EventSettings
+
 Environment = Literal["development", "test", "production"]
 
 # Values that ship in examples and must never reach a real deployment.
@@ -16,7 +18,8 @@ PLACEHOLDER_SECRETS = frozenset({"changeme", "changethis", "secret", "password",
 class BaseServiceSettings(BaseSettings):
     """Settings every service has; subclasses set ``env_prefix`` (``REGISTRY_``, ``GATEWAY_``...)."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    # Nested settings read as ``<PREFIX>EVENTS__SUBSCRIBERS='[...]'`` (JSON) or one field at a time.
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, env_nested_delimiter="__")
 
     environment: Environment = "development"
     database_url: SecretStr = SecretStr("")
@@ -37,6 +40,8 @@ class BaseServiceSettings(BaseSettings):
     jwt_issuer: str = "ocop-gateway"
     jwt_audience: str = "ocop-platform"
     jwt_public_keys: str = ""  # a JWKS document: {"keys": [{"kid": ..., "kty": "RSA", ...}]}
+    # Integration events: who receives this service's events, which signatures it accepts, its relay.
+    events: EventSettings = EventSettings()
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> BaseServiceSettings:

@@ -610,3 +610,52 @@ async def request_json(
         except ValueError:
             body = None
     return JsonAnswer(response.status_code, body, dict(response.headers))
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """What a receiver answered to one delivery: its status and the start of its body (for the log)."""
+
+    status: int
+    body: str
+
+
+class DeliveryClient:
+    """Posts signed event bodies to any URL (subscribers, partner webhooks, the national system).
+
+    aiohttp, pooled across destinations: the relay's throughput is this client's CPU per post
+    (docs/PERFORMANCE.md). Redirects are not followed, so a delivery never lands anywhere it was not sent.
+    """
+
+    def __init__(self, *, timeout_s: float, max_connections: int = 100) -> None:
+        self.timeout_s = timeout_s
+        self.max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.max_connections, keepalive_timeout=_IDLE_S),
+                timeout=aiohttp.ClientTimeout(total=self.timeout_s, connect=min(self.timeout_s, 2.0)),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+            )
+        return self._session
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Delivered:
+        """POST ``body``; UpstreamTimeout / UpstreamConnectError when no answer comes back."""
+        try:
+            async with self._client().post(
+                url, data=body, headers=headers, allow_redirects=False
+            ) as response:
+                text = (await response.content.read(512)).decode("utf-8", "replace")
+                return Delivered(response.status, text)
+        except TimeoutError as exc:
+            raise UpstreamTimeout(f"POST {url}: no answer within {self.timeout_s:g} s") from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise UpstreamConnectError(f"POST {url}: {exc}") from exc
+
+    async def aclose(self) -> None:
+        """Close every connection."""
+        if self._session is not None:
+            await self._session.close()

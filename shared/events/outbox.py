@@ -1,0 +1,65 @@
+"""Emitting an event: an outbox row written in the caller's transaction.
+
+The event exists exactly when the change it reports commits; ``pg_notify`` (sent at commit) wakes the
+relay. Who receives it is not decided here but by the relay's configuration, so adding a consumer
+changes no producer code.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared import clock
+from shared.events.envelope import Envelope
+from shared.events.tables import OutboxTables
+from shared.request_id import current_request_id
+
+
+def channel(schema: str) -> str:
+    """The NOTIFY channel of a schema's outbox."""
+    return f"{schema}_outbox"
+
+
+class Outbox:
+    """One service's outbox: ``emit`` inside the transaction that makes the change."""
+
+    def __init__(self, tables: OutboxTables, *, source: str) -> None:
+        self.tables = tables
+        self.source = source
+        self.channel = channel(tables.schema)
+
+    def envelope(
+        self, *, type: str, subject: str, data: dict[str, Any], request_id: str | None = None
+    ) -> Envelope:
+        """A new event of this service, occurring now."""
+        return Envelope(
+            id=uuid.uuid4(), type=type, occurred_at=clock.now(), source=self.source, subject=subject,
+            data=data, request_id=request_id or current_request_id() or None,
+        )  # fmt: skip
+
+    async def emit(
+        self,
+        session: AsyncSession,
+        *,
+        type: str,
+        subject: str,
+        data: dict[str, Any],
+        request_id: str | None = None,
+    ) -> Envelope:
+        """Record an event in ``session``'s transaction; it exists (and is delivered) once that commits."""
+        envelope = self.envelope(type=type, subject=subject, data=data, request_id=request_id)
+        await self.emit_many(session, [envelope])
+        return envelope
+
+    async def emit_many(self, session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+        """Record several events at once (imports, bulk changes), in order."""
+        if not envelopes:
+            return
+        rows = [envelope.model_dump(mode="python") for envelope in envelopes]
+        await session.execute(insert(self.tables.event), rows)
+        await session.execute(select(func.pg_notify(self.channel, "")))
