@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 SIGNATURE_HEADER = "X-OCOP-Signature"
 REPLAY_WINDOW_S = 300
@@ -52,3 +52,18 @@ def verify(
         return False
     expected = [signature(secret, body, timestamp) for secret in secrets if secret]
     return any(hmac.compare_digest(given, wanted) for given in parts.get("v1", []) for wanted in expected)
+
+
+def verified_source(
+    header: str | None,
+    body: bytes,
+    secrets_by_source: Mapping[str, Iterable[str]],
+    *,
+    now: float | None = None,
+    window_s: int = REPLAY_WINDOW_S,
+) -> str | None:
+    """The source whose secret signs ``body`` within the window, or None."""
+    for source, secrets in secrets_by_source.items():
+        if verify(header, body, secrets, now=now, window_s=window_s):
+            return source
+    return None
