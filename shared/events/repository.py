@@ -95,6 +95,16 @@ class RelayStatements:
                  AS o(event_id, destination, status, error, retry_in)
             WHERE d.event_id = o.event_id AND d.destination = o.destination AND d.status = 'pending'
         """
+        # When the next claim can find something: the earliest head that is neither backing off nor leased
+        # (rows behind a head are not due before it, whatever their own next_attempt_at says).
+        self.next_due = f"""
+            SELECT EXTRACT(EPOCH FROM min(GREATEST(d.next_attempt_at, d.leased_until)) - now())::float8
+            FROM {delivery} d
+            WHERE d.status = 'pending' AND NOT EXISTS (
+                SELECT 1 FROM {delivery} earlier
+                WHERE earlier.status = 'pending' AND earlier.destination = d.destination
+                  AND earlier.subject = d.subject AND earlier.seq < d.seq)
+        """
         self.prune = f"""
             DELETE FROM {event} e WHERE e.occurred_at < now() - make_interval(days => $1)
               AND NOT EXISTS (SELECT 1 FROM {delivery} d WHERE d.event_id = e.id AND d.status <> 'delivered')
@@ -163,6 +173,12 @@ async def record(
                 [o.event_id for o in failed], [o.destination for o in failed], [o.status for o in failed],
                 [o.error for o in failed], [o.retry_in_s for o in failed], max_attempts,
             )  # fmt: skip
+
+
+async def seconds_to_next_due(connection: asyncpg.Connection, statements: RelayStatements) -> float | None:
+    """Seconds until a claim can find a delivery (0 when one is due now); None when nothing is pending."""
+    wait = await connection.fetchval(statements.next_due)
+    return None if wait is None else max(0.0, float(wait))
 
 
 async def prune(connection: asyncpg.Connection, statements: RelayStatements, *, retention_days: int) -> int:

@@ -72,7 +72,9 @@ def test_every_missing_field_is_named() -> None:
 
 def test_every_bad_field_is_named_at_once() -> None:
     """Several bad fields in one envelope: each is named."""
-    raw = valid(id="not-a-uuid", type="Scoring.Certificate", subject="product", data=[1], occurred_at="yesterday")
+    raw = valid(
+        id="not-a-uuid", type="Scoring.Certificate", subject="product", data=[1], occurred_at="yesterday"
+    )
     assert fields_of(orjson.dumps(raw)) == {
         "body.id", "body.type", "body.subject", "body.data", "body.occurred_at",
     }  # fmt: skip
@@ -89,7 +91,8 @@ def test_a_type_off_the_pattern_is_named(event_type: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "subject", ["product", "/abc", "Product/abc", "product/", "product/a b", "product/a/b", "product/" + "a" * 201]
+    "subject",
+    ["product", "/abc", "Product/abc", "product/", "product/a b", "product/a/b", "product/" + "a" * 201],
 )
 def test_a_bad_subject_is_named(subject: str) -> None:
     """A subject is ``<kind>/<id>`` with a plain id."""

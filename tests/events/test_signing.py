@@ -100,7 +100,9 @@ def test_verify_never_raises_on_any_header(header: str, body: bytes) -> None:
 
 
 @given(
-    stamp=st.one_of(st.text(alphabet=st.characters(categories=["Nd", "No"]), min_size=1), st.integers().map(str)),
+    stamp=st.one_of(
+        st.text(alphabet=st.characters(categories=["Nd", "No"]), min_size=1), st.integers().map(str)
+    ),
     digest=st.text(),
 )
 def test_verify_never_raises_on_odd_timestamps_and_digests(stamp: str, digest: str) -> None:
