@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel
@@ -11,7 +11,7 @@ from shared.db import SessionDep
 from shared.events.envelope import MalformedEnvelope, parse_envelope
 from shared.events.errors import EnvelopeMalformed, SignatureInvalid
 from shared.events.inbox import Consumed, Inbox
-from shared.events.signing import SIGNATURE_HEADER, verify
+from shared.events.signing import SIGNATURE_HEADER, verified_source
 from shared.schemas import problems
 
 
@@ -23,7 +23,10 @@ class EventAccepted(BaseModel):
 
 
 def events_router(
-    *, inbox: Callable[[Request], Inbox], secrets: Callable[[Request], Iterable[str]], window_s: int = 300
+    *,
+    inbox: Callable[[Request], Inbox],
+    secrets: Callable[[Request], Mapping[str, Iterable[str]]],
+    window_s: int = 300,
 ) -> APIRouter:
     """The router of ``/internal/events`` for a service's inbox and the secrets it accepts."""
     router = APIRouter(prefix="/internal", tags=["internal"], include_in_schema=False)
@@ -38,7 +41,8 @@ def events_router(
         """Apply a signed event once; a redelivery answers the same and changes nothing."""
         body = await request.body()
         # The signature is checked before the body is even parsed: an unsigned caller learns nothing.
-        if not verify(signature, body, secrets(request), window_s=window_s):
+        source = verified_source(signature, body, secrets(request), window_s=window_s)
+        if source is None:
             raise SignatureInvalid(
                 f"{SIGNATURE_HEADER} is missing, wrong, or outside the {window_s} s window"
             )
@@ -46,6 +50,11 @@ def events_router(
             envelope = parse_envelope(body)
         except MalformedEnvelope as exc:
             raise EnvelopeMalformed(str(exc), errors=exc.errors) from exc
+        # A secret speaks for one source, and a source only for its own event types.
+        if envelope.source != source or envelope.type.split(".", 1)[0] != source:
+            raise SignatureInvalid(
+                f"The delivery is signed as {source}, not as the event's source {envelope.source}"
+            )
         if idempotency_key is not None and idempotency_key != str(envelope.id):
             raise EnvelopeMalformed(
                 "Idempotency-Key differs from the event's id",

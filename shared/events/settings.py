@@ -29,8 +29,9 @@ class EventSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     subscribers: tuple[Subscriber, ...] = ()
-    # Secrets a delivery to this service may be signed with (one per source, several while rotating).
-    accepted_secrets: tuple[SecretStr, ...] = ()
+    # Secrets a delivery to this service may be signed with, per source (several while rotating): a
+    # delivery signed with scoring's secret must be scoring's event.
+    accepted_secrets: dict[str, tuple[SecretStr, ...]] = Field(default_factory=dict)
     relay: bool = True  # run the relay in this process
     batch_size: int = Field(default=200, ge=1, le=5000)
     concurrency: int = Field(default=64, ge=1, le=1000)
@@ -42,3 +43,10 @@ class EventSettings(BaseModel):
     lease_s: float = Field(default=60.0, gt=0)
     replay_window_s: int = Field(default=300, ge=1)
     retention_days: int = Field(default=14, ge=1)
+
+    def secrets_by_source(self) -> dict[str, list[str]]:
+        """The accepted secrets in clear, per source (for the signature check)."""
+        return {
+            source: [secret.get_secret_value() for secret in secrets if secret.get_secret_value()]
+            for source, secrets in self.accepted_secrets.items()
+        }

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 SIGNATURE_HEADER = "X-OCOP-Signature"
 REPLAY_WINDOW_S = 300
@@ -57,3 +57,18 @@ def verify(
     # Compared as bytes: compare_digest refuses str with non-ASCII characters (a header may carry any).
     given = [value.encode("utf-8", "surrogateescape") for value in parts.get("v1", [])]
     return any(hmac.compare_digest(value, wanted) for value in given for wanted in expected)
+
+
+def verified_source(
+    header: str | None,
+    body: bytes,
+    secrets_by_source: Mapping[str, Iterable[str]],
+    *,
+    now: float | None = None,
+    window_s: int = REPLAY_WINDOW_S,
+) -> str | None:
+    """The source whose secret signs ``body`` within the window, or None."""
+    for source, secrets in secrets_by_source.items():
+        if verify(header, body, secrets, now=now, window_s=window_s):
+            return source
+    return None

@@ -33,7 +33,7 @@ from tests.support.database import TestDatabase
 
 pytestmark = pytest.mark.commits
 
-SECRETS = ["current", "previous"]
+SECRETS = {"scoring": ["current", "previous"], "stamps": ["stamps-secret"]}
 HANDLED = "scoring.certificate.issued"
 
 
@@ -208,6 +208,24 @@ async def test_a_badly_signed_delivery_is_refused(client: httpx.AsyncClient, db:
     )  # fmt: skip
     assert_problem(answer, 401, "event-signature-invalid")
     assert await inbox_row(db, sent["id"]) is None
+
+
+async def test_a_source_signs_only_its_own_events(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
+    """A secret speaks for one source: signed as stamps, an event claiming scoring (by its source or by
+    its type's prefix) is refused, 401; signed as stamps, stamps' own event is accepted."""
+    as_scoring = event()  # source scoring, type scoring.*, but signed with stamps' secret
+    assert_problem(await deliver(client, as_scoring, secret="stamps-secret"), 401, "event-signature-invalid")
+    typed_as_scoring = event(source="stamps")  # stamps' own source, but a scoring type
+    assert_problem(
+        await deliver(client, typed_as_scoring, secret="stamps-secret"), 401, "event-signature-invalid"
+    )
+    foreign_type = event(type="stamps.stamp.printed")  # source scoring, another service's type
+    assert_problem(await deliver(client, foreign_type, secret="current"), 401, "event-signature-invalid")
+    own = event(source="stamps", type="stamps.stamp.printed")
+    answer = await deliver(client, own, secret="stamps-secret")
+    assert answer.json() == {"id": own["id"], "outcome": "ignored"}
+    for refused in (as_scoring, typed_as_scoring, foreign_type):
+        assert await inbox_row(db, refused["id"]) is None
 
 
 async def test_a_replay_outside_the_window_is_refused(
