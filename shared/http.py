@@ -10,7 +10,6 @@ Two kinds of client live here behind small interfaces:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -678,13 +677,11 @@ class DeliveryClient:
         raw.append((b"content-length", str(len(body)).encode()))
         response = await self._upstream(url).send("POST", url.raw_path_qs, raw, body)
         try:
-            # A subscriber's answer is a line of JSON; more than its start is not kept (nor waited for).
+            # Read to the end (so the connection is reused: within timeout_s), keeping only its start.
             kept = b""
-            async with contextlib.aclosing(response.body()) as chunks:
-                async for chunk in chunks:
+            async for chunk in response.body():
+                if len(kept) < _ANSWER_KEPT:
                     kept += chunk
-                    if len(kept) >= _ANSWER_KEPT:
-                        break
         finally:
             await response.aclose()
         return Delivered(response.status, kept[:_ANSWER_KEPT].decode("utf-8", "replace"))
