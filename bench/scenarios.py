@@ -249,14 +249,14 @@ def create_product(registry_url: str, database: TestDatabase) -> str:
         )  # fmt: skip
         product.raise_for_status()
         product_id = str(product.json()["id"])
-        certified = client.post(
-            "/internal/certifications",
-            json={"event_id": str(uuid.uuid4()), "product_id": product_id, "ocop_star": 4,
-                  "certificate_number": f"BENCH-{product_id}", "issuing_authority": "Ủy ban nhân dân tỉnh Đo Tải",
-                  "issued_on": "2026-01-15", "expires_on": "2029-01-15", "level": "province", "status": "active"},
-            headers=_auth(Role.service, "scoring"),
+        # Certified as scoring's relay would tell the registry: a signed scoring.certificate.issued event.
+        body, headers = builders.signed_event(
+            "scoring.certificate.issued",
+            {"product_id": product_id, "ocop_star": 4, "certificate_number": f"BENCH-{product_id}",
+             "issuing_authority": "Ủy ban nhân dân tỉnh Đo Tải", "issued_on": "2026-01-15",
+             "expires_on": "2029-01-15", "level": "province", "status": "active"},
         )  # fmt: skip
-        certified.raise_for_status()
+        client.post("/internal/events", content=body, headers=headers).raise_for_status()
     return product_id
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 ROUTES: dict[str, tuple[str, ...]] = {
     "registry": (
         "/v1/admin-units", "/v1/entities", "/v1/products", "/v1/ideas", "/v1/business-plans",
-        "/v1/catalogue", "/v1/stats", "/v1/imports", "/v1/change-requests",
+        "/v1/catalogue", "/v1/stats", "/v1/imports", "/v1/change-requests", "/v1/outbox/registry",
     ),
     "scoring": (
         "/v1/criteria-versions", "/v1/product-sets", "/v1/score-sheets", "/v1/councils", "/v1/rounds",
-        "/v1/applications", "/v1/results", "/v1/certificates", "/v1/audit",
+        "/v1/applications", "/v1/results", "/v1/certificates", "/v1/audit", "/v1/outbox/scoring",
     ),
     "stamps": ("/v1/stamp-batches", "/v1/stamps", "/v1/scans", "/v1/anomalies", "/epcis", "/01", "/v"),
 }  # fmt: skip

@@ -14,16 +14,32 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from services.supervisor import Supervisor, process_child
 from shared import dbadmin, migrate
+from shared.db import Database, schema_metadata
 from shared.embedded import EmbeddedPostgres, adopt_orphans, reap_orphans
+from shared.events.admin import list_deliveries, replay_dead_letters
+from shared.events.outbox import channel
+from shared.events.tables import outbox_tables
 from shared.security.jwt import TokenSigner
-from shared.security.keys import ensure_dev_keys
+from shared.security.keys import ensure_dev_event_secrets, ensure_dev_keys
 from shared.security.principal import Principal, Role
-from shared.topology import GATEWAY, PROCESSES, REGISTRY, REPO_ROOT, SCORING, SERVICES, ProcessSpec
+from shared.topology import (
+    GATEWAY,
+    OUTBOXES,
+    PROCESSES,
+    REGISTRY,
+    REPO_ROOT,
+    SCORING,
+    SERVICES,
+    SUBSCRIPTIONS,
+    ProcessSpec,
+    event_env,
+)  # fmt: skip
 
 STATE_DIR = Path(os.environ.get("OCOP_STATE_DIR", REPO_ROOT / ".ocop"))
 HOST = "127.0.0.1"
@@ -155,6 +171,10 @@ def _process_env(urls: dict[str, str]) -> dict[str, str]:
         )
     for spec in SERVICES:
         env[f"GATEWAY_{spec.name.upper()}_URL"] = f"http://{HOST}:{port_of(spec)}"
+    # Integration events: who subscribes to what, signed with a development secret per source.
+    secrets = ensure_dev_event_secrets(STATE_DIR, tuple(SUBSCRIPTIONS))
+    for name, value in event_env(HOST, {spec.name: port_of(spec) for spec in SERVICES}, secrets).items():
+        env.setdefault(name, os.environ.get(name, value))
     return env
 
 
@@ -255,6 +275,36 @@ def up(*, demo: bool) -> int:
     return 0
 
 
+async def _events(url: str, schema: str, action: str, event: str | None, destination: str | None) -> int:
+    """List a service's dead letters, or put them back in line (``ocop events``)."""
+    tables = outbox_tables(schema_metadata(schema))
+    store = Database.connect(url, application_name="ocop-events", pool_size=1, max_overflow=0)
+    try:
+        async with store.sessionmaker.begin() as session:
+            if action == "replay":
+                event_id = uuid.UUID(event) if event else None
+                replayed = await replay_dead_letters(
+                    session, tables, channel(schema), event_id=event_id, destination=destination
+                )
+                _say(f"{schema}: {replayed} dead letters put back in line")
+                return 0
+            cursor = None
+            while True:
+                page = await list_deliveries(
+                    session, tables, status="dead", destination_prefix=destination, limit=500, cursor=cursor
+                )
+                for row in page.items:
+                    print(  # noqa: T201
+                        f"{row.event_id}  {row.type:<32} {row.subject:<46} -> {row.destination:<12}"
+                        f" {row.attempts} attempts, last {row.last_status or '-'}: {(row.last_error or '')[:120]}"
+                    )
+                if page.next_cursor is None:
+                    return 0
+                cursor = page.next_cursor
+    finally:
+        await store.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ocop`` console script."""
     parser = argparse.ArgumentParser(prog="ocop", description=__doc__)
@@ -271,6 +321,13 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--scope", help="entity id (producer), commune or province code (officers)")
     token.add_argument("--sub", default="dev-user")
     token.add_argument("--ttl", type=int, default=900, help="seconds (default 900)")
+    events = commands.add_parser("events", help="integration events: list dead letters, replay them")
+    events.add_argument("action", choices=["dead-letters", "replay"])
+    events.add_argument(
+        "--service", required=True, choices=[spec.name for spec in SERVICES if spec.name in OUTBOXES]
+    )
+    events.add_argument("--event", help="only this event id")
+    events.add_argument("--destination", help="only this destination (dead-letters: names starting with it)")
     args = parser.parse_args(argv)
 
     if args.command == "up":
@@ -279,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
         print(dev_token(Principal(sub=args.sub, role=Role(args.role), scope=args.scope), ttl_s=args.ttl))  # noqa: T201
         return 0
     with database() as admin_url:
+        if args.command == "events":
+            url = service_urls(admin_url)[args.service]
+            return asyncio.run(_events(url, args.service, args.action, args.event, args.destination))
         if args.command == "migrate":
             prepare(admin_url)
         else:

@@ -698,3 +698,23 @@ class DeliveryClient:
         self._native.clear()
         if self._session is not None:
             await self._session.close()
+
+
+class AsgiDeliveryClient(DeliveryClient):
+    """Delivers to an ASGI app in-process instead of the network (tests; the demo seed's in-process registry)."""
+
+    def __init__(self, app: object, *, timeout_s: float = 60.0) -> None:
+        super().__init__(timeout_s=timeout_s)
+        self._asgi = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
+            base_url="http://in-process", timeout=timeout_s,
+        )  # fmt: skip
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Delivered:
+        """POST ``body`` to the path of ``url`` in the app."""
+        response = await self._asgi.post(URL(url).path, content=body, headers=headers)
+        return Delivered(response.status_code, response.text[:512])
+
+    async def aclose(self) -> None:
+        """Close the in-process client."""
+        await self._asgi.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,3 +54,32 @@ PROCESSES = (GATEWAY, *SERVICES)
 # Extensions live in a schema of their own that every role may use, never in a service's schema.
 EXTENSIONS_SCHEMA = "extensions"
 EXTENSIONS = ("pg_trgm", "unaccent")
+
+# The services whose schema holds an outbox (and an inbox): shared/events/tables.py.
+OUTBOXES = ("registry", "scoring")
+
+# Who receives whose integration events (docs/EVENTS.md): source → subscriber → event-type patterns.
+# Adding a consumer is a line here (and its handlers); the producer's code does not change.
+SUBSCRIPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "scoring": {"registry": ("scoring.certificate.*",)},
+}
+
+
+def event_env(host: str, ports: dict[str, int], secrets: dict[str, str]) -> dict[str, str]:
+    """The events settings of every service of a suite: its subscribers, and the secrets it accepts.
+
+    ``secrets`` holds one signing secret per source; each subscriber accepts its sources' secrets.
+    """
+    env: dict[str, str] = {}
+    accepted: dict[str, dict[str, list[str]]] = {}
+    for source, subscribers in SUBSCRIPTIONS.items():
+        env[f"{source.upper()}_EVENTS__SUBSCRIBERS"] = json.dumps([
+            {"name": name, "url": f"http://{host}:{ports[name]}/internal/events", "types": list(types),
+             "secret": secrets[source]}
+            for name, types in subscribers.items()
+        ])  # fmt: skip
+        for name in subscribers:
+            accepted.setdefault(name, {})[source] = [secrets[source]]
+    for name, by_source in accepted.items():
+        env[f"{name.upper()}_EVENTS__ACCEPTED_SECRETS"] = json.dumps(by_source)
+    return env

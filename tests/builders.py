@@ -25,14 +25,19 @@ from typing import Any
 import asyncpg
 import httpx
 import openpyxl
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.admin_units.service import REFORM_DATE
 from services.registry.products.identifiers import gtin_check_digit
 from services.scoring.criteria.arithmetic import Node as SheetNode
 from services.scoring.criteria.arithmetic import Option, SheetTree, score_card
 from shared import clock
+from shared.events.envelope import Envelope
+from shared.events.signing import SIGNATURE_HEADER, sign
 from shared.text import fold
 from tests.conftest import auth
+from tests.support.keys import EVENT_SECRETS
 
 ADMIN = auth("admin", sub="quan-tri")
 SCORING = auth("service", "scoring")
@@ -310,9 +315,53 @@ def later(event: dict[str, Any], status: str, **overrides: Any) -> dict[str, Any
     return {**event, "event_id": str(uuid.uuid4()), "status": status, **ground, **overrides}
 
 
+CERTIFICATE_EVENT_TYPES = {
+    "active": "issued", "superseded": "superseded", "expiring": "expiring", "expired": "expired", "revoked": "revoked",
+}  # fmt: skip
+
+
+def signed_event(
+    event_type: str,
+    data: dict[str, Any],
+    *,
+    event_id: str | None = None,
+    subject: str | None = None,
+    source: str | None = None,
+) -> tuple[bytes, dict[str, str]]:
+    """A delivery as a relay posts it: the envelope's bytes and its headers, signed with the source's test secret."""
+    source = source or event_type.split(".", 1)[0]
+    envelope = Envelope(
+        id=uuid.UUID(event_id) if event_id else uuid.uuid4(), type=event_type, occurred_at=clock.now(),
+        source=source, subject=subject or f"product/{data.get('product_id', uuid.uuid4())}", data=data,
+    )  # fmt: skip
+    body = envelope.to_json()
+    headers = {
+        "Content-Type": "application/json", "Idempotency-Key": str(envelope.id),
+        SIGNATURE_HEADER: sign(EVENT_SECRETS.get(source, "unknown-source-secret"), body),
+    }  # fmt: skip
+    return body, headers
+
+
+async def post_event(
+    client: httpx.AsyncClient, event_type: str, data: dict[str, Any], **options: Any
+) -> httpx.Response:
+    """POST a signed event to the service's /internal/events, as another service's relay would."""
+    body, headers = signed_event(event_type, data, **options)
+    return await client.post("/internal/events", content=body, headers=headers)
+
+
 async def deliver(client: httpx.AsyncClient, event: dict[str, Any], status: int = 200) -> dict[str, Any]:
-    """POST an event to /internal/certifications as the scoring service; the answer (product or problem)."""
-    return _ok(await client.post("/internal/certifications", json=event, headers=SCORING), status)
+    """Deliver a certificate event to the registry as scoring's relay does; the product after it (or the problem)."""
+    data = {name: value for name, value in event.items() if name != "event_id"}
+    response = await post_event(
+        client,
+        f"scoring.certificate.{CERTIFICATE_EVENT_TYPES[event['status']]}",
+        data,
+        event_id=event["event_id"],
+    )
+    if response.status_code != 200:
+        return _ok(response, status)
+    return _ok(await client.get(f"/v1/products/{event['product_id']}", headers=ADMIN), status)
 
 
 async def certify(client: httpx.AsyncClient, product_id: str, **fields: Any) -> dict[str, Any]:
@@ -780,3 +829,27 @@ async def score_all(
         target = targets[index] if targets else None
         await scorecard(scoring, of, sub, choices_for(of.tree, target))
     return _ok(await scoring.get(of.dossier.url, headers=ADMIN))
+
+
+async def relay_outbox(session: AsyncSession, schema: str, to: httpx.AsyncClient) -> list[Envelope]:
+    """Deliver the events ``session`` has emitted and not yet relayed to an in-process service, as a relay would
+    (in emit order, signed); the envelopes delivered. For tests whose rows never commit: a real relay
+    (shared/events/relay.py, tests/events and tests/e2e) reads only committed ones."""
+    rows = await session.execute(
+        text(f"""UPDATE "{schema}".outbox_event SET routed_at = now() WHERE routed_at IS NULL
+                 RETURNING id, type, source, subject, occurred_at, data, request_id, seq""")
+    )
+    envelopes = [
+        Envelope(id=row.id, type=row.type, occurred_at=row.occurred_at, source=row.source, subject=row.subject,
+                 data=row.data, request_id=row.request_id)
+        for row in sorted(rows, key=lambda row: row.seq)
+    ]  # fmt: skip
+    for envelope in envelopes:
+        body = envelope.to_json()
+        headers = {
+            "Content-Type": "application/json", "Idempotency-Key": str(envelope.id),
+            SIGNATURE_HEADER: sign(EVENT_SECRETS[envelope.source], body),
+        }  # fmt: skip
+        answer = await to.post("/internal/events", content=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+    return envelopes

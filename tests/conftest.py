@@ -20,13 +20,16 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from shared import dbadmin
 from shared.db import Database, asyncpg_dsn
+from shared.events.outbox import check_every_event
+from shared.events.settings import EventSettings, Subscriber
 from shared.security.jwt import TokenSigner
 from shared.security.keys import jwks
 from shared.security.principal import Principal, Role
-from shared.topology import PROCESSES
+from shared.topology import PROCESSES, SUBSCRIPTIONS
 from tests.support.database import (
     LOCAL_SERVER,
     PREFIX,
@@ -38,8 +41,9 @@ from tests.support.database import (
     ensure_template,
     test_server,
 )
+from tests.support.event_schemas import check_envelope
 from tests.support.isolation import Mode, Scope, WorkerDatabases
-from tests.support.keys import rsa_pair
+from tests.support.keys import EVENT_SECRETS, rsa_pair
 from tests.support.processes import RunningProcess, running_suite
 
 JWT_ISSUER = "ocop-gateway"
@@ -109,6 +113,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for spec in PROCESSES:
         os.environ[f"{spec.env_prefix}ENVIRONMENT"] = "test"
         os.environ[f"{spec.env_prefix}JWT_PUBLIC_KEYS"] = test_jwks()
+    # Every event any test makes a service emit is checked against its schema in docs/EVENTS.md.
+    check_every_event(check_envelope)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -203,6 +209,7 @@ async def load_demo(database: TestDatabase) -> None:
     from services.registry.commands.seed import seed
     from services.scoring.commands.seed import seed as seed_scoring
     from services.scoring.registry import RegistryClient
+    from shared.http import AsgiDeliveryClient
     from shared.security.service_tokens import ServiceIdentity
 
     await seed(database.urls["registry"], demo=True)
@@ -212,7 +219,11 @@ async def load_demo(database: TestDatabase) -> None:
             "http://registry", ServiceIdentity(_signer(), name="scoring", audience=JWT_AUDIENCE),
             timeout_s=60.0, transport=httpx.ASGITransport(app=registry),
         )  # fmt: skip
-        assert await seed_scoring(database.urls["scoring"], client), "demo certificates left unannounced"
+        delivered = await seed_scoring(
+            database.urls["scoring"], client, events=in_process_events("scoring"),
+            delivery=AsgiDeliveryClient(registry),
+        )  # fmt: skip
+        assert delivered, "demo certificate events left undelivered"
 
 
 @pytest.fixture(scope="session")
@@ -312,9 +323,26 @@ def registry_app(database: TestDatabase) -> FastAPI:
 
     return create_app(
         RegistrySettings(
-            database_url=database.urls["registry"], environment="test", jwt_public_keys=test_jwks()
+            database_url=database.urls["registry"], environment="test", jwt_public_keys=test_jwks(),
+            events=in_process_events("registry"),
         )
-    )
+    )  # fmt: skip
+
+
+def in_process_events(service: str) -> EventSettings:
+    """An in-process app's events: the suite's subscriptions, the tests' secrets, no relay of its own
+    (a test delivers what it needs: ``tests.builders.relay_outbox`` or a Relay it starts)."""
+    subscribers = tuple(
+        Subscriber(name=name, url=f"http://{name}/internal/events", types=types,
+                   secret=SecretStr(EVENT_SECRETS[service]))
+        for name, types in SUBSCRIPTIONS.get(service, {}).items()
+    )  # fmt: skip
+    accepted = {
+        source: (SecretStr(EVENT_SECRETS[source]),)
+        for source, subscribers_of in SUBSCRIPTIONS.items()
+        if service in subscribers_of
+    }
+    return EventSettings(subscribers=subscribers, accepted_secrets=accepted, relay=False)
 
 
 def scoring_app(database: TestDatabase, registry: FastAPI) -> FastAPI:
@@ -326,6 +354,7 @@ def scoring_app(database: TestDatabase, registry: FastAPI) -> FastAPI:
         database_url=database.urls["scoring"], environment="test", jwt_public_keys=test_jwks(),
         registry_url="http://registry", service_signing_key=rsa_pair()[0], service_key_id=JWT_KID,
         certificate_job_every_s=0,  # tests run the job's passes themselves
+        events=in_process_events("scoring"),
     )  # fmt: skip
     return create_app(settings, registry_transport=httpx.ASGITransport(app=registry))
 

@@ -19,12 +19,14 @@ from services.registry.entities.router import router as entities_router
 from services.registry.imports import runner as import_runner
 from services.registry.imports import service as imports_service
 from services.registry.imports.router import router as imports_router
+from services.registry.inbox import INBOX
+from services.registry.outbox import OUTBOX
 from services.registry.products import service as product_service
-from services.registry.products.router import internal_router as certification_router
 from services.registry.products.router import router as products_router
 from services.registry.stats.router import router as stats_router
 from shared.app import create_service_app, database_lifespan
 from shared.body_limits import KIB, MIB
+from shared.events.wiring import event_routers, service_relay
 
 # Uploads may be larger than JSON bodies: their own caps plus room for the multipart envelope.
 LARGE_BODIES = (
@@ -50,7 +52,9 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
                 )
             )
             try:
-                yield
+                async with service_relay(settings, OUTBOX) as relay:
+                    app.state.relay = relay
+                    yield
             finally:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -72,7 +76,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             plans_router,
             changes_router,
             stats_router,
-            certification_router,
+            *event_routers("registry", inbox=INBOX, outbox=OUTBOX, settings=settings),
         ],
         lifespan=lifespan,
         large_bodies=LARGE_BODIES,

@@ -22,7 +22,7 @@ class ScoringSettings(BaseServiceSettings):
     # JWKS the registry trusts. Empty: calls to the registry are refused as unavailable.
     service_signing_key: SecretStr = SecretStr("")
     service_key_id: str = "dev-1"
-    # How often the certificate job moves statuses and retries announcements (0: not in this process).
+    # How often the certificate job moves certificates along their life (0: not in this process).
     certificate_job_every_s: float = 60.0
 
 

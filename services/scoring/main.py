@@ -16,9 +16,12 @@ from services.scoring.certificates.runner import CertificateJobs
 from services.scoring.config import ScoringSettings, get_settings
 from services.scoring.councils.router import councils_router, rounds_router
 from services.scoring.criteria.router import routers as criteria_routers
+from services.scoring.inbox import INBOX
+from services.scoring.outbox import OUTBOX
 from services.scoring.registry import RegistryClient
 from services.scoring.stats.router import certificates_stats_router, results_stats_router
 from shared.app import create_service_app, database_lifespan
+from shared.events.wiring import event_routers, service_relay
 from shared.security.jwt import TokenSigner
 from shared.security.service_tokens import ServiceIdentity
 
@@ -55,13 +58,13 @@ def create_app(settings: ScoringSettings | None = None, *, registry_transport: A
             async with database(app):
                 jobs = None
                 if settings.certificate_job_every_s > 0:
-                    jobs = CertificateJobs(
-                        lambda: app.state.db, app.state.registry, every_s=settings.certificate_job_every_s
-                    )
+                    jobs = CertificateJobs(lambda: app.state.db, every_s=settings.certificate_job_every_s)
                     jobs.start()
                 app.state.certificate_jobs = jobs
                 try:
-                    yield
+                    async with service_relay(settings, OUTBOX) as relay:
+                        app.state.relay = relay
+                        yield
                 finally:
                     if jobs is not None:
                         await jobs.stop()
@@ -83,6 +86,7 @@ def create_app(settings: ScoringSettings | None = None, *, registry_transport: A
             certificates_stats_router,
             certificates_router,
             audit_router,
+            *event_routers("scoring", inbox=INBOX, outbox=OUTBOX, settings=settings),
         ],
         large_bodies=LARGE_BODIES,
         lifespan=lifespan,

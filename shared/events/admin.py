@@ -62,17 +62,15 @@ class ReplayAnswer(BaseModel):
 
 async def list_deliveries(
     session: AsyncSession, tables: OutboxTables, *, status: str | None, destination_prefix: str | None,
-    limit: int, cursor: str | None,
+    subject: str | None = None, limit: int, cursor: str | None,
 ) -> KeysetPage[DeliveryRow]:  # fmt: skip
     """A page of deliveries, newest first."""
-    after = decode_cursor(cursor, int)
+    after = decode_cursor(cursor, int, str)
     rows = await DeliveryRepository(session, tables).list(
-        destination_prefix=destination_prefix,
-        status=status,
-        after_seq=after[0] if after else None,
-        limit=limit + 1,
-    )
-    return next_page(rows, limit, key=lambda row: (row.seq,))
+        destination_prefix=destination_prefix, status=status, subject=subject,
+        after=(after[0], after[1]) if after else None, limit=limit + 1,
+    )  # fmt: skip
+    return next_page(rows, limit, key=lambda row: (row.seq, row.destination))
 
 
 async def replay_dead_letters(
@@ -100,23 +98,33 @@ def outbox_admin_router(service: str, tables: Callable[[], OutboxTables], channe
         if not can_administer_events(principal):
             raise Forbidden("Only administrators read and replay event deliveries.")
 
-    @router.get("/deliveries", response_model=Page[DeliveryRead], responses=problems(401, 403))
+    @router.get(
+        "/deliveries", response_model=Page[DeliveryRead], responses=problems(401, 403),
+        name=f"outbox_{service}_deliveries",
+    )  # fmt: skip
     async def list_outbox_deliveries(
         session: SessionDep,
         principal: PrincipalDep,
         status: DeliveryStatus | None = None,
-        destination: Annotated[str | None, Query(max_length=120)] = None,
+        destination: Annotated[
+            str | None, Query(max_length=120, description="Destinations starting with")
+        ] = None,
+        subject: Annotated[str | None, Query(max_length=240, examples=["product/<id>"])] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         cursor: Annotated[str | None, Query(max_length=200)] = None,
     ) -> Page[DeliveryRead]:
         """Deliveries of this service's events, newest first (``status=dead``: the dead letters)."""
         _admin(principal)
         page = await list_deliveries(
-            session, tables(), status=status, destination_prefix=destination, limit=limit, cursor=cursor
-        )
+            session, tables(), status=status, destination_prefix=destination, subject=subject, limit=limit,
+            cursor=cursor,
+        )  # fmt: skip
         return page_of(DeliveryRead, page)
 
-    @router.post("/deliveries/replay", response_model=ReplayAnswer, responses=problems(401, 403))
+    @router.post(
+        "/deliveries/replay", response_model=ReplayAnswer, responses=problems(401, 403),
+        name=f"outbox_{service}_replay",
+    )  # fmt: skip
     async def replay_outbox_dead_letters(
         body: ReplayRequest, session: SessionDep, principal: PrincipalDep
     ) -> ReplayAnswer:

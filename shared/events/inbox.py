@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Literal
+from collections.abc import Awaitable, Mapping
+from typing import Literal, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +14,13 @@ from shared.events.repository import record_inbox
 
 logger = logging.getLogger("shared.events.inbox")
 
-Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+
+class Handler(Protocol):
+    """A service function that applies an event: ``await handler(session, envelope=envelope)``."""
+
+    def __call__(self, session: AsyncSession, *, envelope: Envelope) -> Awaitable[None]: ...
+
+
 Consumed = Literal["applied", "ignored", "duplicate"]
 
 
@@ -40,5 +46,5 @@ class Inbox:
                 "ignored event %s of unknown type %s from %s", envelope.id, envelope.type, envelope.source
             )
             return "ignored"
-        await handler(session, envelope)
+        await handler(session, envelope=envelope)
         return "applied"

@@ -8,7 +8,7 @@ changes no producer code.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -18,6 +18,15 @@ from shared import clock
 from shared.events.envelope import Envelope
 from shared.events.tables import OutboxTables
 from shared.request_id import current_request_id
+
+# Checks every emitted envelope goes through before it is written (the tests validate each against its
+# JSON Schema in docs/EVENTS.md); empty in a running service.
+_CHECKS: list[Callable[[Envelope], None]] = []
+
+
+def check_every_event(check: Callable[[Envelope], None]) -> None:
+    """Run ``check`` on every envelope any outbox emits from now on in this process (it raises to refuse)."""
+    _CHECKS.append(check)
 
 
 def channel(schema: str) -> str:
@@ -60,6 +69,9 @@ class Outbox:
         """Record several events at once (imports, bulk changes), in order."""
         if not envelopes:
             return
+        for check in _CHECKS:
+            for envelope in envelopes:
+                check(envelope)
         rows = [envelope.model_dump(mode="python") for envelope in envelopes]
         await session.execute(insert(self.tables.event), rows)
         await session.execute(select(func.pg_notify(self.channel, "")))

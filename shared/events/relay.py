@@ -261,6 +261,11 @@ class Relay:
         await self._disconnect()
         await self.client.aclose()
 
+    async def undelivered(self) -> int:
+        """How many events are not yet routed plus deliveries still pending (0: all delivered or dead)."""
+        pool = await self._connect()
+        return int(await pool.fetchval(self.statements.undelivered))
+
     async def drain(self, *, timeout_s: float = 30.0) -> None:
         """Deliver until nothing is due (tests and commands); deliveries backing off are left for later."""
         async with asyncio.timeout(timeout_s):

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -93,6 +93,10 @@ class RelayStatements:
             ON CONFLICT DO NOTHING
         """
         self.lock_name = f"{schema}.outbox.route"
+        self.undelivered = f"""
+            SELECT (SELECT count(*) FROM {event} WHERE routed_at IS NULL)
+                 + (SELECT count(*) FROM {delivery} WHERE status = 'pending')
+        """
         self.delivered = f"""
             UPDATE {delivery} d SET status = 'delivered', delivered_at = now(), last_attempt_at = now(),
                    attempts = d.attempts + 1, leased_until = NULL, last_status = o.status, last_error = NULL
@@ -232,7 +236,13 @@ class DeliveryRepository:
         self.tables = tables
 
     async def list(
-        self, *, destination_prefix: str | None, status: str | None, after_seq: int | None, limit: int
+        self,
+        *,
+        destination_prefix: str | None,
+        status: str | None,
+        after: tuple[int, str] | None,
+        limit: int,
+        subject: str | None = None,
     ) -> list[DeliveryRow]:
         """Deliveries, newest first, optionally of one status and of destinations starting with a prefix."""
         event, delivery = self.tables.event, self.tables.delivery
@@ -245,8 +255,13 @@ class DeliveryRepository:
             query = query.where(delivery.c.status == status)
         if destination_prefix is not None:
             query = query.where(delivery.c.destination.startswith(destination_prefix, autoescape=True))
-        if after_seq is not None:
-            query = query.where(delivery.c.seq < after_seq)
+        if subject is not None:
+            query = query.where(delivery.c.subject == subject)
+        if after is not None:
+            seq, destination = after
+            query = query.where(
+                or_(delivery.c.seq < seq, and_(delivery.c.seq == seq, delivery.c.destination > destination))
+            )
         query = query.order_by(delivery.c.seq.desc(), delivery.c.destination).limit(limit)
         return [DeliveryRow(**row._asdict()) for row in (await self.session.execute(query)).all()]
 

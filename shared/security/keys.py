@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from secrets import token_urlsafe
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -40,3 +41,16 @@ def ensure_dev_keys(folder: Path, kid: str = "dev-1") -> tuple[str, str]:
         private_path.chmod(0o600)
         public_path.write_text(public)
     return private_path.read_text(), jwks(public_path.read_text(), kid)
+
+
+def ensure_dev_event_secrets(folder: Path, sources: tuple[str, ...]) -> dict[str, str]:
+    """Load (or create once) a signing secret per event source in ``folder`` (development only)."""
+    path = folder / "event-secrets.json"
+    secrets: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    missing = [source for source in sources if source not in secrets]
+    if missing:
+        folder.mkdir(parents=True, exist_ok=True)
+        secrets |= {source: token_urlsafe(32) for source in missing}
+        path.write_text(json.dumps(secrets))
+        path.chmod(0o600)
+    return secrets

@@ -1,4 +1,4 @@
-"""/internal/certifications: who may deliver, what a valid certificate is, and deliveries at least once."""
+"""Scoring's certificate events at /internal/events: who may deliver, what a valid certificate is, at least once."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ import pytest
 
 from services.registry.products import certificates
 from shared import clock
+from shared.events.signing import sign
 from tests import builders
 from tests.builders import MINISTRY_AUTHORITY as MINISTRY
-from tests.builders import SCORING, Producer, deliver
+from tests.builders import SCORING, Producer, deliver, post_event, signed_event
 from tests.conftest import auth
+from tests.support.keys import EVENT_SECRETS
 
-PATH = "/internal/certifications"
+PATH = "/internal/events"
 
 
 def event(product: dict[str, Any], **overrides: object) -> dict[str, Any]:
@@ -26,6 +28,11 @@ def event(product: dict[str, Any], **overrides: object) -> dict[str, Any]:
     return builders.certificate(
         product["id"], **({"issued_on": "2026-02-01", "decision_number": "1234/QĐ-UBND"} | overrides)
     )
+
+
+def data(body: dict[str, Any]) -> dict[str, Any]:
+    """An event's data: the certificate without the test's event id."""
+    return {name: value for name, value in body.items() if name != "event_id"}
 
 
 async def read(client: httpx.AsyncClient, producer: Producer, product: dict[str, Any]) -> dict[str, Any]:
@@ -96,41 +103,82 @@ def test_who_certifies_which_star(star: int, code: str | None, levels: set[str])
 # Who may deliver
 
 
-async def test_without_a_token_it_is_401_and_other_roles_are_403(
-    registry_client: httpx.AsyncClient, producer: Producer
+async def test_only_scorings_signed_deliveries_are_applied(
+    registry_client: httpx.AsyncClient, producer: Producer, db: asyncpg.Connection
 ) -> None:
     product = await builders.product(registry_client, producer)
     body = event(product)
-    anonymous = await registry_client.post(PATH, json=body)
-    assert anonymous.status_code == 401
-    assert anonymous.headers["content-type"] == "application/problem+json"
-    assert anonymous.headers["www-authenticate"].startswith("Bearer")
-    bad_token = await registry_client.post(PATH, json=body, headers={"Authorization": "Bearer nonsense"})
-    assert bad_token.status_code == 401
-    for headers in (
-        producer.headers, auth("producer", str(uuid.uuid4())), auth("commune_officer", producer.unit.commune_code),
-        auth("province_officer", producer.unit.province_code), auth("council_member", "m1"),
-        auth("partner", "portal"), auth("national", "moa"),
-    ):  # fmt: skip
-        denied = await registry_client.post(PATH, json=body, headers=headers)
-        assert denied.status_code == 403, headers
-        assert denied.json()["type"] == "/problems/forbidden"
-    # Who is asked before what: a body that would be a 422 is still a 401 or a 403.
-    assert (await registry_client.post(PATH, json={"ocop_star": 9})).status_code == 401
+    data = {name: value for name, value in body.items() if name != "event_id"}
+    payload, headers = signed_event("scoring.certificate.issued", data)
+    unsigned = await registry_client.post(PATH, content=payload, headers={"Content-Type": "application/json"})
+    assert unsigned.status_code == 401
+    assert unsigned.headers["content-type"] == "application/problem+json"
+    assert unsigned.json()["type"] == "/problems/event-signature-invalid"
+    tampered = await registry_client.post(PATH, content=payload.replace(b'"ocop_star":4', b'"ocop_star":5'),
+                                          headers=headers)  # fmt: skip
+    assert tampered.status_code == 401
+    # A bearer token, even an administrator's or scoring's own, is no signature.
+    for token in (auth("admin"), SCORING):
+        denied = await registry_client.post(
+            PATH, content=payload, headers={"Content-Type": "application/json", **token}
+        )
+        assert denied.status_code == 401
+    # Signed with another source's secret (the registry's own), or claiming to be another source.
     assert (
-        await registry_client.post(PATH, json={"ocop_star": 9}, headers=producer.headers)
-    ).status_code == 403
+        await post_event(registry_client, "scoring.certificate.issued", data, source="registry")
+    ).status_code == 401
+    _, registry_signed = signed_event("registry.product.updated", data)
+    forged = await registry_client.post(PATH, content=payload, headers={**headers, **{
+        k: v for k, v in registry_signed.items() if k.lower() == "x-ocop-signature"}})  # fmt: skip
+    assert forged.status_code == 401
+    # Who is asked before what: a body that would be a 400 is still a 401 unsigned.
+    assert (await registry_client.post(PATH, content=b"{}")).status_code == 401
+    assert await db.fetchval("SELECT count(*) FROM registry.inbox_event") == 0
     assert (await read(registry_client, producer, product))["ocop_star"] is None
-    assert (await deliver(registry_client, body))["ocop_star"] == 4
-    admin = await registry_client.post(
-        PATH, json=event(product, issued_on="2026-03-01"), headers=auth("admin")
+    assert (await registry_client.post(PATH, content=payload, headers=headers)).json()["outcome"] == "applied"
+    assert (await read(registry_client, producer, product))["ocop_star"] == 4
+
+
+async def test_a_signature_outside_the_replay_window_is_refused(
+    registry_client: httpx.AsyncClient, producer: Producer
+) -> None:
+    product = await builders.product(registry_client, producer)
+    data = {name: value for name, value in event(product).items() if name != "event_id"}
+    payload, headers = signed_event("scoring.certificate.issued", data)
+    old = int(clock.now().timestamp()) - 301
+    headers["X-OCOP-Signature"] = sign(EVENT_SECRETS["scoring"], payload, timestamp=old)
+    replayed = await registry_client.post(PATH, content=payload, headers=headers)
+    assert replayed.status_code == 401
+    assert (await read(registry_client, producer, product))["ocop_star"] is None
+
+
+async def test_malformed_envelopes_are_400_and_unknown_types_are_ignored(
+    registry_client: httpx.AsyncClient, producer: Producer, db: asyncpg.Connection
+) -> None:
+    def signed(raw: bytes) -> dict[str, str]:
+        return {"Content-Type": "application/json", "X-OCOP-Signature": sign(EVENT_SECRETS["scoring"], raw)}
+
+    for raw, field in ((b"not json", "body"), (b"[1]", "body"), (b'{"id": "x"}', "body.id")):
+        answer = await registry_client.post(PATH, content=raw, headers=signed(raw))
+        assert answer.status_code == 400, raw
+        assert answer.json()["type"] == "/problems/event-envelope-malformed"
+        assert field in {error["field"] for error in answer.json()["errors"]}
+    payload, headers = signed_event("scoring.certificate.issued", {"product_id": str(uuid.uuid4())})
+    mismatched = await registry_client.post(
+        PATH, content=payload, headers={**headers, "Idempotency-Key": str(uuid.uuid4())}
     )
-    assert admin.status_code == 200
+    assert mismatched.status_code == 400
+    unknown = await post_event(registry_client, "scoring.council.renamed", {"name": "x"}, subject="council/1")
+    assert (unknown.status_code, unknown.json()["outcome"]) == (200, "ignored")
+    assert (
+        await db.fetchval("SELECT outcome FROM registry.inbox_event WHERE type = 'scoring.council.renamed'")
+        == "ignored"
+    )
 
 
 async def test_an_unknown_product_is_404_on_product_id(registry_client: httpx.AsyncClient) -> None:
     missing = await deliver(registry_client, event({"id": str(uuid.uuid4())}), 404)
-    assert (missing["type"], missing["field"]) == ("/problems/product-not-found", "body.product_id")
+    assert (missing["type"], missing["field"]) == ("/problems/product-not-found", "data.product_id")
 
 
 # What a valid certificate is
@@ -142,7 +190,7 @@ async def test_only_three_to_five_stars_certify(
 ) -> None:
     product = await builders.product(registry_client, producer)
     refused = await deliver(registry_client, event(product, ocop_star=star), 422)
-    assert refused["errors"][0]["field"] == "body.ocop_star"
+    assert refused["errors"][0]["field"] == "data.ocop_star"
     assert (await read(registry_client, producer, product))["status"] == "idea"
 
 
@@ -169,7 +217,7 @@ async def test_the_level_matches_the_star(
         assert (await deliver(registry_client, body))["certificate_level"] == level
         return
     refused = await deliver(registry_client, body, 422)
-    assert refused["errors"][0]["field"] == "body.level"
+    assert refused["errors"][0]["field"] == "data.level"
     assert str(star) in refused["errors"][0]["message"]
     assert (await read(registry_client, producer, product))["ocop_star"] is None
 
@@ -184,7 +232,7 @@ async def test_expiry_is_36_months_after_issue(
         refused = await deliver(
             registry_client, event(product, issued_on="2024-02-29", expires_on=wrong), 422
         )
-        assert refused["errors"][0]["field"] == "body.expires_on"
+        assert refused["errors"][0]["field"] == "data.expires_on"
         assert "2027-02-28" in refused["errors"][0]["message"]
     given = await deliver(registry_client, event(product, issued_on="2026-02-01", expires_on="2029-02-01"))
     assert given["certificate_expires_on"] == "2029-02-01"
@@ -200,14 +248,14 @@ async def test_the_criteria_version_must_be_in_force_and_is_kept(
     early = await deliver(
         registry_client, event(product, criteria_version="26/2026", issued_on="2026-05-21"), 422
     )
-    assert early["errors"][0]["field"] == "body.criteria_version"
+    assert early["errors"][0]["field"] == "data.criteria_version"
     unknown = await deliver(registry_client, event(product, criteria_version="2099"), 422)
-    assert unknown["errors"][0]["field"] == "body.criteria_version"
+    assert unknown["errors"][0]["field"] == "data.criteria_version"
     # An older set may still be applied after a newer one came into force (dossiers under way), but who
     # issues the certificate is the procedure of the day: 148 let districts certify 3★, and they are gone.
     body = event(product, criteria_version="148", issued_on="2026-06-01", ocop_star=3, level="district")
     refused = await deliver(registry_client, body, 422)
-    assert refused["errors"][0]["field"] == "body.level"
+    assert refused["errors"][0]["field"] == "data.level"
     await deliver(registry_client, event(product, criteria_version="148", issued_on="2026-06-01"))
     assert [row["criteria_version"] for row in await certificate_rows(db, product["id"])] == ["148"]
 
@@ -224,7 +272,7 @@ async def test_certificate_numbers_are_unique_per_issuing_authority(
     taken = await deliver(registry_client, event(second, certificate_number=body["certificate_number"]), 409)
     assert (taken["type"], taken["field"]) == (
         "/problems/certificate-number-taken",
-        "body.certificate_number",
+        "data.certificate_number",
     )
     # Nothing of the refused event was written: not the product, not a certificate, not the event id.
     assert (await read(registry_client, producer, second))["certificate_number"] is None
@@ -256,7 +304,7 @@ async def test_a_known_certificate_keeps_its_star_level_and_dates(
         )
         assert (differs["type"], differs["field"]) == (
             "/problems/certificate-facts-differ",
-            "body.certificate_number",
+            "data.certificate_number",
         )
     assert await read(registry_client, producer, product) == issued
 
@@ -272,7 +320,9 @@ async def test_concurrent_deliveries_of_one_number_to_two_products(
     number = "QN-2026-0001"
     answers = await asyncio.gather(
         *(
-            registry_client.post(PATH, json=event(p, certificate_number=number), headers=SCORING)
+            builders.post_event(
+                registry_client, "scoring.certificate.issued", data(event(p, certificate_number=number))
+            )
             for p in (first, second)
         )
     )
@@ -295,11 +345,11 @@ async def test_authority_decision_and_revocation_ground_are_stored(
     no_ground = await deliver(
         registry_client, body | {"event_id": str(uuid.uuid4()), "status": "revoked"}, 422
     )
-    assert no_ground["errors"][0]["field"] == "body.revocation_ground"
+    assert no_ground["errors"][0]["field"] == "data.revocation_ground"
     ground_when_active = event(product, revocation_ground="Vi phạm quy định về ghi nhãn")
     assert (await deliver(registry_client, ground_when_active, 422))["errors"][0][
         "field"
-    ] == "body.revocation_ground"
+    ] == "data.revocation_ground"
     revoked = await deliver(
         registry_client,
         body | {"event_id": str(uuid.uuid4()), "status": "revoked", "decision_number": "12/QĐ-BNNMT",
@@ -348,24 +398,30 @@ async def test_an_expiring_certificate_keeps_the_product_in_the_catalogue_until_
 # Deliveries at least once, maybe out of order
 
 
-async def test_a_redelivered_event_is_a_no_op_with_the_same_answer(
+async def test_a_redelivered_event_is_a_no_op(
     registry_client: httpx.AsyncClient, producer: Producer, db: asyncpg.Connection
 ) -> None:
     product = await builders.product(registry_client, producer)
     body = event(product)
-    first = await deliver(registry_client, body)
-    # Another event changes the product in between; the redelivery still answers what it answered.
+    await deliver(registry_client, body)
+    # Another event changes the product in between; the redelivery of the first changes nothing.
     await deliver(registry_client, body | {"event_id": str(uuid.uuid4()), "status": "expiring"})
-    again = await deliver(registry_client, body)
-    assert again == first
+    again = await post_event(
+        registry_client, "scoring.certificate.issued", data(body), event_id=body["event_id"]
+    )
+    assert (again.status_code, again.json()["outcome"]) == (200, "duplicate")
     assert (await read(registry_client, producer, product))["certificate_status"] == "expiring"
     history = (
         await registry_client.get(f"/v1/products/{product['id']}/history", headers=producer.headers)
     ).json()
     assert [h["action"] for h in history] == ["registered", "certificate_active", "certificate_expiring"]
-    reused = await deliver(registry_client, body | {"ocop_star": 3}, 422)
-    assert (reused["type"], reused["field"]) == ("/problems/event-id-reused", "body.event_id")
     assert len(await certificate_rows(db, product["id"])) == 1
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM registry.inbox_event WHERE id = $1", uuid.UUID(body["event_id"])
+        )
+        == 1
+    )
 
 
 @pytest.mark.commits  # racing transactions
@@ -375,10 +431,11 @@ async def test_concurrent_redeliveries_apply_once(
     product = await builders.product(registry_client, producer)
     body = event(product)
     answers = await asyncio.gather(
-        *(registry_client.post(PATH, json=body, headers=SCORING) for _ in range(3))
-    )
+        *(post_event(registry_client, "scoring.certificate.issued", data(body), event_id=body["event_id"])
+          for _ in range(3))
+    )  # fmt: skip
     assert [answer.status_code for answer in answers] == [200, 200, 200]
-    assert len({answer.text for answer in answers}) == 1
+    assert sorted(answer.json()["outcome"] for answer in answers) == ["applied", "duplicate", "duplicate"]
     history = (
         await registry_client.get(f"/v1/products/{product['id']}/history", headers=producer.headers)
     ).json()

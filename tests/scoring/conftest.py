@@ -1,4 +1,4 @@
-"""Fixtures of the scoring tests: the registry out of reach."""
+"""Fixtures of the scoring tests: a session in the test's transaction, the registry out of reach."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.registry import RegistryClient
+from tests.support.isolation import Scope
 
 # Nothing listens on the discard port: every call is refused at once.
 CLOSED_PORT_URL = "http://127.0.0.1:9"
@@ -32,3 +34,11 @@ def registry_down(scoring_client: httpx.AsyncClient) -> Callable[[], Any]:
             await unreachable.aclose()
 
     return down
+
+
+@pytest.fixture
+async def session(scope: Scope, scoring_client: httpx.AsyncClient) -> AsyncIterator[AsyncSession]:
+    """A scoring session in the test's rolled-back transaction (the one the in-process app uses)."""
+    assert scope.scoring is not None
+    async with scope.scoring.sessionmaker() as opened:
+        yield opened

@@ -1,39 +1,33 @@
 """Certificates: issue rules, numbers, validity, supersession, the scheduled lifecycle, revocation,
-reads by role, the public lookup, and the announcement to the registry (with the registry up and down)."""
+reads by role, the public lookup, and the events that tell the registry."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.certificates import service
-from services.scoring.certificates.errors import LevelMayNotCertify, ResultNotCertifiable
+from services.scoring.certificates.errors import (
+    CertificateStateConflict,
+    LevelMayNotCertify,
+    ResultNotCertifiable,
+)
 from services.scoring.certificates.service import IssueFacts
-from services.scoring.registry import RegistryClient
 from shared import clock
 from shared.security.principal import Principal, Role
 from tests import builders
 from tests.conftest import auth
-from tests.support.isolation import Scope
 
 ADMIN = Principal(sub="admin", role=Role.admin)
 AUTHORITY = "Ủy ban nhân dân tỉnh Thử"
 MINISTRY = "Bộ Nông nghiệp và Môi trường"
-
-
-@pytest.fixture
-async def session(scope: Scope, scoring_client: httpx.AsyncClient) -> AsyncIterator[AsyncSession]:
-    """A scoring session in the test's rolled-back transaction (the one the in-process app uses)."""
-    assert scope.scoring is not None
-    async with scope.scoring.sessionmaker() as opened:
-        yield opened
 
 
 def facts(product_id: uuid.UUID | None = None, **overrides: Any) -> IssueFacts:
@@ -164,15 +158,18 @@ async def _product_with_certificate(
     return owner, product, certificate
 
 
-async def test_the_registry_shows_each_announced_state(
+async def test_each_change_is_an_event_the_registry_applies(
     scoring_client: httpx.AsyncClient, registry_client: httpx.AsyncClient, db: asyncpg.Connection,
     session: AsyncSession,
 ) -> None:  # fmt: skip
-    """Issued, then revoked: each state reaches the registry's product once the job announces it."""
-    registry: RegistryClient = scoring_client._transport.app.state.registry  # type: ignore[attr-defined]
+    """Issued, then revoked: each state is an event in scoring's outbox, and the registry's product shows it."""
     owner, product, certificate = await _product_with_certificate(registry_client, db, session)
-    assert not certificate.synced
-    assert await service.announce_due(session, registry=registry, limit=10) == service.SyncReport(1, 0)
+    [issued] = await builders.relay_outbox(session, "scoring", registry_client)
+    assert (issued.type, issued.subject, issued.source) == (
+        "scoring.certificate.issued", f"product/{product['id']}", "scoring",
+    )  # fmt: skip
+    assert issued.data["certificate_number"] == certificate.number
+    assert (issued.data["version"], issued.data["status"], issued.data["ocop_star"]) == (1, "active", 4)
     shown = (await registry_client.get(f"/v1/products/{product['id']}", headers=owner.headers)).json()
     assert (shown["ocop_star"], shown["certificate_number"], shown["status"]) == (
         4,
@@ -183,33 +180,41 @@ async def test_the_registry_shows_each_announced_state(
         session, principal=ADMIN, certificate_id=certificate.id, ground="quality_violation",
         reason="Vi phạm ghi nhãn", decision_number=None,
     )  # fmt: skip
-    assert await service.announce_due(session, registry=registry, limit=10) == service.SyncReport(1, 0)
+    [revoked] = await builders.relay_outbox(session, "scoring", registry_client)
+    assert (revoked.type, revoked.data["version"]) == ("scoring.certificate.revoked", 2)
+    assert revoked.data["revocation_ground"] == "quality_violation: Vi phạm ghi nhãn"
     shown = (await registry_client.get(f"/v1/products/{product['id']}", headers=owner.headers)).json()
     assert shown["certificate_status"] == "revoked"
-    await session.refresh(certificate)
-    assert certificate.synced
-    assert await service.announce_due(session, registry=registry, limit=10) == service.SyncReport(0, 0)
+    assert await builders.relay_outbox(session, "scoring", registry_client) == []
 
 
-async def test_a_registry_that_is_down_leaves_the_certificate_unsynced_for_a_later_retry(
-    scoring_client: httpx.AsyncClient, registry_client: httpx.AsyncClient, db: asyncpg.Connection,
-    session: AsyncSession,
-) -> None:  # fmt: skip
-    """No decision is lost: the failure is recorded, the retry is scheduled, nothing is marked synced."""
-    working: RegistryClient = scoring_client._transport.app.state.registry  # type: ignore[attr-defined]
-    _, _, certificate = await _product_with_certificate(registry_client, db, session)
-    down = RegistryClient("http://127.0.0.1:9", working.identity, timeout_s=2)
-    try:
-        assert await service.announce_due(session, registry=down, limit=10) == service.SyncReport(0, 1)
-    finally:
-        await down.aclose()
-    await session.refresh(certificate)
-    assert not certificate.synced
-    assert certificate.sync_attempts == 1
-    assert certificate.last_sync_error
-    assert certificate.next_sync_at > clock.now()
-    # Not due yet: the next pass leaves it alone until its retry time.
-    assert await service.announce_due(session, registry=working, limit=10) == service.SyncReport(0, 0)
+async def test_supersession_and_the_lifecycle_emit_their_events_in_order(session: AsyncSession) -> None:
+    product_id = uuid.uuid4()
+    first = await issue(session, facts(product_id), date(2024, 1, 10), status_on=date(2024, 1, 10))
+    second = await issue(session, facts(product_id, star=5, level="central"), date(2025, 3, 1),
+                         status_on=date(2025, 3, 1))  # fmt: skip
+    await service.advance_statuses(session, today=second.expires_on - timedelta(days=3))
+    rows = await session.execute(
+        text("SELECT type, subject, data FROM scoring.outbox_event WHERE subject = :subject ORDER BY seq"),
+        {"subject": f"product/{product_id}"},
+    )
+    assert [(row.type, row.data["certificate_id"], row.data["version"]) for row in rows] == [
+        ("scoring.certificate.issued", str(first.id), 1),
+        ("scoring.certificate.superseded", str(first.id), 2),
+        ("scoring.certificate.issued", str(second.id), 1),
+        ("scoring.certificate.expiring", str(second.id), 2),
+    ]
+
+
+async def test_a_refused_change_emits_nothing(session: AsyncSession) -> None:
+    """The event is written with the change or not at all."""
+    product_id = uuid.uuid4()
+    await issue(session, facts(product_id), date(2025, 6, 1))
+    before = await session.scalar(text("SELECT count(*) FROM scoring.outbox_event"))
+    with pytest.raises(CertificateStateConflict):
+        async with session.begin_nested():
+            await issue(session, facts(product_id), date(2025, 1, 1))  # older than the product's current one
+    assert await session.scalar(text("SELECT count(*) FROM scoring.outbox_event")) == before
 
 
 async def test_reads_follow_the_roles(
@@ -282,7 +287,7 @@ async def test_revocation_is_for_the_competent_authority(
     revoked = await scoring_client.post(path, json=body, headers=owner.province_officer)
     assert revoked.status_code == 200, revoked.text
     assert revoked.json()["status"] == "revoked"
-    assert not revoked.json()["synced"]
+    assert revoked.json()["version"] == 2
     again = await scoring_client.post(path, json=body, headers=owner.province_officer)
     assert again.status_code == 409
     assert "revoked" in again.json()["detail"]

@@ -7,7 +7,6 @@ history: recorded, read like any other, never set up or given rounds through the
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,7 +17,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.applications import service as applications
-from services.scoring.certificates import announce
+from services.scoring.certificates import events as certificate_events
 from services.scoring.certificates import service as certificates
 from services.scoring.commands.seed import seed
 from services.scoring.councils import service as councils
@@ -32,20 +31,11 @@ from shared.errors import ProblemError
 from shared.security.principal import Principal, Role
 from shared.security.service_tokens import ServiceIdentity
 from tests.builders import ADMIN
-from tests.conftest import JWT_AUDIENCE, _signer, registry_app
+from tests.conftest import JWT_AUDIENCE, _signer, in_process_events, registry_app
 from tests.support.database import TestDatabase
-from tests.support.isolation import Scope
 
 DEMO = Principal(sub="scoring:demo", role=Role.admin)
 ENTITY_ID = uuid.uuid4()
-
-
-@pytest.fixture
-async def session(scope: Scope, scoring_client: httpx.AsyncClient) -> AsyncIterator[AsyncSession]:
-    """A scoring session in the test's rolled-back transaction (the one the in-process app uses)."""
-    assert scope.scoring is not None
-    async with scope.scoring.sessionmaker() as opened:
-        yield opened
 
 
 def at(day: date, hour: int = 9) -> datetime:
@@ -143,7 +133,7 @@ async def test_the_provincial_programmes_before_1048_are_history_with_no_sheet(s
     )  # fmt: skip
     assert (certificate.status, certificate.expires_on) == ("active", date(2020, 9, 1))
     # The registry knows only the national versions: the provincial programmes are its none.
-    assert announce.announcement(certificate)["criteria_version"] is None
+    assert certificate_events.certificate_data(certificate)["criteria_version"] is None
 
 
 @pytest.mark.parametrize(
@@ -223,13 +213,14 @@ async def test_the_demo_history_needs_the_registrys_demo_and_writes_nothing_with
             timeout_s=60.0, transport=httpx.ASGITransport(app=registry),
         )  # fmt: skip
         with pytest.raises(DemoNotRegistered, match=r"services\.registry\.commands\.seed --demo"):
-            await seed(database.urls["scoring"], client)
+            await seed(database.urls["scoring"], client, events=in_process_events("scoring"))
     connection = await asyncpg.connect(asyncpg_dsn(database.urls["scoring"]))
     try:
         counts = await connection.fetchrow(
             "SELECT (SELECT count(*) FROM scoring.council) AS councils, (SELECT count(*) FROM scoring.certificate)"
-            " AS certificates, (SELECT count(*) FROM scoring.audit_entry) AS audit"
+            " AS certificates, (SELECT count(*) FROM scoring.audit_entry) AS audit,"
+            " (SELECT count(*) FROM scoring.outbox_event) AS events"
         )
     finally:
         await connection.close()
-    assert tuple(counts) == (0, 0, 0)
+    assert tuple(counts) == (0, 0, 0, 0)

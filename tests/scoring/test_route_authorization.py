@@ -125,6 +125,10 @@ AUTHORIZATION_TESTS: dict[tuple[str, str], tuple[str, ...]] = {
         "test_audit::test_who_reads_the_audit_trail",
         "test_route_authorization::test_who_reads_a_records_audit_trail",
     ),
+    ("GET", "/v1/outbox/scoring/deliveries"): ("test_outbox_admin::test_who_reads_and_replays_the_outbox",),
+    ("POST", "/v1/outbox/scoring/deliveries/replay"): (
+        "test_outbox_admin::test_who_reads_and_replays_the_outbox",
+    ),
 }
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 

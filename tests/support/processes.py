@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.topology import GATEWAY, SERVICES, ProcessSpec
-from tests.support.keys import rsa_pair
+from shared.topology import GATEWAY, SERVICES, ProcessSpec, event_env
+from tests.support.keys import EVENT_SECRETS, rsa_pair
 
 HOST = "127.0.0.1"
 
@@ -111,8 +111,12 @@ def process_env(urls: dict[str, str], ports: dict[str, int]) -> dict[str, str]:
     env["SCORING_REGISTRY_URL"] = f"http://{HOST}:{ports['registry']}"
     env["SCORING_SERVICE_SIGNING_KEY"] = rsa_pair()[0]
     env["SCORING_SERVICE_KEY_ID"] = "test-1"
-    # Certificates reach the registry within moments (a change wakes the job; retries run every second).
     env["SCORING_CERTIFICATE_JOB_EVERY_S"] = "1"
+    # Integration events as `ocop up` wires them, with the tests' secrets and quick retries.
+    env |= event_env(HOST, ports, EVENT_SECRETS)
+    for spec in SERVICES:
+        env[f"{spec.env_prefix}EVENTS__FIRST_RETRY_S"] = "0.2"
+        env[f"{spec.env_prefix}EVENTS__LAST_RETRY_S"] = "2"
     return env
 
 

@@ -70,9 +70,9 @@ class CertificateFactsDiffer(Conflict):
     title = "Certificate recorded with other facts"
 
 
-class EventIdReused(ProblemError):
-    """A certificate event id arrived again with a different body."""
+class CertificateEventInvalid(ProblemError):
+    """A certificate event's data is not a valid certificate: the delivery fails and ends as a dead letter."""
 
     status = 422
-    type = "event-id-reused"
-    title = "Event id reused with a different event"
+    type = "certificate-event-invalid"
+    title = "The certificate event's data is invalid"

@@ -22,7 +22,7 @@ from sqlalchemy import (
     func,
     text,
 )  # fmt: skip
-from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP, UUID
+from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.registry.db import Base
@@ -167,19 +167,6 @@ class Certificate(UUIDPrimaryKey, Timestamps, Base):
     expires_on: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20))
     revocation_ground: Mapped[str | None] = mapped_column(Text)
-
-
-class CertificationEvent(Base):
-    """A certificate event received: its id, what it said (hash) and what was answered, so a redelivery is a no-op."""
-
-    __tablename__ = "certification_event"
-
-    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    # No foreign key: the event is claimed before its product is looked up (an unknown one is a 404).
-    product_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
-    request_hash: Mapped[str] = mapped_column(String(64))
-    answer: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    received_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True), server_default=func.now())
 
 
 class ProductCodeSequence(Base):

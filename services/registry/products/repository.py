@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Row, RowMapping, String, Table, and_, case, or_, select, true, update
+from sqlalchemy import Row, RowMapping, String, Table, and_, case, or_, select, true
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.selectable import LateralFromClause
@@ -17,7 +17,6 @@ from services.registry.admin_units.models import AdminUnit
 from services.registry.entities.models import Entity
 from services.registry.products.models import (
     Certificate,
-    CertificationEvent,
     Media,
     Product,
     ProductChange,
@@ -175,30 +174,6 @@ class ProductRepository(Repository[Product]):
             )
             return (await self.session.scalars(query.with_for_update())).one()
         return (await self.session.scalars(select(Certificate).where(Certificate.id == certificate_id))).one()
-
-    async def claim_event(self, event_id: uuid.UUID, product_id: uuid.UUID, request_hash: str) -> bool:
-        """Record the event as received in this transaction; False if it was received before."""
-        claimed = await self.session.execute(
-            insert(CertificationEvent)
-            .values(event_id=event_id, product_id=product_id, request_hash=request_hash)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(CertificationEvent.event_id)
-        )
-        return claimed.first() is not None
-
-    async def get_event(self, event_id: uuid.UUID) -> CertificationEvent:
-        """A received event (it exists: ``claim_event`` said so)."""
-        return (
-            await self.session.scalars(
-                select(CertificationEvent).where(CertificationEvent.event_id == event_id)
-            )
-        ).one()
-
-    async def answer_event(self, event_id: uuid.UUID, answer: dict[str, Any]) -> None:
-        """Keep the answer given to an event, to give it again on a redelivery."""
-        await self.session.execute(
-            update(CertificationEvent).where(CertificationEvent.event_id == event_id).values(answer=answer)
-        )
 
     async def stream(
         self, visible: Visibility, columns: Sequence[str], batch_size: int

@@ -1,18 +1,17 @@
-"""HTTP routes of /v1/products (and the internal certification hook)."""
+"""HTTP routes of /v1/products."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile, status
 
 from services.registry.dependencies import IdempotencyDep
 from services.registry.files import downloads
 from services.registry.files.columns import PRODUCTS
 from services.registry.products import service
 from services.registry.products.schemas import (
-    CertificationIn,
     ProductChangeRead,
     ProductCreate,
     ProductRead,
@@ -28,15 +27,6 @@ from shared.security.dependencies import PrincipalDep
 
 router = APIRouter(prefix="/v1/products", tags=["products"])
 
-
-async def _certifier(principal: PrincipalDep) -> None:
-    # Before the body is read: a caller without a token hears 401, one of another role 403, never a 422.
-    service.require_certifier(principal)
-
-
-internal_router = APIRouter(
-    prefix="/internal", tags=["internal"], include_in_schema=False, dependencies=[Depends(_certifier)]
-)
 
 Sha256 = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")]
 
@@ -180,15 +170,3 @@ async def products_read_image(
     if not public:
         headers["Vary"] = "Authorization"
     return Response(media.data, media_type=media.content_type, headers=headers)
-
-
-@internal_router.post("/certifications", response_model=ProductRead, responses=problems(401, 403, 404, 409))
-async def certifications_record(
-    body: CertificationIn, session: SessionDep, principal: PrincipalDep
-) -> ProductRead:
-    """Record a certificate event from the scoring service (never routed by the gateway); redeliveries are no-ops."""
-    if (answer := await service.certification_answered(session, event=body, actor=principal)) is not None:
-        return ProductRead.model_validate(answer)
-    read = _read(await service.apply_certification(session, certificate=body, actor=principal))
-    await service.remember_certification_answer(session, event=body, answer=read.model_dump(mode="json"))
-    return read

@@ -68,9 +68,8 @@ class StatusChange(BaseSchema):
 
 
 class CertificationIn(BaseSchema):
-    """A certificate event as the scoring service delivers it (issued, expiring, expired, revoked, superseded)."""
+    """The certificate in a ``scoring.certificate.*`` event's data (issued, expiring, expired, revoked, superseded)."""
 
-    event_id: Annotated[uuid.UUID, Field(description="The event's id: a redelivery with it changes nothing")]
     product_id: uuid.UUID
     ocop_star: Annotated[int, NotBool, Field(ge=3, le=5, description="Only 3–5★ are certified")]
     certificate_number: Annotated[str, Field(min_length=1, max_length=60, examples=["OCOP-QN-2026-0042"])]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,9 +28,9 @@ from services.registry.files.columns import FileFormat
 from services.registry.products import certificates
 from services.registry.products.classification import classify
 from services.registry.products.errors import (
+    CertificateEventInvalid,
     CertificateFactsDiffer,
     CertificateNumberTaken,
-    EventIdReused,
     GtinTaken,
     IllegalTransition,
     ImageNotFound,
@@ -46,6 +47,7 @@ from services.registry.products.schemas import CertificationIn, ProductCreate, P
 from shared import clock
 from shared.db import Database
 from shared.errors import Conflict, InvalidField, ProblemError
+from shared.events.envelope import Envelope
 from shared.pagination import KeysetPage, decode_cursor
 from shared.security.dependencies import Forbidden, require_authenticated
 from shared.security.principal import Principal, Role
@@ -578,36 +580,20 @@ def require_certifier(actor: Principal) -> None:
         raise Forbidden("Only the scoring service writes certificates.")
 
 
-def _event_hash(event: CertificationIn) -> str:
-    return hashlib.sha256(event.model_dump_json().encode()).hexdigest()
-
-
-async def certification_answered(
-    session: AsyncSession, *, event: CertificationIn, actor: Principal
-) -> dict[str, Any] | None:
-    """The answer already given to this event id, or None once the event is claimed for this transaction.
-
-    The claim is an insert in the caller's transaction: a concurrent redelivery waits for it, and a
-    failed attempt leaves no claim behind. The same id with a different body is a 422.
-    """
-    require_certifier(actor)
-    repository = ProductRepository(session)
-    request_hash = _event_hash(event)
-    if await repository.claim_event(event.event_id, event.product_id, request_hash):
-        return None
-    received = await repository.get_event(event.event_id)
-    if received.request_hash != request_hash or received.answer is None:
-        raise EventIdReused(
-            f"Event {event.event_id} was received before with a different body", field="body.event_id"
-        )
-    return received.answer
-
-
-async def remember_certification_answer(
-    session: AsyncSession, *, event: CertificationIn, answer: dict[str, Any]
-) -> None:
-    """Keep what was answered to a claimed event, to answer a redelivery the same."""
-    await ProductRepository(session).answer_event(event.event_id, answer)
+async def apply_certificate_event(session: AsyncSession, *, envelope: Envelope) -> None:
+    """Apply a ``scoring.certificate.*`` event (the inbox has claimed its id in this transaction)."""
+    fields = {name: envelope.data[name] for name in CertificationIn.model_fields if name in envelope.data}
+    try:
+        certificate = CertificationIn.model_validate(fields)
+    except ValidationError as exc:
+        raise CertificateEventInvalid(
+            f"Event {envelope.id} ({envelope.type}) carries an invalid certificate",
+            errors=[
+                {"field": ".".join(["data", *map(str, e["loc"])]), "message": e["msg"]} for e in exc.errors()
+            ],
+        ) from exc
+    actor = Principal(sub=f"service:{envelope.source}", role=Role.service)
+    await apply_certification(session, certificate=certificate, actor=actor)
 
 
 def _valid_expiry(certificate: CertificationIn) -> date:
@@ -619,14 +605,14 @@ def _valid_expiry(certificate: CertificationIn) -> date:
         version = certificates.VERSIONS[certificate.criteria_version]
         if certificate.issued_on < version.in_force_from:
             raise InvalidField(
-                "body.criteria_version",
+                "data.criteria_version",
                 f"{version.code} came into force on {version.in_force_from}, after issued_on",
             )
     levels = certificates.certifying_levels(certificate.ocop_star, in_force)
     if certificate.level not in levels:
         regime = in_force.code if in_force else "the provincial programmes before 1048"
         raise InvalidField(
-            "body.level",
+            "data.level",
             f"a {certificate.ocop_star}★ certificate is issued at the {' or '.join(sorted(levels))} level"
             f" (under {regime}), not {certificate.level}",
             code="level_mismatch",
@@ -634,14 +620,14 @@ def _valid_expiry(certificate: CertificationIn) -> date:
     expires_on = certificates.expiry(certificate.issued_on, version)
     if certificate.expires_on is not None and certificate.expires_on != expires_on:
         raise InvalidField(
-            "body.expires_on",
+            "data.expires_on",
             f"must be {expires_on}: {version.validity_months if version else certificates.DEFAULT_VALIDITY_MONTHS}"
             " months after issued_on",
             code="validity",
         )
     if (certificate.status == "revoked") != (certificate.revocation_ground is not None):
         raise InvalidField(
-            "body.revocation_ground",
+            "data.revocation_ground",
             "required when the status is revoked"
             if certificate.status == "revoked"
             else "only with status revoked",
@@ -658,7 +644,7 @@ async def apply_certification(
     repository = ProductRepository(session)
     product = await repository.get_for_update(certificate.product_id)
     if product is None:
-        raise ProductNotFound(f"No product {certificate.product_id}", field="body.product_id")
+        raise ProductNotFound(f"No product {certificate.product_id}", field="data.product_id")
     facts: dict[str, Any] = {
         "ocop_star": certificate.ocop_star, "certificate_number": certificate.certificate_number,
         "certificate_issued_on": certificate.issued_on, "certificate_expires_on": expires_on,
@@ -677,14 +663,14 @@ async def apply_certification(
     if record.product_id != product.id:
         raise CertificateNumberTaken(
             f"{certificate.issuing_authority} gave certificate {certificate.certificate_number} to another product",
-            field="body.certificate_number",
+            field="data.certificate_number",
         )
     recorded = (record.ocop_star, record.level, record.issued_on, record.expires_on)
     if recorded != (certificate.ocop_star, certificate.level, certificate.issued_on, expires_on):
         raise CertificateFactsDiffer(
             f"Certificate {certificate.certificate_number} of {certificate.issuing_authority} was recorded as"
             f" {record.ocop_star}★ at the {record.level} level, issued {record.issued_on}, expiring {record.expires_on}",
-            field="body.certificate_number",
+            field="data.certificate_number",
         )
     if certificates.STATUS_ORDER[certificate.status] < certificates.STATUS_ORDER[record.status]:
         return product  # a late event: this certificate has moved on since

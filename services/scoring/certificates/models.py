@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 
-from sqlalchemy import Date, Index, Integer, SmallInteger, String, Text, UniqueConstraint, func, text
-from sqlalchemy.dialects.postgresql import TIMESTAMP, UUID
+from sqlalchemy import Date, Index, Integer, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.scoring.db import Base
@@ -16,8 +16,8 @@ from shared.models import Timestamps, UUIDPrimaryKey
 class Certificate(UUIDPrimaryKey, Timestamps, Base):
     """An OCOP certificate: the decision on one result, its validity and where it stands.
 
-    ``version`` grows with every change; the registry has been told of the certificate up to
-    ``synced_version``. A certificate whose two differ is unsynced, and the scheduled job retries it.
+    ``version`` grows with every change, and every change emits a ``scoring.certificate.*`` event
+    (services/scoring/certificates/events.py) that carries it.
     """
 
     __tablename__ = "certificate"
@@ -27,7 +27,6 @@ class Certificate(UUIDPrimaryKey, Timestamps, Base):
         UniqueConstraint("result_id"),
         Index("ix_certificate_product", "product_id", "issued_on"),
         Index("ix_certificate_status_expiry", "status", "expires_on"),
-        Index("ix_certificate_unsynced", "next_sync_at", postgresql_where=text("synced_version < version")),
     )
 
     number: Mapped[str] = mapped_column(String(60))
@@ -54,15 +53,6 @@ class Certificate(UUIDPrimaryKey, Timestamps, Base):
     revocation_reason: Mapped[str | None] = mapped_column(Text)
     superseded_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     version: Mapped[int] = mapped_column(Integer, default=1)
-    synced_version: Mapped[int] = mapped_column(Integer, default=0)
-    sync_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_sync_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True), server_default=func.now())
-    last_sync_error: Mapped[str | None] = mapped_column(Text)
-
-    @property
-    def synced(self) -> bool:
-        """Whether the registry has confirmed the latest state."""
-        return self.synced_version >= self.version
 
     @property
     def valid(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -27,15 +27,6 @@ class CertificateFilter:
     product_id: uuid.UUID | None = None
     status: str | None = None
     star: int | None = None
-    unsynced: bool | None = None
-
-
-@dataclass(frozen=True)
-class Moved:
-    """A certificate the scheduled job moved to another status."""
-
-    id: uuid.UUID
-    province_code: str
 
 
 class CertificateRepository(Repository[Certificate]):
@@ -95,14 +86,13 @@ class CertificateRepository(Repository[Certificate]):
             query = query.where(Certificate.status == where.status)
         if where.star is not None:
             query = query.where(Certificate.star == where.star)
-        if where.unsynced is not None:
-            unsynced = Certificate.synced_version < Certificate.version
-            query = query.where(unsynced if where.unsynced else ~unsynced)
         return await self.paginate(
             query, keys=(Certificate.issued_on, Certificate.id), after=after, limit=limit, descending=True
         )
 
-    async def mark_expiring(self, *, criteria_version: str, notice_days: int, today: date) -> Sequence[Moved]:
+    async def mark_expiring(
+        self, *, criteria_version: str, notice_days: int, today: date
+    ) -> Sequence[Certificate]:
         """Active certificates of a version within their notice period become expiring."""
         statement = (
             update(Certificate)
@@ -113,19 +103,27 @@ class CertificateRepository(Repository[Certificate]):
                 Certificate.expires_on > today,
             )
             .values(**_moved_to("expiring", today))
-            .returning(Certificate.id, Certificate.province_code)
+            .returning(Certificate)
         )
-        return [Moved(*row) for row in (await self.session.execute(statement)).all()]
+        return (
+            await self.session.scalars(
+                statement, execution_options={"synchronize_session": False, "populate_existing": True}
+            )
+        ).all()
 
-    async def mark_expired(self, *, today: date) -> Sequence[Moved]:
+    async def mark_expired(self, *, today: date) -> Sequence[Certificate]:
         """Certificates in force whose validity has ended become expired."""
         statement = (
             update(Certificate)
             .where(Certificate.status.in_(CURRENT), Certificate.expires_on <= today)
             .values(**_moved_to("expired", today))
-            .returning(Certificate.id, Certificate.province_code)
+            .returning(Certificate)
         )
-        return [Moved(*row) for row in (await self.session.execute(statement)).all()]
+        return (
+            await self.session.scalars(
+                statement, execution_options={"synchronize_session": False, "populate_existing": True}
+            )
+        ).all()
 
     async def criteria_versions_in_force(self) -> Sequence[str]:
         """The criteria versions of the active certificates."""
@@ -136,44 +134,7 @@ class CertificateRepository(Repository[Certificate]):
         """Whether this transaction holds the certificate job's advisory lock (released at its end)."""
         return bool(await self.session.scalar(select(func.pg_try_advisory_xact_lock(JOB_LOCK))))
 
-    async def claim_unsynced(self, *, limit: int) -> Sequence[Certificate]:
-        """Certificates due to be announced, locked so another replica's job skips them."""
-        query = (
-            select(Certificate)
-            .where(
-                Certificate.synced_version < Certificate.version,
-                Certificate.next_sync_at <= func.clock_timestamp(),
-            )
-            .order_by(Certificate.next_sync_at, Certificate.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        return (await self.session.scalars(query)).all()
-
-    async def mark_synced(self, certificate_id: uuid.UUID, version: int) -> None:
-        """The registry confirmed the certificate as of ``version``."""
-        await self.session.execute(
-            update(Certificate)
-            .where(Certificate.id == certificate_id)
-            .values(synced_version=version, sync_attempts=0, last_sync_error=None)
-        )
-
-    async def mark_sync_failed(self, certificate_id: uuid.UUID, *, error: str, retry_at: datetime) -> None:
-        """The announcement failed: count it and try again at ``retry_at``."""
-        await self.session.execute(
-            update(Certificate)
-            .where(Certificate.id == certificate_id)
-            .values(
-                sync_attempts=Certificate.sync_attempts + 1,
-                last_sync_error=error[:2000],
-                next_sync_at=retry_at,
-            )
-        )
-
 
 def _moved_to(status: str, today: date) -> dict[str, object]:
-    """The columns every status change sets: the status, its day, and a new version to announce now."""
-    return {
-        "status": status, "status_changed_on": today, "version": Certificate.version + 1,
-        "next_sync_at": func.now(), "sync_attempts": 0,
-    }  # fmt: skip
+    """The columns every status change sets: the status, its day, and a new version (its event carries it)."""
+    return {"status": status, "status_changed_on": today, "version": Certificate.version + 1}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from services.scoring.certificates import service
 from services.scoring.certificates.schemas import (
@@ -24,13 +24,6 @@ from shared.security.dependencies import PrincipalDep
 router = APIRouter(prefix="/v1/certificates", tags=["certificates"])
 
 
-def _wake_jobs(request: Request) -> None:
-    """Announce the change as soon as the transaction has committed (background tasks run after it)."""
-    jobs = getattr(request.app.state, "certificate_jobs", None)
-    if jobs is not None:
-        jobs.wake()
-
-
 @router.post(
     "", status_code=status.HTTP_201_CREATED, response_model=CertificateRead,
     responses=problems(401, 403, 404, 409),
@@ -39,9 +32,7 @@ async def certificates_issue(
     body: CertificateIssue,
     session: SessionDep,
     principal: PrincipalDep,
-    request: Request,
     response: Response,
-    background: BackgroundTasks,
     idempotency: IdempotencyDep,
 ) -> CertificateRead | Response:
     """Issue the certificate of an application's recognised result (province officers; admins for 5★)."""
@@ -54,7 +45,6 @@ async def certificates_issue(
         )  # fmt: skip
         return CertificateRead.model_validate(certificate)
 
-    background.add_task(_wake_jobs, request)
     return await idempotency.create(response, issue, location=lambda c: f"/v1/certificates/{c.id}")
 
 
@@ -67,12 +57,11 @@ async def certificates_list(
     product_id: uuid.UUID | None = None,
     status: CertificateStatus | None = None,
     star: Annotated[int | None, Query(ge=3, le=5)] = None,
-    unsynced: Annotated[bool | None, Query(description="Only those the registry has not confirmed")] = None,
 ) -> Page[CertificateRead]:
     """The certificates the caller may see (their own for a producer, their unit's for an officer), newest first."""
     page = await service.list_certificates(
         session, principal=principal, limit=limit, cursor=cursor,
-        product_id=product_id, status=status, star=star, unsynced=unsynced,
+        product_id=product_id, status=status, star=star,
     )  # fmt: skip
     return page_of(CertificateRead, page)
 
@@ -104,13 +93,10 @@ async def certificates_revoke(
     body: CertificateRevoke,
     session: SessionDep,
     principal: PrincipalDep,
-    request: Request,
-    background: BackgroundTasks,
 ) -> CertificateRead:
     """Revoke a certificate on one of the grounds (the authority of its level); the registry is told."""
     certificate = await service.revoke_certificate(
         session, principal=principal, certificate_id=certificate_id, ground=body.ground.value,
         reason=body.reason, decision_number=body.decision_number,
     )  # fmt: skip
-    background.add_task(_wake_jobs, request)
     return CertificateRead.model_validate(certificate)

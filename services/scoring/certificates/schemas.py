@@ -73,8 +73,7 @@ class CertificateRead(ReadSchema):
     revocation_ground: str | None
     revocation_reason: str | None
     superseded_by: uuid.UUID | None
-    synced: bool = Field(description="Whether the registry has confirmed the certificate's latest state")
-    last_sync_error: str | None
+    version: int = Field(description="Grows with every change; each change is a scoring.certificate.* event")
 
 
 class CertificatePublic(ReadSchema):

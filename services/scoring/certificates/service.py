@@ -10,7 +10,6 @@ revocation or a supersession is a new state with its own audit entry and its own
 from __future__ import annotations
 
 import logging
-import random
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -20,17 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.scoring import policies
 from services.scoring.applications import service as applications_service
 from services.scoring.audit import service as audit
-from services.scoring.certificates.announce import AnnouncementRefused, announce
 from services.scoring.certificates.errors import (
     CertificateNotFound,
     CertificateStateConflict,
     LevelMayNotCertify,
     ResultNotCertifiable,
 )
+from services.scoring.certificates.events import emit_changes
 from services.scoring.certificates.models import Certificate
 from services.scoring.certificates.repository import CertificateFilter, CertificateRepository
 from services.scoring.criteria import versions
-from services.scoring.registry import RegistryClient, RegistryUnavailable
 from shared import clock
 from shared.pagination import KeysetPage, decode_cursor
 from shared.security.dependencies import Forbidden, require_authenticated
@@ -40,8 +38,6 @@ from shared.security.scopes import Place
 logger = logging.getLogger("services.scoring.certificates")
 
 SCHEDULER = Principal(sub="scoring:scheduler", role=Role.service)
-# Retries of an announcement back off from 5 s to an hour, with jitter so replicas do not align.
-FIRST_RETRY_S, LAST_RETRY_S = 5.0, 3600.0
 
 
 @dataclass(frozen=True)
@@ -60,14 +56,6 @@ class IssueFacts:
     criteria_version: str
     application_id: uuid.UUID | None = None
     result_id: uuid.UUID | None = None
-
-
-@dataclass(frozen=True)
-class SyncReport:
-    """What one pass of the announcement job did."""
-
-    synced: int
-    failed: int
 
 
 def _place(certificate: Certificate) -> Place:
@@ -155,8 +143,9 @@ async def record_issue(
         entity_id=facts.entity_id, province_code=facts.province_code, commune_code=facts.commune_code,
         product_set=facts.product_set, product_name=facts.product_name, entity_name=facts.entity_name, application_id=facts.application_id,
         result_id=facts.result_id, issued_on=issued_on, expires_on=expires_on, status=status,
-        status_changed_on=issued_on, version=1, synced_version=0,
+        status_changed_on=issued_on, version=1,
     )  # fmt: skip
+    superseded = []
     for current in await repository.current_for_product(facts.product_id):
         if current.issued_on > issued_on:
             raise CertificateStateConflict(
@@ -164,6 +153,7 @@ async def record_issue(
             )
         _move(current, "superseded", today)
         current.superseded_by = certificate.id
+        superseded.append(current)
         await audit.record(
             session, actor=actor, action="certificate.superseded", subject_type="certificate",
             subject_id=current.id, province_code=current.province_code,
@@ -176,6 +166,7 @@ async def record_issue(
         detail={"number": certificate.number, "star": certificate.star, "level": certificate.level,
                 "decision_number": decision_number, "result_id": str(facts.result_id) if facts.result_id else None},
     )  # fmt: skip
+    await emit_changes(session, [*superseded, certificate])
     return certificate
 
 
@@ -188,8 +179,6 @@ def _status_on(today: date, expires_on: date, notice_days: int) -> str:
 def _move(certificate: Certificate, status: str, today: date) -> None:
     certificate.status, certificate.status_changed_on = status, today
     certificate.version += 1
-    certificate.next_sync_at = clock.now()
-    certificate.sync_attempts = 0
 
 
 async def revoke_certificate(
@@ -219,6 +208,7 @@ async def revoke_certificate(
         subject_id=certificate.id, province_code=certificate.province_code,
         detail={"ground": ground, "reason": reason, "decision_number": decision_number},
     )  # fmt: skip
+    await emit_changes(session, [certificate])
     return certificate
 
 
@@ -252,11 +242,10 @@ async def list_certificates(
     product_id: uuid.UUID | None = None,
     status: str | None = None,
     star: int | None = None,
-    unsynced: bool | None = None,
 ) -> KeysetPage[Certificate]:
     """A page of the certificates the caller may see, newest first."""
     require_authenticated(principal)
-    where = CertificateFilter(product_id=product_id, status=status, star=star, unsynced=unsynced)
+    where = CertificateFilter(product_id=product_id, status=status, star=star)
     return await CertificateRepository(session).list(
         policies.results_visibility(principal),
         where,
@@ -289,26 +278,5 @@ async def advance_statuses(session: AsyncSession, *, today: date) -> int:
             session, actor=SCHEDULER, action=f"certificate.{status}", subject_type="certificate",
             subject_id=certificate.id, province_code=certificate.province_code, detail={"on": today.isoformat()},
         )  # fmt: skip
+    await emit_changes(session, [certificate for _, certificate in moved])
     return len(moved)
-
-
-async def announce_due(session: AsyncSession, *, registry: RegistryClient, limit: int) -> SyncReport:
-    """Announce up to ``limit`` unsynced certificates; stop at the first sign the registry is down."""
-    repository = CertificateRepository(session)
-    synced = failed = 0
-    for certificate in await repository.claim_unsynced(limit=limit):
-        try:
-            await announce(registry, certificate)
-        except (RegistryUnavailable, AnnouncementRefused) as exc:
-            failed += 1
-            delay = min(LAST_RETRY_S, FIRST_RETRY_S * 2**certificate.sync_attempts)
-            retry_at = clock.now() + timedelta(seconds=delay * random.uniform(0.8, 1.2))  # noqa: S311
-            await repository.mark_sync_failed(certificate.id, error=str(exc), retry_at=retry_at)
-            logger.warning("certificate %s not announced (attempt %d): %s", certificate.number,
-                           certificate.sync_attempts + 1, exc)  # fmt: skip
-            if isinstance(exc, RegistryUnavailable):
-                break
-            continue
-        await repository.mark_synced(certificate.id, certificate.version)
-        synced += 1
-    return SyncReport(synced, failed)

@@ -7,8 +7,8 @@ migrations, so without ``--demo`` there is nothing to load. With ``--demo`` it r
 demo entities and products over HTTP (SCORING_REGISTRY_URL, with this service's token: the registry
 must be running and hold its demo, ``python -m services.registry.commands.seed --demo``), records
 the history of ``services/scoring/demo/ratings.csv`` once — a database that already holds it is left
-as it is — and announces every certificate to the registry until none is unsynced; running it
-again changes nothing. ``ocop up --demo`` and ``ocop seed --demo`` run it once the registry answers.
+as it is — and delivers the events of every certificate to its subscribers (the registry:
+SCORING_EVENTS__SUBSCRIBERS) until none is left; running it again changes nothing. ``ocop up --demo`` and ``ocop seed --demo`` run it once the registry answers.
 The database is SCORING_DATABASE_URL.
 """
 
@@ -18,20 +18,37 @@ import argparse
 import asyncio
 import logging
 import sys
+import time
 
 from services.scoring.config import get_settings
+from services.scoring.db import SCHEMA
 from services.scoring.demo.loader import load_demo
 from services.scoring.registry import RegistryClient
 from shared import clock
-from shared.db import Database
+from shared.db import Database, asyncpg_dsn
+from shared.events.relay import Relay
+from shared.events.settings import EventSettings
+from shared.http import DeliveryClient
 from shared.security.jwt import TokenSigner
 from shared.security.service_tokens import ServiceIdentity
 
 logger = logging.getLogger("services.scoring.commands.seed")
+# The demo emits about two thousand events; a loaded machine delivers them within a minute.
+DELIVERY_DEADLINE_S = 300.0
 
 
-async def seed(database_url: str, registry: RegistryClient) -> bool:
-    """Load the demo history; whether every certificate has reached the registry."""
+async def seed(
+    database_url: str,
+    registry: RegistryClient,
+    *,
+    events: EventSettings,
+    delivery: DeliveryClient | None = None,
+) -> bool:
+    """Load the demo history, then deliver its events; whether every one has reached its subscribers.
+
+    The running service's relay would deliver them too (and retries what is left); delivering here
+    makes ``ocop seed --demo`` complete on its own. ``delivery`` replaces the network (tests).
+    """
     database = Database.connect(database_url, application_name="scoring-seed", pool_size=2, max_overflow=0)
     try:
         report = await load_demo(database, registry, clock.today())
@@ -39,20 +56,25 @@ async def seed(database_url: str, registry: RegistryClient) -> bool:
         await database.dispose()
         await registry.aclose()
     if report is None:
-        logger.info("scoring's demo history was already there; nothing left to announce")
-        return True
+        logger.info("scoring's demo history was already there")
+    else:
+        logger.info(
+            "scoring demo history loaded in %.1f s: %d councils, %d rounds, %d results and certificates"
+            " (in force by star: %s; %d moved on to today's status)",
+            report.seconds, report.councils, report.rounds, report.certificates, report.current_by_star,
+            report.moved_since,
+        )  # fmt: skip
+    relay = Relay(dsn=asyncpg_dsn(database_url), schema=SCHEMA, settings=events, client=delivery)
+    try:
+        started = time.perf_counter()
+        await relay.drain(timeout_s=DELIVERY_DEADLINE_S)
+        left = await relay.undelivered()
+    finally:
+        await relay.stop()
     logger.info(
-        "scoring demo history loaded in %.1f s: %d councils, %d rounds, %d results and certificates"
-        " (in force by star: %s); %d announcements to the registry (%.1f s of it)",
-        report.seconds, report.councils, report.rounds, report.certificates, report.current_by_star, report.announced,
-        report.announcing_seconds,
-    )  # fmt: skip
-    if report.unsynced:
-        logger.warning(
-            "%d certificates are not yet announced: the service's certificate job retries them",
-            report.unsynced,
-        )
-    return not report.unsynced
+        "its events delivered in %.1f s; %d left for the service's relay", time.perf_counter() - started, left
+    )
+    return left == 0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -80,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     registry = RegistryClient(
         settings.registry_url, identity, timeout_s=max(settings.registry_timeout_s, 30.0)
     )
-    if not asyncio.run(seed(url, registry)):
+    if not asyncio.run(seed(url, registry, events=settings.events)):
         sys.exit(1)
 
 

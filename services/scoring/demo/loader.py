@@ -1,4 +1,4 @@
-"""Load the demo's history into scoring, from the registry's demo products over HTTP, then announce it.
+"""Load the demo's history into scoring, from the registry's demo products over HTTP; its events tell the registry.
 
 What it writes, once (a database that already holds the demo's provincial council is left alone):
 
@@ -17,24 +17,19 @@ What it writes, once (a database that already holds the demo's provincial counci
   ``certificates.service.record_issue``, which supersedes the product's previous one.
 
 Certificates are issued as they were on their day (``status_on`` = the issue day, so each is in
-force when issued and superseded on its successor's day), and at the end of every day that gave a
-product its first certificate the registry is told of everything decided so far
-(``certificates.service.announce_due``, the production function): the registry's rating year is
-the year of the first certificate it saw *in force*, so it must see each first certificate before
-its successor supersedes it, as it did in real life. Later certificates reach it at the next such
-announcement, or at the end of the history, in whatever state they are then (the newest ones in
-force, as the registry needs to take them as the products' current ones). Everything scoring writes is one
-transaction; the registry records what it is told as it goes (a load that fails halfway is rolled
-back here and, loaded again, announces the same numbers for the same products, which the registry
-takes as the same certificates). After the commit the certificate job
-(``certificates.runner.run_once``, as the running service does) moves every certificate to where it
-stands today (expiring, expired) and announces it, until none is unsynced.
+force when issued and superseded on its successor's day). Every issue and supersession emits its
+``scoring.certificate.*`` event in the same transaction, and the relay delivers a product's events in
+the order they were emitted, so the registry sees each first certificate in force (its rating year
+is the year of the first certificate it saw in force) before its successor supersedes it, as it did
+in real life. Everything scoring writes is one transaction: a load that fails halfway leaves nothing,
+not even events. After the commit the certificate job (``certificates.runner.run_once``, as the
+running service does) moves every certificate to where it stands today (expiring, expired), which
+emits those events too.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import random
 import time
 from collections import Counter, defaultdict
@@ -81,17 +76,15 @@ class DemoNotRegistered(RuntimeError):
 
 @dataclass(frozen=True)
 class DemoReport:
-    """What a load wrote, and how many announcements it took (and how long)."""
+    """What a load wrote, and how long it took."""
 
     councils: int
     rounds: int
     results: int
     certificates: int
     current_by_star: dict[int, int]
-    announced: int
-    unsynced: int
+    moved_since: int  # certificates the job then moved to where they stand today
     seconds: float
-    announcing_seconds: float
 
 
 # The registry, read over HTTP
@@ -228,26 +221,6 @@ async def demo_loaded(session: AsyncSession) -> bool:
     return any(council.name == PROVINCE_COUNCIL for council in page.items)
 
 
-class _Announcer:
-    """Tells the registry of everything decided so far (the production function), counting calls and time."""
-
-    def __init__(self, registry: RegistryClient) -> None:
-        self.registry = registry
-        self.announced = 0
-        self.seconds = 0.0
-
-    async def __call__(self, session: AsyncSession) -> None:
-        started = time.perf_counter()
-        while True:
-            report = await certificates.announce_due(session, registry=self.registry, limit=PAGE)
-            if report.failed:
-                raise DemoNotRegistered("the registry did not take a demo certificate: see the log above")
-            self.announced += report.synced
-            if report.synced < PAGE:
-                break
-        self.seconds += time.perf_counter() - started
-
-
 async def _load(session: AsyncSession, registry: RegistryClient, today: date) -> DemoReport:
     plan = read_plan()
     order = {(p.tax_code, p.product_name): index for index, p in enumerate(plan)}
@@ -282,23 +255,15 @@ async def _load(session: AsyncSession, registry: RegistryClient, today: date) ->
     decisions = _decision_numbers(planned)
     # Reproducible demo figures, not secrets: a seeded PRNG is the point.
     rng = random.Random(SEED)  # noqa: S311
-    announce = _Announcer(registry)
-    for _, same_day in itertools.groupby(planned, key=lambda c: c.issued_on):
-        decided = list(same_day)
-        for certificate in decided:
-            await _decide(session, rng, certificate, registered, rounds, decisions)
-        # A product's first certificate must reach the registry in force (its rating year); the others
-        # may wait until the next such day, or the end, and then go in whatever state they are.
-        if any(certificate.application_type == "new" for certificate in decided):
-            await announce(session)
-    # And every certificate in its state of the day it was last changed: the registry takes a product's
-    # newest certificate only from an event that finds it in force (expiring and expired come after).
-    await announce(session)
+    # Each certificate emits its events as it is issued and superseded, in the order of the history, and
+    # the relay keeps a product's events in that order: the registry sees every first certificate in
+    # force (its rating year) before its successor supersedes it, as it did in real life.
+    for certificate in planned:
+        await _decide(session, rng, certificate, registered, rounds, decisions)
     current = Counter(chain(product, today)[-1].star for product in plan if product.renewed)
     report = DemoReport(
         councils=len(made), rounds=len(rounds), results=len(planned), certificates=len(planned),
-        current_by_star=dict(sorted(current.items())), announced=announce.announced, unsynced=0, seconds=0.0,
-        announcing_seconds=announce.seconds,
+        current_by_star=dict(sorted(current.items())), moved_since=0, seconds=0.0,
     )  # fmt: skip
     return report
 
@@ -341,35 +306,16 @@ async def _decide(
     )  # fmt: skip
 
 
-async def announce_all(database: Database, registry: RegistryClient) -> tuple[int, int]:
-    """Run the certificate job until it has nothing left to do: (announced, still unsynced)."""
-    announced = 0
-    while True:
-        report = await runner.run_once(database, registry)
-        announced += report.synced
-        if report.failed or not report.synced:
-            break
-    async with database.sessionmaker.begin() as session:
-        unsynced = await certificates.list_certificates(
-            session, principal=DEMO, limit=1, cursor=None, unsynced=True
-        )
-    return announced, len(unsynced.items)
-
-
 async def load_demo(database: Database, registry: RegistryClient, today: date) -> DemoReport | None:
-    """Load the demo's history as of ``today`` (None if it was already there), then announce until done.
+    """Load the demo's history as of ``today`` (None if it was already there), then move it to today.
 
     The registry must hold its demo (``python -m services.registry.commands.seed --demo``) and answer.
+    Everything it writes emits its events; the relay delivers them.
     """
     started = time.perf_counter()
     async with database.sessionmaker.begin() as session:
         loaded = None if await demo_loaded(session) else await _load(session, registry, today)
-    announced, unsynced = await announce_all(database, registry)
+    moved = await runner.run_once(database)
     if loaded is None:
         return None
-    return dataclasses.replace(
-        loaded,
-        announced=loaded.announced + announced,
-        unsynced=unsynced,
-        seconds=time.perf_counter() - started,
-    )
+    return dataclasses.replace(loaded, moved_since=moved, seconds=time.perf_counter() - started)

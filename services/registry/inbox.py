@@ -1,0 +1,15 @@
+"""The events the registry consumes, and the service function each one calls."""
+
+from __future__ import annotations
+
+from services.registry.db import inbox
+from services.registry.products import service as products
+from shared.events.inbox import Handler, Inbox
+
+CERTIFICATE_EVENTS = ("issued", "superseded", "expiring", "expired", "revoked")
+
+HANDLERS: dict[str, Handler] = {
+    f"scoring.certificate.{change}": products.apply_certificate_event for change in CERTIFICATE_EVENTS
+}
+
+INBOX = Inbox(inbox, HANDLERS)

@@ -1,0 +1,8 @@
+"""The registry's outbox: every event it emits is written here, in the transaction of its change."""
+
+from __future__ import annotations
+
+from services.registry.db import outbox
+from shared.events.outbox import Outbox
+
+OUTBOX = Outbox(outbox, source="registry")
