@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from shared import gs1
+
 VIETNAM_GS1_PREFIX = "893"
 
 
 def gtin_check_digit(body: str) -> int:
     """The GS1 mod-10 check digit for the digits before it (weights 3,1,3,… from the right)."""
-    total = sum(int(digit) * (3 if position % 2 == 0 else 1) for position, digit in enumerate(reversed(body)))
-    return (10 - total % 10) % 10
+    return gs1.check_digit(body)
 
 
 def gtin_is_valid(gtin: str) -> bool:
