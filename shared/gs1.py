@@ -8,6 +8,7 @@ within AI 21's 20, upper case, so a printed Digital Link fits QR alphanumeric mo
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 from dataclasses import dataclass
@@ -75,6 +76,35 @@ def new_serial() -> str:
     bits = secrets.randbits(5 * SERIAL_BODY)
     body = "".join(CROCKFORD[(bits >> (5 * i)) & 31] for i in range(SERIAL_BODY))
     return body + check_pair(body)
+
+
+# For bulk generation: base32 (RFC 4648) mapped onto Crockford's alphabet in one C-level pass, and each
+# serial's check sum as eight lookups of two-character weights (the same arithmetic as check_pair).
+_RFC4648_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", CROCKFORD.encode())
+_PAIR_WEIGHTS = [
+    {
+        a + b: CSET82.index(a) * PRIMES[15 - 2 * p] + CSET82.index(b) * PRIMES[14 - 2 * p]
+        for a in CROCKFORD
+        for b in CROCKFORD
+    }
+    for p in range(SERIAL_BODY // 2)
+]
+_PAIRS = [CSET32[total >> 5] + CSET32[total & 31] for total in range(1021)]
+
+
+def new_serials(count: int) -> list[str]:
+    """``count`` new stamp serials at once (10 random bytes each from the CSPRNG): what ``new_serial`` gives, faster."""
+    text = base64.b32encode(secrets.token_bytes(10 * count)).translate(_RFC4648_TO_CROCKFORD).decode()
+    w0, w1, w2, w3, w4, w5, w6, w7 = _PAIR_WEIGHTS
+    serials = []
+    for start in range(0, SERIAL_BODY * count, SERIAL_BODY):
+        body = text[start : start + SERIAL_BODY]
+        total = (
+            w0[body[0:2]] + w1[body[2:4]] + w2[body[4:6]] + w3[body[6:8]]
+            + w4[body[8:10]] + w5[body[10:12]] + w6[body[12:14]] + w7[body[14:16]]
+        )  # fmt: skip
+        serials.append(body + _PAIRS[total % 1021])
+    return serials
 
 
 def serial_problem(serial: str) -> str | None:

@@ -4,4 +4,5 @@ from __future__ import annotations
 
 
 def load_models() -> None:
-    """Import each domain package's models module (none yet: the domain arrives in its own issue)."""
+    """Import each domain package's models module."""
+    import services.stamps.batches.models  # noqa: F401

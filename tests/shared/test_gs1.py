@@ -49,9 +49,9 @@ def test_the_check_pair_catches_every_substitution_and_adjacent_transposition(
 
 
 def test_new_serials_are_valid_random_and_distinct() -> None:
-    serials = {gs1.new_serial() for _ in range(20_000)}
+    serials = {gs1.new_serial() for _ in range(10_000)} | set(gs1.new_serials(10_000))
     assert len(serials) == 20_000
-    for serial in list(serials)[:500]:
+    for serial in serials:
         assert len(serial) == 18
         assert gs1.serial_problem(serial) is None
         assert re.fullmatch(r"[0-9A-Z]{18}", serial)
