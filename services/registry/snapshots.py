@@ -13,10 +13,12 @@ from sqlalchemy import ColumnElement, func, literal_column
 from services.registry.db import SCHEMA
 
 # Taken while the write being reported holds the row's lock: a record's later snapshot has a larger version.
-SNAPSHOT_VERSION = literal_column(f"nextval('{SCHEMA}.snapshot_version')")
+SNAPSHOT_VERSION: ColumnElement[int] = literal_column(f"nextval('{SCHEMA}.snapshot_version')")
 
 
 def json_object(**values: Any) -> ColumnElement[Any]:
     """A jsonb object of ``values`` (name → SQL expression), built in PostgreSQL."""
-    pairs = [part for name, value in values.items() for part in (literal_column(f"'{name}'"), value)]
+    pairs: list[Any] = []
+    for name, value in values.items():
+        pairs += [literal_column(f"'{name}'"), value]
     return func.jsonb_build_object(*pairs)
