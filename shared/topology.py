@@ -62,6 +62,7 @@ OUTBOXES = ("registry", "scoring")
 # Adding a consumer is a line here (and its handlers); the producer's code does not change.
 SUBSCRIPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "scoring": {"registry": ("scoring.certificate.*",)},
+    "registry": {"scoring": ("registry.product.*", "registry.entity.*")},
 }
 
 

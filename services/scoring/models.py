@@ -9,4 +9,5 @@ def load_models() -> None:
     import services.scoring.audit.models
     import services.scoring.certificates.models
     import services.scoring.councils.models
-    import services.scoring.criteria.models  # noqa: F401
+    import services.scoring.criteria.models
+    import services.scoring.registry_copy.models  # noqa: F401

@@ -7,7 +7,9 @@ from fnmatch import fnmatchcase
 
 import pytest
 
+from services.registry.entities.events import ENTITY_UPDATED
 from services.registry.inbox import HANDLERS as REGISTRY_HANDLERS
+from services.registry.products.events import PRODUCT_UPDATED
 from services.scoring.certificates.events import EVENT_OF_STATUS
 from services.scoring.inbox import HANDLERS as SCORING_HANDLERS
 from shared import clock
@@ -18,7 +20,7 @@ from tests.support.event_schemas import CATALOGUE, check_envelope, schemas
 
 def test_every_emitted_and_consumed_type_is_documented() -> None:
     documented = set(schemas())
-    emitted = set(EVENT_OF_STATUS.values())
+    emitted = set(EVENT_OF_STATUS.values()) | {PRODUCT_UPDATED, ENTITY_UPDATED}
     consumed = set(REGISTRY_HANDLERS) | set(SCORING_HANDLERS)
     assert emitted | consumed <= documented
     text = CATALOGUE.read_text(encoding="utf-8")

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     cast,
     false,
     func,
@@ -27,6 +28,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.selectable import LateralFromClause
 
 from services.registry.admin_units.models import AdminUnit, AdminUnitSuccession
 from shared.pagination import KeysetPage
@@ -50,6 +53,25 @@ MAX_SUCCESSION_DEPTH = 32
 
 UnitKey = tuple[str, date | None]
 """How the loader names a unit: (code, valid_from), the table's unique key."""
+
+# What a unit as of a day is read as (``unit_as_of``).
+AS_OF_COLUMNS = ("code", "name", "unit_type", "valid_from", "valid_to")
+
+
+def unit_as_of(code: Any, level: str, on: date, name: str) -> LateralFromClause:
+    """The unit with ``code`` in force on ``on``; else the one that ended last (codes are reused)."""
+    unit = aliased(AdminUnit)
+    in_force = and_(
+        or_(unit.valid_from.is_(None), unit.valid_from <= on),
+        or_(unit.valid_to.is_(None), unit.valid_to > on),
+    )
+    return (
+        select(*(getattr(unit, column) for column in AS_OF_COLUMNS))
+        .where(unit.code == code, unit.level == level)
+        .order_by(case((in_force, 0), else_=1), unit.valid_to.desc().nulls_first())
+        .limit(1)
+        .lateral(name)
+    )
 
 
 @dataclass(frozen=True)

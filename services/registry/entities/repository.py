@@ -6,12 +6,15 @@ import typing
 import uuid
 from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Row, RowMapping, String, Table, select
+from sqlalchemy import Row, RowMapping, String, Table, select, true
 from sqlalchemy.dialects.postgresql import UUID
 
+from services.registry.admin_units.repository import unit_as_of
 from services.registry.entities.models import Entity
+from services.registry.snapshots import SNAPSHOT_VERSION, json_object
 from shared.pagination import KeysetPage
 from shared.repository import Repository, unnested
 from shared.security.scopes import Visibility, visible_condition
@@ -33,6 +36,33 @@ class EntityRepository(Repository[Entity]):
     """Reads and writes entities within the caller's transaction."""
 
     model = Entity
+
+    async def snapshots(self, entity_ids: Collection[uuid.UUID], on: date) -> dict[uuid.UUID, dict[str, Any]]:
+        """What ``registry.entity.updated`` says of each entity as it now stands (places as of ``on``).
+
+        One statement for the whole list; each snapshot takes the next ``snapshot_version`` while the
+        caller's write holds the row's lock, so a later snapshot of an entity has a larger version.
+        """
+        if not entity_ids:
+            return {}
+        wanted = unnested("wanted", id=(list(entity_ids), UUID(as_uuid=True)))
+        commune = unit_as_of(ENTITIES.c.commune_code, "commune", on, "commune")
+        province = unit_as_of(ENTITIES.c.province_code, "province", on, "province")
+        e = ENTITIES.c
+        data = json_object(
+            id=e.id, version=SNAPSHOT_VERSION, legal_name=e.legal_name, entity_type=e.entity_type,
+            tax_code=e.tax_code, representative_name=e.representative_name, commune_code=e.commune_code,
+            commune_name=commune.c.name, province_code=e.province_code, province_name=province.c.name,
+            updated_at=e.updated_at,
+        )  # fmt: skip
+        statement = (
+            select(e.id, data.label("data"))
+            .select_from(ENTITIES)
+            .join(wanted, e.id == wanted.c.id)
+            .outerjoin(commune, true())
+            .outerjoin(province, true())
+        )
+        return {row.id: row.data for row in (await self.session.execute(statement)).all()}
 
     async def get_by_tax_code(self, tax_code: str) -> Entity | None:
         """The entity holding this tax code, if any."""

@@ -22,6 +22,7 @@ from services.registry.admin_units.errors import InvalidCommune
 from services.registry.admin_units.repository import CommuneRef
 from services.registry.batch import Batch, Outcome
 from services.registry.changes.errors import NeedsApproval
+from services.registry.entities import events
 from services.registry.entities.errors import EntityNotFound, TaxCodeTaken
 from services.registry.entities.models import Entity
 from services.registry.entities.repository import EntityFilter, EntityRepository
@@ -160,6 +161,7 @@ async def save_entities(
         return batch
     await repository.insert_rows([values for outcome, values in writes if outcome.action == "created"])
     await repository.update_rows(updates, [name for name in updates[0] if name != "id"] if updates else [])
+    await events.emit_updated(session, [values["id"] for _, values in writes])
     batch.written = True
     return batch
 
@@ -231,13 +233,17 @@ async def update_entity(
         if isinstance(place, ProblemError):
             raise place
         changes |= place
+    before = {field: getattr(entity, field) for field in changes}
     for field, value in changes.items():
         if value is None and field in ("entity_type", "legal_name", "tax_code", "representative_name"):
             continue  # required columns: null means "leave as is"
         setattr(entity, field, value if field != "certifications" or value is not None else [])
     if changes.get("legal_name"):
         entity.name_folded = fold(changes["legal_name"])
-    return await EntityRepository(session).save(entity)
+    saved = await EntityRepository(session).save(entity)
+    if any(getattr(entity, field) != value for field, value in before.items()):
+        await events.emit_updated(session, [entity.id])
+    return saved
 
 
 async def list_entities(

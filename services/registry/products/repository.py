@@ -8,12 +8,22 @@ from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Row, RowMapping, String, Table, and_, case, or_, select, true
-from sqlalchemy.dialects.postgresql import UUID, insert
-from sqlalchemy.orm import aliased
-from sqlalchemy.sql.selectable import LateralFromClause
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    RowMapping,
+    String,
+    Table,
+    and_,
+    column,
+    func,
+    literal_column,
+    select,
+    true,
+)  # fmt: skip
+from sqlalchemy.dialects.postgresql import JSONB, UUID, aggregate_order_by, insert
 
-from services.registry.admin_units.models import AdminUnit
+from services.registry.admin_units.repository import AS_OF_COLUMNS, unit_as_of
 from services.registry.entities.models import Entity
 from services.registry.products.models import (
     Certificate,
@@ -22,6 +32,7 @@ from services.registry.products.models import (
     ProductChange,
     ProductCodeSequence,
 )
+from services.registry.snapshots import SNAPSHOT_VERSION, json_object
 from shared.pagination import KeysetPage
 from shared.repository import Repository, unnested
 from shared.security.scopes import Visibility, visible_condition
@@ -30,23 +41,16 @@ PRODUCTS = typing.cast(Table, Product.__table__)
 CHANGES = typing.cast(Table, ProductChange.__table__)
 SEQUENCES = typing.cast(Table, ProductCodeSequence.__table__)
 ENTITIES = typing.cast(Table, Entity.__table__)
-UNIT_COLUMNS = ("code", "name", "unit_type", "valid_from", "valid_to")
+UNIT_COLUMNS = AS_OF_COLUMNS
 
 
-def _unit_as_of(code: Any, level: str, on: date, name: str) -> LateralFromClause:
-    """The unit with ``code`` in force on ``on``; else the one that ended last (codes are reused)."""
-    unit = aliased(AdminUnit)
-    in_force = and_(
-        or_(unit.valid_from.is_(None), unit.valid_from <= on),
-        or_(unit.valid_to.is_(None), unit.valid_to > on),
-    )
-    return (
-        select(*(getattr(unit, column) for column in UNIT_COLUMNS))
-        .where(unit.code == code, unit.level == level)
-        .order_by(case((in_force, 0), else_=1), unit.valid_to.desc().nulls_first())
-        .limit(1)
-        .lateral(name)
-    )
+def _image_urls(images: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The URLs of a product's images (those that have one), in order, as a jsonb array (as the catalogue gives them)."""
+    image = func.jsonb_array_elements(images).table_valued(column("value", JSONB), with_ordinality="n")
+    image = image.render_derived(name="image", with_types=False)
+    urls = func.jsonb_agg(aggregate_order_by(image.c.value["url"], image.c.n))
+    found = select(urls).where(image.c.value.has_key("url")).scalar_subquery()
+    return func.coalesce(found, literal_column("'[]'::jsonb"))
 
 
 class ProductRepository(Repository[Product]):
@@ -56,8 +60,8 @@ class ProductRepository(Repository[Product]):
 
     async def snapshot(self, product_id: uuid.UUID, on: date) -> Row[Any] | None:
         """The product, its entity, and its commune and province as of ``on``, in one statement."""
-        commune = _unit_as_of(Product.commune_code, "commune", on, "commune")
-        province = _unit_as_of(Product.province_code, "province", on, "province")
+        commune = unit_as_of(Product.commune_code, "commune", on, "commune")
+        province = unit_as_of(Product.province_code, "province", on, "province")
         units = [
             unit.c[column].label(f"{unit.name}_{column}")
             for unit in (commune, province)
@@ -71,6 +75,42 @@ class ProductRepository(Repository[Product]):
             .where(Product.id == product_id)
         )
         return (await self.session.execute(statement)).first()
+
+    async def snapshots(
+        self, product_ids: Collection[uuid.UUID], on: date
+    ) -> dict[uuid.UUID, dict[str, Any]]:
+        """What ``registry.product.updated`` says of each product as it now stands (places as of ``on``).
+
+        One statement for the whole list. Each snapshot takes the next ``snapshot_version``; the caller
+        has written (so locked) the rows, so a later snapshot of a product carries a larger version.
+        """
+        if not product_ids:
+            return {}
+        wanted = unnested("wanted", id=(list(product_ids), UUID(as_uuid=True)))
+        commune = unit_as_of(PRODUCTS.c.commune_code, "commune", on, "commune")
+        province = unit_as_of(PRODUCTS.c.province_code, "province", on, "province")
+        p = PRODUCTS.c
+        data = json_object(
+            id=p.id, version=SNAPSHOT_VERSION, product_code=p.product_code, external_id=p.external_id,
+            name=p.name, name_en=p.name_en, entity_id=p.entity_id, entity_legal_name=ENTITIES.c.legal_name,
+            entity_tax_code=ENTITIES.c.tax_code, product_set=p.product_set, product_group=p.product_group,
+            sector=p.sector, classification=p.classification, gtin=p.gtin, status=p.status,
+            ocop_star=p.ocop_star, certificate_number=p.certificate_number,
+            certificate_status=p.certificate_status, certificate_level=p.certificate_level,
+            certificate_issued_on=p.certificate_issued_on, certificate_expires_on=p.certificate_expires_on,
+            certificate_authority=p.certificate_authority, images=_image_urls(p.images),
+            commune_code=p.commune_code, commune_name=commune.c.name, province_code=p.province_code,
+            province_name=province.c.name, updated_at=p.updated_at,
+        )  # fmt: skip
+        statement = (
+            select(p.id, data.label("data"))
+            .select_from(PRODUCTS)
+            .join(wanted, p.id == wanted.c.id)
+            .join(ENTITIES, ENTITIES.c.id == p.entity_id)
+            .outerjoin(commune, true())
+            .outerjoin(province, true())
+        )
+        return {row.id: row.data for row in (await self.session.execute(statement)).all()}
 
     async def rows_by_keys(
         self,
@@ -150,9 +190,9 @@ class ProductRepository(Repository[Product]):
     ) -> KeysetPage[Product]:
         """A page of the products ``visible`` admits, ordered by folded name then id."""
         query = select(Product).where(_visible(visible))
-        for column, value in filters.items():
+        for name, value in filters.items():
             if value is not None:
-                query = query.where(getattr(Product, column) == value)
+                query = query.where(getattr(Product, name) == value)
         return await self.paginate(query, keys=(Product.name_folded, Product.id), after=after, limit=limit)
 
     async def claim_certificate(self, values: dict[str, Any]) -> Certificate:

@@ -25,7 +25,7 @@ from services.registry.entities.models import Entity
 from services.registry.files import exports
 from services.registry.files.columns import PRODUCTS as PRODUCT_FILE
 from services.registry.files.columns import FileFormat
-from services.registry.products import certificates
+from services.registry.products import certificates, events
 from services.registry.products.classification import classify
 from services.registry.products.errors import (
     CertificateEventInvalid,
@@ -430,6 +430,7 @@ async def _write(
         ]
         + [_history(principal, values["id"], "updated", plan.diff, job) for plan, values in changed]
     )
+    await events.emit_updated(repository.session, [values["id"] for _, values in [*new, *changed]])
     return True
 
 
@@ -523,7 +524,10 @@ async def update_product(
             setattr(product, name, value)
     if diff:
         await repository.record_change(product.id, *_actor(principal), "updated", diff)
-    return await repository.save(product), _gtin_warnings(changes.get("gtin"))
+    saved = await repository.save(product)
+    if diff:
+        await events.emit_updated(session, [product.id])
+    return saved, _gtin_warnings(changes.get("gtin"))
 
 
 async def list_products(
@@ -556,7 +560,9 @@ async def advance_status(
         changes["note"] = note
     repository = ProductRepository(session)
     await repository.record_change(product.id, *_actor(actor), "status_changed", changes)
-    return await repository.save(product)
+    saved = await repository.save(product)
+    await events.emit_updated(session, [product.id])
+    return saved
 
 
 async def change_status(
@@ -707,7 +713,9 @@ async def apply_certification(
     for field, value in fields.items():
         setattr(product, field, value)
     await repository.record_change(product.id, *_actor(actor), f"certificate_{certificate.status}", diff)
-    return await repository.save(product)
+    saved = await repository.save(product)
+    await events.emit_updated(session, [product.id])
+    return saved
 
 
 async def history(
@@ -743,7 +751,9 @@ async def add_image(
     }
     product.images = [*product.images, image]
     await repository.record_change(product.id, *_actor(principal), "image_added", {"images": [None, digest]})
-    return await repository.save(product)
+    saved = await repository.save(product)
+    await events.emit_updated(session, [product.id])
+    return saved
 
 
 async def read_image(

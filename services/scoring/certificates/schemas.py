@@ -64,6 +64,14 @@ class CertificateRead(ReadSchema):
     product_set: int
     product_name: str
     entity_name: str
+    product_current_name: str | None = Field(
+        description="The product's name in the registry now (None until the registry has announced it); "
+        "product_name stays the name certified"
+    )
+    entity_current_name: str | None = Field(
+        description="The producer's legal name in the registry now (None until announced); entity_name stays"
+        " the name certified"
+    )
     application_id: uuid.UUID | None
     result_id: uuid.UUID | None
     issued_on: date
@@ -87,6 +95,14 @@ class CertificatePublic(ReadSchema):
     product_id: uuid.UUID
     product_name: str
     entity_name: str
+    product_current_name: str | None = Field(
+        description="The product's name in the registry now (None until the registry has announced it); "
+        "product_name stays the name certified"
+    )
+    entity_current_name: str | None = Field(
+        description="The producer's legal name in the registry now (None until announced); entity_name stays"
+        " the name certified"
+    )
     issued_on: date
     expires_on: date
     status: CertificateStatus

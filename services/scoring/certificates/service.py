@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +31,7 @@ from services.scoring.certificates.events import emit_changes
 from services.scoring.certificates.models import Certificate
 from services.scoring.certificates.repository import CertificateFilter, CertificateRepository
 from services.scoring.criteria import versions
+from services.scoring.registry_copy import service as registry_copy
 from shared import clock
 from shared.pagination import KeysetPage, decode_cursor
 from shared.security.dependencies import Forbidden, require_authenticated
@@ -58,6 +61,37 @@ class IssueFacts:
     result_id: uuid.UUID | None = None
 
 
+class NamedCertificate:
+    """A certificate with the names the registry gives its product and producer now (None: not heard of yet).
+
+    The certificate's own ``product_name`` and ``entity_name`` are the legal record and never change;
+    the current names follow the registry's events (services/scoring/registry_copy).
+    """
+
+    def __init__(
+        self, certificate: Certificate, product_current_name: str | None, entity_current_name: str | None
+    ) -> None:
+        self.certificate = certificate
+        self.product_current_name = product_current_name
+        self.entity_current_name = entity_current_name
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.certificate, name)
+
+
+async def _named(session: AsyncSession, certificates: Sequence[Certificate]) -> list[NamedCertificate]:
+    """The certificates with their products' and producers' current names (one query per kind)."""
+    names = await registry_copy.current_names(
+        session,
+        product_ids={certificate.product_id for certificate in certificates},
+        entity_ids={certificate.entity_id for certificate in certificates},
+    )
+    return [
+        NamedCertificate(c, names.products.get(c.product_id), names.entities.get(c.entity_id))
+        for c in certificates
+    ]
+
+
 def _place(certificate: Certificate) -> Place:
     return Place(certificate.entity_id, certificate.commune_code, certificate.province_code)
 
@@ -81,7 +115,7 @@ async def issue_certificate(
     decision_number: str,
     issuing_authority: str,
     issued_on: date | None,
-) -> Certificate:
+) -> NamedCertificate:
     """Issue the certificate of an application's decided result (officers of its province, admins for 5★)."""
     application = await applications_service.get_snapshot(
         session, principal=principal, application_id=application_id
@@ -98,10 +132,11 @@ async def issue_certificate(
         star=result.star, level=result.level, criteria_version=result.criteria_version,
         application_id=application_id, result_id=result.id,
     )  # fmt: skip
-    return await record_issue(
+    issued = await record_issue(
         session, actor=principal, facts=facts, decision_number=decision_number,
         issuing_authority=issuing_authority, issued_on=issued_on or clock.today(),
     )  # fmt: skip
+    return (await _named(session, [issued]))[0]
 
 
 async def record_issue(
@@ -189,7 +224,7 @@ async def revoke_certificate(
     ground: str,
     reason: str,
     decision_number: str | None,
-) -> Certificate:
+) -> NamedCertificate:
     """Revoke a certificate in force (or expired) for one of the grounds; the authority that could issue it decides."""
     certificate = await _visible_for_update(session, principal, certificate_id)
     if not can_decide(principal, level=certificate.level, province_code=certificate.province_code):
@@ -209,7 +244,7 @@ async def revoke_certificate(
         detail={"ground": ground, "reason": reason, "decision_number": decision_number},
     )  # fmt: skip
     await emit_changes(session, [certificate])
-    return certificate
+    return (await _named(session, [certificate]))[0]
 
 
 async def _visible_for_update(
@@ -224,13 +259,13 @@ async def _visible_for_update(
 
 async def get_certificate(
     session: AsyncSession, *, principal: Principal, certificate_id: uuid.UUID
-) -> Certificate:
-    """The certificate, if the caller may see it."""
+) -> NamedCertificate:
+    """The certificate, if the caller may see it, with its product's and producer's current names."""
     require_authenticated(principal)
     certificate = await CertificateRepository(session).get(certificate_id)
     if certificate is None or not policies.can_read_results(principal, _place(certificate)):
         raise CertificateNotFound(f"No certificate {certificate_id}")
-    return certificate
+    return (await _named(session, [certificate]))[0]
 
 
 async def list_certificates(
@@ -242,24 +277,25 @@ async def list_certificates(
     product_id: uuid.UUID | None = None,
     status: str | None = None,
     star: int | None = None,
-) -> KeysetPage[Certificate]:
-    """A page of the certificates the caller may see, newest first."""
+) -> KeysetPage[NamedCertificate]:
+    """A page of the certificates the caller may see, newest first, with current names."""
     require_authenticated(principal)
     where = CertificateFilter(product_id=product_id, status=status, star=star)
-    return await CertificateRepository(session).list(
+    page = await CertificateRepository(session).list(
         policies.results_visibility(principal),
         where,
         limit=limit,
         after=decode_cursor(cursor, date, uuid.UUID),
     )
+    return KeysetPage(await _named(session, page.items), page.next_cursor)
 
 
-async def lookup(session: AsyncSession, *, number: str) -> Certificate:
-    """The public check of a certificate number (anyone; no token needed)."""
+async def lookup(session: AsyncSession, *, number: str) -> NamedCertificate:
+    """The public check of a certificate number (anyone; no token needed), with current names."""
     found = await CertificateRepository(session).by_number(number)
     if not found:
         raise CertificateNotFound(f"No certificate numbered {number}")
-    return found[0]
+    return (await _named(session, found[:1]))[0]
 
 
 async def advance_statuses(session: AsyncSession, *, today: date) -> int:
