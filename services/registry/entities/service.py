@@ -21,6 +21,7 @@ from services.registry.admin_units import service as admin_units_service
 from services.registry.admin_units.errors import InvalidCommune
 from services.registry.admin_units.repository import CommuneRef
 from services.registry.batch import Batch, Outcome
+from services.registry.catalogue_feed import service as catalogue_feed
 from services.registry.changes.errors import NeedsApproval
 from services.registry.entities.errors import EntityNotFound, TaxCodeTaken
 from services.registry.entities.models import Entity
@@ -160,6 +161,7 @@ async def save_entities(
         return batch
     await repository.insert_rows([values for outcome, values in writes if outcome.action == "created"])
     await repository.update_rows(updates, [name for name in updates[0] if name != "id"] if updates else [])
+    await catalogue_feed.publish_entity_changes(session, entity_ids=[values["id"] for values in updates])
     batch.written = True
     return batch
 
@@ -237,7 +239,9 @@ async def update_entity(
         setattr(entity, field, value if field != "certifications" or value is not None else [])
     if changes.get("legal_name"):
         entity.name_folded = fold(changes["legal_name"])
-    return await EntityRepository(session).save(entity)
+    saved = await EntityRepository(session).save(entity)
+    await catalogue_feed.publish_entity_changes(session, entity_ids=[saved.id])
+    return saved
 
 
 async def list_entities(

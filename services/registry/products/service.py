@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import policies
 from services.registry.batch import Batch, Outcome
+from services.registry.catalogue_feed import service as catalogue_feed
 from services.registry.changes.errors import NeedsApproval
 from services.registry.entities import service as entity_service
 from services.registry.entities.errors import EntityNotFound
@@ -430,6 +431,9 @@ async def _write(
         ]
         + [_history(principal, values["id"], "updated", plan.diff, job) for plan, values in changed]
     )
+    await catalogue_feed.publish_changes(
+        repository.session, product_ids=[values["id"] for _, values in changed]
+    )
     return True
 
 
@@ -523,7 +527,9 @@ async def update_product(
             setattr(product, name, value)
     if diff:
         await repository.record_change(product.id, *_actor(principal), "updated", diff)
-    return await repository.save(product), _gtin_warnings(changes.get("gtin"))
+    saved = await repository.save(product)
+    await catalogue_feed.publish_changes(session, product_ids=[saved.id])
+    return saved, _gtin_warnings(changes.get("gtin"))
 
 
 async def list_products(
@@ -556,7 +562,9 @@ async def advance_status(
         changes["note"] = note
     repository = ProductRepository(session)
     await repository.record_change(product.id, *_actor(actor), "status_changed", changes)
-    return await repository.save(product)
+    saved = await repository.save(product)
+    await catalogue_feed.publish_changes(session, product_ids=[saved.id])
+    return saved
 
 
 async def change_status(
@@ -707,7 +715,9 @@ async def apply_certification(
     for field, value in fields.items():
         setattr(product, field, value)
     await repository.record_change(product.id, *_actor(actor), f"certificate_{certificate.status}", diff)
-    return await repository.save(product)
+    saved = await repository.save(product)
+    await catalogue_feed.publish_changes(session, product_ids=[saved.id])
+    return saved
 
 
 async def history(
@@ -743,7 +753,9 @@ async def add_image(
     }
     product.images = [*product.images, image]
     await repository.record_change(product.id, *_actor(principal), "image_added", {"images": [None, digest]})
-    return await repository.save(product)
+    saved = await repository.save(product)
+    await catalogue_feed.publish_changes(session, product_ids=[saved.id])
+    return saved
 
 
 async def read_image(
