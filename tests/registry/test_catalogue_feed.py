@@ -47,7 +47,8 @@ async def test_certified_changed_renamed_revoked(
     event = builders.certificate(product_id, star=4)
     await builders.deliver(registry_client, event)
     [(kind, added)] = await events(db, product_id)
-    assert kind == "product_added" and added["reason"] is None
+    assert kind == "product_added"
+    assert added["reason"] is None
     record = added["record"]
     assert (record["id"], record["name"], record["ocop_star"]) == (product_id, registered["name"], 4)
     assert record["manufacturer"]["name"] == producer.entity["legal_name"]
@@ -57,7 +58,8 @@ async def test_certified_changed_renamed_revoked(
                                           headers=producer.commune_officer)  # fmt: skip
     assert patched.status_code == 200, patched.text
     kind, changed = (await events(db, product_id))[-1]
-    assert kind == "product_changed" and changed["record"]["story"] == "Câu chuyện mới"
+    assert kind == "product_changed"
+    assert changed["record"]["story"] == "Câu chuyện mới"
 
     # A field the public never sees: no event.
     before = len(await events(db, product_id))
@@ -75,7 +77,8 @@ async def test_certified_changed_renamed_revoked(
                                           headers=producer.commune_officer)  # fmt: skip
     assert renamed.status_code == 200, renamed.text
     kind, changed = (await events(db, product_id))[-1]
-    assert kind == "product_changed" and changed["record"]["manufacturer"]["name"] == "HTX Mới Đổi Tên"
+    assert kind == "product_changed"
+    assert changed["record"]["manufacturer"]["name"] == "HTX Mới Đổi Tên"
 
     # Revoked: it leaves the catalogue, with the reason.
     await builders.deliver(registry_client, builders.later(event, "revoked"))
@@ -101,7 +104,8 @@ async def test_expiry_removes_and_a_new_certificate_adds_again(
     assert kinds == [("product_added", None), ("product_removed", "expired")]
     await builders.certify(registry_client, str(product["id"]), star=5, level="central")
     kind, data = (await events(db, str(product["id"])))[-1]
-    assert kind == "product_added" and data["record"]["is_national"] is True
+    assert kind == "product_added"
+    assert data["record"]["is_national"] is True
 
 
 async def test_an_image_changes_the_record(
@@ -114,7 +118,8 @@ async def test_an_image_changes_the_record(
     )  # fmt: skip
     assert added.status_code in (200, 201), added.text
     kind, data = (await events(db, str(product["id"])))[-1]
-    assert kind == "product_changed" and len(data["record"]["images"]) == 1
+    assert kind == "product_changed"
+    assert len(data["record"]["images"]) == 1
 
 
 async def test_the_full_load_publishes_what_was_never_published_once(

@@ -40,14 +40,16 @@ async def test_a_partner_subscribes_and_sees_the_secret_once(
     assert response.status_code == 201, response.text
     created = response.json()
     assert response.headers["Location"] == f"/v1/webhooks/{created['id']}"
-    assert created["secret"].startswith("whsec_") and len(created["secret"]) >= 6 + 43
+    assert created["secret"].startswith("whsec_")
+    assert len(created["secret"]) >= 6 + 43
     assert (created["partner_id"], created["url"], created["event_types"]) == (
         "shopee",
         URL,
         ["registry.catalogue.*"],
     )
     read = (await registry_client.get(f"/v1/webhooks/{created['id']}", headers=PARTNER)).json()
-    assert "secret" not in read and read["id"] == created["id"]
+    assert "secret" not in read
+    assert read["id"] == created["id"]
     listed = (await registry_client.get("/v1/webhooks", headers=PARTNER)).json()["items"]
     assert all("secret" not in item for item in listed)
     # Stored sealed: the database alone does not give the secret away.
@@ -65,7 +67,8 @@ async def test_a_retried_creation_replays_the_subscription_without_its_secret(
     again = await registry_client.post("/v1/webhooks", json=body(), headers=headers)
     assert (first.status_code, again.status_code) == (201, 201)
     assert again.headers["Idempotent-Replayed"] == "true"
-    assert again.json()["id"] == first.json()["id"] and again.json()["secret"] is None
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["secret"] is None
     assert first.json()["secret"] not in str(await db.fetch("SELECT body FROM registry.idempotency_key"))
     count = await db.fetchval(
         "SELECT count(*) FROM registry.webhook_subscription WHERE partner_id = 'shopee'"
@@ -77,7 +80,8 @@ async def test_rotating_gives_a_new_secret(registry_client: httpx.AsyncClient) -
     created = await subscribe(registry_client)
     rotated = await registry_client.post(f"/v1/webhooks/{created['id']}/rotate-secret", headers=PARTNER)
     assert rotated.status_code == 200
-    assert rotated.json()["secret"].startswith("whsec_") and rotated.json()["secret"] != created["secret"]
+    assert rotated.json()["secret"].startswith("whsec_")
+    assert rotated.json()["secret"] != created["secret"]
     assert rotated.json()["secret_rotated_at"] >= created["secret_rotated_at"]
 
 
@@ -103,7 +107,8 @@ async def test_bad_urls_are_refused_naming_the_url(
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     [error] = response.json()["errors"]
-    assert error["field"] == "body.url" and says in error["message"]
+    assert error["field"] == "body.url"
+    assert says in error["message"]
 
 
 @pytest.mark.parametrize(
@@ -202,7 +207,8 @@ async def test_creating_and_listing_for_every_caller(registry_client: httpx.Asyn
 
 async def test_an_unknown_subscription_is_a_404(registry_client: httpx.AsyncClient) -> None:
     response = await registry_client.get(f"/v1/webhooks/{uuid.uuid4()}", headers=ADMIN)
-    assert response.status_code == 404 and response.json()["type"].endswith("webhook-not-found")
+    assert response.status_code == 404
+    assert response.json()["type"].endswith("webhook-not-found")
 
 
 async def test_deleting_drops_the_subscription_and_its_deliveries(
