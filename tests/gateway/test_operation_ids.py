@@ -61,7 +61,7 @@ EXPECTED = {
     ("post", "/v1/webhooks"): "webhooks_create",
     ("get", "/v1/webhooks"): "webhooks_list",
     ("get", "/v1/webhooks/{subscription_id}"): "webhooks_read",
-    ("delete", "/v1/webhooks/{subscription_id}"): "webhooks_delete",
+    ("delete", "/v1/webhooks/{subscription_id}"): "webhooks_unsubscribe",
     ("post", "/v1/webhooks/{subscription_id}/rotate-secret"): "webhooks_rotate_secret",
     ("get", "/v1/webhooks/{subscription_id}/deliveries"): "webhooks_deliveries",
     ("get", "/v1/outbox/scoring/deliveries"): "outbox_scoring_deliveries",

@@ -89,7 +89,7 @@ async def webhooks_read(
     "/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
     responses=problems(401, 403, 404),
 )  # fmt: skip
-async def webhooks_delete(
+async def webhooks_unsubscribe(
     subscription_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
 ) -> Response:
     """Unsubscribe; deliveries not yet made are dropped."""
