@@ -6,6 +6,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "registry": (
         "/v1/admin-units", "/v1/entities", "/v1/products", "/v1/ideas", "/v1/business-plans",
         "/v1/catalogue", "/v1/stats", "/v1/imports", "/v1/change-requests", "/v1/outbox/registry",
+        "/v1/webhooks",
     ),
     "scoring": (
         "/v1/criteria-versions", "/v1/product-sets", "/v1/score-sheets", "/v1/councils", "/v1/rounds",

@@ -24,6 +24,8 @@ from services.registry.outbox import OUTBOX
 from services.registry.products import service as product_service
 from services.registry.products.router import router as products_router
 from services.registry.stats.router import router as stats_router
+from services.registry.webhooks.delivery import webhook_routing
+from services.registry.webhooks.router import router as webhooks_router
 from shared.app import create_service_app, database_lifespan
 from shared.body_limits import KIB, MIB
 from shared.events.wiring import event_routers, service_relay
@@ -52,7 +54,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
                 )
             )
             try:
-                async with service_relay(settings, OUTBOX) as relay:
+                async with service_relay(settings, OUTBOX, webhook_routing(settings, app.state.db)) as relay:
                     app.state.relay = relay
                     yield
             finally:
@@ -76,6 +78,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             plans_router,
             changes_router,
             stats_router,
+            webhooks_router,
             *event_routers("registry", inbox=INBOX, outbox=OUTBOX, settings=settings),
         ],
         lifespan=lifespan,

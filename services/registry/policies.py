@@ -50,3 +50,20 @@ def can_write_certification(principal: Principal) -> bool:
 def can_import(principal: Principal) -> bool:
     """Bulk import and export: staff only."""
     return principal.role in STAFF
+
+
+def can_subscribe_to_webhooks(principal: Principal) -> bool:
+    """Webhooks: admins, and partners whose token names the partner (a partner without a scope may not)."""
+    return principal.role is Role.admin or (principal.role is Role.partner and bool(principal.scope))
+
+
+def webhook_owner(principal: Principal) -> str | None:
+    """The partner a new subscription belongs to: the caller's scope for a partner, none for an admin."""
+    return principal.scope if principal.role is Role.partner else None
+
+
+def can_manage_webhook(principal: Principal, partner_id: str | None) -> bool:
+    """Reading and changing a subscription: admins, and the partner that owns it (fails closed otherwise)."""
+    if principal.role is Role.admin:
+        return True
+    return can_subscribe_to_webhooks(principal) and partner_id is not None and principal.scope == partner_id

@@ -23,9 +23,12 @@ from tests.builders import (
 
 
 async def events(db: asyncpg.Connection, subject: str) -> list[tuple[str, dict[str, Any]]]:
-    """The events of ``subject`` in the registry's outbox, oldest first: (type, data)."""
+    """The record events (``registry.product.*``, ``registry.entity.*``) of ``subject`` in the registry's outbox,
+    oldest first: (type, data). The catalogue's own events (``registry.catalogue.*``) are tested apart."""
     rows = await db.fetch(
-        "SELECT type, data FROM registry.outbox_event WHERE subject = $1 ORDER BY seq", subject
+        """SELECT type, data FROM registry.outbox_event
+           WHERE subject = $1 AND type NOT LIKE 'registry.catalogue.%' ORDER BY seq""",
+        subject,
     )
     return [(row["type"], _json(row["data"])) for row in rows]
 

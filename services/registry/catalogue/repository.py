@@ -192,6 +192,14 @@ def _public_json(rows: Any) -> ColumnElement[Any]:
     ).label("record")  # fmt: skip
 
 
+def public_record(rows: Any) -> ColumnElement[Any]:
+    """The public record's JSON of the current row of ``rows``, to be selected from ``rows`` joined to its entity.
+
+    The catalogue feed (services/registry/catalogue_feed) compares it with what it last published.
+    """
+    return _public_json(rows)
+
+
 def _public_records(rows: Any) -> Select[Any]:
     """Each of ``rows`` (the product table or a page of it) as its public record's JSON text."""
     return select(_public_json(rows)).select_from(rows.join(entity, entity.c.id == rows.c.entity_id))

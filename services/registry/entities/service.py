@@ -21,6 +21,7 @@ from services.registry.admin_units import service as admin_units_service
 from services.registry.admin_units.errors import InvalidCommune
 from services.registry.admin_units.repository import CommuneRef
 from services.registry.batch import Batch, Outcome
+from services.registry.catalogue_feed import service as catalogue_feed
 from services.registry.changes.errors import NeedsApproval
 from services.registry.entities import events
 from services.registry.entities.errors import EntityNotFound, TaxCodeTaken
@@ -162,6 +163,7 @@ async def save_entities(
     await repository.insert_rows([values for outcome, values in writes if outcome.action == "created"])
     await repository.update_rows(updates, [name for name in updates[0] if name != "id"] if updates else [])
     await events.emit_updated(session, [values["id"] for _, values in writes])
+    await catalogue_feed.publish_entity_changes(session, entity_ids=[values["id"] for values in updates])
     batch.written = True
     return batch
 
@@ -243,6 +245,7 @@ async def update_entity(
     saved = await EntityRepository(session).save(entity)
     if any(getattr(entity, field) != value for field, value in before.items()):
         await events.emit_updated(session, [entity.id])
+    await catalogue_feed.publish_entity_changes(session, entity_ids=[saved.id])
     return saved
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import policies
 from services.registry.batch import Batch, Outcome
+from services.registry.catalogue_feed import service as catalogue_feed
 from services.registry.changes.errors import NeedsApproval
 from services.registry.entities import service as entity_service
 from services.registry.entities.errors import EntityNotFound
@@ -431,6 +432,9 @@ async def _write(
         + [_history(principal, values["id"], "updated", plan.diff, job) for plan, values in changed]
     )
     await events.emit_updated(repository.session, [values["id"] for _, values in [*new, *changed]])
+    await catalogue_feed.publish_changes(
+        repository.session, product_ids=[values["id"] for _, values in changed]
+    )
     return True
 
 
@@ -527,6 +531,7 @@ async def update_product(
     saved = await repository.save(product)
     if diff:
         await events.emit_updated(session, [product.id])
+    await catalogue_feed.publish_changes(session, product_ids=[saved.id])
     return saved, _gtin_warnings(changes.get("gtin"))
 
 
@@ -562,6 +567,7 @@ async def advance_status(
     await repository.record_change(product.id, *_actor(actor), "status_changed", changes)
     saved = await repository.save(product)
     await events.emit_updated(session, [product.id])
+    await catalogue_feed.publish_changes(session, product_ids=[saved.id])
     return saved
 
 
@@ -715,6 +721,7 @@ async def apply_certification(
     await repository.record_change(product.id, *_actor(actor), f"certificate_{certificate.status}", diff)
     saved = await repository.save(product)
     await events.emit_updated(session, [product.id])
+    await catalogue_feed.publish_changes(session, product_ids=[saved.id])
     return saved
 
 
@@ -753,6 +760,7 @@ async def add_image(
     await repository.record_change(product.id, *_actor(principal), "image_added", {"images": [None, digest]})
     saved = await repository.save(product)
     await events.emit_updated(session, [product.id])
+    await catalogue_feed.publish_changes(session, product_ids=[saved.id])
     return saved
 
 

@@ -56,7 +56,11 @@ async def write_stamps(
     text = rest.join(serials) + rest
     async with connection.transaction():
         await connection.copy_to_table(
-            "stamp", schema_name=SCHEMA, columns=STAMP_COLUMNS, source=io.BytesIO(text.encode()), format="text"
+            "stamp",
+            schema_name=SCHEMA,
+            columns=STAMP_COLUMNS,
+            source=io.BytesIO(text.encode()),
+            format="text",
         )
         await connection.execute(
             f'UPDATE "{SCHEMA}".stamp_batch SET generated = generated + $2, updated_at = now() WHERE id = $1',

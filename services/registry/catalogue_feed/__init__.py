@@ -1,0 +1,1 @@
+"""The catalogue feed: what the public catalogue last showed of each product, and its registry.catalogue.* events."""

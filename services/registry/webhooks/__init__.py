@@ -1,0 +1,1 @@
+"""Partner webhooks: subscriptions to the catalogue's events, their signing secrets and their delivery log."""
