@@ -642,16 +642,21 @@ class DeliveryClient:
             )
         return self._session
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Delivered:
-        """POST ``body``; UpstreamTimeout / UpstreamConnectError when no answer comes back."""
+    async def post(
+        self, url: str, body: bytes, headers: dict[str, str], *, timeout_s: float | None = None
+    ) -> Delivered:
+        """POST ``body`` (within ``timeout_s``, else the client's limit); UpstreamTimeout / UpstreamConnectError
+        when no answer comes back."""
+        limit = timeout_s or self.timeout_s
         try:
             async with self._client().post(
-                url, data=body, headers=headers, allow_redirects=False
-            ) as response:
+                url, data=body, headers=headers, allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=limit, connect=min(limit, 2.0)),
+            ) as response:  # fmt: skip
                 text = (await response.content.read(512)).decode("utf-8", "replace")
                 return Delivered(response.status, text)
         except TimeoutError as exc:
-            raise UpstreamTimeout(f"POST {url}: no answer within {self.timeout_s:g} s") from exc
+            raise UpstreamTimeout(f"POST {url}: no answer within {limit:g} s") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise UpstreamConnectError(f"POST {url}: {exc}") from exc
 
@@ -671,8 +676,15 @@ class AsgiDeliveryClient(DeliveryClient):
             base_url="http://in-process", timeout=timeout_s,
         )  # fmt: skip
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Delivered:
-        """POST ``body`` to the path of ``url`` in the app."""
+    async def post(
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        *,
+        timeout_s: float | None = None,  # noqa: ARG002
+    ) -> Delivered:
+        """POST ``body`` to the path of ``url`` in the app (in-process: no limit of its own)."""
         response = await self._asgi.post(URL(url).path, content=body, headers=headers)
         return Delivered(response.status_code, response.text[:512])
 
