@@ -20,12 +20,14 @@ from services.registry.imports import runner as import_runner
 from services.registry.imports import service as imports_service
 from services.registry.imports.router import router as imports_router
 from services.registry.inbox import INBOX
+from services.registry.national.destination import national_extra
 from services.registry.outbox import OUTBOX
 from services.registry.products import service as product_service
 from services.registry.products.router import router as products_router
 from services.registry.stats.router import router as stats_router
 from shared.app import create_service_app, database_lifespan
 from shared.body_limits import KIB, MIB
+from shared.events.relay import Routing
 from shared.events.wiring import event_routers, service_relay
 
 # Uploads may be larger than JSON bodies: their own caps plus room for the multipart envelope.
@@ -39,6 +41,9 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     """Build the registry app (from the environment's settings unless given)."""
     settings = settings or get_settings()
     database = database_lifespan("registry", settings)
+    # Beyond the configured subscribers: the national system (when its URL is set). Another part's
+    # destinations (partner webhooks) join as one more Extra.
+    routing = Routing.compose(settings.events.subscribers, national_extra(settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -52,7 +57,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
                 )
             )
             try:
-                async with service_relay(settings, OUTBOX) as relay:
+                async with service_relay(settings, OUTBOX, routing) as relay:
                     app.state.relay = relay
                     yield
             finally:
