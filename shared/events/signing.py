@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Iterable, Mapping
 
 SIGNATURE_HEADER = "X-OCOP-Signature"
 REPLAY_WINDOW_S = 300
+UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 def signature(secret: str, body: bytes, timestamp: int) -> str:
@@ -45,13 +47,16 @@ def verify(
         name, _, value = item.strip().partition("=")
         parts.setdefault(name, []).append(value)
     stamps = parts.get("t", [])
-    if len(stamps) != 1 or not stamps[0].isdigit() or len(stamps[0]) > 12:
+    # ASCII digits only: str.isdigit() also admits "²", which int() refuses.
+    if len(stamps) != 1 or not UNIX_SECONDS.fullmatch(stamps[0]):
         return False
     timestamp = int(stamps[0])
     if abs((time.time() if now is None else now) - timestamp) > window_s:
         return False
-    expected = [signature(secret, body, timestamp) for secret in secrets if secret]
-    return any(hmac.compare_digest(given, wanted) for given in parts.get("v1", []) for wanted in expected)
+    expected = [signature(secret, body, timestamp).encode() for secret in secrets if secret]
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters (a header may carry any).
+    given = [value.encode("utf-8", "surrogateescape") for value in parts.get("v1", [])]
+    return any(hmac.compare_digest(value, wanted) for value in given for wanted in expected)
 
 
 def verified_source(

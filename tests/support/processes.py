@@ -117,6 +117,9 @@ def process_env(urls: dict[str, str], ports: dict[str, int]) -> dict[str, str]:
     for spec in SERVICES:
         env[f"{spec.env_prefix}EVENTS__FIRST_RETRY_S"] = "0.2"
         env[f"{spec.env_prefix}EVENTS__LAST_RETRY_S"] = "2"
+        # A relay killed mid-delivery leaves leases: here they run out within seconds.
+        env[f"{spec.env_prefix}EVENTS__LEASE_S"] = "5"
+        env[f"{spec.env_prefix}EVENTS__TIMEOUT_S"] = "3"
     return env
 
 
@@ -136,3 +139,19 @@ def running_suite(urls: dict[str, str], log_dir: Path) -> Iterator[dict[str, Run
         yield started
     finally:
         stop(list(started.values()))
+
+
+@contextlib.contextmanager
+def reaping_orphans() -> Iterator[None]:
+    """This process the reaper of its orphaned descendants for the block, as ``ocop up`` is: a killed embedded
+    postmaster (daemonised by pg_ctl) must be reaped before it can start again, and pid 1 here reaps nobody."""
+    import ctypes
+
+    from shared.embedded import PR_SET_CHILD_SUBREAPER, adopt_orphans, reap_orphans
+
+    adopt_orphans()
+    try:
+        yield
+    finally:
+        reap_orphans(set())
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
