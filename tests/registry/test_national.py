@@ -34,6 +34,7 @@ from shared.events.envelope import Envelope
 from shared.events.relay import Destination, Extra, Relay, Routing
 from shared.events.settings import EventSettings, Subscriber
 from shared.events.signing import SIGNATURE_HEADER, verify
+from shared.http import DeliveryClient, UpstreamTimeout
 from tests import builders
 from tests.support.database import TestDatabase
 from tests.support.event_schemas import national_errors
@@ -470,3 +471,16 @@ def test_the_export_without_a_national_url_exits_2(
     monkeypatch.setenv("REGISTRY_NATIONAL_URL", "")
     assert national_export.main([]) == 2
     assert "REGISTRY_NATIONAL_URL is not set" in capsys.readouterr().err
+
+
+async def test_the_national_timeout_governs_its_deliveries_not_the_relay_s() -> None:
+    """A delivery gives up after the destination's own limit, well before the client's (30 s here)."""
+    fake = await FakeNational(TOKEN, SECRET).start()
+    client = DeliveryClient(timeout_s=30.0)
+    try:
+        fake.fail("timeout")
+        with pytest.raises(UpstreamTimeout, match=r"within 0\.3 s"):
+            await client.post(fake.url, b"{}", {"Content-Type": "application/json"}, timeout_s=0.3)
+    finally:
+        await client.aclose()
+        await fake.stop()
