@@ -75,7 +75,7 @@ def envelope(event_type: str, product_id: str, data: dict[str, Any]) -> Envelope
 def test_each_catalogue_change_renders_as_a_valid_national_body() -> None:
     product_id = str(uuid.uuid4())
     added = envelope(
-        ADDED, product_id, {"product_id": product_id, "record": record(product_id), "reason": "issued"}
+        ADDED, product_id, {"product_id": product_id, "record": record(product_id), "reason": None}
     )
     changed_record = record(product_id, ocop_star=5, is_national=True)
     changed = envelope(
@@ -88,7 +88,7 @@ def test_each_catalogue_change_renders_as_a_valid_national_body() -> None:
     assert bodies[0]["product"] == record(product_id)  # the public record, field for field
     assert bodies[1]["product"] == changed_record
     assert bodies[2]["product"] == {"id": product_id, "status": "removed", "reason": "revoked"}
-    assert [body["reason"] for body in bodies] == ["issued", None, "revoked"]
+    assert [body["reason"] for body in bodies] == [None, None, "revoked"]
     assert bodies[0]["occurred_at"] == added.occurred_at.isoformat()
     for body in bodies:
         assert national_errors(body) == [], body
@@ -294,7 +294,7 @@ async def test_a_catalogue_change_reaches_the_national_system_signed_with_the_be
     product = await builders.certified_product(registry_client, producer)
     public = await public_record(registry_client, product["id"])
     relays(settings(national.url))
-    added = await emit(ADDED, product["id"], public, "certificate_issued")
+    added = await emit(ADDED, product["id"], public, None)
     await national.wait_for(lambda: str(added) in national.accepted)
     [post] = national.posts  # refused unless the token, the signature and the schema were right
     assert post.status == 200
@@ -303,15 +303,15 @@ async def test_a_catalogue_change_reaches_the_national_system_signed_with_the_be
     assert post.headers["X-OCOP-Event-Type"] == ADDED
     body = national.accepted[str(added)]
     assert verify(post.headers[SIGNATURE_HEADER], post.raw, [SECRET])
-    assert (body["change"], body["reason"], body["product"]) == ("added", "certificate_issued", public)
+    assert (body["change"], body["reason"], body["product"]) == ("added", None, public)
 
     # Its later changes follow, in order; the national system's view ends with the tombstone.
     changed = await emit(CHANGED, product["id"], public | {"name": "Chè Tân Cương đặc biệt"}, None)
-    removed = await emit(REMOVED, product["id"], None, "certificate_revoked")
+    removed = await emit(REMOVED, product["id"], None, "revoked")
     await national.wait_for(lambda: str(removed) in national.accepted)
     assert list(national.accepted) == [str(added), str(changed), str(removed)]
     assert national.products() == {product["id"]: {"id": product["id"], "status": "removed",
-                                                   "reason": "certificate_revoked"}}  # fmt: skip
+                                                   "reason": "revoked"}}  # fmt: skip
     await recorded_delivered(db, [added, changed, removed])
 
 
@@ -340,9 +340,9 @@ async def test_while_the_national_system_is_down_deliveries_wait_and_arrive_once
     national.fail(500)
     relays(settings(national.url, national_timeout_s=0.5))
     events = [
-        await emit(ADDED, first, record(first), "certificate_issued"),
-        await emit(ADDED, second, record(second), "certificate_issued"),
-        await emit(REMOVED, first, None, "certificate_expired"),
+        await emit(ADDED, first, record(first), None),
+        await emit(ADDED, second, record(second), None),
+        await emit(REMOVED, first, None, "expired"),
     ]
     await national.wait_for(lambda: len(national.posts) >= 4)  # each head retried at least once
     assert national.accepted == {}
