@@ -648,34 +648,39 @@ class DeliveryClient:
             )
         return self._session
 
-    def _upstream(self, url: URL) -> NativeUpstream:
+    def _upstream(self, url: URL, limit: float) -> NativeUpstream:
+        # Pooled per origin and limit: a destination with a limit of its own gets its own connections.
         origin = f"http://{url.raw_authority}"
-        upstream = self._native.get(origin)
+        key = f"{origin} {limit:g}"
+        upstream = self._native.get(key)
         if upstream is None:
-            limit = self.timeout_s
             timeouts = Timeouts(connect=min(limit, 2.0), read=limit, write=limit, pool=limit)
-            upstream = self._native[origin] = NativeUpstream(origin, timeouts, self.max_connections)
+            upstream = self._native[key] = NativeUpstream(origin, timeouts, self.max_connections)
         return upstream
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Delivered:
-        """POST ``body``; UpstreamTimeout / UpstreamConnectError when no answer comes back."""
+    async def post(
+        self, url: str, body: bytes, headers: dict[str, str], *, timeout_s: float | None = None
+    ) -> Delivered:
+        """POST ``body`` within ``timeout_s`` (else the client's limit); UpstreamTimeout / UpstreamConnectError
+        when no answer comes back."""
         target = URL(url)
+        limit = timeout_s or self.timeout_s
         try:
-            async with asyncio.timeout(self.timeout_s):
+            async with asyncio.timeout(limit):
                 if target.scheme == "http" and target.host:
-                    return await self._post_native(target, body, headers)
-                return await self._post_aiohttp(url, body, headers)
+                    return await self._post_native(target, body, headers, limit)
+                return await self._post_aiohttp(url, body, headers, limit)
         except TimeoutError as exc:
-            raise UpstreamTimeout(f"POST {url}: no answer within {self.timeout_s:g} s") from exc
+            raise UpstreamTimeout(f"POST {url}: no answer within {limit:g} s") from exc
         except UpstreamError as exc:
             raise type(exc)(f"POST {url}: {exc}") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise UpstreamConnectError(f"POST {url}: {exc}") from exc
 
-    async def _post_native(self, url: URL, body: bytes, headers: dict[str, str]) -> Delivered:
+    async def _post_native(self, url: URL, body: bytes, headers: dict[str, str], limit: float) -> Delivered:
         raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
         raw.append((b"content-length", str(len(body)).encode()))
-        response = await self._upstream(url).send("POST", url.raw_path_qs, raw, body)
+        response = await self._upstream(url, limit).send("POST", url.raw_path_qs, raw, body)
         try:
             # Read to the end (so the connection is reused: within timeout_s), keeping only its start.
             kept = b""
@@ -686,8 +691,11 @@ class DeliveryClient:
             await response.aclose()
         return Delivered(response.status, kept[:_ANSWER_KEPT].decode("utf-8", "replace"))
 
-    async def _post_aiohttp(self, url: str, body: bytes, headers: dict[str, str]) -> Delivered:
-        async with self._client().post(url, data=body, headers=headers, allow_redirects=False) as response:
+    async def _post_aiohttp(self, url: str, body: bytes, headers: dict[str, str], limit: float) -> Delivered:
+        timeout = aiohttp.ClientTimeout(total=limit, connect=min(limit, 2.0))
+        async with self._client().post(
+            url, data=body, headers=headers, allow_redirects=False, timeout=timeout
+        ) as response:
             text = (await response.content.read(_ANSWER_KEPT)).decode("utf-8", "replace")
             return Delivered(response.status, text)
 
@@ -710,8 +718,15 @@ class AsgiDeliveryClient(DeliveryClient):
             base_url="http://in-process", timeout=timeout_s,
         )  # fmt: skip
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Delivered:
-        """POST ``body`` to the path of ``url`` in the app."""
+    async def post(
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        *,
+        timeout_s: float | None = None,  # noqa: ARG002
+    ) -> Delivered:
+        """POST ``body`` to the path of ``url`` in the app (in-process: no limit of its own)."""
         response = await self._asgi.post(URL(url).path, content=body, headers=headers)
         return Delivered(response.status_code, response.text[:512])
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from urllib.parse import urlsplit
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import BaseServiceSettings
@@ -37,6 +38,30 @@ class RegistrySettings(BaseServiceSettings):
             raise ValueError("webhook_allow_private_targets is for development and tests, not production")
         if len(self.webhook_secret_key.get_secret_value()) < 32:
             raise ValueError("webhook_secret_key must be set (32 characters or more) in production")
+        return self
+
+    # The national OCOP system (docs/EVENTS.md, "The national sync"): empty URL, no national sync.
+    national_url: str = ""
+    national_token: SecretStr = SecretStr("")
+    national_secret: SecretStr = SecretStr("")
+    national_timeout_s: float = Field(default=10.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _check_national(self) -> RegistrySettings:
+        """A national URL must be absolute, https outside development and test, with a token and a secret."""
+        if not self.national_url:
+            return self
+        url = urlsplit(self.national_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"national_url must be an absolute http(s) URL, not {self.national_url!r}")
+        if url.scheme != "https" and self.environment == "production":
+            raise ValueError(
+                "national_url must be https:// in production (the token and records travel in it)"
+            )
+        for name in ("national_token", "national_secret"):
+            secret: SecretStr = getattr(self, name)
+            if not secret.get_secret_value():
+                raise ValueError(f"{name} is required when national_url is set")
         return self
 
 

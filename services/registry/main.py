@@ -20,6 +20,7 @@ from services.registry.imports import runner as import_runner
 from services.registry.imports import service as imports_service
 from services.registry.imports.router import router as imports_router
 from services.registry.inbox import INBOX
+from services.registry.national.destination import national_extra
 from services.registry.outbox import OUTBOX
 from services.registry.products import service as product_service
 from services.registry.products.router import router as products_router
@@ -28,6 +29,7 @@ from services.registry.webhooks.delivery import webhook_routing
 from services.registry.webhooks.router import router as webhooks_router
 from shared.app import create_service_app, database_lifespan
 from shared.body_limits import KIB, MIB
+from shared.events.relay import Routing
 from shared.events.wiring import event_routers, service_relay
 
 # Uploads may be larger than JSON bodies: their own caps plus room for the multipart envelope.
@@ -41,6 +43,8 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     """Build the registry app (from the environment's settings unless given)."""
     settings = settings or get_settings()
     database = database_lifespan("registry", settings)
+    # Beyond the configured subscribers, the relay delivers to partner webhooks and (when its URL is set)
+    # the national system: each part adds its destinations as one Extra.
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,7 +58,12 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
                 )
             )
             try:
-                async with service_relay(settings, OUTBOX, webhook_routing(settings, app.state.db)) as relay:
+                routing = Routing.compose(
+                    settings.events.subscribers,
+                    webhook_routing(settings, app.state.db),
+                    national_extra(settings),
+                )
+                async with service_relay(settings, OUTBOX, routing) as relay:
                     app.state.relay = relay
                     yield
             finally:

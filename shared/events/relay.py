@@ -51,9 +51,47 @@ class Destination:
     # Checked before every delivery (partner URLs): a reason to refuse it, or None.
     refuse: Callable[[], Awaitable[str | None]] | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    # A limit of its own for each delivery (a slow outside system); None: the relay's EVENTS__TIMEOUT_S.
+    timeout_s: float | None = None
 
 
 Destinations = Callable[[str], Awaitable[Destination | None]]
+
+
+@dataclass(frozen=True)
+class Extra:
+    """Destinations one part of a service adds beyond configuration (partner webhooks, the national system).
+
+    ``routes`` names its destinations per event type, ``destinations`` resolves its names (None: not its).
+    """
+
+    routes: RouteFor
+    destinations: Destinations
+
+
+def merged_routes(*routes: RouteFor) -> RouteFor:
+    """One ``extra_routes`` of several: each type goes to the destinations any of them names."""
+
+    async def route(connection: asyncpg.Connection, types: Sequence[str]) -> Mapping[str, Sequence[str]]:
+        names: dict[str, list[str]] = {}
+        for routes_of in routes:
+            for event_type, destinations in (await routes_of(connection, types)).items():
+                names.setdefault(event_type, []).extend(destinations)
+        return names
+
+    return route
+
+
+def merged_destinations(*resolvers: Destinations) -> Destinations:
+    """One ``extra_destinations`` of several: the first that knows a name resolves it."""
+
+    async def resolve(name: str) -> Destination | None:
+        for resolver in resolvers:
+            if (destination := await resolver(name)) is not None:
+                return destination
+        return None
+
+    return resolve
 
 
 @dataclass(frozen=True)
@@ -67,6 +105,18 @@ class Routing:
     subscribers: tuple[Subscriber, ...] = ()
     extra_routes: RouteFor | None = None
     extra_destinations: Destinations | None = None
+
+    @classmethod
+    def compose(cls, subscribers: Sequence[Subscriber], *extras: Extra | None) -> Routing:
+        """The configured subscribers plus each part's extras (None: a part that is not configured)."""
+        present = [extra for extra in extras if extra is not None]
+        if not present:
+            return cls(tuple(subscribers))
+        return cls(
+            tuple(subscribers),
+            merged_routes(*(extra.routes for extra in present)),
+            merged_destinations(*(extra.destinations for extra in present)),
+        )
 
     async def destinations_for(
         self, connection: asyncpg.Connection, types: Sequence[str]
@@ -87,6 +137,19 @@ class Routing:
             if subscriber.name == name:
                 return Destination(name, subscriber.url, subscriber.secret.get_secret_value())
         return await self.extra_destinations(name) if self.extra_destinations is not None else None
+
+
+def delivery_request(destination: Destination, envelope: Envelope) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of one delivery of ``envelope`` to ``destination``, signed now."""
+    body = destination.render(envelope)
+    headers = {
+        "Content-Type": "application/json",
+        "Idempotency-Key": str(envelope.id),
+        "X-OCOP-Event-Type": envelope.type,
+        SIGNATURE_HEADER: sign(destination.secret, body),
+        **destination.headers,
+    }
+    return body, headers
 
 
 def retry_delay(attempts: int, settings: EventSettings) -> float:
@@ -188,16 +251,9 @@ class Relay:
             return None, f"no destination named {item.destination!r} is configured"
         if destination.refuse is not None and (reason := await destination.refuse()) is not None:
             return None, reason
-        body = destination.render(item.envelope)
-        headers = {
-            "Content-Type": "application/json",
-            "Idempotency-Key": str(item.event_id),
-            "X-OCOP-Event-Type": item.envelope.type,
-            SIGNATURE_HEADER: sign(destination.secret, body),
-            **destination.headers,
-        }
+        body, headers = delivery_request(destination, item.envelope)
         try:
-            answer = await self.client.post(destination.url, body, headers)
+            answer = await self.client.post(destination.url, body, headers, timeout_s=destination.timeout_s)
         except UpstreamError as exc:
             return None, str(exc)
         if 200 <= answer.status < 300:

@@ -9,6 +9,7 @@ import pytest
 
 from services.registry.entities.events import ENTITY_UPDATED
 from services.registry.inbox import HANDLERS as REGISTRY_HANDLERS
+from services.registry.national.render import CHANGES as NATIONAL_TYPES
 from services.registry.products.events import PRODUCT_UPDATED
 from services.scoring.certificates.events import EVENT_OF_STATUS
 from services.scoring.inbox import HANDLERS as SCORING_HANDLERS
@@ -21,7 +22,8 @@ from tests.support.event_schemas import CATALOGUE, check_envelope, schemas
 def test_every_emitted_and_consumed_type_is_documented() -> None:
     documented = set(schemas())
     emitted = set(EVENT_OF_STATUS.values()) | {PRODUCT_UPDATED, ENTITY_UPDATED}
-    consumed = set(REGISTRY_HANDLERS) | set(SCORING_HANDLERS)
+    # The national system consumes the catalogue events (services/registry/national): documented too.
+    consumed = set(REGISTRY_HANDLERS) | set(SCORING_HANDLERS) | set(NATIONAL_TYPES)
     assert emitted | consumed <= documented
     text = CATALOGUE.read_text(encoding="utf-8")
     for event_type in documented:

@@ -16,7 +16,7 @@ from services.registry.config import RegistrySettings
 from services.registry.main import create_app
 from services.registry.webhooks.delivery import webhook_routing
 from shared.db import asyncpg_dsn
-from shared.events.relay import Relay
+from shared.events.relay import Relay, Routing
 from shared.topology import REPO_ROOT
 from tests import builders
 from tests.conftest import asgi_client, auth, in_process_events, test_jwks
@@ -52,7 +52,7 @@ async def registry(
     async for client in asgi_client(app):
         relay = Relay(
             dsn=asyncpg_dsn(database.urls["registry"]), schema="registry", settings=events,
-            routing=webhook_routing(settings, app.state.db),
+            routing=Routing.compose(settings.events.subscribers, webhook_routing(settings, app.state.db)),
         )  # fmt: skip
         try:
             yield client, relay
@@ -153,7 +153,9 @@ async def test_a_target_refused_at_delivery_is_a_failed_attempt(database: TestDa
         )  # fmt: skip
         strict = Relay(
             dsn=permissive.dsn, schema="registry", settings=permissive.settings,
-            routing=webhook_routing(strict_settings, client._transport.app.state.db),  # type: ignore[attr-defined]
+            routing=Routing.compose(
+                (), webhook_routing(strict_settings, client._transport.app.state.db)  # type: ignore[attr-defined]
+            ),
         )  # fmt: skip
         try:
             await strict.run_pass()

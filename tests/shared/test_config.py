@@ -22,9 +22,11 @@ def test_placeholder_allowed_on_a_developer_machine() -> None:
 
 def test_real_secret_accepted_in_production_and_hidden_in_repr() -> None:
     settings = RegistrySettings(
-        environment="production", database_url=SecretStr("postgresql://u:Xk29vQ7@db/ocop")
-    )
+        environment="production", database_url=SecretStr("postgresql://u:Xk29vQ7@db/ocop"),
+        webhook_secret_key=SecretStr("k" * 16 + "Webhook-Seal-9f2c"),
+    )  # fmt: skip
     assert "Xk29vQ7" not in repr(settings)
+    assert "Webhook-Seal" not in repr(settings)
 
 
 def test_prefix_is_per_service(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,6 +14,7 @@ from shared.topology import REPO_ROOT
 
 CATALOGUE = REPO_ROOT / "docs" / "EVENTS.md"
 SCHEMA_BLOCK = re.compile(r"```json event-schema\n(.*?)\n```", re.DOTALL)
+NATIONAL_BLOCK = re.compile(r"```json national-schema\n(.*?)\n```", re.DOTALL)
 
 
 @cache
@@ -42,3 +43,18 @@ def check_envelope(envelope: Envelope) -> None:
         raise AssertionError(f"{envelope.type} breaks its schema in docs/EVENTS.md: {where}")
     if not re.fullmatch(schema["x-subject"], envelope.subject):
         raise AssertionError(f"{envelope.type}: subject {envelope.subject!r} is not {schema['x-subject']}")
+
+
+@cache
+def national_schema() -> dict[str, Any]:
+    """The JSON Schema of a delivery to the national system (docs/EVENTS.md, "The national sync")."""
+    [block] = NATIONAL_BLOCK.findall(CATALOGUE.read_text(encoding="utf-8"))
+    schema: dict[str, Any] = orjson.loads(block)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return schema
+
+
+def national_errors(body: Any) -> list[str]:
+    """What breaks the national schema in ``body`` (empty: a valid delivery)."""
+    validator = jsonschema.Draft202012Validator(national_schema(), format_checker=jsonschema.FormatChecker())
+    return [f"{'.'.join(map(str, e.path)) or 'body'}: {e.message}" for e in validator.iter_errors(body)]

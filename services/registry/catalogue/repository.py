@@ -328,6 +328,22 @@ def _record_statement() -> AsyncpgStatement:
     )
 
 
+@lru_cache(maxsize=2)
+def export_statement(first: bool) -> AsyncpgStatement:
+    """A page of the whole catalogue in id order (after ``after_id`` unless ``first``): id and record.
+
+    The page is chosen from the product table alone (the catalogue's index in id order), then joined
+    to its producers and rendered, as a search is.
+    """
+    page = select(*(product.c[name] for name in PRODUCT_COLUMNS)).where(
+        in_catalogue(bindparam("today", type_=Date))
+    )
+    if not first:
+        page = page.where(product.c.id > bindparam("after_id", type_=UUID(as_uuid=True)))
+    rows = page.order_by(product.c.id).limit(bindparam("limit", type_=Integer)).subquery("page")
+    return AsyncpgStatement.compile(_public_records(rows).add_columns(rows.c.id).order_by(rows.c.id))
+
+
 class CatalogueRepository:
     """Reads the public catalogue on the read pool, each read a single statement outside any transaction."""
 
@@ -358,6 +374,14 @@ class CatalogueRepository:
             return await _fetch(connection, statement, parameters, fresh=planned_per_execution(query))
 
         return await self.pool.run(read)
+
+    async def export_page(self, *, after: uuid.UUID | None, limit: int, today: date) -> list[asyncpg.Record]:
+        """Up to ``limit`` catalogue records (``record``: JSON, ``id``) after product ``after``, in id order."""
+        statement = export_statement(after is None)
+        parameters: dict[str, Any] = {"today": today, "limit": limit}
+        if after is not None:
+            parameters["after_id"] = after
+        return await self.pool.run(lambda connection: _fetch(connection, statement, parameters, fresh=False))
 
 
 def planned_per_execution(query: CatalogueQuery) -> bool:

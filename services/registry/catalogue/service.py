@@ -7,7 +7,7 @@ service hands its bytes on, and puts a page's records together with the next cur
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -94,3 +94,21 @@ async def search(
     )
     next_cursor = encode_cursor(sort, *_cursor_key(rows[limit - 1], sort)) if len(rows) > limit else None
     return page_json([row["record"] for row in rows[:limit]], next_cursor)
+
+
+async def public_record_pages(
+    pool: ReadPool, *, page_size: int
+) -> AsyncIterator[list[tuple[uuid.UUID, str]]]:
+    """The whole catalogue as pages of (product id, public record JSON), in id order, one statement a page.
+
+    Memory is bounded by a page; a product that changes meanwhile is read as it is when its page is.
+    """
+    after: uuid.UUID | None = None
+    while True:
+        rows = await CatalogueRepository(pool).export_page(after=after, limit=page_size, today=clock.today())
+        if not rows:
+            return
+        yield [(row["id"], row["record"]) for row in rows]
+        if len(rows) < page_size:
+            return
+        after = rows[-1]["id"]

@@ -1,15 +1,15 @@
-"""How the registry's relay reaches partner webhooks: its Routing, with webhook routes and destinations."""
+"""How the registry's relay reaches partner webhooks: their routes and destinations, one Extra of its Routing."""
 
 from __future__ import annotations
 
 from services.registry.config import RegistrySettings
 from services.registry.webhooks import service
 from shared.db import Database
-from shared.events.relay import Destination, Routing
+from shared.events.relay import Destination, Extra
 
 
-def webhook_routing(settings: RegistrySettings, database: Database) -> Routing:
-    """The configured subscribers plus each webhook subscription whose patterns match an event's type."""
+def webhook_routing(settings: RegistrySettings, database: Database) -> Extra:
+    """Each webhook subscription whose patterns match an event's type, as a destination of the relay."""
     config = service.WebhookConfig.of(settings)
 
     async def destinations(name: str) -> Destination | None:
@@ -17,6 +17,4 @@ def webhook_routing(settings: RegistrySettings, database: Database) -> Routing:
         async with database.sessionmaker() as session:
             return await service.destination(session, name=name, config=config)
 
-    return Routing(
-        settings.events.subscribers, extra_routes=service.webhook_routes, extra_destinations=destinations
-    )
+    return Extra(service.webhook_routes, destinations)

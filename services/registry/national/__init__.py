@@ -1,0 +1,1 @@
+"""The national sync: catalogue changes delivered to the national OCOP system, and its initial load."""
