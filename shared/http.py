@@ -10,13 +10,16 @@ Two kinds of client live here behind small interfaces:
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import aiohttp
+import aiohttp.abc
 import httptools
 import httpx
 from yarl import URL
@@ -623,6 +626,35 @@ class Delivered:
     body: str
 
 
+# Whether the client may connect to an address (partner webhooks: public addresses only).
+AddressCheck = Callable[[str], bool]
+
+
+class _CheckedResolver(aiohttp.abc.AbstractResolver):
+    """The system's resolver, keeping only the addresses a check allows: the address the connection uses is
+    the one checked (a host re-pointed at a private address between a check and the connection is refused)."""
+
+    def __init__(self, allow: AddressCheck) -> None:
+        self.allow = allow
+        self._resolver = aiohttp.ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[Any]:
+        """The host's addresses the check allows; OSError when none is."""
+        allowed = [
+            info for info in await self._resolver.resolve(host, port, family) if self.allow(info["host"])
+        ]
+        if not allowed:
+            # With an errno, aiohttp's connection error keeps the reason (the delivery log shows it).
+            raise OSError(errno.EACCES, f"refused: {host} resolves to no address deliveries may go to")
+        return allowed
+
+    async def close(self) -> None:
+        """Close the underlying resolver."""
+        await self._resolver.close()
+
+
 class DeliveryClient:
     """Posts signed event bodies to any URL (subscribers, partner webhooks, the national system).
 
@@ -636,16 +668,29 @@ class DeliveryClient:
         self.timeout_s = timeout_s
         self.max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self._checked: dict[AddressCheck, aiohttp.ClientSession] = {}
         self._native: dict[str, NativeUpstream] = {}
 
-    def _client(self) -> aiohttp.ClientSession:
+    def _new_session(self, allow: AddressCheck | None = None) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=self.max_connections, keepalive_timeout=_IDLE_S,
+                resolver=_CheckedResolver(allow) if allow is not None else None,
+            ),
+            timeout=aiohttp.ClientTimeout(total=self.timeout_s, connect=min(self.timeout_s, 2.0)),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+        )  # fmt: skip
+
+    def _client(self, allow: AddressCheck | None = None) -> aiohttp.ClientSession:
+        if allow is not None:
+            # Connections are pooled per check: one made under no check is never reused under one.
+            session = self._checked.get(allow)
+            if session is None or session.closed:
+                session = self._checked[allow] = self._new_session(allow)
+            return session
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.max_connections, keepalive_timeout=_IDLE_S),
-                timeout=aiohttp.ClientTimeout(total=self.timeout_s, connect=min(self.timeout_s, 2.0)),
-                cookie_jar=aiohttp.DummyCookieJar(),
-                auto_decompress=False,
-            )
+            self._session = self._new_session()
         return self._session
 
     def _upstream(self, url: URL, limit: float) -> NativeUpstream:
@@ -659,17 +704,23 @@ class DeliveryClient:
         return upstream
 
     async def post(
-        self, url: str, body: bytes, headers: dict[str, str], *, timeout_s: float | None = None
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        *,
+        timeout_s: float | None = None,
+        allow_address: AddressCheck | None = None,
     ) -> Delivered:
         """POST ``body`` within ``timeout_s`` (else the client's limit); UpstreamTimeout / UpstreamConnectError
-        when no answer comes back."""
+        when no answer comes back. ``allow_address`` checks the very address the connection goes to."""
         target = URL(url)
         limit = timeout_s or self.timeout_s
         try:
             async with asyncio.timeout(limit):
-                if target.scheme == "http" and target.host:
+                if target.scheme == "http" and target.host and allow_address is None:
                     return await self._post_native(target, body, headers, limit)
-                return await self._post_aiohttp(url, body, headers, limit)
+                return await self._post_aiohttp(url, body, headers, limit, allow_address)
         except TimeoutError as exc:
             raise UpstreamTimeout(f"POST {url}: no answer within {limit:g} s") from exc
         except UpstreamError as exc:
@@ -691,9 +742,11 @@ class DeliveryClient:
             await response.aclose()
         return Delivered(response.status, kept[:_ANSWER_KEPT].decode("utf-8", "replace"))
 
-    async def _post_aiohttp(self, url: str, body: bytes, headers: dict[str, str], limit: float) -> Delivered:
+    async def _post_aiohttp(
+        self, url: str, body: bytes, headers: dict[str, str], limit: float, allow: AddressCheck | None
+    ) -> Delivered:
         timeout = aiohttp.ClientTimeout(total=limit, connect=min(limit, 2.0))
-        async with self._client().post(
+        async with self._client(allow).post(
             url, data=body, headers=headers, allow_redirects=False, timeout=timeout
         ) as response:
             text = (await response.content.read(_ANSWER_KEPT)).decode("utf-8", "replace")
@@ -704,8 +757,10 @@ class DeliveryClient:
         for upstream in self._native.values():
             await upstream.aclose()
         self._native.clear()
-        if self._session is not None:
-            await self._session.close()
+        for session in [self._session, *self._checked.values()]:
+            if session is not None:
+                await session.close()
+        self._checked.clear()
 
 
 class AsgiDeliveryClient(DeliveryClient):
@@ -725,6 +780,7 @@ class AsgiDeliveryClient(DeliveryClient):
         headers: dict[str, str],
         *,
         timeout_s: float | None = None,  # noqa: ARG002
+        allow_address: AddressCheck | None = None,  # noqa: ARG002
     ) -> Delivered:
         """POST ``body`` to the path of ``url`` in the app (in-process: no limit of its own)."""
         response = await self._asgi.post(URL(url).path, content=body, headers=headers)

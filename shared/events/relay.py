@@ -53,6 +53,8 @@ class Destination:
     headers: Mapping[str, str] = field(default_factory=dict)
     # A limit of its own for each delivery (a slow outside system); None: the relay's EVENTS__TIMEOUT_S.
     timeout_s: float | None = None
+    # The addresses the connection may go to, checked at connect time (partner URLs: public ones only).
+    allow_address: Callable[[str], bool] | None = None
 
 
 Destinations = Callable[[str], Awaitable[Destination | None]]
@@ -253,7 +255,10 @@ class Relay:
             return None, reason
         body, headers = delivery_request(destination, item.envelope)
         try:
-            answer = await self.client.post(destination.url, body, headers, timeout_s=destination.timeout_s)
+            answer = await self.client.post(
+                destination.url, body, headers, timeout_s=destination.timeout_s,
+                allow_address=destination.allow_address,
+            )  # fmt: skip
         except UpstreamError as exc:
             return None, str(exc)
         if 200 <= answer.status < 300:

@@ -19,7 +19,13 @@ from services.registry.webhooks.models import WebhookSubscription
 from services.registry.webhooks.repository import WebhookRepository, destination_name
 from services.registry.webhooks.schemas import WebhookCreate
 from services.registry.webhooks.sealing import SecretBox, new_secret
-from services.registry.webhooks.targets import TargetPolicy, TargetRefused, delivery_refusal, parse_target
+from services.registry.webhooks.targets import (
+    TargetPolicy,
+    TargetRefused,
+    delivery_refusal,
+    parse_target,
+    public_address,
+)  # fmt: skip
 from shared import clock
 from shared.errors import InvalidField
 from shared.events.relay import Destination
@@ -178,4 +184,7 @@ async def destination(session: AsyncSession, *, name: str, config: WebhookConfig
         return await delivery_refusal(url, policy)
 
     secret = config.box.open(subscription.secret_sealed, subscription_id=subscription.id)
-    return Destination(name, url, secret, refuse=refuse)
+    # The refusal above reads the URL and resolves it; the connection itself then goes only to an address
+    # that passes the same check, so a host re-pointed in between (DNS rebinding) is refused too.
+    allow = None if policy.allow_private else public_address
+    return Destination(name, url, secret, refuse=refuse, allow_address=allow)

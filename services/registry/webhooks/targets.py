@@ -215,3 +215,12 @@ async def delivery_refusal(url: str, policy: TargetPolicy, resolve: Resolver = s
         if (problem := address_problem(address)) is not None:
             return f"refused: {target.host} resolves to {address}, {problem}"
     return None
+
+
+def public_address(host: str) -> bool:
+    """Whether a resolved address (as the HTTP client is about to connect to it) is one deliveries may go to."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return address_problem(address) is None
