@@ -227,6 +227,17 @@ async def load_demo(database: TestDatabase) -> None:
 
 
 @pytest.fixture(scope="session")
+def relayed_template(pg_server: str, run: Run, base_template: TestDatabase) -> TestDatabase:
+    """The base template's rows in a database of their own, for tests that run relays of their own: the
+    real processes' relays (on the worker's clone of the base) would route and deliver their events."""
+
+    async def nothing(_: TestDatabase) -> None:
+        return None
+
+    return derived_template(pg_server, run, base_template, "relayed", nothing)
+
+
+@pytest.fixture(scope="session")
 def demo_template(pg_server: str, run: Run, base_template: TestDatabase) -> TestDatabase:
     """The base template with the demo data set loaded (``ocop seed --demo``: registry, then scoring)."""
     return derived_template(pg_server, run, base_template, "demo", load_demo)

@@ -35,7 +35,8 @@ from tests.events.conftest import DEADLINE_S, Emitter, Receiver
 from tests.support.database import TestDatabase
 from tests.support.processes import HOST, free_port
 
-pytestmark = pytest.mark.commits
+# Its own relays on a database no real process's relay works in (tests/conftest.py).
+pytestmark = pytest.mark.template("relayed")
 
 Start = Callable[..., Awaitable[Receiver]]
 

@@ -289,7 +289,7 @@ async def national_delivery(db: asyncpg.Connection, event_id: uuid.UUID) -> asyn
     return row
 
 
-@pytest.mark.commits
+@pytest.mark.template("relayed")  # relays of its own, apart from the real processes' relays
 async def test_a_catalogue_change_reaches_the_national_system_signed_with_the_bearer_token(
     registry_client: httpx.AsyncClient, producer: builders.Producer, national: FakeNational,
     relays: Callable[[RegistrySettings], Relay], emit: Emit, db: asyncpg.Connection,
@@ -320,7 +320,7 @@ async def test_a_catalogue_change_reaches_the_national_system_signed_with_the_be
     await recorded_delivered(db, [added, changed, removed])
 
 
-@pytest.mark.commits
+@pytest.mark.template("relayed")  # relays of its own, apart from the real processes' relays
 async def test_without_a_national_url_nothing_is_sent_to_it(
     national: FakeNational, relays: Callable[[RegistrySettings], Relay], emit: Emit, db: asyncpg.Connection
 ) -> None:
@@ -337,7 +337,7 @@ async def test_without_a_national_url_nothing_is_sent_to_it(
     assert national.posts == []
 
 
-@pytest.mark.commits
+@pytest.mark.template("relayed")  # relays of its own, apart from the real processes' relays
 async def test_while_the_national_system_is_down_deliveries_wait_and_arrive_once_it_is_back(
     national: FakeNational, relays: Callable[[RegistrySettings], Relay], emit: Emit, db: asyncpg.Connection
 ) -> None:
@@ -402,7 +402,7 @@ async def run_export(
     return process.returncode, summary
 
 
-@pytest.mark.commits
+@pytest.mark.template("relayed")  # relays of its own, apart from the real processes' relays
 async def test_the_export_posts_the_whole_catalogue_and_a_second_run_sends_the_same_ids(
     registry_client: httpx.AsyncClient,
     producer: builders.Producer,
@@ -441,7 +441,7 @@ async def test_the_export_posts_the_whole_catalogue_and_a_second_run_sends_the_s
     assert all(post.status == 200 for post in national.posts)
 
 
-@pytest.mark.commits
+@pytest.mark.template("relayed")  # relays of its own, apart from the real processes' relays
 async def test_the_export_fails_when_the_endpoint_refuses_and_a_dry_run_sends_nothing(
     registry_client: httpx.AsyncClient,
     producer: builders.Producer,

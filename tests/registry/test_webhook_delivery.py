@@ -23,7 +23,8 @@ from tests.conftest import asgi_client, auth, in_process_events, test_jwks
 from tests.support.database import TestDatabase
 from tests.support.partner import FakePartner, fake_partner
 
-pytestmark = pytest.mark.commits
+# Its own relays on a database no real process's relay works in (tests/conftest.py).
+pytestmark = pytest.mark.template("relayed")
 
 PARTNER = auth("partner", "shopee", sub="shopee-integration")
 

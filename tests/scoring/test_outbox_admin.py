@@ -95,7 +95,7 @@ async def test_pages_of_deliveries_lose_none(
     assert {uuid.UUID(event_id) for event_id, _ in seen} == made
 
 
-@pytest.mark.commits  # the command opens its own connection
+@pytest.mark.template("relayed")  # the command connects itself; no real process's relay delivers meanwhile
 async def test_the_ocop_events_command_replays_dead_letters(database: TestDatabase) -> None:
     from shared.db import Database
 
