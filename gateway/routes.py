@@ -12,7 +12,10 @@ ROUTES: dict[str, tuple[str, ...]] = {
         "/v1/criteria-versions", "/v1/product-sets", "/v1/score-sheets", "/v1/councils", "/v1/rounds",
         "/v1/applications", "/v1/results", "/v1/certificates", "/v1/audit", "/v1/outbox/scoring",
     ),
-    "stamps": ("/v1/stamp-batches", "/v1/stamps", "/v1/scans", "/v1/anomalies", "/epcis", "/01", "/v"),
+    "stamps": (
+        "/v1/stamp-batches", "/v1/stamps", "/v1/scans", "/v1/anomalies", "/epcis", "/01", "/v",
+        "/v1/outbox/stamps",
+    ),
 }  # fmt: skip
 
 # Served by the gateway itself even where a prefix above would match.

@@ -56,13 +56,16 @@ EXTENSIONS_SCHEMA = "extensions"
 EXTENSIONS = ("pg_trgm", "unaccent")
 
 # The services whose schema holds an outbox (and an inbox): shared/events/tables.py.
-OUTBOXES = ("registry", "scoring")
+OUTBOXES = ("registry", "scoring", "stamps")
 
 # Who receives whose integration events (docs/EVENTS.md): source → subscriber → event-type patterns.
 # Adding a consumer is a line here (and its handlers); the producer's code does not change.
 SUBSCRIPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
-    "scoring": {"registry": ("scoring.certificate.*",)},
-    "registry": {"scoring": ("registry.product.*", "registry.entity.*")},
+    "scoring": {"registry": ("scoring.certificate.*",), "stamps": ("scoring.certificate.*",)},
+    "registry": {
+        "scoring": ("registry.product.*", "registry.entity.*"),
+        "stamps": ("registry.product.*", "registry.entity.*"),
+    },
 }
 
 

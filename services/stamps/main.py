@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from services.stamps.config import StampsSettings, get_settings
+from services.stamps.inbox import INBOX
+from services.stamps.outbox import OUTBOX
 from shared.app import create_service_app, database_lifespan
+from shared.events.wiring import event_routers, service_relay
 
 
 def create_app(settings: StampsSettings | None = None) -> FastAPI:
     """Build the stamps app (from the environment's settings unless given)."""
     settings = settings or get_settings()
+    database = database_lifespan("stamps", settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with database(app), service_relay(settings, OUTBOX) as relay:
+            app.state.relay = relay
+            yield
+
     return create_service_app(
         name="stamps",
         title="OCOP Stamps",
         description="E-stamp batches and serials, GS1 Digital Link, verification, scan log and EPCIS 2.0.",
         settings=settings,
-        routers=[],
-        lifespan=database_lifespan("stamps", settings),
+        routers=[*event_routers("stamps", inbox=INBOX, outbox=OUTBOX, settings=settings)],
+        lifespan=lifespan,
     )
 
 

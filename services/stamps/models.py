@@ -5,4 +5,5 @@ from __future__ import annotations
 
 def load_models() -> None:
     """Import each domain package's models module."""
-    import services.stamps.batches.models  # noqa: F401
+    import services.stamps.batches.models
+    import services.stamps.snapshot.models  # noqa: F401

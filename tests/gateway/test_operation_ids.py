@@ -66,6 +66,8 @@ EXPECTED = {
     ("get", "/v1/webhooks/{subscription_id}/deliveries"): "webhooks_deliveries",
     ("get", "/v1/outbox/scoring/deliveries"): "outbox_scoring_deliveries",
     ("post", "/v1/outbox/scoring/deliveries/replay"): "outbox_scoring_replay",
+    ("get", "/v1/outbox/stamps/deliveries"): "outbox_stamps_deliveries",
+    ("post", "/v1/outbox/stamps/deliveries/replay"): "outbox_stamps_replay",
     ("post", "/v1/products/{product_id}/change-requests"): "products_request_change",
     ("post", "/v1/entities/{entity_id}/change-requests"): "entities_request_change",
     ("get", "/v1/change-requests"): "change_requests_list",
