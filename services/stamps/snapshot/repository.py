@@ -1,0 +1,78 @@
+"""All SQL touching the stamps service's snapshot of products, producers and certificates."""
+
+from __future__ import annotations
+
+import typing
+import uuid
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Row, Table, and_, case, select, true
+from sqlalchemy.dialects.postgresql import insert
+
+from services.stamps.snapshot.models import CertificateSnapshot, EntitySnapshot, ProductSnapshot
+from shared.repository import Repository
+
+PRODUCTS = typing.cast(Table, ProductSnapshot.__table__)
+ENTITIES = typing.cast(Table, EntitySnapshot.__table__)
+CERTIFICATES = typing.cast(Table, CertificateSnapshot.__table__)
+
+IN_FORCE = ("active", "expiring")
+# What certification() reads of the current certificate (as ``c_<name>``).
+CURRENT_COLUMNS = tuple(
+    CERTIFICATES.c[name]
+    for name in ("id", "number", "star", "level", "status", "issued_on", "expires_on", "issuing_authority",
+                 "revocation_ground")
+)  # fmt: skip
+
+
+class SnapshotRepository(Repository[ProductSnapshot]):
+    """Upserts and reads of the snapshot, within the caller's transaction."""
+
+    model = ProductSnapshot
+
+    async def keep_newer(self, table: Table, values: Mapping[str, Any]) -> bool:
+        """Insert the record, or replace the stored one if ``values`` has a larger version; whether it was kept."""
+        statement = insert(table).values(dict(values))
+        changed = {name: statement.excluded[name] for name in values if name != "id"}
+        upsert = statement.on_conflict_do_update(
+            index_elements=[table.c.id],
+            set_={**changed, "received_at": statement.excluded.received_at},
+            where=table.c.version < statement.excluded.version,
+        ).returning(table.c.id)
+        return (await self.session.execute(upsert)).first() is not None
+
+    async def certification(self, product_id: uuid.UUID, today: date) -> Row[Any] | None:
+        """The product, its producer's newest name and its current certificate (``c_*``), in one statement.
+
+        The current certificate is one in force today if any (the latest issued), else the latest issued
+        that was not superseded, else the latest issued.
+        """
+        c = CERTIFICATES
+        in_force = and_(c.c.status.in_(IN_FORCE), c.c.expires_on >= today)
+        labelled = [column.label(f"c_{column.name}") for column in CURRENT_COLUMNS]
+        current = (
+            select(*labelled)
+            .where(c.c.product_id == PRODUCTS.c.id)
+            .order_by(
+                case((in_force, 0), else_=1),
+                case((c.c.status == "superseded", 1), else_=0),
+                c.c.issued_on.desc(),
+                c.c.version.desc(),
+            )
+            .limit(1)
+            .lateral("current")
+        )
+        # Products and entities take versions from one sequence: the larger one holds the newer name.
+        entity_name = case(
+            (ENTITIES.c.version > PRODUCTS.c.version, ENTITIES.c.legal_name),
+            else_=PRODUCTS.c.entity_legal_name,
+        )
+        query = (
+            select(PRODUCTS, entity_name.label("entity_name"), current)
+            .outerjoin(ENTITIES, ENTITIES.c.id == PRODUCTS.c.entity_id)
+            .outerjoin(current, true())
+            .where(PRODUCTS.c.id == product_id)
+        )
+        return (await self.session.execute(query)).first()
