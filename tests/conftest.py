@@ -246,7 +246,9 @@ def demo_template(pg_server: str, run: Run, base_template: TestDatabase) -> Test
 @pytest.fixture(scope="session")
 async def worker_databases(pg_server: str, run: Run) -> AsyncIterator[WorkerDatabases]:
     """This worker's clones of the run's templates, and the registry apps serving them."""
-    databases = WorkerDatabases(Cloner(pg_server, f"{PREFIX}{run.id}_{worker()}"), registry_app, scoring_app)
+    databases = WorkerDatabases(
+        Cloner(pg_server, f"{PREFIX}{run.id}_{worker()}"), registry_app, scoring_app, stamps_app
+    )
     try:
         yield databases
     finally:
@@ -411,6 +413,38 @@ async def scoring_client(
     started = app.state.db
     if scope.scoring is not None:
         app.state.db = Database(scope.scoring.engine, scope.scoring.sessionmaker, started.reads)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as c:
+            yield c
+    finally:
+        app.state.db = started
+
+
+# The stamps service in-process
+
+
+def stamps_app(database: TestDatabase) -> FastAPI:
+    """The stamps app on ``database``."""
+    from services.stamps.config import StampsSettings
+    from services.stamps.main import create_app
+
+    return create_app(
+        StampsSettings(
+            database_url=database.urls["stamps"], environment="test", jwt_public_keys=test_jwks(),
+            events=in_process_events("stamps"),
+        )
+    )  # fmt: skip
+
+
+@pytest.fixture
+async def stamps_client(scope: Scope, worker_databases: WorkerDatabases) -> AsyncIterator[httpx.AsyncClient]:
+    """The stamps service in-process, seeing (and writing) only this test's rows."""
+    app = await worker_databases.stamps_app(scope.database)
+    started = app.state.db
+    if scope.stamps is not None:
+        app.state.db = Database(scope.stamps.engine, scope.stamps.sessionmaker, started.reads)
     try:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver"

@@ -42,6 +42,7 @@ class Scope:
     scoring: Database | None = (
         None  # rolled back: the scoring service's, bound to its own rolled-back transaction
     )
+    stamps: Database | None = None  # rolled back: the stamps service's, likewise
 
 
 @dataclass
@@ -59,7 +60,8 @@ class WorkerDatabases:
     cloner: Cloner
     make_app: Callable[[TestDatabase], FastAPI]
     make_scoring_app: Callable[[TestDatabase, FastAPI], FastAPI]
-    _rolled_back: tuple[TestDatabase, AsyncEngine, AsyncEngine] | None = None
+    make_stamps_app: Callable[[TestDatabase], FastAPI]
+    _rolled_back: tuple[TestDatabase, AsyncEngine, AsyncEngine, AsyncEngine] | None = None
     _kept: dict[str, Kept] = field(default_factory=dict)
     _apps: dict[str, FastAPI] = field(default_factory=dict)
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
@@ -73,7 +75,9 @@ class WorkerDatabases:
             self._stack.push_async_callback(engine.dispose)
             scoring = make_engine(database.urls["scoring"], application_name="test", pool_size=2)
             self._stack.push_async_callback(scoring.dispose)
-            self._rolled_back = database, engine, scoring
+            stamps = make_engine(database.urls["stamps"], application_name="test", pool_size=2)
+            self._stack.push_async_callback(stamps.dispose)
+            self._rolled_back = database, engine, scoring, stamps
         return self._rolled_back[0]
 
     async def kept_database(self, template: TestDatabase) -> Kept:
@@ -99,6 +103,15 @@ class WorkerDatabases:
         key = f"scoring:{database.name}"
         if key not in self._apps:
             app = self.make_scoring_app(database, await self.app(database))
+            await self._stack.enter_async_context(app.router.lifespan_context(app))
+            self._apps[key] = app
+        return self._apps[key]
+
+    async def stamps_app(self, database: TestDatabase) -> FastAPI:
+        """The stamps app serving a long-lived clone, started once."""
+        key = f"stamps:{database.name}"
+        if key not in self._apps:
+            app = self.make_stamps_app(database)
             await self._stack.enter_async_context(app.router.lifespan_context(app))
             self._apps[key] = app
         return self._apps[key]
@@ -135,10 +148,15 @@ class WorkerDatabases:
     async def _rolled_back_scope(self, template: TestDatabase) -> AsyncIterator[Scope]:
         database = await self.rolled_back_database(template)
         assert self._rolled_back is not None
-        _, engine, scoring_engine = self._rolled_back
-        async with engine.connect() as connection, scoring_engine.connect() as scoring_connection:
+        _, engine, scoring_engine, stamps_engine = self._rolled_back
+        async with (
+            engine.connect() as connection,
+            scoring_engine.connect() as scoring_connection,
+            stamps_engine.connect() as stamps_connection,
+        ):
             transaction = await connection.begin()
             scoring_transaction = await scoring_connection.begin()
+            stamps_transaction = await stamps_connection.begin()
             # The driver sends BEGIN with the first statement: send it now, before the test's raw SQL.
             await connection.execute(text("SELECT 1"))
             raw = await connection.get_raw_connection()
@@ -148,12 +166,16 @@ class WorkerDatabases:
             scoring_sessions = async_sessionmaker(
                 bind=scoring_connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
             )
+            stamps_sessions = async_sessionmaker(
+                bind=stamps_connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+            )
             try:
                 yield Scope(
                     "rolled back", raw.driver_connection, database, Database(engine, sessions),  # type: ignore[arg-type]
-                    Database(scoring_engine, scoring_sessions),
+                    Database(scoring_engine, scoring_sessions), Database(stamps_engine, stamps_sessions),
                 )  # fmt: skip
             finally:
+                await stamps_transaction.rollback()
                 await scoring_transaction.rollback()
                 await transaction.rollback()
 

@@ -42,10 +42,10 @@ def _read(schema: type[D], envelope: Envelope, kind: str, id_field: str) -> D:
             ],
         ) from exc
     if envelope.subject != f"{kind}/{getattr(data, id_field)}":
-        raise SnapshotEventInvalid(
-            f"Event {envelope.id} is about {envelope.subject} but carries {kind} {getattr(data, id_field)}",
-            field=f"data.{id_field}",
+        message = (
+            f"Event {envelope.id} is about {envelope.subject} but carries {kind} {getattr(data, id_field)}"
         )
+        raise SnapshotEventInvalid(message, errors=[{"field": f"data.{id_field}", "message": message}])
     return data
 
 
