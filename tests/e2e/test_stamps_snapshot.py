@@ -1,0 +1,85 @@
+"""Stamps' snapshot end to end: the four real processes, every call through the gateway's port.
+
+A product is registered and certified, then its certificate revoked; the registry's and scoring's
+relays deliver ``registry.product.updated`` and ``scoring.certificate.*`` to stamps over real HTTP,
+signed, and stamps' own snapshot (read as the stamps service reads it) follows. Every wait polls
+against a deadline.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.stamps.snapshot.schemas import Certification
+from services.stamps.snapshot.service import certification_of
+from shared import clock
+from shared.db import make_engine
+from tests import builders
+from tests.builders import ADMIN, PROVINCE_AUTHORITY
+from tests.e2e.test_scoring_workflow import eventually, issue, ok
+from tests.support.database import TestDatabase
+from tests.support.processes import RunningProcess
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+async def stamps_sessions(database: TestDatabase) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions as the stamps service's role, on the database the processes use."""
+    engine = make_engine(database.urls["stamps"], application_name="test", pool_size=1)
+    try:
+        yield async_sessionmaker(bind=engine, expire_on_commit=False)
+    finally:
+        await engine.dispose()
+
+
+async def test_an_issued_then_revoked_certificate_reaches_stamps_snapshot(
+    suite: dict[str, RunningProcess],
+    db: asyncpg.Connection,
+    stamps_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async def verdict_is(product_id: uuid.UUID, wanted: str) -> Certification | None:
+        async with stamps_sessions() as session:
+            found = await certification_of(session, product_id, clock.today())
+        return found if found is not None and found.verdict == wanted else None
+
+    async with httpx.AsyncClient(base_url=suite["gateway"].url, timeout=30) as gateway:
+        owner = await builders.producer(gateway, db)
+        product = await builders.product(gateway, owner)
+        product_id = uuid.UUID(product["id"])
+        # The registration's event reached stamps: it knows the product, with no certificate yet.
+        known = await eventually(lambda: verdict_is(product_id, "none"), "stamps knows the product")
+        assert (known.name, known.entity_name) == (product["name"], owner.entity["legal_name"])
+
+        made = await builders.dossier(gateway, gateway, db, owner=owner, product_=product)
+        await builders.eligible(gateway, made)
+        staged = await builders.in_scoring(gateway, made)
+        assert (await builders.score_all(gateway, staged, (80, 80, 80)))["status"] == "recognised"
+        certificate: dict[str, Any] = await issue(gateway, made, owner.province_officer, PROVINCE_AUTHORITY)
+        certified = await eventually(
+            lambda: verdict_is(product_id, "certified"), "stamps sees the certificate"
+        )
+        assert certified.certificate is not None
+        assert (str(certified.certificate.id), certified.certificate.number) == (
+            certificate["id"], certificate["number"]
+        )  # fmt: skip
+
+        revoke = {"ground": "quality_violation", "reason": "Mẫu lưu không đạt chỉ tiêu vi sinh"}
+        await ok(gateway.post(f"/v1/certificates/{certificate['id']}/revoke", json=revoke, headers=ADMIN))
+        revoked = await eventually(lambda: verdict_is(product_id, "revoked"), "stamps sees the revocation")
+        assert revoked.certificate is not None
+        assert revoked.certificate.revocation_ground
+        deliveries = await ok(
+            gateway.get(
+                "/v1/outbox/scoring/deliveries",
+                params={"subject": f"product/{product_id}", "destination": "stamps"}, headers=ADMIN,
+            )
+        )  # fmt: skip
+        assert {item["status"] for item in deliveries["items"]} == {"delivered"}
