@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -26,6 +27,7 @@ from shared import dbadmin
 from shared.db import Database, asyncpg_dsn
 from shared.events.outbox import check_every_event
 from shared.events.settings import EventSettings, Subscriber
+from shared.http import AsgiDeliveryClient, Delivered
 from shared.security.jwt import TokenSigner
 from shared.security.keys import jwks
 from shared.security.principal import Principal, Role
@@ -209,21 +211,38 @@ async def load_demo(database: TestDatabase) -> None:
     from services.registry.commands.seed import seed
     from services.scoring.commands.seed import seed as seed_scoring
     from services.scoring.registry import RegistryClient
-    from shared.http import AsgiDeliveryClient
     from shared.security.service_tokens import ServiceIdentity
 
     await seed(database.urls["registry"], demo=True)
-    registry = registry_app(database)
-    async with registry.router.lifespan_context(registry):
+    registry, stamps = registry_app(database), stamps_app(database)
+    async with registry.router.lifespan_context(registry), stamps.router.lifespan_context(stamps):
         client = RegistryClient(
             "http://registry", ServiceIdentity(_signer(), name="scoring", audience=JWT_AUDIENCE),
             timeout_s=60.0, transport=httpx.ASGITransport(app=registry),
         )  # fmt: skip
         delivered = await seed_scoring(
             database.urls["scoring"], client, events=in_process_events("scoring"),
-            delivery=AsgiDeliveryClient(registry),
+            delivery=RoutedDelivery({"registry": registry, "stamps": stamps}),
         )  # fmt: skip
         assert delivered, "demo certificate events left undelivered"
+
+
+class RoutedDelivery(AsgiDeliveryClient):
+    """Delivers each event to the in-process app its destination's host names (``http://stamps/...``)."""
+
+    def __init__(self, apps: dict[str, FastAPI]) -> None:
+        super().__init__(next(iter(apps.values())))
+        self._apps = {name: AsgiDeliveryClient(app) for name, app in apps.items()}
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str], **options: Any) -> Delivered:
+        """POST to the app named by the URL's host."""
+        return await self._apps[urlsplit(url).hostname or ""].post(url, body, headers, **options)
+
+    async def aclose(self) -> None:
+        """Close every app's client."""
+        for client in self._apps.values():
+            await client.aclose()
+        await super().aclose()
 
 
 @pytest.fixture(scope="session")
