@@ -187,6 +187,7 @@ class Relay:
         self._task: asyncio.Task[None] | None = None
         self._pruned_at = 0.0
         self._limit = asyncio.Semaphore(settings.concurrency)
+        self._per_destination: dict[str, asyncio.Semaphore] = {}
 
     def wake(self) -> None:
         """Look for due deliveries now."""
@@ -237,8 +238,16 @@ class Relay:
             )
         return routed + len(claimed)
 
+    def _destination_limit(self, name: str) -> asyncio.Semaphore:
+        limit = self._per_destination.get(name)
+        if limit is None:
+            limit = self._per_destination[name] = asyncio.Semaphore(self.settings.destination_concurrency)
+        return limit
+
     async def _deliver(self, item: Claimed) -> Outcome:
-        async with self._limit:
+        # A subscriber gets at most destination_concurrency posts at once: more would only queue behind its
+        # database pool, outlast the timeout and come back as retries of work it is still doing.
+        async with self._destination_limit(item.destination), self._limit:
             status, error = await self._post(item)
         if error is not None:
             logger.warning("event %s to %s failed (attempt %d): %s", item.envelope.type, item.destination,

@@ -35,7 +35,8 @@ class EventSettings(BaseModel):
     relay: bool = True  # run the relay in this process
     # Deliveries per pass: 200 relayed 815 events/s to two subscribers, 500 relayed 1,331 (bench.events).
     batch_size: int = Field(default=500, ge=1, le=5000)
-    concurrency: int = Field(default=64, ge=1, le=1000)
+    concurrency: int = Field(default=64, ge=1, le=1000)  # posts in flight, all destinations together
+    destination_concurrency: int = Field(default=16, ge=1, le=1000)  # posts in flight to one destination
     max_attempts: int = Field(default=15, ge=1)
     first_retry_s: float = Field(default=1.0, gt=0)
     last_retry_s: float = Field(default=3600.0, gt=0)
