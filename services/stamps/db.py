@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import DeclarativeBase
 
 from shared.db import schema_metadata
+from shared.idempotency import idempotency_table
 
 SCHEMA = "stamps"
 
@@ -13,3 +14,7 @@ class Base(DeclarativeBase):
     """Base class of every ORM model of the stamps service."""
 
     metadata = schema_metadata(SCHEMA)
+
+
+# Remembered responses of retried POSTs (shared.idempotency), in this service's schema.
+idempotency_keys = idempotency_table(Base.metadata)

@@ -2,22 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
+from services.stamps.batches.router import router as batches_router
+from services.stamps.batches.runner import BatchJobs
 from services.stamps.config import StampsSettings, get_settings
 from shared.app import create_service_app, database_lifespan
+from shared.db import asyncpg_dsn
 
 
 def create_app(settings: StampsSettings | None = None) -> FastAPI:
     """Build the stamps app (from the environment's settings unless given)."""
     settings = settings or get_settings()
+    database = database_lifespan("stamps", settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with database(app):
+            jobs = None
+            if settings.batch_job_every_s > 0:
+                jobs = BatchJobs(
+                    lambda: app.state.db, asyncpg_dsn(settings.database_url.get_secret_value()),
+                    every_s=settings.batch_job_every_s,
+                )  # fmt: skip
+                jobs.start()
+            app.state.batch_jobs = jobs
+            try:
+                yield
+            finally:
+                if jobs is not None:
+                    await jobs.stop()
+
     return create_service_app(
         name="stamps",
         title="OCOP Stamps",
         description="E-stamp batches and serials, GS1 Digital Link, verification, scan log and EPCIS 2.0.",
         settings=settings,
-        routers=[],
-        lifespan=database_lifespan("stamps", settings),
+        routers=[batches_router],
+        lifespan=lifespan,
     )
 
 
