@@ -853,3 +853,35 @@ async def relay_outbox(session: AsyncSession, schema: str, to: httpx.AsyncClient
         answer = await to.post("/internal/events", content=body, headers=headers)
         assert answer.status_code == 200, answer.text
     return envelopes
+
+
+# Stamps: the snapshot of products and certificates the stamps service keeps, fed as the registry and
+# scoring feed it (their documented events, delivered signed to the stamps service's /internal/events)
+
+
+def product_snapshot(product_id: uuid.UUID, entity_id: uuid.UUID, **overrides: Any) -> dict[str, Any]:
+    """A ``registry.product.updated`` snapshot of a Quảng Ninh product with a GTIN."""
+    number = serial()
+    return {
+        "id": str(product_id), "version": number, "product_code": f"22-07090-{number:04d}-2026", "external_id": None,
+        "name": f"Chả mực Hạ Long {number}", "name_en": None, "entity_id": str(entity_id),
+        "entity_legal_name": "Hợp tác xã Thủy sản Hạ Long", "entity_tax_code": tax_code(), "product_set": 8,
+        "product_group": "food", "sector": "Thực phẩm chế biến", "classification": "148", "gtin": gtin(),
+        "status": "certified", "ocop_star": 4, "certificate_number": None, "certificate_status": None,
+        "certificate_level": None, "certificate_issued_on": None, "certificate_expires_on": None,
+        "certificate_authority": None, "images": [], "commune_code": "07090", "commune_name": "Phường Hạ Long",
+        "province_code": "22", "province_name": "Tỉnh Quảng Ninh", "updated_at": clock.now().isoformat(),
+        **overrides,
+    }  # fmt: skip
+
+
+def certificate_snapshot(product_id: uuid.UUID, entity_id: uuid.UUID, **overrides: Any) -> dict[str, Any]:
+    """A ``scoring.certificate.*`` event's data: a 4★ provincial certificate issued a month ago."""
+    issued = clock.today() - timedelta(days=30)
+    return {
+        "certificate_id": str(uuid.uuid4()), "version": 1, "product_id": str(product_id), "entity_id": str(entity_id),
+        "province_code": "22", "ocop_star": 4, "certificate_number": f"OCOP-22-2026-{serial():04d}",
+        "issuing_authority": PROVINCE_AUTHORITY, "decision_number": "12/QĐ-UBND", "criteria_version": "148+1489",
+        "issued_on": issued.isoformat(), "expires_on": clock.add_months(issued, 36).isoformat(), "level": "province",
+        "status": "active", "revocation_ground": None, "superseded_by": None, **overrides,
+    }  # fmt: skip

@@ -453,6 +453,7 @@ def stamps_app(database: TestDatabase) -> FastAPI:
         StampsSettings(
             database_url=database.urls["stamps"], environment="test", jwt_public_keys=test_jwks(),
             events=in_process_events("stamps"),
+            batch_job_every_s=0,  # tests run the generation job themselves
         )
     )  # fmt: skip
 

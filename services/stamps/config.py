@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import BaseServiceSettings
@@ -13,6 +14,11 @@ class StampsSettings(BaseServiceSettings):
     """The stamps service's settings."""
 
     model_config = SettingsConfigDict(env_prefix="STAMPS_", extra="ignore", frozen=True)
+
+    # The most stamps one batch may ask for.
+    max_batch: int = Field(default=1_000_000, ge=1)
+    # How often the generation job looks for approved batches (an approval also wakes it; 0: not here).
+    batch_job_every_s: float = 30.0
 
 
 @lru_cache

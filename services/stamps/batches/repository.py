@@ -6,12 +6,16 @@ import io
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
+from sqlalchemy import select
 
 from services.stamps.batches.models import StampBatch
 from services.stamps.db import SCHEMA
+from shared.pagination import KeysetPage
 from shared.repository import Repository
+from shared.security.scopes import Visibility, visible_condition
 
 STAMP_COLUMNS = ("serial", "batch_id", "state", "lot")
 
@@ -21,6 +25,32 @@ class BatchRepository(Repository[StampBatch]):
 
     model = StampBatch
 
+    async def list(
+        self, visible: Visibility, *, status: str | None, product_id: uuid.UUID | None,
+        after: tuple[Any, ...] | None, limit: int,
+    ) -> KeysetPage[StampBatch]:  # fmt: skip
+        """The batches ``visible`` admits, newest first."""
+        query = select(StampBatch).where(
+            visible_condition(visible, entity=StampBatch.entity_id, province=StampBatch.province_code)
+        )
+        if status is not None:
+            query = query.where(StampBatch.status == status)
+        if product_id is not None:
+            query = query.where(StampBatch.product_id == product_id)
+        return await self.paginate(
+            query, keys=(StampBatch.created_at, StampBatch.id), after=after, limit=limit, descending=True
+        )
+
+    async def due_for_generation(self, limit: int) -> Sequence[uuid.UUID]:
+        """Approved batches, and generations cut short (their process died), oldest first."""
+        query = (
+            select(StampBatch.id)
+            .where(StampBatch.status.in_(("approved", "generating")))
+            .order_by(StampBatch.decided_at)
+            .limit(limit)
+        )
+        return (await self.session.scalars(query)).all()
+
 
 @dataclass(frozen=True)
 class Generation:
@@ -29,6 +59,22 @@ class Generation:
     quantity: int
     generated: int
     lot: str | None
+
+
+async def lock_generation(connection: asyncpg.Connection, batch_id: uuid.UUID) -> bool:
+    """Take the batch's generation lock for this connection's session; False if another process holds it."""
+    return bool(
+        await connection.fetchval(
+            "SELECT pg_try_advisory_lock(hashtext('stamp-batch:' || $1::uuid::text))", batch_id
+        )
+    )
+
+
+async def unlock_generation(connection: asyncpg.Connection, batch_id: uuid.UUID) -> None:
+    """Release the batch's generation lock."""
+    await connection.execute(
+        "SELECT pg_advisory_unlock(hashtext('stamp-batch:' || $1::uuid::text))", batch_id
+    )
 
 
 async def start_generation(connection: asyncpg.Connection, batch_id: uuid.UUID) -> Generation | None:

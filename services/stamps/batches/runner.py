@@ -9,14 +9,18 @@ chance in 10¹⁴ per million against a billion stamps) fails its chunk's COPY, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import asyncpg
 
 from services.stamps.batches import repository
+from services.stamps.batches.repository import BatchRepository
 from shared import gs1
+from shared.db import Database
 
 logger = logging.getLogger("services.stamps.batches.runner")
 
@@ -32,7 +36,17 @@ def _draw(count: int) -> asyncio.Future[list[str]]:
 
 
 async def generate(connection: asyncpg.Connection, batch_id: uuid.UUID, *, chunk: int = CHUNK) -> int:
-    """Write the batch's missing stamps; how many were written now (0 if the batch is not to be generated)."""
+    """Write the batch's missing stamps; how many were written now (0 if the batch is not to be generated,
+    or another process is generating it)."""
+    if not await repository.lock_generation(connection, batch_id):
+        return 0
+    try:
+        return await _generate(connection, batch_id, chunk)
+    finally:
+        await repository.unlock_generation(connection, batch_id)
+
+
+async def _generate(connection: asyncpg.Connection, batch_id: uuid.UUID, chunk: int) -> int:
     generation = await repository.start_generation(connection, batch_id)
     if generation is None:
         return 0
@@ -66,3 +80,51 @@ async def _write(
                 raise
             logger.warning("batch %s: a serial of a chunk already existed; drawing the chunk again", batch_id)
             serials = await _draw(len(serials))
+
+
+class BatchJobs:
+    """The generation job in a service process: approved batches (and ones cut short), every ``every_s`` or when woken."""
+
+    def __init__(self, database: Callable[[], Database], dsn: str, *, every_s: float) -> None:
+        self.database = database
+        self.dsn = dsn
+        self.every_s = every_s
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """Look for approved batches now."""
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Generate every due batch (those another process is generating are skipped); stamps written."""
+        async with self.database().sessionmaker() as session:
+            due = await BatchRepository(session).due_for_generation(limit=20)
+        if not due:
+            return 0
+        connection = await asyncpg.connect(self.dsn)
+        try:
+            return sum([await generate(connection, batch_id) for batch_id in due])
+        finally:
+            await connection.close()
+
+    async def _loop(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.run_once()
+            except Exception:  # the loop must outlive a database restart or one batch's failure
+                logger.exception("stamp generation pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.every_s)
+
+    def start(self) -> None:
+        """Start the loop."""
+        self._task = asyncio.create_task(self._loop())
+
+    async def stop(self) -> None:
+        """Stop the loop (a generation cut short resumes at the next start, from its last chunk)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

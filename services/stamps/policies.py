@@ -1,0 +1,37 @@
+"""Who may do what with stamps: pure functions of a principal and a record's place (fail closed)."""
+
+from __future__ import annotations
+
+from shared.security import scopes
+from shared.security.principal import Principal, Role
+from shared.security.scopes import Place, Visibility
+
+UNSCOPED = frozenset({Role.admin})
+
+
+def visibility(principal: Principal) -> Visibility:
+    """What part of the stamps' listings ``principal`` may see: a producer its entity's, an officer its unit's."""
+    return scopes.visibility(principal, unscoped=UNSCOPED)
+
+
+def can_read(principal: Principal, place: Place) -> bool:
+    """A batch (or a product's stamps): its producer, the officers of its unit, admins."""
+    return scopes.can_read(principal, place, unscoped=UNSCOPED)
+
+
+def can_request(principal: Principal, place: Place) -> bool:
+    """Stamps are requested by the product's own producer (or an admin)."""
+    if principal.role is Role.admin:
+        return True
+    return (
+        principal.role is Role.producer
+        and place.entity_id is not None
+        and principal.scope == str(place.entity_id)
+    )
+
+
+def can_decide(principal: Principal, place: Place) -> bool:
+    """A batch is approved or rejected by an officer of its province (or an admin)."""
+    if principal.role is Role.admin:
+        return True
+    return principal.role is Role.province_officer and scopes.can_read(principal, place, unscoped=frozenset())
