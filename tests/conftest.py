@@ -51,6 +51,9 @@ from tests.support.processes import RunningProcess, running_suite
 JWT_ISSUER = "ocop-gateway"
 JWT_AUDIENCE = "ocop-platform"
 JWT_KID = "test-1"
+# Connections of each in-process app's pools: two workers share a server of 100 connections with the
+# real processes (tests/support/processes.py keeps theirs small too).
+IN_PROCESS_POOL = 4
 
 
 def test_jwks() -> str:
@@ -356,6 +359,7 @@ def registry_app(database: TestDatabase) -> FastAPI:
     return create_app(
         RegistrySettings(
             database_url=database.urls["registry"], environment="test", jwt_public_keys=test_jwks(),
+            db_pool_size=IN_PROCESS_POOL, db_read_pool_size=IN_PROCESS_POOL,
             events=in_process_events("registry"),
         )
     )  # fmt: skip
@@ -384,6 +388,7 @@ def scoring_app(database: TestDatabase, registry: FastAPI) -> FastAPI:
 
     settings = ScoringSettings(
         database_url=database.urls["scoring"], environment="test", jwt_public_keys=test_jwks(),
+        db_pool_size=IN_PROCESS_POOL,
         registry_url="http://registry", service_signing_key=rsa_pair()[0], service_key_id=JWT_KID,
         certificate_job_every_s=0,  # tests run the job's passes themselves
         events=in_process_events("scoring"),
@@ -452,6 +457,7 @@ def stamps_app(database: TestDatabase) -> FastAPI:
     return create_app(
         StampsSettings(
             database_url=database.urls["stamps"], environment="test", jwt_public_keys=test_jwks(),
+            db_pool_size=IN_PROCESS_POOL,
             events=in_process_events("stamps"),
             batch_job_every_s=0,  # tests run the generation job themselves
         )

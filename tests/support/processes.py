@@ -114,9 +114,14 @@ def process_env(urls: dict[str, str], ports: dict[str, int]) -> dict[str, str]:
     env["SCORING_CERTIFICATE_JOB_EVERY_S"] = "1"
     # Integration events as `ocop up` wires them, with the tests' secrets and quick retries.
     env |= event_env(HOST, ports, EVENT_SECRETS)
+    env["GATEWAY_DB_POOL_SIZE"] = "4"
+    env["REGISTRY_DB_READ_POOL_SIZE"] = "4"
     for spec in SERVICES:
         env[f"{spec.env_prefix}EVENTS__FIRST_RETRY_S"] = "0.2"
         env[f"{spec.env_prefix}EVENTS__LAST_RETRY_S"] = "2"
+        # Two workers each run these four processes beside three in-process apps on one server of
+        # 100 connections: small pools (a relay adds three connections of its own).
+        env[f"{spec.env_prefix}DB_POOL_SIZE"] = "5"
         # A relay killed mid-delivery leaves leases: here they run out within seconds.
         env[f"{spec.env_prefix}EVENTS__LEASE_S"] = "5"
         env[f"{spec.env_prefix}EVENTS__TIMEOUT_S"] = "3"
