@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from shared.db import SessionDep
+from shared.db import SessionDep, schema_metadata
 from shared.errors import ProblemError
 from shared.security.dependencies import PrincipalDep
 from shared.security.principal import Principal
@@ -43,6 +43,12 @@ def idempotency_table(metadata: MetaData) -> Table:
         Column("headers", JSONB),
         Column("created_at", TIMESTAMP(timezone=True), server_default=func.now(), nullable=False),
     )
+
+
+def create_idempotency_table(op: Any, schema: str) -> None:
+    """Create the table in a migration (``op`` is alembic's), named as ``idempotency_table`` declares it."""
+    table = idempotency_table(schema_metadata(schema))
+    table.metadata.create_all(op.get_bind(), tables=[table])
 
 
 class IdempotencyKeyReused(ProblemError):

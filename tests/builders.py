@@ -34,7 +34,7 @@ from services.scoring.criteria.arithmetic import Node as SheetNode
 from services.scoring.criteria.arithmetic import Option, SheetTree, score_card
 from shared import clock
 from shared.events.envelope import Envelope
-from shared.events.signing import SIGNATURE_HEADER, sign
+from shared.events.relay import Destination, delivery_request
 from shared.text import fold
 from tests.conftest import auth
 from tests.support.keys import EVENT_SECRETS
@@ -334,12 +334,8 @@ def signed_event(
         id=uuid.UUID(event_id) if event_id else uuid.uuid4(), type=event_type, occurred_at=clock.now(),
         source=source, subject=subject or f"product/{data.get('product_id', uuid.uuid4())}", data=data,
     )  # fmt: skip
-    body = envelope.to_json()
-    headers = {
-        "Content-Type": "application/json", "Idempotency-Key": str(envelope.id),
-        SIGNATURE_HEADER: sign(EVENT_SECRETS.get(source, "unknown-source-secret"), body),
-    }  # fmt: skip
-    return body, headers
+    secret = EVENT_SECRETS.get(source, "unknown-source-secret")
+    return delivery_request(Destination("test", "http://test/internal/events", secret), envelope)
 
 
 async def post_event(
@@ -845,11 +841,8 @@ async def relay_outbox(session: AsyncSession, schema: str, to: httpx.AsyncClient
         for row in sorted(rows, key=lambda row: row.seq)
     ]  # fmt: skip
     for envelope in envelopes:
-        body = envelope.to_json()
-        headers = {
-            "Content-Type": "application/json", "Idempotency-Key": str(envelope.id),
-            SIGNATURE_HEADER: sign(EVENT_SECRETS[envelope.source], body),
-        }  # fmt: skip
+        destination = Destination("test", "http://test/internal/events", EVENT_SECRETS[envelope.source])
+        body, headers = delivery_request(destination, envelope)
         answer = await to.post("/internal/events", content=body, headers=headers)
         assert answer.status_code == 200, answer.text
     return envelopes
