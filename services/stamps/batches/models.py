@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, Index, Integer, String, Text, func
+from sqlalchemy import BigInteger, CheckConstraint, Date, Index, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import TIMESTAMP, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -48,7 +48,8 @@ class StampBatch(UUIDPrimaryKey, Timestamps, Base):
 class Stamp(Base):
     """One e-stamp: its serial (the primary key: unique, random), its batch and where it stands.
 
-    Written in bulk by COPY at generation (serial, batch, state), then changed through its lifecycle.
+    Written in bulk by COPY at generation (serial, batch, state), then changed only by the lifecycle
+    package (services/stamps/lifecycle).
     """
 
     __tablename__ = "stamp"
@@ -64,3 +65,8 @@ class Stamp(Base):
     production_date: Mapped[date | None] = mapped_column(Date)
     expiry_date: Mapped[date | None] = mapped_column(Date)
     state_changed_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True), server_default=func.now())
+    activated_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
+    activated_by: Mapped[str | None] = mapped_column(String(200))
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    # The lifecycle operation (stamp_change) that last changed the state.
+    last_change_id: Mapped[int | None] = mapped_column(BigInteger)

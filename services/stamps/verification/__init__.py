@@ -1,0 +1,1 @@
+"""Consumer verification: the GS1 resolver routes, the verdict, the scan log."""
