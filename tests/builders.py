@@ -878,3 +878,61 @@ def certificate_snapshot(product_id: uuid.UUID, entity_id: uuid.UUID, **override
         "issued_on": issued.isoformat(), "expires_on": clock.add_months(issued, 36).isoformat(), "level": "province",
         "status": "active", "revocation_ground": None, "superseded_by": None, **overrides,
     }  # fmt: skip
+
+
+async def stamped_product(
+    stamps: httpx.AsyncClient, *, status: str = "active", province: str = "22", **product: Any
+) -> dict[str, Any]:
+    """A product the stamps service knows (the registry's snapshot) with its certificate (scoring's event).
+
+    The answer is the product's snapshot plus ``producer`` and ``officer``: headers of its own producer
+    and of an officer of its province. ``status=""`` leaves it without a certificate.
+    """
+    product_id, entity_id = uuid.uuid4(), uuid.uuid4()
+    snapshot = product_snapshot(product_id, entity_id, province_code=province, **product)
+    answer = await post_event(stamps, "registry.product.updated", snapshot, subject=f"product/{product_id}")
+    assert answer.status_code == 200, answer.text
+    if status:
+        event = {"active": "issued"}.get(status, status)
+        ground = {"revocation_ground": "quality_violation: mẫu không đạt"} if status == "revoked" else {}
+        data = certificate_snapshot(product_id, entity_id, province_code=province, status=status, **ground)
+        answer = await post_event(
+            stamps, f"scoring.certificate.{event}", data, subject=f"product/{product_id}"
+        )
+        assert answer.status_code == 200, answer.text
+    return {
+        **snapshot,
+        "producer": auth("producer", str(entity_id)),
+        "officer": auth("province_officer", province),
+    }
+
+
+async def generated_batch(
+    stamps: httpx.AsyncClient, product: dict[str, Any], *, quantity: int = 10, lot: str | None = None
+) -> dict[str, Any]:
+    """A batch of ``quantity`` reserved stamps of ``product``: requested, approved and generated."""
+    from services.stamps.batches.runner import BatchJobs
+    from shared.db import asyncpg_dsn
+
+    body: dict[str, Any] = {"product_id": product["id"], "quantity": quantity}
+    if lot is not None:
+        body["lot"] = lot
+    batch = _ok(await stamps.post("/v1/stamp-batches", json=body, headers=product["producer"]), 201)
+    _ok(await stamps.post(f"/v1/stamp-batches/{batch['id']}/approve", headers=product["officer"]))
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    runner = BatchJobs(
+        lambda: app.state.db, asyncpg_dsn(app.state.settings.database_url.get_secret_value()), every_s=1
+    )
+    await runner.run_once()
+    return _ok(await stamps.get(f"/v1/stamp-batches/{batch['id']}", headers=product["producer"]))
+
+
+async def serials_of(stamps: httpx.AsyncClient, batch: dict[str, Any]) -> list[str]:
+    """The serials of a generated batch (read from the service's own database: what its printer is sent)."""
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    async with app.state.db.sessionmaker() as session:
+        rows = await session.execute(
+            text("SELECT serial FROM stamps.stamp WHERE batch_id = :batch ORDER BY serial"),
+            {"batch": batch["id"]},
+        )
+        return [row.serial for row in rows]

@@ -11,7 +11,7 @@ import pytest
 
 from services.stamps.config import StampsSettings
 from services.stamps.main import create_app
-from tests.builders import ADMIN, certificate_snapshot, post_event, product_snapshot
+from tests.builders import ADMIN, post_event, stamped_product
 from tests.conftest import asgi_client, auth, in_process_events, test_jwks
 from tests.support.database import TestDatabase
 
@@ -30,29 +30,6 @@ async def stamps(database: TestDatabase) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def certified(
-    stamps: httpx.AsyncClient, *, status: str = "active", province: str = "22"
-) -> dict[str, Any]:
-    """A product the stamps service knows (the registry's snapshot) with its certificate (scoring's event)."""
-    product_id, entity_id = uuid.uuid4(), uuid.uuid4()
-    product = product_snapshot(product_id, entity_id, province_code=province)
-    answer = await post_event(stamps, "registry.product.updated", product, subject=f"product/{product_id}")
-    assert answer.status_code == 200, answer.text
-    if status:
-        event = {"active": "issued"}.get(status, status)
-        ground = {"revocation_ground": "quality_violation: mẫu không đạt"} if status == "revoked" else {}
-        data = certificate_snapshot(product_id, entity_id, province_code=province, status=status, **ground)
-        answer = await post_event(
-            stamps, f"scoring.certificate.{event}", data, subject=f"product/{product_id}"
-        )
-        assert answer.status_code == 200, answer.text
-    return {
-        **product,
-        "producer": auth("producer", str(entity_id)),
-        "officer": auth("province_officer", province),
-    }
-
-
 async def request(
     stamps: httpx.AsyncClient, product: dict[str, Any], quantity: int = 1_200, **body: Any
 ) -> httpx.Response:
@@ -64,7 +41,7 @@ async def request(
 async def test_a_producer_requests_an_officer_approves_and_the_stamps_are_generated(
     stamps: httpx.AsyncClient,
 ) -> None:
-    product = await certified(stamps)
+    product = await stamped_product(stamps)
     requested = await request(stamps, product, lot="L2407A")
     assert requested.status_code == 201, requested.text
     batch = requested.json()
@@ -111,14 +88,14 @@ async def test_only_a_product_with_a_certificate_in_force_gets_stamps(stamps: ht
         ("revoked", False),
         ("", False),
     ):
-        product = await certified(stamps, status=status)
+        product = await stamped_product(stamps, status=status)
         answer = await request(stamps, product, quantity=10)
         assert (answer.status_code == 201) is accepted, (status, answer.text)
         if not accepted:
             assert (answer.status_code, answer.json()["type"]) == (409, "/problems/product-not-certified"), (
                 status
             )
-    no_gtin = await certified(stamps)
+    no_gtin = await stamped_product(stamps)
     await post_event(stamps, "registry.product.updated",
                      {**{k: v for k, v in no_gtin.items() if k not in ("producer", "officer")},
                       "gtin": None, "version": no_gtin["version"] + 1}, subject=f"product/{no_gtin['id']}")  # fmt: skip
@@ -127,7 +104,7 @@ async def test_only_a_product_with_a_certificate_in_force_gets_stamps(stamps: ht
 
 
 async def test_bad_requests_name_their_field(stamps: httpx.AsyncClient) -> None:
-    product = await certified(stamps)
+    product = await stamped_product(stamps)
     for body, field in (
         ({"quantity": 0}, "quantity"), ({"quantity": 5_001}, "quantity"), ({"quantity": True}, "quantity"),
         ({"lot": "lô 1"}, "lot"), ({"lot": "L" * 21}, "lot"), ({"quantity": 10, "extra": 1}, "extra"),
@@ -144,8 +121,8 @@ async def test_bad_requests_name_their_field(stamps: httpx.AsyncClient) -> None:
 
 
 async def test_who_may_request_decide_and_read(stamps: httpx.AsyncClient) -> None:
-    product = await certified(stamps)
-    other = await certified(stamps, province="01")
+    product = await stamped_product(stamps)
+    other = await stamped_product(stamps, province="01")
     body = {"product_id": product["id"], "quantity": 5}
     for headers, expected in [
         ({}, 401), (other["producer"], 404), (auth("province_officer", "01"), 404), (auth("council_member", "x"), 404),
@@ -181,7 +158,7 @@ async def test_who_may_request_decide_and_read(stamps: httpx.AsyncClient) -> Non
 
 
 async def test_a_retried_request_makes_one_batch(stamps: httpx.AsyncClient) -> None:
-    product = await certified(stamps)
+    product = await stamped_product(stamps)
     headers = {**product["producer"], "Idempotency-Key": "stamp-batch-0001"}
     body = {"product_id": product["id"], "quantity": 7}
     answers = [await stamps.post(BATCHES, json=body, headers=headers) for _ in range(2)]
