@@ -21,6 +21,8 @@ from shared.repository import Repository
 from shared.security.scopes import Visibility, visible_condition
 
 HISTORY_LIMIT = 200
+# A whole batch (up to STAMPS_MAX_BATCH stamps) moves in one statement: minutes, not the usual seconds.
+BULK_STATEMENT_TIMEOUT = "10min"
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,10 @@ class StampRepository(Repository[Stamp]):
         """Move the selected stamps in an allowed from-state, with one audit item each: one statement.
 
         The counts before are read from the same snapshot the update starts from. The old state comes
-        from a locking subquery (an UPDATE's RETURNING sees only the new row).
+        from a subquery (an UPDATE's RETURNING sees only the new row); a row another transaction moved
+        meanwhile fails the recheck ``s.state = old.state`` and is left alone, so no pass locking every
+        row first is needed. A batch's statement may outlast the service's statement timeout (1,000,000
+        rows), so it runs under BULK_STATEMENT_TIMEOUT, restored after it.
         """
         if serials is not None:
             selector = "serial = ANY(CAST(:serials AS varchar[]))"
@@ -158,12 +163,11 @@ class StampRepository(Repository[Stamp]):
                 ), old AS (
                     SELECT serial, state FROM stamps.stamp
                     WHERE {selector} AND state = ANY(CAST(:from_states AS varchar[]))
-                    FOR UPDATE
                 ), moved AS (
                     UPDATE stamps.stamp s
                     SET state = CAST(:to_state AS varchar), state_changed_at = CAST(:at AS timestamptz),
                         state_reason = CAST(:reason AS text), last_change_id = CAST(:change_id AS bigint){activated}
-                    FROM old WHERE s.serial = old.serial
+                    FROM old WHERE s.serial = old.serial AND s.state = old.state
                     RETURNING s.serial, old.state AS from_state
                 ), items AS (
                     INSERT INTO stamps.stamp_change_item (serial, change_id, from_state, to_state)
@@ -180,10 +184,23 @@ class StampRepository(Repository[Stamp]):
         }  # fmt: skip
         if serials is not None:
             statement = statement.bindparams(bindparam("serials", type_=ARRAY(String)))
-        rows = (await self.session.execute(statement, parameters)).all()
+        if batch_id is not None:
+            usual = await self.session.scalar(text("SELECT current_setting('statement_timeout')"))
+            await self._statement_timeout(BULK_STATEMENT_TIMEOUT)
+            rows = (await self.session.execute(statement, parameters)).all()
+            # On failure the transaction rolls back, and the local setting with it.
+            await self._statement_timeout(str(usual))
+        else:
+            rows = (await self.session.execute(statement, parameters)).all()
         return Moved(
             {row.state: row.n for row in rows if row.kind == "before"},
             {row.state: row.n for row in rows if row.kind == "moved"},
+        )
+
+    async def _statement_timeout(self, value: str) -> None:
+        """Set this transaction's statement timeout."""
+        await self.session.execute(
+            text("SELECT set_config('statement_timeout', :value, true)"), {"value": value}
         )
 
     async def detail(self, serial: str) -> Any:
