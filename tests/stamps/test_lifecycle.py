@@ -434,3 +434,24 @@ async def test_the_anomaly_detector_suspends_active_stamps_only(stamps: httpx.As
     )[0]
     assert (change.action, change.actor_role, change.requested, change.changed) == ("suspend", "system", 4, 2)
     assert change.created_at == datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
+
+
+async def test_a_list_may_span_batches_and_counts_each_serial_once(stamps: httpx.AsyncClient) -> None:
+    first, second = await stamped_product(stamps), await stamped_product(stamps, province="01")
+    _, ours = await active_stamps(stamps, first, 2)
+    _, theirs = await active_stamps(stamps, second, 1)
+    listed = [ours[0], theirs[0], ours[1], ours[0]]
+    refused = await act(stamps, "revoke", first["officer"], 404, serials=listed)
+    assert refused["field"] == "body.serials[1]"
+    done = await act(stamps, "revoke", ADMIN, serials=listed)
+    assert (done["requested"], done["changed"], done["by_state"]) == (3, 3, {"active": 3})
+    change = (await query(stamps, "SELECT * FROM stamps.stamp_change WHERE id = :id", id=done["change_id"]))[
+        0
+    ]
+    assert (change.batch_id, change.requested, change.changed, change.actor_role) == (None, 3, 3, "admin")
+    assert set((await states(stamps, [*ours, *theirs])).values()) == {"revoked"}
+    producer_issues = await stamps.post(
+        f"{STAMPS}/issue", json={"batch_id": (await generated_batch(stamps, first, quantity=1))["id"]},
+        headers=first["producer"],
+    )  # fmt: skip
+    assert producer_issues.status_code == 403
