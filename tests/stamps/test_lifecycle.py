@@ -215,7 +215,10 @@ async def test_activation_binds_the_lot_and_dates_and_needs_a_certificate_in_for
     batch = await generated_batch(stamps, product, quantity=3, lot="L2407A")
     await act(stamps, "issue", product["officer"], batch_id=batch["id"])
     today = clock.today()
-    dates = {"production_date": today.isoformat(), "expiry_date": (today + timedelta(days=180)).isoformat()}
+    dates: dict[str, Any] = {
+        "production_date": today.isoformat(),
+        "expiry_date": (today + timedelta(days=180)).isoformat(),
+    }
     wrong_lot = await act(
         stamps, "activate", product["producer"], 422, batch_id=batch["id"], lot="L9", **dates
     )
@@ -404,7 +407,7 @@ async def test_bad_input_names_its_field(stamps: httpx.AsyncClient) -> None:
     assert (await stamps.get(f"{STAMPS}/{good}", headers=ADMIN)).status_code == 404
     tomorrow = await act(stamps, "issue", ADMIN, batch_id=batch["id"])
     assert tomorrow["changed"] == 1
-    made = {"production_date": (today + timedelta(days=1)).isoformat()}
+    made: dict[str, Any] = {"production_date": (today + timedelta(days=1)).isoformat()}
     assert (await act(stamps, "activate", ADMIN, batch_id=batch["id"], **made))["changed"] == 1
 
 
