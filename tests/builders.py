@@ -900,11 +900,23 @@ async def stamped_product(
             stamps, f"scoring.certificate.{event}", data, subject=f"product/{product_id}"
         )
         assert answer.status_code == 200, answer.text
+        snapshot["certificate"] = data
     return {
         **snapshot,
         "producer": auth("producer", str(entity_id)),
         "officer": auth("province_officer", province),
     }
+
+
+async def certificate_changed(
+    stamps: httpx.AsyncClient, product: dict[str, Any], status: str
+) -> httpx.Response:
+    """Scoring's next event about ``product``'s certificate (from ``stamped_product``): now ``status``."""
+    data = {**product["certificate"], "version": product["certificate"]["version"] + 1, "status": status}
+    if status == "revoked":
+        data["revocation_ground"] = "quality_violation: mẫu không đạt"
+    event = f"scoring.certificate.{CERTIFICATE_EVENT_TYPES[status]}"
+    return await post_event(stamps, event, data, subject=f"product/{product['id']}")
 
 
 async def generated_batch(
