@@ -12,8 +12,10 @@ from services.stamps.batches.runner import BatchJobs
 from services.stamps.config import StampsSettings, get_settings
 from services.stamps.inbox import INBOX
 from services.stamps.outbox import OUTBOX
+from services.stamps.verification.router import router as verification_router
+from services.stamps.verification.scanlog import ScanLog
 from shared.app import create_service_app, database_lifespan
-from shared.db import asyncpg_dsn
+from shared.db import asyncpg_dsn, create_read_pool
 from shared.events.wiring import event_routers, service_relay
 
 
@@ -34,9 +36,23 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
                 )  # fmt: skip
                 jobs.start()
             app.state.batch_jobs = jobs
+            # The scan log writes through a connection of its own: its batches run one after another.
+            scans = await create_read_pool(
+                settings.database_url.get_secret_value(), application_name="stamps-scans", min_size=1,
+                max_size=1, statement_timeout_ms=settings.db_statement_timeout_ms,
+            )  # fmt: skip
+            scan_log = ScanLog(
+                scans, device_key=settings.scan_hash_key.get_secret_value().encode(),
+                max_batch=settings.scan_batch_max, salt_days=settings.scan_salt_days,
+                partitions_ahead=settings.scan_partitions_ahead,
+            )  # fmt: skip
+            await scan_log.start()
+            app.state.scan_log = scan_log
             try:
                 yield
             finally:
+                await scan_log.stop()
+                await scans.close()
                 if jobs is not None:
                     await jobs.stop()
 
@@ -45,7 +61,11 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
         title="OCOP Stamps",
         description="E-stamp batches and serials, GS1 Digital Link, verification, scan log and EPCIS 2.0.",
         settings=settings,
-        routers=[batches_router, *event_routers("stamps", inbox=INBOX, outbox=OUTBOX, settings=settings)],
+        routers=[
+            batches_router,
+            verification_router,
+            *event_routers("stamps", inbox=INBOX, outbox=OUTBOX, settings=settings),
+        ],
         lifespan=lifespan,
     )
 
