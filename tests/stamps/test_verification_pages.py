@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
+import uvicorn
 from playwright.async_api import Browser, Page, Route, expect
+from sqlalchemy import text
 
+from services.stamps.config import StampsSettings
+from services.stamps.main import create_app
 from services.stamps.verification.pages import COLOURS, STRINGS, render_error, render_verdict, text_colour
 from services.stamps.verification.verdicts import (
     MALFORMED,
@@ -23,6 +30,11 @@ from services.stamps.verification.verdicts import (
     history_after,
     judge,
 )
+from shared import gs1
+from tests.builders import generated_batch, serials_of, stamped_product
+from tests.conftest import asgi_client, in_process_events, test_jwks
+from tests.support.database import TestDatabase
+from tests.support.processes import free_port
 
 NOW = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
 TODAY = date(2026, 12, 2)
@@ -452,3 +464,157 @@ async def test_the_malformed_link_page_in_a_phone_browser(browser: Browser, scre
         await page.screenshot(path=screenshots / "error-400-vi.png", full_page=True)
     finally:
         await context.close()
+
+
+# Through the real routes: the stamps app served by uvicorn on a free port, Chromium asking as browsers do
+
+RESOLVER = "tem.ocop.example.vn"
+
+
+@pytest.fixture
+async def served(database: TestDatabase) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    """The stamps app on the test's database: an in-process client to build with, and its URL under uvicorn."""
+    settings = StampsSettings(
+        database_url=database.urls["stamps"], environment="test", jwt_public_keys=test_jwks(),
+        events=in_process_events("stamps"), batch_job_every_s=0, resolver_host=RESOLVER,
+    )  # fmt: skip
+    app = create_app(settings)
+    port = free_port()
+    async for client in asgi_client(app):
+        # The client already runs the app's lifespan (its scan log); uvicorn only serves.
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve())
+        try:
+            async with asyncio.timeout(30):
+                while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, not an event)
+                    await asyncio.sleep(0.02)
+            yield client, f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            await serving
+
+
+async def activated(stamps: httpx.AsyncClient, serials: list[str]) -> None:
+    """Mark ``serials`` active since yesterday (set-up only: the lifecycle package owns this in the service)."""
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    async with app.state.db.sessionmaker.begin() as session:
+        await session.execute(
+            text(
+                "UPDATE stamps.stamp SET state = 'active', activated_at = now() - interval '1 day' "
+                "WHERE serial = ANY(:serials)"
+            ),
+            {"serials": serials},
+        )
+
+
+@pytest.fixture
+async def browsing(browser: Browser) -> AsyncIterator[tuple[Page, list[str]]]:
+    """A phone-sized page whose requests are recorded; anything not on this machine is aborted."""
+    context = await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    requested: list[str] = []
+
+    async def record(route: Route) -> None:
+        requested.append(route.request.url)
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            await route.continue_()
+        else:
+            await route.abort()
+
+    await context.route("**/*", record)
+    try:
+        yield await context.new_page(), requested
+    finally:
+        await context.close()
+
+
+@pytest.mark.commits
+async def test_a_browser_scanning_a_stamp_gets_the_page(
+    served: tuple[httpx.AsyncClient, str], browsing: tuple[Page, list[str]], screenshots: Path
+) -> None:
+    stamps, base = served
+    page, requested = browsing
+    product = await stamped_product(stamps)
+    serials = await serials_of(stamps, await generated_batch(stamps, product, quantity=2))
+    await activated(stamps, serials[:1])
+    link = gs1.digital_link(product["gtin"], serials[0])
+
+    answer = await page.goto(base + link.path())
+    assert answer is not None
+    assert answer.status == 200
+    assert answer.headers["content-type"] == "text/html; charset=utf-8"
+    assert answer.headers["cache-control"] == "no-store"
+    await expect(page.locator("h1")).to_have_text("Sản phẩm OCOP chính hãng")
+    await expect(page.get_by_text("Bạn là người đầu tiên xác thực sản phẩm này.")).to_be_visible()
+    await expect(page.locator("h2")).to_have_text(product["name"])
+    await expect(page.get_by_text("Phường Hạ Long, Tỉnh Quảng Ninh")).to_be_visible()
+    await expect(page.locator(".serial")).to_have_text(gs1.grouped(serials[0]))
+    await expect(page.get_by_text(f"chỉ dẫn đến trang {RESOLVER}", exact=False)).to_be_visible()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await page.screenshot(path=screenshots / "served-genuine-vi.png", full_page=True)
+
+    await page.get_by_role("link", name="English").click()
+    await expect(page.locator("h1")).to_have_text("Genuine OCOP product")
+    assert await page.evaluate("document.documentElement.lang") == "en"
+    assert page.url == f"{base}{link.path()}?lang=en"
+
+    # The stamp not yet activated, by its short link.
+    answer = await page.goto(f"{base}/v/{gs1.grouped(serials[1]).lower()}")
+    assert answer is not None
+    assert answer.status == 200
+    await expect(page.locator("h1")).to_have_text("Tem chưa kích hoạt — không mua")
+    assert all(urlsplit(url).hostname == "127.0.0.1" for url in requested), requested
+
+    # Every page view is a logged scan, on the html channel; an app asking for JSON still gets JSON.
+    rows = await stamps_scans(stamps)
+    assert [(row["serial"], row["channel"]) for row in rows] == [
+        (serials[0], "html"), (serials[0], "html"), (serials[1], "html")
+    ]  # fmt: skip
+    async with httpx.AsyncClient(base_url=base) as app_client:
+        json_answer = await app_client.get(link.path(), headers={"accept": "application/json"})
+    assert json_answer.headers["content-type"] == "application/json"
+    assert json_answer.json()["outcome"] == "genuine"
+
+
+@pytest.mark.commits
+async def test_a_browser_gets_the_unknown_and_malformed_pages_with_their_status(
+    served: tuple[httpx.AsyncClient, str], browsing: tuple[Page, list[str]], screenshots: Path
+) -> None:
+    stamps, base = served
+    page, requested = browsing
+    product = await stamped_product(stamps)
+
+    answer = await page.goto(base + gs1.digital_link(product["gtin"], gs1.new_serial()).path())
+    assert answer is not None
+    assert answer.status == 404
+    await expect(page.locator("h1")).to_have_text("Không phải tem chính thức")
+    assert await page.locator(".verdict").evaluate("e => getComputedStyle(e).backgroundColor") == rgb(
+        COLOURS["unknown"]
+    )
+
+    answer = await page.goto(f"{base}/01/{product['gtin'].zfill(14)}/21/7K3Q9M2XH4TB8VNCAA?lang=en")
+    assert answer is not None
+    assert answer.status == 400
+    assert answer.headers["content-type"] == "text/html; charset=utf-8"
+    await expect(page.locator("h1")).to_have_text("Invalid code")
+    await expect(page.get_by_text("Check that you scanned the official stamp", exact=False)).to_be_visible()
+    await page.get_by_text("Technical details").click()
+    await expect(page.locator("details dd").nth(1)).to_have_text("serial")
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await page.screenshot(path=screenshots / "served-malformed-en.png", full_page=True)
+    await page.get_by_role("link", name="Tiếng Việt").click()
+    await expect(page.locator("h1")).to_have_text("Mã không hợp lệ")
+
+    answer = await page.goto(f"{base}/v/7K3Q9M2XH4TB8VNCF9?lat=91&lon=1")
+    assert answer is not None
+    assert answer.status == 400
+    await expect(page.locator("details")).to_contain_text("query.lat")
+    assert all(urlsplit(url).hostname == "127.0.0.1" for url in requested), requested
+
+
+async def stamps_scans(stamps: httpx.AsyncClient) -> list[dict[str, Any]]:
+    """The scan log's rows, oldest first."""
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    async with app.state.db.engine.connect() as connection:
+        rows = await connection.execute(text("SELECT serial, channel FROM stamps.scan ORDER BY id"))
+        return [dict(row._mapping) for row in rows]

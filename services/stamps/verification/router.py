@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import math
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
-from services.stamps.verification import service
+from services.stamps.verification import pages, service
 from services.stamps.verification.errors import InvalidLocation, ScanNotLogged, UnknownLinkType
 from services.stamps.verification.scanlog import ScanLogUnavailable, Verification
 from services.stamps.verification.schemas import ResolverDescription, VerificationRead
+from shared.errors import ProblemError
 from shared.schemas import problems
 
 router = APIRouter(tags=["verification"])
@@ -26,6 +28,8 @@ LINKSET_MEDIA_TYPE = "application/linkset+json"
 # Public answers: any origin may read them (a GS1 resolver SHALL support CORS); never cached, since
 # each answer counts the scan it answers.
 PUBLIC_HEADERS = {"access-control-allow-origin": "*", "cache-control": "no-store"}
+# A page differs by what the client accepts; nosniff keeps a browser from guessing another type.
+PAGE_HEADERS = {**PUBLIC_HEADERS, "vary": "accept", "x-content-type-options": "nosniff"}
 DEVICE_COOKIE = "ocop_device"
 MAX_ACCURACY_M = 100_000.0
 
@@ -87,7 +91,50 @@ def _json(
     return Response(orjson.dumps(body), status, headers={**PUBLIC_HEADERS, **headers}, media_type=media_type)
 
 
+def _wants_page(request: Request) -> bool:
+    """A browser (``text/html`` accepted before JSON) gets the page; apps, ``*/*`` and linksets get JSON."""
+    if request.query_params.get("linkType") is not None or _wants_linkset(request):
+        return False
+    accept = request.headers.get("accept", "")
+    html, json = accept.find("text/html"), accept.find("application/json")
+    return html >= 0 and (json < 0 or html < json)
+
+
+def _switch_href(request: Request, lang: pages.Lang) -> str:
+    """This page in the other language: the same path and query with ``lang`` changed."""
+    kept = [(key, value) for key, value in request.query_params.multi_items() if key != "lang"]
+    return "?" + urlencode([*kept, ("lang", "vi" if lang == "en" else "en")])
+
+
+async def _page(request: Request, scanned: service.Scanned) -> Response:
+    """The verification page (HTML) of one scan; a problem becomes an error page with its status."""
+    lang = pages.language(request.query_params.get("lang"))
+    try:
+        verification, link = await service.verify(
+            request.app.state.scan_log, scanned, client=_client(request), channel="html"
+        )
+    except ScanLogUnavailable:
+        problem = ScanNotLogged("the scan could not be logged; try again in a moment")
+        page = pages.render_error(status=503, lang=lang, problem_title=problem.title, detail="", field=None)
+        return HTMLResponse(page, 503, headers={**PAGE_HEADERS, "retry-after": "2"})
+    except ProblemError as problem:
+        field = problem.extensions.get("field")
+        page = pages.render_error(
+            status=problem.status, lang=lang, problem_title=problem.title, detail=problem.detail or "",
+            field=field if isinstance(field, str) else None,
+        )  # fmt: skip
+        return HTMLResponse(page, problem.status, headers={**PAGE_HEADERS, **problem.headers})
+    uri = service.stamp_uri(verification, request.app.state.settings.resolver_host, link)
+    page = pages.render_verdict(
+        verdict=verification.verdict, facts=verification.facts, history=verification.history,
+        serial=link.serial, lang=lang, uri=uri, switch_href=_switch_href(request, lang),
+    )  # fmt: skip
+    return HTMLResponse(page, _status(verification), headers=PAGE_HEADERS)
+
+
 async def _answer(request: Request, scanned: service.Scanned) -> Response:
+    if _wants_page(request):
+        return await _page(request, scanned)
     settings = request.app.state.settings
     linkset = _wants_linkset(request)
     requested = request.query_params.get("linkType")
