@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
+import hashlib
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
@@ -115,6 +118,11 @@ def page_of(outcome: str, lang: str = "vi", **changes: object) -> str:
     )  # fmt: skip
 
 
+def block_of(html: str, lang: str) -> str:
+    """The part of a page in ``lang`` (a page holds both languages; CSS shows the one of <html lang>)."""
+    return html.split(f'<div class="l-{lang}" lang="{lang}">', 1)[1].split('<div class="l-', 1)[0]
+
+
 def rgb(colour: str) -> str:
     """``#13773a`` (or ``#fff``) as the browser's computed ``rgb(19, 119, 58)``."""
     if len(colour) == 4:
@@ -146,14 +154,18 @@ def test_the_page_is_self_contained_utf8_and_vietnamese_by_default() -> None:
     assert html.startswith('<!DOCTYPE html><html lang="vi"')
     assert '<meta charset="utf-8">' in html
     assert 'name="viewport" content="width=device-width,initial-scale=1"' in html
-    assert "<script" not in html
+    # One inline script (the language switch), allowed by its hash and by nothing else.
+    [script] = re.findall(r"<script>(.*?)</script>", html)
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in html
+    assert "<script " not in html
     assert "<link" not in html
     assert "@import" not in html
     assert "url(" not in html
     # The only absolute addresses are the official domain, named as text, and nothing is fetched from it.
     assert "http://" not in html
     assert "https://" not in html
-    assert 'lang="en">English</a>' in html
+    assert 'lang="en" data-lang="en" data-title="OCOP stamp verification">English</a>' in html
     assert 'href="?lang=en"' in html
 
 
@@ -174,11 +186,12 @@ def test_english_uses_the_english_name_and_dates() -> None:
     assert html.startswith('<!DOCTYPE html><html lang="en"')
     for shown in (
         "Genuine OCOP product", "Dak Lak coffee-blossom honey", "4 stars", "(province level)",
-        "1 Mar 2025 – 1 Mar 2028", "You are the first to verify this product.", 'lang="vi">Tiếng Việt</a>',
+        "1 Mar 2025 – 1 Mar 2028", "You are the first to verify this product.", 'data-lang="vi" data-title="Xác thực tem OCOP">Tiếng Việt</a>',
         "Official OCOP stamps only lead to ocop.gov.vn",
     ):  # fmt: skip
         assert shown in html, shown
-    assert LONG_NAME not in html
+    assert LONG_NAME not in block_of(html, "en")
+    assert LONG_NAME in block_of(html, "vi")
 
 
 def test_later_scans_say_how_often_since_when_and_where() -> None:
@@ -255,7 +268,8 @@ def test_every_value_from_a_producer_is_escaped() -> None:
         "genuine", product_name=hostile, producer_name=hostile, commune_name=hostile, lot='"><b>lot',
         image='https://img.example/p.png" onerror="alert(3)',
     )  # fmt: skip
-    assert "<script>" not in html
+    assert html.count("<script>") == 1  # the switch's own
+    assert "<script>alert" not in html
     assert "<img src=x" not in html
     assert '"><b>' not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -263,7 +277,7 @@ def test_every_value_from_a_producer_is_escaped() -> None:
     page = render_verdict(verdict=MALFORMED, facts=None, history=None, serial='<b>"x', lang="vi", uri=URI,
                           switch_href='"><script>')  # fmt: skip
     assert "<b>" not in page
-    assert "<script>" not in page
+    assert page.count("<script>") == 1
 
 
 @pytest.mark.parametrize(
@@ -312,7 +326,9 @@ def test_other_errors_get_a_generic_page(status: int, headline: str) -> None:
 
 def test_an_unknown_language_falls_back_to_vietnamese() -> None:
     assert page_of("genuine", "fr").startswith('<!DOCTYPE html><html lang="vi"')
-    assert render_error(status=400, lang="", problem_title="x", detail="", field=None).count('lang="vi"') == 1
+    assert render_error(status=400, lang="", problem_title="x", detail="", field=None).startswith(
+        '<!DOCTYPE html><html lang="vi"'
+    )
 
 
 # The pages in a phone's Chromium
@@ -360,10 +376,10 @@ async def test_each_outcome_in_a_phone_browser(
 ) -> None:
     page, requested = phone
     await page.goto(f"{ORIGIN}/v/{outcome}")
-    headline = page.locator("h1")
+    headline = page.locator("h1:visible")
     await expect(headline).to_have_text(HEADLINES_VI[outcome])
     await expect(headline).to_be_visible()
-    banner = page.locator(".verdict")
+    banner = page.locator(".verdict:visible")
     assert await banner.evaluate("e => getComputedStyle(e).backgroundColor") == rgb(COLOURS[outcome])
     assert await banner.evaluate("e => getComputedStyle(e).color") == rgb(text_colour(outcome))
     box = await headline.bounding_box()
@@ -371,32 +387,56 @@ async def test_each_outcome_in_a_phone_browser(
     assert box["y"] + box["height"] < PHONE["height"]  # the verdict is seen without scrolling
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert await page.evaluate("document.documentElement.lang") == "vi"
-    await expect(page.locator(".serial")).to_have_text("7K3Q-9M2X-H4TB-8VNC-F9")
+    await expect(page.locator(".serial:visible")).to_have_text("7K3Q-9M2X-H4TB-8VNC-F9")
     await page.screenshot(path=screenshots / f"{outcome}-vi.png", full_page=True)
 
+    # The switch shows the English half of the page: no request (it would log another scan).
     await page.get_by_role("link", name="English").click()
     await expect(headline).to_have_text(STRINGS["en"][outcome])
     assert await page.evaluate("document.documentElement.lang") == "en"
+    assert await page.title() == "OCOP stamp verification"
     assert urlsplit(page.url).query == "lang=en"
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     await page.screenshot(path=screenshots / f"{outcome}-en.png", full_page=True)
     await page.get_by_role("link", name="Tiếng Việt").click()
     await expect(headline).to_have_text(HEADLINES_VI[outcome])
+    assert urlsplit(page.url).query == "lang=vi"
 
-    assert requested
-    assert all(url.startswith(f"{ORIGIN}/v/{outcome}") for url in requested), requested
+    assert requested == [f"{ORIGIN}/v/{outcome}"]
     print(f"screenshots of {outcome}: {screenshots}")  # noqa: T201
+
+
+async def test_without_script_the_switch_loads_the_other_language(browser: Browser) -> None:
+    context = await browser.new_context(viewport=PHONE, java_script_enabled=False)
+    requested: list[str] = []
+
+    async def serve(route: Route) -> None:
+        requested.append(route.request.url)
+        lang = parse_qs(urlsplit(route.request.url).query).get("lang", ["vi"])[0]
+        await route.fulfill(status=200, content_type="text/html", body=page_of("genuine", lang).encode())
+
+    try:
+        await context.route("**/*", serve)
+        page = await context.new_page()
+        await page.goto(f"{ORIGIN}/v/genuine")
+        await page.get_by_role("link", name="English").click()
+        await expect(page.locator("h1:visible")).to_have_text("Genuine OCOP product")
+        assert requested == [f"{ORIGIN}/v/genuine", f"{ORIGIN}/v/genuine?lang=en"]
+    finally:
+        await context.close()
 
 
 async def test_the_product_details_render_in_vietnamese(phone: tuple[Page, list[str]]) -> None:
     page, _ = phone
     await page.goto(f"{ORIGIN}/v/genuine")
-    await expect(page.get_by_text("Bạn là người đầu tiên xác thực sản phẩm này.")).to_be_visible()
-    await expect(page.locator("h2")).to_have_text(LONG_NAME)
-    await expect(page.get_by_text("★★★★☆")).to_be_visible()
-    await expect(page.get_by_text("Xã Ea Tu, Đắk Lắk")).to_be_visible()
+    await expect(
+        page.get_by_text("Bạn là người đầu tiên xác thực sản phẩm này.").filter(visible=True)
+    ).to_be_visible()
+    await expect(page.locator("h2:visible")).to_have_text(LONG_NAME)
+    await expect(page.get_by_text("★★★★☆").filter(visible=True)).to_be_visible()
+    await expect(page.get_by_text("Xã Ea Tu, Đắk Lắk").filter(visible=True)).to_be_visible()
     # The long name wraps inside its card.
-    card = await page.locator("h2").bounding_box()
+    card = await page.locator("h2:visible").bounding_box()
     assert card is not None
     assert card["x"] + card["width"] <= PHONE["width"]
 
@@ -409,7 +449,7 @@ async def test_a_hostile_product_name_is_text_in_the_browser(browser: Browser) -
         page.on("dialog", lambda dialog: dialogs.append(dialog.message))
         hostile = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
         await page.set_content(page_of("genuine", product_name=hostile))
-        await expect(page.locator("h2")).to_have_text(hostile)
+        await expect(page.locator("h2:visible")).to_have_text(hostile)
         assert await page.locator("main img, main script").count() == 0
         assert dialogs == []
     finally:
@@ -433,7 +473,7 @@ async def test_the_product_image_is_the_only_thing_fetched(browser: Browser) -> 
         await context.route("**/*", serve)
         page = await context.new_page()
         await page.set_content(page_of("genuine", image="https://cdn.ocop.gov.vn/p/1.png"))
-        await expect(page.locator("main img")).to_be_visible()
+        await expect(page.locator("main img:visible")).to_be_visible()
         assert requested == ["https://cdn.ocop.gov.vn/p/1.png"]
         assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     finally:
@@ -453,13 +493,13 @@ async def test_the_malformed_link_page_in_a_phone_browser(browser: Browser, scre
                 field="serial",
             )
         )
-        await expect(page.locator("h1")).to_have_text("Mã không hợp lệ")
+        await expect(page.locator("h1:visible")).to_have_text("Mã không hợp lệ")
         await expect(
-            page.get_by_text("Hãy kiểm tra bạn đã quét đúng tem chính thức", exact=False)
+            page.get_by_text("Hãy kiểm tra bạn đã quét đúng tem chính thức", exact=False).filter(visible=True)
         ).to_be_visible()
-        assert await page.locator(".verdict").evaluate("e => getComputedStyle(e).backgroundColor") == rgb(
-            COLOURS["malformed"]
-        )
+        assert await page.locator(".verdict:visible").evaluate(
+            "e => getComputedStyle(e).backgroundColor"
+        ) == rgb(COLOURS["malformed"])
         assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         await page.screenshot(path=screenshots / "error-400-vi.png", full_page=True)
     finally:
@@ -544,32 +584,36 @@ async def test_a_browser_scanning_a_stamp_gets_the_page(
     assert answer.status == 200
     assert answer.headers["content-type"] == "text/html; charset=utf-8"
     assert answer.headers["cache-control"] == "no-store"
-    await expect(page.locator("h1")).to_have_text("Sản phẩm OCOP chính hãng")
-    await expect(page.get_by_text("Bạn là người đầu tiên xác thực sản phẩm này.")).to_be_visible()
-    await expect(page.locator("h2")).to_have_text(product["name"])
-    await expect(page.get_by_text("Phường Hạ Long, Tỉnh Quảng Ninh")).to_be_visible()
-    await expect(page.locator(".serial")).to_have_text(gs1.grouped(serials[0]))
-    await expect(page.get_by_text(f"chỉ dẫn đến trang {RESOLVER}", exact=False)).to_be_visible()
+    await expect(page.locator("h1:visible")).to_have_text("Sản phẩm OCOP chính hãng")
+    await expect(
+        page.get_by_text("Bạn là người đầu tiên xác thực sản phẩm này.").filter(visible=True)
+    ).to_be_visible()
+    await expect(page.locator("h2:visible")).to_have_text(product["name"])
+    await expect(page.get_by_text("Phường Hạ Long, Tỉnh Quảng Ninh").filter(visible=True)).to_be_visible()
+    await expect(page.locator(".serial:visible")).to_have_text(gs1.grouped(serials[0]))
+    await expect(
+        page.get_by_text(f"chỉ dẫn đến trang {RESOLVER}", exact=False).filter(visible=True)
+    ).to_be_visible()
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     await page.screenshot(path=screenshots / "served-genuine-vi.png", full_page=True)
 
     await page.get_by_role("link", name="English").click()
-    await expect(page.locator("h1")).to_have_text("Genuine OCOP product")
+    await expect(page.locator("h1:visible")).to_have_text("Genuine OCOP product")
     assert await page.evaluate("document.documentElement.lang") == "en"
     assert page.url == f"{base}{link.path()}?lang=en"
+    # Still the first verification: switching language is no new scan.
+    await expect(page.get_by_text("You are the first to verify this product.")).to_be_visible()
 
     # The stamp not yet activated, by its short link.
     answer = await page.goto(f"{base}/v/{gs1.grouped(serials[1]).lower()}")
     assert answer is not None
     assert answer.status == 200
-    await expect(page.locator("h1")).to_have_text("Tem chưa kích hoạt — không mua")
+    await expect(page.locator("h1:visible")).to_have_text("Tem chưa kích hoạt — không mua")
     assert all(urlsplit(url).hostname == "127.0.0.1" for url in requested), requested
 
-    # Every page view is a logged scan, on the html channel; an app asking for JSON still gets JSON.
+    # Every page loaded is a logged scan (the switch loads none), on the html channel; an app asking for JSON still gets JSON.
     rows = await stamps_scans(stamps)
-    assert [(row["serial"], row["channel"]) for row in rows] == [
-        (serials[0], "html"), (serials[0], "html"), (serials[1], "html")
-    ]  # fmt: skip
+    assert [(row["serial"], row["channel"]) for row in rows] == [(serials[0], "html"), (serials[1], "html")]
     async with httpx.AsyncClient(base_url=base) as app_client:
         json_answer = await app_client.get(link.path(), headers={"accept": "application/json"})
     assert json_answer.headers["content-type"] == "application/json"
@@ -587,8 +631,8 @@ async def test_a_browser_gets_the_unknown_and_malformed_pages_with_their_status(
     answer = await page.goto(base + gs1.digital_link(product["gtin"], gs1.new_serial()).path())
     assert answer is not None
     assert answer.status == 404
-    await expect(page.locator("h1")).to_have_text("Không phải tem chính thức")
-    assert await page.locator(".verdict").evaluate("e => getComputedStyle(e).backgroundColor") == rgb(
+    await expect(page.locator("h1:visible")).to_have_text("Không phải tem chính thức")
+    assert await page.locator(".verdict:visible").evaluate("e => getComputedStyle(e).backgroundColor") == rgb(
         COLOURS["unknown"]
     )
 
@@ -596,19 +640,24 @@ async def test_a_browser_gets_the_unknown_and_malformed_pages_with_their_status(
     assert answer is not None
     assert answer.status == 400
     assert answer.headers["content-type"] == "text/html; charset=utf-8"
-    await expect(page.locator("h1")).to_have_text("Invalid code")
-    await expect(page.get_by_text("Check that you scanned the official stamp", exact=False)).to_be_visible()
-    await page.get_by_text("Technical details").click()
-    await expect(page.locator("details dd").nth(1)).to_have_text("serial")
+    await expect(page.locator("h1:visible")).to_have_text("Invalid code")
+    await expect(
+        page.get_by_text("Check that you scanned the official stamp", exact=False).filter(visible=True)
+    ).to_be_visible()
+    await page.get_by_text("Technical details").filter(visible=True).click()
+    await expect(page.locator("details dd:visible").nth(1)).to_have_text("serial")
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     await page.screenshot(path=screenshots / "served-malformed-en.png", full_page=True)
     await page.get_by_role("link", name="Tiếng Việt").click()
-    await expect(page.locator("h1")).to_have_text("Mã không hợp lệ")
+    await expect(page.locator("h1:visible")).to_have_text("Mã không hợp lệ")
+    await expect(
+        page.get_by_text("Hãy kiểm tra bạn đã quét đúng tem chính thức", exact=False)
+    ).to_be_visible()
 
     answer = await page.goto(f"{base}/v/7K3Q9M2XH4TB8VNCF9?lat=91&lon=1")
     assert answer is not None
     assert answer.status == 400
-    await expect(page.locator("details")).to_contain_text("query.lat")
+    await expect(page.locator("details:visible")).to_contain_text("query.lat")
     assert all(urlsplit(url).hostname == "127.0.0.1" for url in requested), requested
 
 

@@ -1,13 +1,16 @@
 """The verification page a consumer's browser gets: pure functions from a verdict to one HTML document.
 
 Built for a phone on a weak connection: one response, no build step, no external assets (inline CSS,
-inline SVG icons, system fonts, no script); an image only when the product has one. Vietnamese by
-default, English on ``?lang=en``. Every value from the database is escaped: producers write product
+inline SVG icons, system fonts, one line of script); an image only when the product has one.
+Vietnamese by default, English on ``?lang=en``; both are in the document, so switching sends no request
+(which would log another scan). Every value from the database is escaped: producers write product
 names. Each outcome has its own colour, icon and headline so nobody mistakes one for another.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import date, datetime
 from html import escape
 from typing import Final, Literal
@@ -196,11 +199,20 @@ STRINGS: Final[dict[Lang, dict[str, str]]] = {
         "status": "Error code",
     },
 }
+# The language switch without a request (a request would log another scan): show the other block, keep
+# the address (so a reload stays in that language). Without script the link still works.
+_SCRIPT: Final = (
+    'document.addEventListener("click",function(e){var a=e.target.closest("a[data-lang]");if(!a)return;'
+    "e.preventDefault();document.documentElement.lang=a.dataset.lang;document.title=a.dataset.title;"
+    'history.replaceState(null,"",a.href)})'
+)
+_SCRIPT_HASH: Final = "sha256-" + base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()
 _MONTHS_EN: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 # Mobile first: one column, large type, nothing wider than the screen (long names wrap anywhere).
 _CSS: Final = (
     "*{box-sizing:border-box}"
+    "html[lang=vi] .l-en,html[lang=en] .l-vi{display:none}"
     "html{-webkit-text-size-adjust:100%}"
     "body{margin:0;background:#f3f4f6;color:#111827;line-height:1.45;"
     'font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",Arial,sans-serif;'
@@ -248,31 +260,94 @@ def render_verdict(
     uri: str,
     switch_href: str,
 ) -> str:
-    """The verification page of one scan: the verdict first, then the product, its certificate and history."""
-    text = STRINGS[language(lang)]
+    """The verification page of one scan: the verdict first, then the product, its certificate and history.
+
+    ``switch_href`` is this page's address in the other language (``?lang=en``); both languages are in
+    the document and the switch shows the other one without a request, which would count as a new scan.
+    """
+    shown = language(lang)
+    hrefs = _hrefs(shown, switch_href)
     outcome = verdict.outcome
-    parts = [
-        _head(language(lang), text["title"], COLOURS[outcome], outcome),
-        _top(text, switch_href),
-        _verdict(text, verdict),
-    ]
-    if verdict.expired and facts is not None and facts.expiry_date is not None:
-        parts.append(
-            f'<p class="banner" role="alert">{_e(text["expired"].format(date=_day(facts.expiry_date, text)))}</p>'
+    blocks = {
+        each: _verdict_block(
+            STRINGS[each],
+            verdict=verdict,
+            facts=facts,
+            history=history,
+            serial=serial,
+            uri=uri,
+            switch_href=hrefs[each],
         )
-    if history is not None and outcome in IN_USE:
-        parts.append(f'<section class="card history">{_history(text, history)}</section>')
-    if facts is not None and outcome not in ("unknown", "malformed"):
-        parts.append(_product(text, facts, language(lang), verdict))
-    parts.append(_stamp(text, serial, uri))
-    parts.append("</main></body></html>")
-    return "".join(parts)
+        for each in LANGS
+    }
+    return _document(shown, COLOURS[outcome], outcome, blocks)
 
 
 def render_error(*, status: int, lang: str, problem_title: str, detail: str, field: str | None) -> str:
     """The page of a scan that could not be verified: 400 for a malformed link (with a hint), else generic."""
-    text = STRINGS[language(lang)]
     outcome: Outcome = "malformed" if status == 400 else "unknown"
+    shown = language(lang)
+    blocks = {
+        each: _error_block(
+            STRINGS[each],
+            outcome=outcome,
+            status=status,
+            problem_title=problem_title,
+            detail=detail,
+            field=field,
+        )
+        for each in LANGS
+    }
+    return _document(shown, COLOURS[outcome], f"error-{status}", blocks)
+
+
+# The parts of a page
+
+
+def _hrefs(shown: Lang, switch_href: str) -> dict[Lang, str]:
+    """Each language block's switch: the shown one links to ``switch_href``, the other one back."""
+    other: Lang = "en" if shown == "vi" else "vi"
+    back = switch_href.replace(f"lang={other}", f"lang={shown}")
+    if back == switch_href:
+        back = f"?lang={shown}"
+    return {shown: switch_href, other: back}
+
+
+def _document(shown: Lang, colour: str, state: str, blocks: dict[Lang, str]) -> str:
+    # The CSP is a second line of defence behind escaping: only the switch's script runs (its hash),
+    # nothing loads but images.
+    return (
+        f'<!DOCTYPE html><html lang="{shown}" data-state="{_e(state)}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
+        f"script-src '{_SCRIPT_HASH}'; img-src 'self' https:\">"
+        f'<meta name="robots" content="noindex"><meta name="theme-color" content="{colour}">'
+        f"<title>{_e(STRINGS[shown]['title'])}</title><style>{_CSS}</style></head><body><main>"
+        + "".join(f'<div class="l-{each}" lang="{each}">{blocks[each]}</div>' for each in LANGS)
+        + f"</main><script>{_SCRIPT}</script></body></html>"
+    )
+
+
+def _verdict_block(
+    text: dict[str, str], *, verdict: Verdict, facts: StampFacts | None, history: ScanHistory | None,
+    serial: str, uri: str, switch_href: str,
+) -> str:  # fmt: skip
+    outcome = verdict.outcome
+    parts = [_top(text, switch_href), _verdict(text, verdict)]
+    if verdict.expired and facts is not None and facts.expiry_date is not None:
+        expired = text["expired"].format(date=_day(facts.expiry_date, text))
+        parts.append(f'<p class="banner" role="alert">{_e(expired)}</p>')
+    if history is not None and outcome in IN_USE:
+        parts.append(f'<section class="card history">{_history(text, history)}</section>')
+    if facts is not None and outcome not in ("unknown", "malformed"):
+        parts.append(_product(text, facts, verdict))
+    parts.append(_stamp(text, serial, uri))
+    return "".join(parts)
+
+
+def _error_block(
+    text: dict[str, str], *, outcome: Outcome, status: int, problem_title: str, detail: str, field: str | None
+) -> str:
     key = {400: "error_400", 404: "error_404", 429: "error_429"}.get(
         status, "error_5xx" if status >= 500 else "error_other"
     )
@@ -281,38 +356,20 @@ def render_error(*, status: int, lang: str, problem_title: str, detail: str, fie
         technical.append(f"<dt>{_e(text['field'])}</dt><dd>{_e(field)}</dd>")
     if detail:
         technical.append(f"<dd>{_e(detail)}</dd>")
-    return "".join(
-        (
-            _head(language(lang), text["title"], COLOURS[outcome], f"error-{status}"),
-            _top(text, f"?lang={text['switch_lang']}"),
-            _banner(outcome, f"<h1>{_e(text[key])}</h1>"),
-            f'<section class="card"><p class="hint">{_e(text["hint_400" if status == 400 else "hint_other"])}</p>',
-            f"<details><summary>{_e(text['details'])}</summary><dl>{''.join(technical)}</dl></details>",
-            "</section></main></body></html>",
-        )
-    )
-
-
-# The parts of a page
-
-
-def _head(lang: Lang, title: str, colour: str, state: str) -> str:
-    # The CSP is a second line of defence behind escaping: no script runs, nothing loads but images.
     return (
-        f'<!DOCTYPE html><html lang="{lang}" data-state="{_e(state)}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
-        "img-src 'self' https:\">"
-        f'<meta name="robots" content="noindex"><meta name="theme-color" content="{colour}">'
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body><main>"
+        _top(text, f"?lang={text['switch_lang']}")
+        + _banner(outcome, f"<h1>{_e(text[key])}</h1>")
+        + f'<section class="card"><p class="hint">{_e(text["hint_400" if status == 400 else "hint_other"])}</p>'
+        + f"<details><summary>{_e(text['details'])}</summary><dl>{''.join(technical)}</dl></details></section>"
     )
 
 
 def _top(text: dict[str, str], switch_href: str) -> str:
-    switch_lang = text["switch_lang"]
+    other = text["switch_lang"]
     return (
-        f'<nav class="top"><strong>{_e(text["title"])}</strong><a href="{_e(switch_href)}" hreflang="{switch_lang}" '
-        f'lang="{switch_lang}">{_e(text["switch"])}</a></nav>'
+        f'<nav class="top"><strong>{_e(text["title"])}</strong><a href="{_e(switch_href)}" hreflang="{other}" '
+        f'lang="{other}" data-lang="{other}" data-title="{_e(STRINGS[language(other)]["title"])}">'
+        f"{_e(text['switch'])}</a></nav>"
     )
 
 
@@ -354,8 +411,13 @@ def _history(text: dict[str, str], history: ScanHistory) -> str:
     return f"<p>{_e(text['again'].format(count=history.count, date=_day(first, text), place=place))}</p>"
 
 
-def _product(text: dict[str, str], facts: StampFacts, lang: Lang, verdict: Verdict) -> str:
-    name = (facts.product_name_en if lang == "en" else None) or facts.product_name or facts.product_code or ""
+def _product(text: dict[str, str], facts: StampFacts, verdict: Verdict) -> str:
+    name = (
+        (facts.product_name_en if text["lang"] == "en" else None)
+        or facts.product_name
+        or facts.product_code
+        or ""
+    )
     rows: list[tuple[str, str]] = []
     if facts.producer_name:
         rows.append((text["producer"], _e(facts.producer_name)))
