@@ -667,3 +667,13 @@ async def stamps_scans(stamps: httpx.AsyncClient) -> list[dict[str, Any]]:
     async with app.state.db.engine.connect() as connection:
         rows = await connection.execute(text("SELECT serial, channel FROM stamps.scan ORDER BY id"))
         return [dict(row._mapping) for row in rows]
+
+
+def test_the_resolver_routes_document_their_pages() -> None:
+    document = create_app().openapi()
+    for path in ("/01/{rest}", "/v/{code}"):
+        responses = document["paths"][path]["get"]["responses"]
+        for status in ("200", "400", "404", "503"):
+            assert "text/html" in responses[status]["content"], (path, status)
+        assert "application/json" in responses["200"]["content"]
+        assert "application/problem+json" in responses["400"]["content"]

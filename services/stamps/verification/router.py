@@ -31,6 +31,8 @@ PUBLIC_HEADERS = {"access-control-allow-origin": "*", "cache-control": "no-store
 # A page differs by what the client accepts; nosniff keeps a browser from guessing another type.
 PAGE_HEADERS = {**PUBLIC_HEADERS, "vary": "accept", "x-content-type-options": "nosniff"}
 DEVICE_COOKIE = "ocop_device"
+# A browser gets each of these answers as the verification page (docs/API.md).
+PAGE_CONTENT = {"text/html": {"schema": {"type": "string"}}}
 MAX_ACCURACY_M = 100_000.0
 
 
@@ -89,6 +91,14 @@ def _json(
     body: dict[str, Any], status: int = 200, media_type: str = "application/json", **headers: str
 ) -> Response:
     return Response(orjson.dumps(body), status, headers={**PUBLIC_HEADERS, **headers}, media_type=media_type)
+
+
+def _with_pages(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The resolver's documented answers: JSON (problem+json for errors), or a page for a browser."""
+    documented = problems(*statuses)
+    for status in statuses:
+        documented[status]["content"] = PAGE_CONTENT
+    return {200: {"content": PAGE_CONTENT}, **documented}
 
 
 def _wants_page(request: Request) -> bool:
@@ -174,7 +184,7 @@ def _status(verification: Verification) -> int:
 
 
 @router.get(
-    "/01/{rest:path}", response_model=VerificationRead, responses=problems(400, 404, 503),
+    "/01/{rest:path}", response_model=VerificationRead, responses=_with_pages(400, 404, 503),
     summary="Verify a stamp by its GS1 Digital Link",
 )  # fmt: skip
 async def resolve(request: Request, rest: str) -> Response:
@@ -183,7 +193,7 @@ async def resolve(request: Request, rest: str) -> Response:
 
 
 @router.get(
-    "/v/{code}", response_model=VerificationRead, responses=problems(400, 404, 503),
+    "/v/{code}", response_model=VerificationRead, responses=_with_pages(400, 404, 503),
     summary="Verify a stamp by its serial (the short link, or a serial typed by hand)",
 )  # fmt: skip
 async def resolve_short(request: Request, code: str) -> Response:
