@@ -584,6 +584,12 @@ async def test_a_browser_scanning_a_stamp_gets_the_page(
     assert answer.status == 200
     assert answer.headers["content-type"] == "text/html; charset=utf-8"
     assert answer.headers["cache-control"] == "no-store"
+    # A browser without a device id is given one, kept two years, out of reach of scripts.
+    cookie = await answer.header_value("set-cookie")
+    assert cookie is not None
+    assert cookie.startswith("ocop_device=")
+    for attribute in ("HttpOnly", "Max-Age=63072000", "Path=/", "SameSite=lax", "Secure"):
+        assert attribute in cookie
     await expect(page.locator("h1:visible")).to_have_text("Sản phẩm OCOP chính hãng")
     await expect(
         page.get_by_text("Bạn là người đầu tiên xác thực sản phẩm này.").filter(visible=True)
@@ -614,6 +620,12 @@ async def test_a_browser_scanning_a_stamp_gets_the_page(
     # Every page loaded is a logged scan (the switch loads none), on the html channel; an app asking for JSON still gets JSON.
     rows = await stamps_scans(stamps)
     assert [(row["serial"], row["channel"]) for row in rows] == [(serials[0], "html"), (serials[1], "html")]
+    # The second scan came with the cookie of the first: one device.
+    assert rows[0]["device_hash"] is not None
+    assert rows[0]["device_hash"] == rows[1]["device_hash"]
+    second = await page.goto(f"{base}/v/{serials[1]}")
+    assert second is not None
+    assert await second.header_value("set-cookie") is None
     async with httpx.AsyncClient(base_url=base) as app_client:
         json_answer = await app_client.get(link.path(), headers={"accept": "application/json"})
     assert json_answer.headers["content-type"] == "application/json"
@@ -665,7 +677,9 @@ async def stamps_scans(stamps: httpx.AsyncClient) -> list[dict[str, Any]]:
     """The scan log's rows, oldest first."""
     app = stamps._transport.app  # type: ignore[attr-defined]
     async with app.state.db.engine.connect() as connection:
-        rows = await connection.execute(text("SELECT serial, channel FROM stamps.scan ORDER BY id"))
+        rows = await connection.execute(
+            text("SELECT serial, channel, device_hash FROM stamps.scan ORDER BY id")
+        )
         return [dict(row._mapping) for row in rows]
 
 

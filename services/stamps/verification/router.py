@@ -7,7 +7,9 @@ Public and anonymous: a consumer's phone, an app backend or a partner resolves a
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import secrets
 from typing import Any
 from urllib.parse import urlencode
 
@@ -31,6 +33,7 @@ PUBLIC_HEADERS = {"access-control-allow-origin": "*", "cache-control": "no-store
 # A page differs by what the client accepts; nosniff keeps a browser from guessing another type.
 PAGE_HEADERS = {**PUBLIC_HEADERS, "vary": "accept", "x-content-type-options": "nosniff"}
 DEVICE_COOKIE = "ocop_device"
+DEVICE_COOKIE_AGE_S = 2 * 365 * 24 * 3600
 # A browser gets each of these answers as the verification page (docs/API.md).
 PAGE_CONTENT = {"text/html": {"schema": {"type": "string"}}}
 MAX_ACCURACY_M = 100_000.0
@@ -119,27 +122,42 @@ def _switch_href(request: Request, lang: pages.Lang) -> str:
 async def _page(request: Request, scanned: service.Scanned) -> Response:
     """The verification page (HTML) of one scan; a problem becomes an error page with its status."""
     lang = pages.language(request.query_params.get("lang"))
+    device: str | None = None
     try:
+        client = _client(request)
+        if client.device is None:
+            # A browser's first scan: it gets a device id, so its later scans count as one device (R6).
+            device = secrets.token_urlsafe(18)
+            client = dataclasses.replace(client, device=device)
         verification, link = await service.verify(
-            request.app.state.scan_log, scanned, client=_client(request), channel="html"
+            request.app.state.scan_log, scanned, client=client, channel="html"
         )
     except ScanLogUnavailable:
         problem = ScanNotLogged("the scan could not be logged; try again in a moment")
         page = pages.render_error(status=503, lang=lang, problem_title=problem.title, detail="", field=None)
-        return HTMLResponse(page, 503, headers={**PAGE_HEADERS, "retry-after": "2"})
+        return _html(page, 503, device=None, headers={"retry-after": "2"})
     except ProblemError as problem:
         field = problem.extensions.get("field")
         page = pages.render_error(
             status=problem.status, lang=lang, problem_title=problem.title, detail=problem.detail or "",
             field=field if isinstance(field, str) else None,
         )  # fmt: skip
-        return HTMLResponse(page, problem.status, headers={**PAGE_HEADERS, **problem.headers})
+        return _html(page, problem.status, device=device, headers=problem.headers)
     uri = service.stamp_uri(verification, request.app.state.settings.resolver_host, link)
     page = pages.render_verdict(
         verdict=verification.verdict, facts=verification.facts, history=verification.history,
         serial=link.serial, lang=lang, uri=uri, switch_href=_switch_href(request, lang),
     )  # fmt: skip
-    return HTMLResponse(page, _status(verification), headers=PAGE_HEADERS)
+    return _html(page, _status(verification), device=device)
+
+
+def _html(page: str, status: int, *, device: str | None, headers: dict[str, str] | None = None) -> Response:
+    response = HTMLResponse(page, status, headers={**PAGE_HEADERS, **(headers or {})})
+    if device is not None:
+        response.set_cookie(
+            DEVICE_COOKIE, device, max_age=DEVICE_COOKIE_AGE_S, secure=True, httponly=True, samesite="lax"
+        )
+    return response
 
 
 async def _answer(request: Request, scanned: service.Scanned) -> Response:
