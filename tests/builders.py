@@ -936,3 +936,24 @@ async def serials_of(stamps: httpx.AsyncClient, batch: dict[str, Any]) -> list[s
             {"batch": batch["id"]},
         )
         return [row.serial for row in rows]
+
+
+async def active_stamps(
+    stamps: httpx.AsyncClient, product: dict[str, Any], quantity: int = 10, *, lot: str | None = None,
+    production_date: date | None = None, expiry_date: date | None = None,
+) -> tuple[dict[str, Any], list[str]]:  # fmt: skip
+    """A generated batch of ``product`` whose stamps are issued (by its officer) and activated (by its
+    producer) through /v1/stamps: the batch and its serials."""
+    batch = await generated_batch(stamps, product, quantity=quantity, lot=lot)
+    issued = _ok(
+        await stamps.post("/v1/stamps/issue", json={"batch_id": batch["id"]}, headers=product["officer"])
+    )
+    assert issued["changed"] == quantity, issued
+    made = production_date or clock.today()
+    body: dict[str, Any] = {
+        "batch_id": batch["id"], "production_date": made.isoformat(),
+        "expiry_date": (expiry_date or made + timedelta(days=365)).isoformat(),
+    }  # fmt: skip
+    activated = _ok(await stamps.post("/v1/stamps/activate", json=body, headers=product["producer"]))
+    assert activated["changed"] == quantity, activated
+    return batch, await serials_of(stamps, batch)
