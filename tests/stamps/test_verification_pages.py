@@ -34,7 +34,7 @@ from services.stamps.verification.verdicts import (
     judge,
 )
 from shared import gs1
-from tests.builders import generated_batch, serials_of, stamped_product
+from tests.builders import active_stamps, generated_batch, serials_of, stamped_product
 from tests.conftest import asgi_client, in_process_events, test_jwks
 from tests.support.database import TestDatabase
 from tests.support.processes import free_port
@@ -535,19 +535,6 @@ async def served(database: TestDatabase) -> AsyncIterator[tuple[httpx.AsyncClien
             await serving
 
 
-async def activated(stamps: httpx.AsyncClient, serials: list[str]) -> None:
-    """Mark ``serials`` active since yesterday (set-up only: the lifecycle package owns this in the service)."""
-    app = stamps._transport.app  # type: ignore[attr-defined]
-    async with app.state.db.sessionmaker.begin() as session:
-        await session.execute(
-            text(
-                "UPDATE stamps.stamp SET state = 'active', activated_at = now() - interval '1 day' "
-                "WHERE serial = ANY(:serials)"
-            ),
-            {"serials": serials},
-        )
-
-
 @pytest.fixture
 async def browsing(browser: Browser) -> AsyncIterator[tuple[Page, list[str]]]:
     """A phone-sized page whose requests are recorded; anything not on this machine is aborted."""
@@ -575,8 +562,9 @@ async def test_a_browser_scanning_a_stamp_gets_the_page(
     stamps, base = served
     page, requested = browsing
     product = await stamped_product(stamps)
-    serials = await serials_of(stamps, await generated_batch(stamps, product, quantity=2))
-    await activated(stamps, serials[:1])
+    _, active = await active_stamps(stamps, product, quantity=1, production_date=date(2026, 11, 20))
+    reserved = await serials_of(stamps, await generated_batch(stamps, product, quantity=1))
+    serials = [*active, *reserved]
     link = gs1.digital_link(product["gtin"], serials[0])
 
     answer = await page.goto(base + link.path())
@@ -597,6 +585,7 @@ async def test_a_browser_scanning_a_stamp_gets_the_page(
     await expect(page.locator("h2:visible")).to_have_text(product["name"])
     await expect(page.get_by_text("Phường Hạ Long, Tỉnh Quảng Ninh").filter(visible=True)).to_be_visible()
     await expect(page.locator(".serial:visible")).to_have_text(gs1.grouped(serials[0]))
+    await expect(page.get_by_text("20/11/2026", exact=True).filter(visible=True)).to_be_visible()
     await expect(
         page.get_by_text(f"chỉ dẫn đến trang {RESOLVER}", exact=False).filter(visible=True)
     ).to_be_visible()
