@@ -936,3 +936,30 @@ async def serials_of(stamps: httpx.AsyncClient, batch: dict[str, Any]) -> list[s
             {"batch": batch["id"]},
         )
         return [row.serial for row in rows]
+
+
+async def stamps_in_state(stamps: httpx.AsyncClient, serials: list[str], state: str) -> None:
+    """Put stamps in ``state`` by SQL: a stand-in for the lifecycle API until it lands (issue 10, item 4)."""
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    async with app.state.db.sessionmaker.begin() as session:
+        await session.execute(
+            text(
+                "UPDATE stamps.stamp SET state = :state, state_changed_at = now() WHERE serial = ANY(:serials)"
+            ),
+            {"state": state, "serials": serials},
+        )
+
+
+async def scan_summary(
+    stamps: httpx.AsyncClient, serial: str, count: int, province: str | None = "22"
+) -> None:
+    """A stamp's scan summary (``stamps.stamp_scan``) as the verification path upserts it: ``count`` scans."""
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    async with app.state.db.sessionmaker.begin() as session:
+        await session.execute(
+            text(
+                "INSERT INTO stamps.stamp_scan (serial, scan_count, first_scanned_at, first_scan_province,"
+                " last_scanned_at) VALUES (:serial, :count, now(), :province, now())"
+            ),
+            {"serial": serial, "count": count, "province": province},
+        )

@@ -19,6 +19,8 @@ class StampsSettings(BaseServiceSettings):
     max_batch: int = Field(default=1_000_000, ge=1)
     # How often the generation job looks for approved batches (an approval also wakes it; 0: not here).
     batch_job_every_s: float = 30.0
+    # The resolver's host: every printed Digital Link is HTTPS://<host>/01/..., and the label shows it.
+    resolver_host: str = Field(default="tem.ocop.example.vn", pattern=r"^[A-Za-z0-9.-]+$")
 
 
 @lru_cache

@@ -12,6 +12,7 @@ from services.stamps.batches.runner import BatchJobs
 from services.stamps.config import StampsSettings, get_settings
 from services.stamps.inbox import INBOX
 from services.stamps.outbox import OUTBOX
+from services.stamps.printing.router import router as printing_router
 from shared.app import create_service_app, database_lifespan
 from shared.db import asyncpg_dsn
 from shared.events.wiring import event_routers, service_relay
@@ -45,7 +46,11 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
         title="OCOP Stamps",
         description="E-stamp batches and serials, GS1 Digital Link, verification, scan log and EPCIS 2.0.",
         settings=settings,
-        routers=[batches_router, *event_routers("stamps", inbox=INBOX, outbox=OUTBOX, settings=settings)],
+        routers=[
+            batches_router,
+            printing_router,
+            *event_routers("stamps", inbox=INBOX, outbox=OUTBOX, settings=settings),
+        ],
         lifespan=lifespan,
     )
 

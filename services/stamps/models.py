@@ -6,4 +6,5 @@ from __future__ import annotations
 def load_models() -> None:
     """Import each domain package's models module."""
     import services.stamps.batches.models
+    import services.stamps.printing.models
     import services.stamps.snapshot.models  # noqa: F401
