@@ -881,14 +881,16 @@ def certificate_snapshot(product_id: uuid.UUID, entity_id: uuid.UUID, **override
 
 
 async def stamped_product(
-    stamps: httpx.AsyncClient, *, status: str = "active", province: str = "22", **product: Any
-) -> dict[str, Any]:
+    stamps: httpx.AsyncClient, *, status: str = "active", province: str = "22", entity: str | None = None,
+    **product: Any,
+) -> dict[str, Any]:  # fmt: skip
     """A product the stamps service knows (the registry's snapshot) with its certificate (scoring's event).
 
     The answer is the product's snapshot plus ``producer`` and ``officer``: headers of its own producer
-    and of an officer of its province. ``status=""`` leaves it without a certificate.
+    and of an officer of its province. ``status=""`` leaves it without a certificate; ``entity`` makes
+    it another product of that producer.
     """
-    product_id, entity_id = uuid.uuid4(), uuid.uuid4()
+    product_id, entity_id = uuid.uuid4(), uuid.UUID(entity) if entity else uuid.uuid4()
     snapshot = product_snapshot(product_id, entity_id, province_code=province, **product)
     answer = await post_event(stamps, "registry.product.updated", snapshot, subject=f"product/{product_id}")
     assert answer.status_code == 200, answer.text

@@ -13,6 +13,7 @@ from services.stamps.config import StampsSettings, get_settings
 from services.stamps.inbox import INBOX
 from services.stamps.outbox import OUTBOX
 from services.stamps.printing.router import router as printing_router
+from services.stamps.statistics.router import router as statistics_router
 from shared.app import create_service_app, database_lifespan
 from shared.db import asyncpg_dsn
 from shared.events.wiring import event_routers, service_relay
@@ -49,6 +50,7 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
         routers=[
             batches_router,
             printing_router,
+            statistics_router,
             *event_routers("stamps", inbox=INBOX, outbox=OUTBOX, settings=settings),
         ],
         lifespan=lifespan,
