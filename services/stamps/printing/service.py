@@ -7,7 +7,9 @@ own from a server-side cursor, so a 1,000,000-stamp batch never sits in memory.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -38,6 +40,8 @@ MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8", "zip": "application/zip", "pdf": "application/pdf",
     "svg": "image/svg+xml", "png": "image/png",
 }  # fmt: skip
+# The longest the making of a file keeps the event loop (seconds).
+SLICE_S = 0.005
 # A stamp that is void or revoked is never printed again.
 UNPRINTABLE_STATES = frozenset({"void", "revoked"})
 
@@ -106,8 +110,14 @@ async def batch_file(
             aclosing(PrintRepository(own).stamps_of(batch_id)) as fetches,
         ):
             async for fetch in fetches:
+                handed_at = time.monotonic()
                 for stamp in fetch:
                     yield stamp
+                    # The file is made as it is pulled, in pure Python between two fetches: hand the event
+                    # loop back every few milliseconds so the service's other requests are not held up.
+                    if time.monotonic() - handed_at > SLICE_S:
+                        await asyncio.sleep(0)
+                        handed_at = time.monotonic()
 
     items = labels.labels(stamps(), gtin=batch.gtin, host=host)
     if file_format == "csv":
