@@ -15,6 +15,7 @@ from PIL import Image
 from sqlalchemy import text
 
 from services.stamps.printing import exports, qr
+from services.stamps.printing.repository import FETCH_ROWS, PrintRepository
 from shared import gs1
 from tests.builders import ADMIN, generated_batch, serials_of, stamped_product, stamps_in_state
 from tests.conftest import auth
@@ -159,6 +160,20 @@ async def test_a_batch_not_generated_has_no_print_files(stamps_client: httpx.Asy
     answer = await stamps_client.get(f"{BATCHES}/{batch['id']}/serials.csv", headers=product["producer"])
     assert (answer.status_code, answer.json()["current_status"]) == (409, "approved")
     assert await downloads(stamps_client, batch["id"]) == []
+
+
+async def test_a_batch_is_read_a_fetch_at_a_time_never_whole(stamps_client: httpx.AsyncClient) -> None:
+    product = await stamped_product(stamps_client)
+    batch = await generated_batch(stamps_client, product, quantity=2 * FETCH_ROWS + 500)
+    app = stamps_client._transport.app  # type: ignore[attr-defined]
+    async with app.state.db.sessionmaker() as session, session.begin():
+        fetches = [list(fetch) async for fetch in PrintRepository(session).stamps_of(uuid.UUID(batch["id"]))]
+    assert [len(fetch) for fetch in fetches] == [
+        FETCH_ROWS,
+        FETCH_ROWS,
+        500,
+    ]  # a server-side cursor's fetches
+    assert [stamp.serial for fetch in fetches for stamp in fetch] == await serials_of(stamps_client, batch)
 
 
 def modules_of(png: bytes, scale: int) -> list[list[int]]:
