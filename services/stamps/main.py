@@ -13,9 +13,12 @@ from services.stamps.config import StampsSettings, get_settings
 from services.stamps.inbox import INBOX
 from services.stamps.outbox import OUTBOX
 from services.stamps.printing.router import router as printing_router
+from services.stamps.snapshot import service as snapshot
 from services.stamps.statistics.router import router as statistics_router
+from services.stamps.verification.router import router as verification_router
+from services.stamps.verification.scanlog import ScanLog
 from shared.app import create_service_app, database_lifespan
-from shared.db import asyncpg_dsn
+from shared.db import asyncpg_dsn, create_read_pool
 from shared.events.wiring import event_routers, service_relay
 
 
@@ -28,6 +31,10 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with database(app), service_relay(settings, OUTBOX) as relay:
             app.state.relay = relay
+            if settings.events.relay:
+                # Only where a relay can deliver it: an empty snapshot asks the registry and scoring.
+                async with app.state.db.sessionmaker.begin() as session:
+                    await snapshot.request_full_copy_if_empty(session)
             jobs = None
             if settings.batch_job_every_s > 0:
                 jobs = BatchJobs(
@@ -36,9 +43,23 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
                 )  # fmt: skip
                 jobs.start()
             app.state.batch_jobs = jobs
+            # The scan log writes through a connection of its own: its batches run one after another.
+            scans = await create_read_pool(
+                settings.database_url.get_secret_value(), application_name="stamps-scans", min_size=1,
+                max_size=1, statement_timeout_ms=settings.db_statement_timeout_ms,
+            )  # fmt: skip
+            scan_log = ScanLog(
+                scans, device_key=settings.scan_hash_key.get_secret_value().encode(),
+                max_batch=settings.scan_batch_max, salt_days=settings.scan_salt_days,
+                partitions_ahead=settings.scan_partitions_ahead,
+            )  # fmt: skip
+            await scan_log.start()
+            app.state.scan_log = scan_log
             try:
                 yield
             finally:
+                await scan_log.stop()
+                await scans.close()
                 if jobs is not None:
                     await jobs.stop()
 
@@ -51,6 +72,7 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
             batches_router,
             printing_router,
             statistics_router,
+            verification_router,
             *event_routers("stamps", inbox=INBOX, outbox=OUTBOX, settings=settings),
         ],
         lifespan=lifespan,

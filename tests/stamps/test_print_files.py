@@ -7,6 +7,7 @@ import io
 import re
 import uuid
 import zipfile
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -14,15 +15,30 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
+from services.stamps.config import StampsSettings
+from services.stamps.main import create_app
 from services.stamps.printing import exports, qr
 from services.stamps.printing.repository import FETCH_ROWS, PrintRepository
 from shared import gs1
 from tests.builders import ADMIN, generated_batch, serials_of, stamped_product, stamps_in_state
-from tests.conftest import auth
+from tests.conftest import asgi_client, auth, in_process_events, test_jwks
+from tests.support.database import TestDatabase
 
 pytestmark = pytest.mark.commits  # the generation job commits
 BATCHES = "/v1/stamp-batches"
 HOST = "TEM.OCOP.EXAMPLE.VN"  # StampsSettings.resolver_host's default, as printed
+
+
+@pytest.fixture
+async def stamps_client(database: TestDatabase) -> AsyncIterator[httpx.AsyncClient]:
+    """The stamps service in-process on the test's database, its lifespan (the scan log's task) ended with
+    the test: the worker's shared app would start that task inside the first test and outlive it."""
+    settings = StampsSettings(
+        database_url=database.urls["stamps"], environment="test", jwt_public_keys=test_jwks(),
+        events=in_process_events("stamps"), batch_job_every_s=0,
+    )  # fmt: skip
+    async for client in asgi_client(create_app(settings)):
+        yield client
 
 
 async def downloads(stamps: httpx.AsyncClient, batch_id: str) -> list[tuple[Any, ...]]:

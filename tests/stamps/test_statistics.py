@@ -7,13 +7,17 @@ verification's per-stamp summary (``scan_summary``) as its hot path would.
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
+from services.stamps.config import StampsSettings
+from services.stamps.main import create_app
 from tests.builders import ADMIN, generated_batch, scan_summary, serials_of, stamped_product, stamps_in_state
-from tests.conftest import auth
+from tests.conftest import asgi_client, auth, in_process_events, test_jwks
+from tests.support.database import TestDatabase
 
 pytestmark = pytest.mark.commits  # the generation job commits
 STATISTICS = "/v1/stamp-statistics"
@@ -21,6 +25,18 @@ NOTHING = {
     "stamps_issued": 0, "stamps_active": 0, "stamps_scanned": 0, "scans": 0, "certified_products": 0,
     "certified_products_with_active_stamps": 0, "active_stamp_coverage": None,
 }  # fmt: skip
+
+
+@pytest.fixture
+async def stamps_client(database: TestDatabase) -> AsyncIterator[httpx.AsyncClient]:
+    """The stamps service in-process on the test's database, its lifespan (the scan log's task) ended with
+    the test: the worker's shared app would start that task inside the first test and outlive it."""
+    settings = StampsSettings(
+        database_url=database.urls["stamps"], environment="test", jwt_public_keys=test_jwks(),
+        events=in_process_events("stamps"), batch_job_every_s=0,
+    )  # fmt: skip
+    async for client in asgi_client(create_app(settings)):
+        yield client
 
 
 def figures(

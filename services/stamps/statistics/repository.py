@@ -14,32 +14,28 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Row,
-    String,
     Table,
     Text,
     and_,
     cast,
-    column,
     exists,
     func,
     literal,
     select,
-    table,
     true,
     tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.stamps.batches.models import Stamp, StampBatch
-from services.stamps.db import SCHEMA
 from services.stamps.snapshot.repository import CERTIFICATES, ENTITIES, IN_FORCE, PRODUCTS
+from services.stamps.verification.models import StampScan
 from shared.security.scopes import Visibility, visible_condition
 
 BATCHES = typing.cast(Table, StampBatch.__table__)
 STAMPS = typing.cast(Table, Stamp.__table__)
-# Verification's per-stamp scan summary (migration 0006), written by the verification path: named here
-# without a model of its own, so that package stays its one writer and declares it.
-SCAN_SUMMARY = table("stamp_scan", column("serial", String), column("scan_count"), schema=SCHEMA)
+# Verification's per-stamp scan summary: how often each stamp has been scanned.
+SCAN_SUMMARY = typing.cast(Table, StampScan.__table__)
 
 # A stamp counts as issued once it has left the province's stock: issued, then active, suspended or
 # revoked. Reserved stamps are not issued yet; a void one may never have been (cancelled stock).
