@@ -1,7 +1,7 @@
 """/v1/stamp-statistics: stamps issued, active and scanned, certified products' coverage, by group; who sees whose.
 
-Stamp states are set with SQL (``stamps_in_state``) until the lifecycle API lands; scans are written into
-verification's per-stamp summary (``scan_summary``) as its hot path would.
+Stamp states are set through the lifecycle API (``stamps_in_state``); scans are written into verification's
+per-stamp summary (``scan_summary``) as its hot path would.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ async def stamps_with(stamps: httpx.AsyncClient, product: dict[str, Any], states
     serials = await serials_of(stamps, batch)
     for state in set(states):
         await stamps_in_state(
-            stamps, [s for s, wanted in zip(serials, states, strict=True) if wanted == state], state
+            stamps, product, [s for s, wanted in zip(serials, states, strict=True) if wanted == state], state
         )
     return serials
 

@@ -8,7 +8,8 @@ from typing import Any, cast
 
 from sqlalchemy import Row, Table, select
 
-from services.stamps.batches.models import Stamp, StampBatch
+from services.stamps.batches.models import StampBatch
+from services.stamps.lifecycle.models import Stamp
 from services.stamps.printing.labels import PrintStamp
 from services.stamps.printing.models import PrintDownload
 from shared.repository import Repository

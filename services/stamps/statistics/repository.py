@@ -27,7 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.stamps.batches.models import Stamp, StampBatch
+from services.stamps.batches.models import StampBatch
+from services.stamps.lifecycle.models import Stamp
 from services.stamps.snapshot.repository import CERTIFICATES, ENTITIES, IN_FORCE, PRODUCTS
 from services.stamps.verification.models import StampScan
 from shared.security.scopes import Visibility, visible_condition
