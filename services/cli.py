@@ -117,7 +117,10 @@ def seed(urls: dict[str, str], *, demo: bool) -> None:
     for spec in SERVICES:
         module = f"services.{spec.name}.commands.seed"
         # Scoring's and stamps' demos read what the running services announce: loaded by ``up``.
-        if spec in (SCORING, STAMPS) or not (REPO_ROOT / "services" / spec.name / "commands" / "seed.py").exists():
+        if (
+            spec in (SCORING, STAMPS)
+            or not (REPO_ROOT / "services" / spec.name / "commands" / "seed.py").exists()
+        ):
             continue
         subprocess.run([sys.executable, "-m", module, *args], env=env, check=True)  # noqa: S603
 
