@@ -1,0 +1,1 @@
+"""Producers' sites (production, packing, warehouse, shop) as EPCIS locations: SGLN or a platform URI."""
