@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from services.stamps.anomalies.router import router as anomalies_router
+from services.stamps.anomalies.runner import AnomalyDetector
 from services.stamps.batches.router import router as batches_router
 from services.stamps.batches.runner import BatchJobs
 from services.stamps.config import StampsSettings, get_settings
@@ -34,9 +36,18 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
                 )  # fmt: skip
                 jobs.start()
             app.state.batch_jobs = jobs
+            detector = None
+            if settings.anomaly_job_every_s > 0:
+                detector = AnomalyDetector(
+                    lambda: app.state.db, settings.anomalies, every_s=settings.anomaly_job_every_s
+                )
+                detector.start()
+            app.state.anomaly_detector = detector
             try:
                 yield
             finally:
+                if detector is not None:
+                    await detector.stop()
                 if jobs is not None:
                     await jobs.stop()
 
@@ -45,7 +56,11 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
         title="OCOP Stamps",
         description="E-stamp batches and serials, GS1 Digital Link, verification, scan log and EPCIS 2.0.",
         settings=settings,
-        routers=[batches_router, *event_routers("stamps", inbox=INBOX, outbox=OUTBOX, settings=settings)],
+        routers=[
+            batches_router,
+            anomalies_router,
+            *event_routers("stamps", inbox=INBOX, outbox=OUTBOX, settings=settings),
+        ],
         lifespan=lifespan,
     )
 

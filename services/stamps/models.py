@@ -5,5 +5,6 @@ from __future__ import annotations
 
 def load_models() -> None:
     """Import each domain package's models module."""
+    import services.stamps.anomalies.models
     import services.stamps.batches.models
     import services.stamps.snapshot.models  # noqa: F401

@@ -35,3 +35,10 @@ def can_decide(principal: Principal, place: Place) -> bool:
     if principal.role is Role.admin:
         return True
     return principal.role is Role.province_officer and scopes.can_read(principal, place, unscoped=frozenset())
+
+
+def can_resolve_anomaly(principal: Principal, place: Place) -> bool:
+    """An anomaly is resolved by an officer of its province (or an admin); its producer only reads it."""
+    if principal.role is Role.admin:
+        return True
+    return principal.role is Role.province_officer and scopes.can_read(principal, place, unscoped=frozenset())

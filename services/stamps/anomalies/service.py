@@ -1,0 +1,248 @@
+"""The anomaly detector's round and the review queue: what is raised, for whom, and who closes it."""
+
+from __future__ import annotations
+
+import bisect
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.stamps import policies
+from services.stamps.anomalies import rules
+from services.stamps.anomalies.errors import AnomalyAlreadyResolved, AnomalyNotFound
+from services.stamps.anomalies.models import Anomaly
+from services.stamps.anomalies.repository import AnomalyFilter, AnomalyRepository, NewScan
+from services.stamps.anomalies.rules import Context, Evaluation, Finding, Scan
+from services.stamps.config import AnomalySettings
+from services.stamps.outbox import OUTBOX
+from shared import clock
+from shared.pagination import KeysetPage, decode_cursor
+from shared.security.dependencies import Forbidden, require_authenticated
+from shared.security.principal import Principal
+from shared.security.scopes import Place
+
+ANOMALY_DETECTED = "stamps.stamp.anomaly_detected"
+# Rules about the scanner or the place rather than one stamp: reviewed where the scan was, not shown
+# to the producer.
+PLACE_RULES = frozenset({"R1", "R10"})
+
+
+def windows(settings: AnomalySettings) -> dict[str, timedelta]:
+    """How long an open anomaly of each rule covers later firings on the same subject (no repeat within it)."""
+    hours = {
+        "R1": settings.unknown_cluster_window_h, "R5": settings.ip_window_h, "R6": 24.0, "R7": 24.0 * 30,
+        "R8": 24.0 * 30, "R9": settings.after_sale_window_h, "R10": 1.0, "R11": settings.burst_window_h,
+    }  # fmt: skip
+    return {rule: timedelta(hours=h) for rule, h in hours.items()}
+
+
+@dataclass
+class DetectionRound:
+    """What one round examined and raised; ``last_at`` is the newest scan time it read."""
+
+    # The scans examined (id → time logged).
+    examined: dict[int, datetime] = field(default_factory=dict)
+    last_at: datetime | None = None
+    full: bool = False
+    anomalies: list[dict[str, Any]] = field(default_factory=list)
+    # Stamps whose impossible journeys reached the suspension threshold in this round.
+    to_suspend: list[str] = field(default_factory=list)
+
+
+class _Windowed:
+    """Scans grouped by a key, each group in time order, sliced by time window with bisection."""
+
+    def __init__(self, scans: Sequence[Scan], key: Any) -> None:
+        self.groups: dict[Any, list[Scan]] = defaultdict(list)
+        for scan in scans:
+            k = key(scan)
+            if k is not None:
+                self.groups[k].append(scan)
+        self.times = {k: [s.scanned_at for s in group] for k, group in self.groups.items()}
+
+    def within(self, key: Any, start: datetime, end: datetime) -> list[Scan]:
+        """The group's scans in (start, end]."""
+        if key is None or key not in self.groups:
+            return []
+        times = self.times[key]
+        return self.groups[key][bisect.bisect_right(times, start) : bisect.bisect_right(times, end)]
+
+
+def _before(history: Sequence[Scan], scan: Scan, limit: int) -> list[Scan]:
+    earlier = [s for s in history if (s.scanned_at, s.id) < (scan.scanned_at, scan.id)]
+    return earlier[-limit:]
+
+
+def _known(item: NewScan) -> bool:
+    return item.scan.serial is not None and item.scan.verdict in rules.KNOWN_VERDICTS
+
+
+async def detect(
+    session: AsyncSession,
+    *,
+    after: datetime,
+    until: datetime,
+    skip: Collection[int],
+    settings: AnomalySettings,
+) -> DetectionRound:
+    """Examine the scans logged in (after, until] (those in ``skip`` were examined already): raise anomalies,
+    update the stamps' risk and emit ``stamps.stamp.anomaly_detected``, in the caller's transaction."""
+    repository = AnomalyRepository(session)
+    new = await repository.new_scans(after=after, until=until, skip=sorted(skip), limit=settings.round_limit)
+    result = DetectionRound(
+        examined={item.scan.id: item.scan.scanned_at for item in new}, full=len(new) >= settings.round_limit,
+        last_at=new[-1].scan.scanned_at if new else None,
+    )  # fmt: skip
+    if not new:
+        return result
+    first, last = new[0].scan.scanned_at, new[-1].scan.scanned_at
+    in_round = Counter(item.scan.serial for item in new if _known(item))
+    histories = await repository.histories(
+        {serial: settings.history + n for serial, n in in_round.items() if serial is not None}, until=last
+    )
+    hour = timedelta(hours=1)
+    scanners = await repository.scanner_scans(
+        ip_hashes=sorted({i.scan.ip_hash for i in new if i.scan.ip_hash}),
+        device_hashes=sorted({i.scan.device_hash for i in new if i.scan.device_hash}),
+        after=first - hour, until=last,
+    )  # fmt: skip
+    cluster_window = timedelta(hours=settings.unknown_cluster_window_h)
+    unknown_provinces = sorted({p for i in new if i.scan.verdict == "unknown" and (p := i.scan.province)})
+    unknown = await repository.unknown_scans(
+        provinces=unknown_provinces, after=first - cluster_window, until=last
+    )
+    burst_window = timedelta(hours=settings.burst_window_h)
+    batches = sorted({i.scan.batch_id for i in new if i.scan.batch_id is not None})
+    firsts = await repository.first_scans(batch_ids=batches, after=first - burst_window, until=last)
+    out_of_region = await repository.out_of_region_serials(batches)
+    covers = windows(settings)
+    open_keys = await repository.open_keys(after=first - max(covers.values()))
+    raised = await repository.raised_for([item.scan.id for item in new])
+
+    by_ip, by_device = _Windowed(scanners, lambda s: s.ip_hash), _Windowed(scanners, lambda s: s.device_hash)
+    by_province, by_batch = _Windowed(unknown, lambda s: s.province), _Windowed(firsts, lambda s: s.batch_id)
+    evaluations: dict[str, tuple[NewScan, Evaluation]] = {}
+    for item in new:
+        scan = item.scan
+        context = Context(
+            home_province=item.home_province,
+            out_of_region_in_lot=out_of_region.get(scan.batch_id, 0) if scan.batch_id else 0,
+            same_ip_hour=by_ip.within(scan.ip_hash, scan.scanned_at - hour, scan.scanned_at),
+            same_device_hour=by_device.within(scan.device_hash, scan.scanned_at - hour, scan.scanned_at),
+            unknown_in_province=by_province.within(scan.province, scan.scanned_at - cluster_window, scan.scanned_at),
+            batch_quantity=item.batch_quantity,
+            batch_first_scans=by_batch.within(scan.batch_id, scan.scanned_at - burst_window, scan.scanned_at),
+        )  # fmt: skip
+        history = (
+            _before(histories.get(scan.serial or "", []), scan, settings.history) if _known(item) else []
+        )
+        evaluation = rules.evaluate(scan, history, context, settings)
+        for finding in evaluation.findings:
+            if (finding.rule, scan.id) in raised:
+                continue
+            previous = open_keys.get((finding.rule, finding.key))
+            if previous is not None and abs(scan.scanned_at - previous) <= covers[finding.rule]:
+                continue
+            open_keys[(finding.rule, finding.key)] = scan.scanned_at
+            if finding.rule == "R8" and scan.batch_id is not None:
+                out_of_region[scan.batch_id] = out_of_region.get(scan.batch_id, 0) + 1
+            result.anomalies.append(_anomaly(item, finding, evaluation))
+        if _known(item) and scan.serial is not None:
+            evaluations[scan.serial] = (item, evaluation)
+
+    stored = await repository.impossible_travels(evaluations)
+    threshold = settings.suspend_after_travels
+    result.to_suspend = sorted(
+        serial for serial, (_, e) in evaluations.items()
+        if e.impossible_travels >= threshold and stored.get(serial, 0) < threshold
+    )  # fmt: skip
+    await repository.save_risks([
+        {"serial": serial, "risk_score": e.risk, "rules": list(e.stamp_rules), "impossible_travel": e.impossible_travels}
+        for serial, (_, e) in sorted(evaluations.items())
+    ])  # fmt: skip
+    await repository.add_anomalies(result.anomalies)
+    await OUTBOX.emit_many(
+        session,
+        [OUTBOX.envelope(type=ANOMALY_DETECTED, subject=f"anomaly/{row['id']}", data=event_data(row))
+         for row in result.anomalies],
+    )  # fmt: skip
+    return result
+
+
+def _anomaly(item: NewScan, finding: Finding, evaluation: Evaluation) -> dict[str, Any]:
+    scan = item.scan
+    about_place = finding.rule in PLACE_RULES
+    return {
+        "id": uuid.uuid4(), "rule": finding.rule, "score": finding.score, "serial": scan.serial,
+        "batch_id": None if about_place else scan.batch_id,
+        "product_id": None if about_place else item.product_id,
+        "entity_id": None if about_place else item.entity_id,
+        "province_code": scan.province if about_place or item.home_province is None else item.home_province,
+        "scan_id": scan.id, "scanned_at": scan.scanned_at,
+        "detail": {**finding.detail, "key": finding.key, "scan_province": scan.province,
+                   "stamp_risk": evaluation.risk if not about_place else None},
+    }  # fmt: skip
+
+
+def event_data(row: dict[str, Any]) -> dict[str, Any]:
+    """The ``stamps.stamp.anomaly_detected`` data of a new anomaly row (docs/EVENTS.md)."""
+
+    def text(value: Any) -> str | None:
+        return None if value is None else str(value)
+
+    return {
+        "anomaly_id": str(row["id"]), "rule": row["rule"], "score": row["score"], "serial": row["serial"],
+        "batch_id": text(row["batch_id"]), "product_id": text(row["product_id"]),
+        "entity_id": text(row["entity_id"]), "province_code": row["province_code"],
+        "scan_province_code": row["detail"]["scan_province"], "scan_id": row["scan_id"],
+        "scanned_at": row["scanned_at"].isoformat(), "stamp_risk": row["detail"]["stamp_risk"],
+        "detail": {k: v for k, v in row["detail"].items() if k not in ("scan_province", "stamp_risk")},
+    }  # fmt: skip
+
+
+def _place(anomaly: Anomaly) -> Place:
+    return Place(anomaly.entity_id, None, anomaly.province_code)
+
+
+async def list_anomalies(
+    session: AsyncSession, *, principal: Principal, where: AnomalyFilter, limit: int, cursor: str | None
+) -> KeysetPage[Anomaly]:
+    """The anomalies the caller may see (an officer its province's, a producer its own), newest first."""
+    require_authenticated(principal)
+    return await AnomalyRepository(session).list(
+        policies.visibility(principal), where, after=decode_cursor(cursor, datetime, uuid.UUID), limit=limit
+    )
+
+
+async def get_anomaly(session: AsyncSession, *, principal: Principal, anomaly_id: uuid.UUID) -> Anomaly:
+    """One anomaly the caller may see; otherwise AnomalyNotFound (no hint that it exists)."""
+    require_authenticated(principal)
+    anomaly = await AnomalyRepository(session).get(anomaly_id)
+    if anomaly is None or not policies.can_read(principal, _place(anomaly)):
+        raise AnomalyNotFound(f"No anomaly {anomaly_id}")
+    return anomaly
+
+
+async def resolve_anomaly(
+    session: AsyncSession, *, principal: Principal, anomaly_id: uuid.UUID, note: str
+) -> Anomaly:
+    """Close an open anomaly with the reviewer's note: an officer of its province, or an admin."""
+    require_authenticated(principal)
+    repository = AnomalyRepository(session)
+    anomaly = await repository.get_for_update(anomaly_id)
+    if anomaly is None or not policies.can_read(principal, _place(anomaly)):
+        raise AnomalyNotFound(f"No anomaly {anomaly_id}")
+    if not policies.can_resolve_anomaly(principal, _place(anomaly)):
+        raise Forbidden("An anomaly is resolved by an officer of its province.")
+    if anomaly.status != "open":
+        raise AnomalyAlreadyResolved(
+            f"Anomaly {anomaly_id} was resolved by {anomaly.resolved_by}", current_status=anomaly.status
+        )
+    anomaly.status, anomaly.resolved_by, anomaly.resolved_at = "resolved", principal.sub, clock.now()
+    anomaly.resolution_note = note
+    return await repository.save(anomaly)
