@@ -19,6 +19,7 @@ from sqlalchemy.sql.functions import now
 
 from services.stamps.anomalies.models import Anomaly, StampRisk
 from services.stamps.anomalies.rules import Scan
+from services.stamps.anomalies.schemas import AnomalyFilter
 from shared.pagination import KeysetPage
 from shared.repository import Repository
 from shared.security.scopes import Visibility, visible_condition
@@ -44,17 +45,6 @@ def _scan(row: Any) -> Scan:
         device_hash=row.device_hash, ip_hash=row.ip_hash, latitude=row.latitude, longitude=row.longitude,
         accuracy_m=row.accuracy_m, province_code=row.province_code,
     )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class AnomalyFilter:
-    """What a listing of the queue is narrowed to."""
-
-    status: str | None = None
-    rule: str | None = None
-    province_code: str | None = None
-    serial: str | None = None
-    since: datetime | None = None
 
 
 class AnomalyRepository(Repository[Anomaly]):

@@ -9,8 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from services.stamps.anomalies import service
-from services.stamps.anomalies.repository import AnomalyFilter
-from services.stamps.anomalies.schemas import AnomalyRead, AnomalyResolve, AnomalyStatus, RuleId
+from services.stamps.anomalies.schemas import (
+    AnomalyFilter,
+    AnomalyRead,
+    AnomalyResolve,
+    AnomalyStatus,
+    RuleId,
+)
 from shared.db import SessionDep
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from shared.schemas import Page, page_of, problems

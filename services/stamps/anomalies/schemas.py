@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -39,3 +40,14 @@ class AnomalyRead(ReadSchema):
     resolved_at: datetime | None
     resolution_note: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class AnomalyFilter:
+    """What a listing of the queue is narrowed to."""
+
+    status: str | None = None
+    rule: str | None = None
+    province_code: str | None = None
+    serial: str | None = None
+    since: datetime | None = None

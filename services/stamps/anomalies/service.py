@@ -16,8 +16,9 @@ from services.stamps import policies
 from services.stamps.anomalies import rules
 from services.stamps.anomalies.errors import AnomalyAlreadyResolved, AnomalyNotFound
 from services.stamps.anomalies.models import Anomaly
-from services.stamps.anomalies.repository import AnomalyFilter, AnomalyRepository, NewScan
+from services.stamps.anomalies.repository import AnomalyRepository, NewScan
 from services.stamps.anomalies.rules import Context, Evaluation, Finding, Scan
+from services.stamps.anomalies.schemas import AnomalyFilter
 from services.stamps.config import AnomalySettings
 from services.stamps.outbox import OUTBOX
 from shared import clock
