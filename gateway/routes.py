@@ -20,6 +20,8 @@ ROUTES: dict[str, tuple[str, ...]] = {
 
 # Served by the gateway itself even where a prefix above would match.
 GATEWAY_OWNED = ("/v1/auth", "/.well-known", "/v1/reports")
+# Well-known files another service serves: the GS1 resolver's description is the stamps service's.
+WELL_KNOWN = {"gs1resolver": "stamps"}
 
 
 def _segments(path: str) -> list[str]:
@@ -41,6 +43,8 @@ def upstream_for(path: str) -> str | None:
     # Dot segments could walk out of a prefix once an upstream normalises them.
     if any(segment in (".", "..") for segment in segments):
         return None
+    if len(segments) == 2 and segments[0] == ".well-known" and segments[1] in WELL_KNOWN:
+        return WELL_KNOWN[segments[1]]
     if any(segments[: len(owned)] == owned for owned in _OWNED):
         return None
     if len(segments) >= 4 and segments[:2] == ["v1", "products"] and segments[3] == "passport":

@@ -41,6 +41,11 @@ def today() -> date:
     return now().astimezone(VIETNAM).date()
 
 
+def vietnam_date(moment: datetime) -> date:
+    """The date in Vietnam at ``moment`` (timezone-aware)."""
+    return moment.astimezone(VIETNAM).date()
+
+
 @contextmanager
 def frozen_at(moment: datetime) -> Iterator[None]:
     """Within the block (and the tasks started from it) the clock reads ``moment`` (timezone-aware)."""

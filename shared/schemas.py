@@ -90,6 +90,7 @@ _PROBLEM_DESCRIPTIONS = {
     409: "Conflicts with the current state",
     413: "Too large",
     415: "Unsupported media type",
+    503: "Briefly unavailable (a dependency is down); retry after the Retry-After seconds",
 }
 
 

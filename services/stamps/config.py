@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import BaseServiceSettings
@@ -78,6 +78,24 @@ class StampsSettings(BaseServiceSettings):
     # How often the anomaly detector examines new scans (0: not started in this process).
     anomaly_job_every_s: float = 10.0
     anomalies: AnomalySettings = AnomalySettings()
+    # The host of the GS1 resolver printed in every stamp's Digital Link (and shown under the QR).
+    resolver_host: str = "tem.ocop.example.vn"
+    # Device ids are hashed with this key before they are logged (32+ characters in production).
+    scan_hash_key: SecretStr = SecretStr("development-only-scan-hash-key-0000000000")
+    # Concurrent verifications are logged together: at most this many scans per statement.
+    scan_batch_max: int = Field(default=256, ge=1, le=5_000)
+    # IP hashes' daily salts are kept this many days, then dropped (the hashes become unlinkable).
+    scan_salt_days: int = Field(default=30, ge=1, le=365)
+    # Monthly partitions of the scan log created ahead of time.
+    scan_partitions_ahead: int = Field(default=12, ge=1, le=60)
+
+    @model_validator(mode="after")
+    def _check_scan_hash_key(self) -> StampsSettings:
+        """Outside development and test, device ids must be hashed with a real key."""
+        key = self.scan_hash_key.get_secret_value()
+        if self.environment == "production" and (len(key) < 32 or key.startswith("development-only")):
+            raise ValueError("scan_hash_key must be set (32 characters or more) in production")
+        return self
 
 
 @lru_cache

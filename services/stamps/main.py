@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from services.stamps.anomalies import geography
 from services.stamps.anomalies.router import router as anomalies_router
 from services.stamps.anomalies.runner import AnomalyDetector
 from services.stamps.batches.router import router as batches_router
@@ -14,8 +15,10 @@ from services.stamps.batches.runner import BatchJobs
 from services.stamps.config import StampsSettings, get_settings
 from services.stamps.inbox import INBOX
 from services.stamps.outbox import OUTBOX
+from services.stamps.verification.router import router as verification_router
+from services.stamps.verification.scanlog import ScanLog
 from shared.app import create_service_app, database_lifespan
-from shared.db import asyncpg_dsn
+from shared.db import asyncpg_dsn, create_read_pool
 from shared.events.wiring import event_routers, service_relay
 
 
@@ -36,6 +39,18 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
                 )  # fmt: skip
                 jobs.start()
             app.state.batch_jobs = jobs
+            # The scan log writes through a connection of its own: its batches run one after another.
+            scans = await create_read_pool(
+                settings.database_url.get_secret_value(), application_name="stamps-scans", min_size=1,
+                max_size=1, statement_timeout_ms=settings.db_statement_timeout_ms,
+            )  # fmt: skip
+            scan_log = ScanLog(
+                scans, device_key=settings.scan_hash_key.get_secret_value().encode(),
+                max_batch=settings.scan_batch_max, salt_days=settings.scan_salt_days,
+                partitions_ahead=settings.scan_partitions_ahead, province_at=geography.province_at,
+            )  # fmt: skip
+            await scan_log.start()
+            app.state.scan_log = scan_log
             detector = None
             if settings.anomaly_job_every_s > 0:
                 detector = AnomalyDetector(
@@ -48,6 +63,8 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
             finally:
                 if detector is not None:
                     await detector.stop()
+                await scan_log.stop()
+                await scans.close()
                 if jobs is not None:
                     await jobs.stop()
 
@@ -59,6 +76,7 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
         routers=[
             batches_router,
             anomalies_router,
+            verification_router,
             *event_routers("stamps", inbox=INBOX, outbox=OUTBOX, settings=settings),
         ],
         lifespan=lifespan,

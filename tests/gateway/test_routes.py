@@ -30,6 +30,7 @@ from gateway.routes import upstream_for
         ("/01/08938505974016/21/ABC123", "stamps"),
         ("/v/ABC123", "stamps"),
         ("/epcis/events", "stamps"),
+        ("/.well-known/gs1resolver", "stamps"),
     ],
 )
 def test_prefix_routes_to_owner(path: str, service: str) -> None:
@@ -46,6 +47,7 @@ def test_prefix_routes_to_owner(path: str, service: str) -> None:
         "/v1/products/./x",
         "/v1/auth/token",
         "/.well-known/jwks.json",
+        "/.well-known/gs1resolver/x",
         "/v1/products/0b6f/passport",
         "/v1/reports/summary",
         "/v1/productsX",

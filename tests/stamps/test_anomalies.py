@@ -14,7 +14,7 @@ from sqlalchemy import text
 from services.stamps.anomalies.runner import AnomalyDetector
 from services.stamps.config import StampsSettings
 from services.stamps.main import create_app
-from shared import clock
+from shared import clock, gs1
 from tests.builders import ADMIN, generated_batch, logged_scans, serials_of, stamped_product
 from tests.conftest import asgi_client, auth, in_process_events, test_jwks
 from tests.support.database import TestDatabase
@@ -156,6 +156,28 @@ async def test_a_batch_burst_and_scans_committed_late(stamps: httpx.AsyncClient)
         "R11"
     ]  # 5 of 10 first-scanned within the hour in Quảng Ninh
     assert found.anomalies[0]["detail"]["first_scans"] == 5
+
+
+async def test_scans_logged_by_the_resolver_reach_the_detector(stamps: httpx.AsyncClient) -> None:
+    product, serials = await stamp_with_serials(stamps, quantity=3)
+    path = gs1.digital_link(product["gtin"], serials[0]).path()
+    for (lat, lon), device in (((21.028, 105.854), "phone-a"), ((10.776, 106.700), "phone-b")):
+        answer = await stamps.get(
+            path, params={"lat": str(lat), "lon": str(lon), "accuracy": "20"},
+            headers={"accept": "application/json", "cookie": f"ocop_device={device}"},
+        )  # fmt: skip
+        assert answer.status_code == 200, answer.text
+    logged = await rows(
+        stamps, "SELECT province_code FROM stamps.scan WHERE serial = :s ORDER BY id", s=serials[0]
+    )
+    assert [row.province_code for row in logged] == ["01", "79"]  # placed by geography.province_at
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    settings = app.state.settings.anomalies.model_copy(update={"settle_s": 0})
+    job = AnomalyDetector(lambda: app.state.db, settings, every_s=1, since=ago(10))
+    found = await job.run_once()
+    assert {a["rule"] for a in found.anomalies} == {"R5", "R8"}
+    [risk] = await rows(stamps, "SELECT * FROM stamps.stamp_risk WHERE serial = :s", s=serials[0])
+    assert (risk.risk_score, risk.impossible_travel) == (75, 1)
 
 
 # The queue

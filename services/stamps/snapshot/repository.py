@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Row, Table, and_, case, select, true
+from sqlalchemy import ColumnElement, Row, Table, and_, case, or_, select, true
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.sql.selectable import LateralFromClause
 
 from services.stamps.snapshot.models import CertificateSnapshot, EntitySnapshot, ProductSnapshot
 from shared.repository import Repository
@@ -49,30 +50,45 @@ class SnapshotRepository(Repository[ProductSnapshot]):
         The current certificate is one in force today if any (the latest issued), else the latest issued
         that was not superseded, else the latest issued.
         """
-        c = CERTIFICATES
-        in_force = and_(c.c.status.in_(IN_FORCE), c.c.expires_on >= today)
-        labelled = [column.label(f"c_{column.name}") for column in CURRENT_COLUMNS]
-        current = (
-            select(*labelled)
-            .where(c.c.product_id == PRODUCTS.c.id)
-            .order_by(
-                case((in_force, 0), else_=1),
-                case((c.c.status == "superseded", 1), else_=0),
-                c.c.issued_on.desc(),
-                c.c.version.desc(),
-            )
-            .limit(1)
-            .lateral("current")
-        )
-        # Products and entities take versions from one sequence: the larger one holds the newer name.
-        entity_name = case(
-            (ENTITIES.c.version > PRODUCTS.c.version, ENTITIES.c.legal_name),
-            else_=PRODUCTS.c.entity_legal_name,
-        )
+        current = current_certificate(PRODUCTS.c.id, today)
         query = (
-            select(PRODUCTS, entity_name.label("entity_name"), current)
+            select(PRODUCTS, newest_entity_name().label("entity_name"), current)
             .outerjoin(ENTITIES, ENTITIES.c.id == PRODUCTS.c.entity_id)
             .outerjoin(current, true())
             .where(PRODUCTS.c.id == product_id)
         )
         return (await self.session.execute(query)).first()
+
+
+def current_certificate(
+    product_id: ColumnElement[Any], today: date | ColumnElement[Any]
+) -> LateralFromClause:
+    """The product's current certificate (columns ``c_*``) as a lateral subquery, for every reader.
+
+    The current certificate is one in force today if any (the latest issued), else the latest issued
+    that was not superseded, else the latest issued.
+    """
+    c = CERTIFICATES
+    # Comparisons, not IN: the verification path compiles this once with its constants inline.
+    in_force = and_(or_(*(c.c.status == status for status in IN_FORCE)), c.c.expires_on >= today)
+    labelled = [column.label(f"c_{column.name}") for column in CURRENT_COLUMNS]
+    return (
+        select(*labelled)
+        .where(c.c.product_id == product_id)
+        .order_by(
+            case((in_force, 0), else_=1),
+            case((c.c.status == "superseded", 1), else_=0),
+            c.c.issued_on.desc(),
+            c.c.version.desc(),
+        )
+        .limit(1)
+        .lateral("current")
+    )
+
+
+def newest_entity_name() -> ColumnElement[str]:
+    """The producer's newest name: products and entities take versions from one sequence."""
+    return case(
+        (ENTITIES.c.version > PRODUCTS.c.version, ENTITIES.c.legal_name),
+        else_=PRODUCTS.c.entity_legal_name,
+    )

@@ -1,0 +1,62 @@
+"""The scan log, the per-stamp scan summary and the daily salts of IP hashes (written by verification)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Date, Double, Float, Integer, SmallInteger, String, text
+from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, TIMESTAMP, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.stamps.db import Base
+
+
+class Scan(Base):
+    """One resolver hit, also of malformed and unknown codes; range-partitioned by month on ``scanned_at``."""
+
+    __tablename__ = "scan"
+    __table_args__ = ({"postgresql_partition_by": "RANGE (scanned_at)"},)
+
+    scanned_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True), primary_key=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger, primary_key=True, server_default=text("nextval('stamps.scan_id_seq')")
+    )
+    serial: Mapped[str | None] = mapped_column(String(18))
+    gtin: Mapped[str | None] = mapped_column(String(14))
+    lot: Mapped[str | None] = mapped_column(String(20))
+    # The path as scanned, when it could not be parsed (first 300 characters).
+    path: Mapped[str | None] = mapped_column(String(300))
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    verdict: Mapped[str] = mapped_column(String(16))
+    rules: Mapped[list[str]] = mapped_column(ARRAY(String(4)))
+    risk: Mapped[int] = mapped_column(SmallInteger)
+    channel: Mapped[str] = mapped_column(String(8))
+    ip_hash: Mapped[bytes | None] = mapped_column(BYTEA)
+    device_hash: Mapped[bytes | None] = mapped_column(BYTEA)
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    latitude: Mapped[float | None] = mapped_column(Double)
+    longitude: Mapped[float | None] = mapped_column(Double)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    province_code: Mapped[str | None] = mapped_column(String(2))
+
+
+class StampScan(Base):
+    """How often and since when one stamp has been verified: one row per scanned stamp."""
+
+    __tablename__ = "stamp_scan"
+
+    serial: Mapped[str] = mapped_column(String(18), primary_key=True)
+    scan_count: Mapped[int] = mapped_column(Integer)
+    first_scanned_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True))
+    first_scan_province: Mapped[str | None] = mapped_column(String(2))
+    last_scanned_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True))
+
+
+class ScanSalt(Base):
+    """The salt of one day's IP hashes (Vietnam's date); dropped after 30 days."""
+
+    __tablename__ = "scan_salt"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    salt: Mapped[bytes] = mapped_column(BYTEA)

@@ -1,0 +1,281 @@
+"""The GS1 resolver routes: verdicts, the scan log (always written before the answer), linksets, bad links."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from services.stamps.config import StampsSettings
+from services.stamps.main import create_app
+from shared import clock, gs1
+from tests.builders import generated_batch, serials_of, stamped_product
+from tests.conftest import asgi_client, in_process_events, test_jwks
+from tests.support.database import TestDatabase
+
+pytestmark = pytest.mark.commits  # the scan log writes through its own connection
+JSON = {"accept": "application/json"}
+
+
+@pytest.fixture
+async def stamps(database: TestDatabase) -> AsyncIterator[httpx.AsyncClient]:
+    """The stamps service in-process on the test's database."""
+    settings = StampsSettings(
+        database_url=database.urls["stamps"], environment="test", jwt_public_keys=test_jwks(),
+        events=in_process_events("stamps"), batch_job_every_s=0, resolver_host="tem.ocop.example.vn",
+    )  # fmt: skip
+    async for client in asgi_client(create_app(settings)):
+        yield client
+
+
+async def scans(stamps: httpx.AsyncClient, where: str = "true", *args: Any) -> list[dict[str, Any]]:
+    """The scan log's rows, oldest first."""
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    async with app.state.db.engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        rows = await raw.driver_connection.fetch(  # type: ignore[union-attr]
+            f"SELECT * FROM stamps.scan WHERE {where} ORDER BY id", *args
+        )
+    return [dict(row) for row in rows]
+
+
+async def reserved(
+    stamps: httpx.AsyncClient, quantity: int = 3, lot: str | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """A certified product and the serials of a generated (reserved, not yet activated) batch of it."""
+    product = await stamped_product(stamps)
+    batch = await generated_batch(stamps, product, quantity=quantity, lot=lot)
+    return product, await serials_of(stamps, batch)
+
+
+def path_of(product: dict[str, Any], serial: str, lot: str | None = None) -> str:
+    return gs1.digital_link(product["gtin"], serial, lot).path()
+
+
+async def test_a_stamp_not_yet_activated_warns_and_the_scan_is_logged_before_the_answer(
+    stamps: httpx.AsyncClient,
+) -> None:
+    product, serials = await reserved(stamps)
+    answer = await stamps.get(path_of(product, serials[0]), headers={**JSON, "user-agent": "Zalo/1.0"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["outcome"], body["reasons"], body["rules"]) == ("not_activated", ["not_activated"], ["R2"])
+    assert body["risk"] == {"score": 70, "band": "suspected"}
+    assert body["product"]["name"] == product["name"]
+    assert body["origin"] == {
+        "commune": "Phường Hạ Long",
+        "province": "Tỉnh Quảng Ninh",
+        "province_code": "22",
+    }
+    assert body["certificate"]["verdict"] == "certified"
+    assert body["stamp"]["state"] == "reserved"
+    assert body["verifications"]["you_are_first"] is True
+    assert body["uri"] == f"HTTPS://TEM.OCOP.EXAMPLE.VN/01/{product['gtin'].zfill(14)}/21/{serials[0]}"
+    assert answer.headers["cache-control"] == "no-store"
+    assert answer.headers["access-control-allow-origin"] == "*"
+    assert 'rel="linkset"' in answer.headers["link"]
+    [row] = await scans(stamps)
+    assert (row["serial"], row["verdict"], row["rules"], row["risk"], row["channel"]) == (
+        serials[0], "not_activated", ["R2"], 70, "json"
+    )  # fmt: skip
+    assert row["user_agent"] == "Zalo/1.0"
+    assert row["gtin"] == product["gtin"].zfill(14)
+
+
+async def test_the_short_link_and_a_serial_typed_by_hand_name_the_same_stamp(
+    stamps: httpx.AsyncClient,
+) -> None:
+    _, serials = await reserved(stamps, quantity=1)
+    typed = gs1.grouped(serials[0]).lower().replace("0", "o").replace("1", "l")
+    for code in (serials[0], typed):
+        answer = await stamps.get(f"/v/{code}", headers=JSON)
+        assert answer.status_code == 200, answer.text
+        assert (answer.json()["serial"], answer.json()["outcome"]) == (serials[0], "not_activated")
+    body = answer.json()
+    assert body["verifications"]["count"] == 2
+    assert body["verifications"]["you_are_first"] is False
+    assert body["uri"].endswith(f"/21/{serials[0]}")
+
+
+async def test_an_unknown_serial_is_no_stamp_of_ours_and_is_logged(stamps: httpx.AsyncClient) -> None:
+    product, _ = await reserved(stamps, quantity=1)
+    never_issued = gs1.new_serial()
+    answer = await stamps.get(path_of(product, never_issued), headers=JSON)
+    assert answer.status_code == 404, answer.text
+    body = answer.json()
+    assert (body["outcome"], body["rules"], body["risk"]["score"]) == ("unknown", ["R1"], 80)
+    assert (body["product"], body["verifications"]) == (None, None)
+    [row] = await scans(stamps)
+    assert (row["serial"], row["verdict"], row["batch_id"]) == (never_issued, "unknown", None)
+
+
+async def test_a_real_serial_under_another_gtin_is_unknown_and_reveals_nothing(
+    stamps: httpx.AsyncClient,
+) -> None:
+    product, serials = await reserved(stamps, quantity=1)
+    other = await stamped_product(stamps)
+    answer = await stamps.get(path_of(other, serials[0]), headers=JSON)
+    assert answer.status_code == 404
+    assert (answer.json()["outcome"], answer.json()["reasons"], answer.json()["product"]) == (
+        "unknown", ["gtin_mismatch"], None
+    )  # fmt: skip
+    # It does not count as a verification of the real stamp.
+    real = await stamps.get(path_of(product, serials[0]), headers=JSON)
+    assert real.json()["verifications"]["you_are_first"] is True
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/01/12345678901234/21/7K3Q9M2XH4TB8VNCF9", "gtin"),  # check digit wrong
+        ("/01/8934567000017/21/TOO-SHORT", "serial"),
+        ("/01/08934567000017/21/7K3Q9M2XH4TB8VNCAA", "serial"),  # check pair wrong
+        ("/01/08934567000017/21/7K3Q9M2XH4TB8VNCF9/10/L1", "uri"),  # qualifiers out of order
+        ("/01/08934567000017", "uri"),
+        ("/01/08934567000017/10/L%20A/21/7K3Q9M2XH4TB8VNCF9", "lot"),  # a space is not CSET 82
+        ("/v/NOT-A-SERIAL", "serial"),
+    ],
+)
+async def test_a_malformed_link_is_a_400_naming_the_part_and_is_logged(
+    stamps: httpx.AsyncClient, path: str, field: str
+) -> None:
+    answer = await stamps.get(path, headers=JSON)
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    body = answer.json()
+    assert (body["type"], body["field"], body["outcome"]) == ("/problems/malformed-link", field, "malformed")
+    [row] = await scans(stamps)
+    assert (row["verdict"], row["rules"], row["serial"]) == ("malformed", ["R0"], None)
+    assert row["path"] == path.split("?")[0][:300]
+
+
+async def test_addresses_and_devices_are_logged_only_as_hashes_and_the_address_salt_changes_daily(
+    stamps: httpx.AsyncClient,
+) -> None:
+    product, serials = await reserved(stamps, quantity=1)
+    path = path_of(product, serials[0])
+    headers = {**JSON, "x-forwarded-for": "203.0.113.9, 198.51.100.7", "x-device-id": "device-42"}
+    await stamps.get(path, headers=headers)
+    await stamps.get(path, headers=headers)
+    tomorrow = clock.now() + timedelta(days=1)
+    with clock.frozen_at(tomorrow):
+        await stamps.get(path, headers=headers)
+    first, second, third = await scans(stamps)
+    for row in (first, second, third):
+        assert len(row["ip_hash"]) == 16
+        assert b"198.51.100.7" not in row["ip_hash"]
+    # The gateway's own entry (the last) is the address used; the same day hashes it the same.
+    assert first["ip_hash"] == second["ip_hash"] != third["ip_hash"]
+    assert first["device_hash"] == second["device_hash"] == third["device_hash"]
+    cookie = await stamps.get(path, headers={**JSON, "cookie": "ocop_device=device-42"})
+    assert cookie.status_code == 200
+    assert (await scans(stamps))[-1]["device_hash"] == first["device_hash"]
+
+
+async def test_a_consented_location_is_logged_and_a_bad_one_is_a_400(stamps: httpx.AsyncClient) -> None:
+    product, serials = await reserved(stamps, quantity=1)
+    path = path_of(product, serials[0])
+    answer = await stamps.get(
+        path, params={"lat": "20.9517", "lon": "107.0806", "accuracy": "35"}, headers=JSON
+    )
+    assert answer.status_code == 200
+    [row] = await scans(stamps)
+    assert (row["latitude"], row["longitude"], row["accuracy_m"]) == (20.9517, 107.0806, 35.0)
+    for params, field in (
+        ({"lat": "91", "lon": "107"}, "query.lat"),
+        ({"lat": "20.9"}, "query.lon"),
+        ({"lat": "20.9", "lon": "nan"}, "query.lon"),
+        ({"lat": "20.9", "lon": "107", "accuracy": "-1"}, "query.accuracy"),
+    ):
+        bad = await stamps.get(path, params=params, headers=JSON)
+        assert (bad.status_code, bad.json()["field"]) == (400, field), params
+
+
+async def test_the_linkset_and_link_types_of_a_stamp(stamps: httpx.AsyncClient) -> None:
+    product, serials = await reserved(stamps, quantity=1)
+    path = path_of(product, serials[0])
+    for request in ({"params": {"linkType": "linkset"}}, {"params": {"linkType": "all"}},
+                    {"headers": {"accept": "application/linkset+json"}}):  # fmt: skip
+        answer = await stamps.get(path, **request)  # type: ignore[arg-type]
+        assert answer.status_code == 200, request
+        assert answer.headers["content-type"] == "application/linkset+json"
+        [entry] = answer.json()["linkset"]
+        assert entry["anchor"].endswith(f"/21/{serials[0]}")
+        assert set(entry) == {
+            "anchor", "https://gs1.org/voc/defaultLink", "https://gs1.org/voc/pip",
+            "https://gs1.org/voc/certificationInfo",
+        }  # fmt: skip
+        assert len(entry["https://gs1.org/voc/defaultLink"]) == 1
+    pip = await stamps.get(path, params={"linkType": "gs1:pip"})
+    assert pip.status_code == 307
+    assert pip.headers["location"] == f"https://tem.ocop.example.vn/v1/catalogue/{product['id']}"
+    missing = await stamps.get(path, params={"linkType": "gs1:recipeInfo"}, headers=JSON)
+    assert (missing.status_code, missing.json()["type"]) == (404, "/problems/unknown-link-type")
+    assert [row["channel"] for row in await scans(stamps)] == ["linkset"] * 5
+
+
+async def test_the_resolver_description_file(stamps: httpx.AsyncClient) -> None:
+    answer = await stamps.get("/.well-known/gs1resolver")
+    assert answer.status_code == 200
+    body = answer.json()
+    assert (body["resolverRoot"], body["supportedPrimaryKeys"]) == ("https://tem.ocop.example.vn", ["01"])
+    assert {"namespace": "https://gs1.org/voc/", "prefix": "gs1:"} in body["supportedLinkType"]
+
+
+async def test_concurrent_scans_of_one_stamp_are_each_logged_and_counted_once(
+    stamps: httpx.AsyncClient,
+) -> None:
+    product, serials = await reserved(stamps, quantity=2)
+    paths = [path_of(product, serials[i % 2]) for i in range(40)]
+    answers = await asyncio.gather(*(stamps.get(path, headers=JSON) for path in paths))
+    assert {answer.status_code for answer in answers} == {200}
+    counts = sorted(
+        answer.json()["verifications"]["count"] for answer in answers if answer.json()["serial"] == serials[0]
+    )
+    assert counts == list(range(1, 21))
+    firsts = [answer for answer in answers if answer.json()["verifications"]["you_are_first"]]
+    assert len(firsts) == 2
+    assert len(await scans(stamps)) == 40
+    again = (await stamps.get(paths[0], headers=JSON)).json()["verifications"]
+    assert again["count"] == 21
+    assert datetime.fromisoformat(again["first_at"]) <= datetime.now(UTC)
+
+
+async def test_scans_land_in_monthly_partitions(stamps: httpx.AsyncClient) -> None:
+    product, serials = await reserved(stamps, quantity=1)
+    await stamps.get(path_of(product, serials[0]), headers=JSON)
+    [row] = await scans(stamps, "tableoid::regclass::text = $1", f"stamps.scan_{clock.now():%Y_%m}")
+    assert row["serial"] == serials[0]
+    partitions = await scans_partitions(stamps)
+    assert f"scan_{clock.now():%Y_%m}" in partitions
+    assert len(partitions) >= 12
+
+
+async def scans_partitions(stamps: httpx.AsyncClient) -> list[str]:
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    async with app.state.db.engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        rows = await raw.driver_connection.fetch(  # type: ignore[union-attr]
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'stamps.scan'::regclass ORDER BY 1"
+        )
+    return [row["relname"] for row in rows]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    tail=st.text(
+        alphabet=st.sampled_from(list("0123456789ABCDEFGHJKMNPQRSTVWXYZ/%-._~!*'();:@&=+$,?#[] éÆ")),
+        max_size=80,
+    )
+)
+async def test_no_input_makes_the_resolver_answer_500(stamps: httpx.AsyncClient, tail: str) -> None:
+    for prefix in ("/01/", "/v/", "/01/08934567000017/21/", "/01/08934567000017/10/"):
+        answer = await stamps.get(prefix + tail, headers=JSON)
+        assert answer.status_code < 500, (prefix + tail, answer.text)
