@@ -27,6 +27,7 @@ from gateway.routes import upstream_for
         ("/v1/audit/0b6f", "scoring"),
         ("/v1/certificates/lookup", "scoring"),
         ("/v1/stamp-batches", "stamps"),
+        ("/v1/anomalies", "stamps"),
         ("/01/08938505974016/21/ABC123", "stamps"),
         ("/v/ABC123", "stamps"),
         ("/epcis/events", "stamps"),
