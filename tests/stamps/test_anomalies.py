@@ -37,12 +37,11 @@ async def stamps(database: TestDatabase) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def detector(stamps: httpx.AsyncClient) -> AnomalyDetector:
+def detector(stamps: httpx.AsyncClient, **settings: Any) -> AnomalyDetector:
     app = stamps._transport.app  # type: ignore[attr-defined]
     assert app.state.anomaly_detector is None  # anomaly_job_every_s=0: the test drives it
-    return AnomalyDetector(
-        lambda: app.state.db, app.state.settings.anomalies, every_s=1, since=clock.now() - timedelta(days=1)
-    )
+    anomalies = app.state.settings.anomalies.model_copy(update=settings)
+    return AnomalyDetector(lambda: app.state.db, anomalies, every_s=1, since=clock.now() - timedelta(days=1))
 
 
 async def rows(stamps: httpx.AsyncClient, sql: str, **params: Any) -> list[Any]:
@@ -232,6 +231,35 @@ async def test_who_sees_and_resolves_an_anomaly(stamps: httpx.AsyncClient) -> No
     assert (
         await stamps.post(f"{ANOMALIES}/{other['id']}/resolve", json=note, headers=ADMIN)
     ).status_code == 200
+
+
+async def test_a_restarted_detector_raises_nothing_twice_even_once_resolved(
+    stamps: httpx.AsyncClient,
+) -> None:
+    _, items = await raised(stamps)
+    for anomaly in items:
+        answer = await stamps.post(
+            f"{ANOMALIES}/{anomaly['id']}/resolve", json={"note": "đã xử lý"}, headers=ADMIN
+        )
+        assert answer.status_code == 200, answer.text
+    job = detector(stamps, settle_s=0)  # a new process looks a day back
+    again = await job.run_once()
+    assert len(again.examined) == 2
+    assert again.anomalies == []
+    assert len(await rows(stamps, "SELECT 1 FROM stamps.anomaly")) == 2
+    # A scan after the resolution is new evidence: Cần Thơ, 130 km from TP.HCM 100 minutes later.
+    can_tho = {"latitude": 10.045, "longitude": 105.747, "accuracy_m": 25}
+    await logged_scans(
+        stamps,
+        {
+            "serial": items[0]["serial"],
+            "batch_id": items[0]["batch_id"],
+            "scanned_at": clock.now(),
+            **can_tho,
+        },
+    )
+    later = await job.run_once()
+    assert [(a["rule"], a["detail"]["scan_province"]) for a in later.anomalies] == [("R8", "92")]
 
 
 async def test_the_queue_filters_and_pages_newest_first(stamps: httpx.AsyncClient) -> None:

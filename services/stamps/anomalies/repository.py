@@ -7,6 +7,7 @@ the detector only reads them. It writes ``anomaly`` and ``stamp_risk``.
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -154,25 +155,29 @@ class AnomalyRepository(Repository[Anomaly]):
         )
         return {row.batch_id: row.serials for row in rows}
 
-    async def open_keys(self, *, after: datetime) -> dict[tuple[str, str], datetime]:
-        """The latest scan time of each open anomaly's (rule, key) raised for scans after ``after``."""
-        rows = await self.session.execute(
-            text("""
-                SELECT rule, detail->>'key' AS key, max(scanned_at) AS last FROM stamps.anomaly
-                WHERE status = 'open' AND scanned_at > :after GROUP BY rule, detail->>'key'"""),
-            {"after": after},
+    async def raised(
+        self,
+        *,
+        serials: Sequence[str],
+        serials_after: datetime,
+        other_rules: Iterable[str],
+        others_after: datetime,
+    ) -> dict[tuple[str, str], list[tuple[datetime, datetime | None]]]:
+        """For each (rule, key) raised, its anomalies' scan times and resolution times (None: open): those of
+        ``serials`` raised for scans after ``serials_after``, and those of ``other_rules`` (about no one
+        serial) after ``others_after``."""
+        query = text("""
+            SELECT rule, detail->>'key' AS key, scanned_at, resolved_at FROM stamps.anomaly
+            WHERE (serial = ANY(:serials) AND scanned_at > :serials_after)
+               OR (rule = ANY(:other_rules) AND scanned_at > :others_after)""").bindparams(
+            bindparam("serials", type_=ARRAY(TEXT)), bindparam("other_rules", type_=ARRAY(TEXT))
         )
-        return {(row.rule, row.key): row.last for row in rows}
-
-    async def raised_for(self, scan_ids: Sequence[int]) -> set[tuple[str, int]]:
-        """The (rule, scan id) pairs already raised for these scans."""
-        if not scan_ids:
-            return set()
-        rows = await self.session.execute(
-            text("SELECT rule, scan_id FROM stamps.anomaly WHERE scan_id = ANY(CAST(:ids AS bigint[]))"),
-            {"ids": list(scan_ids)},
-        )
-        return {(row.rule, row.scan_id) for row in rows}
+        values = {"serials": list(serials), "serials_after": serials_after, "other_rules": sorted(other_rules),
+                  "others_after": others_after}  # fmt: skip
+        found: dict[tuple[str, str], list[tuple[datetime, datetime | None]]] = defaultdict(list)
+        for row in await self.session.execute(query, values):
+            found[(row.rule, row.key)].append((row.scanned_at, row.resolved_at))
+        return found
 
     async def add_anomalies(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert anomalies (one multi-row statement per thousand)."""

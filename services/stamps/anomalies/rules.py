@@ -25,6 +25,8 @@ DAY = timedelta(days=1)
 MONTH = timedelta(days=30)
 # Rules about the stamp itself: they make up the risk the next verification of the serial shows.
 STAMP_RULES = frozenset({"R5", "R6", "R7", "R8", "R9"})
+# Rules whose subject is not one serial: a province (R1), a scanner (R10), a batch in one place (R11).
+OTHER_SUBJECTS = frozenset({"R1", "R10", "R11"})
 # §4.6's raised severities: R6 past ``devices_high`` devices is high, R8 over a whole lot is medium.
 R6_HIGH = 70
 R8_LOT = 50

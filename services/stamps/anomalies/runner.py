@@ -3,9 +3,10 @@
 Scan ids and times are taken before their transaction commits, so a scan may appear after a later one.
 Each round therefore reads only scans older than ``settle_s``, and reads again ``overlap_s`` behind
 its watermark, skipping the scans it has examined (ids kept for the overlap). Examining a scan twice
-is harmless anyway: an anomaly is never raised twice for one (rule, scan), nor again within its
-rule's window, and the risk is recomputed from the history. The watermark lives in memory: on start
-the job looks ``lookback_h`` back, so a stop longer than that leaves older scans unexamined.
+is harmless anyway: a firing is not raised again while an anomaly of the same rule on the same subject
+was open at the scan's time within the rule's window (the same scan included), and the risk is
+recomputed from the history. The watermark lives in memory: on start the job looks ``lookback_h``
+back, so a stop longer than that leaves older scans unexamined.
 """
 
 from __future__ import annotations

@@ -74,6 +74,17 @@ class _Windowed:
         return self.groups[key][bisect.bisect_right(times, start) : bisect.bisect_right(times, end)]
 
 
+def _covers(
+    raised_at: datetime, resolved_at: datetime | None, scanned_at: datetime, window: timedelta
+) -> bool:
+    """Whether an anomaly raised on a scan at ``raised_at`` covers a firing on a scan at ``scanned_at``: it was
+    open then (not yet resolved) and the scan lies within the rule's window after it. The same scan is
+    covered too, so examining a scan again (a restart, the overlap) raises nothing twice."""
+    if resolved_at is not None and resolved_at <= scanned_at:
+        return False
+    return timedelta(0) <= scanned_at - raised_at <= window
+
+
 def _before(history: Sequence[Scan], scan: Scan, limit: int) -> list[Scan]:
     earlier = [s for s in history if (s.scanned_at, s.id) < (scan.scanned_at, scan.id)]
     return earlier[-limit:]
@@ -122,8 +133,12 @@ async def detect(
     firsts = await repository.first_scans(batch_ids=batches, after=first - burst_window, until=last)
     out_of_region = await repository.out_of_region_serials(batches)
     covers = windows(settings)
-    open_keys = await repository.open_keys(after=first - max(covers.values()))
-    raised = await repository.raised_for([item.scan.id for item in new])
+    raised = await repository.raised(
+        serials=sorted(serial for serial in in_round if serial is not None),
+        serials_after=first - max(covers[rule] for rule in rules.STAMP_RULES),
+        other_rules=rules.OTHER_SUBJECTS,
+        others_after=first - max(covers[rule] for rule in rules.OTHER_SUBJECTS),
+    )
 
     by_ip, by_device = _Windowed(scanners, lambda s: s.ip_hash), _Windowed(scanners, lambda s: s.device_hash)
     by_province, by_batch = _Windowed(unknown, lambda s: s.province), _Windowed(firsts, lambda s: s.batch_id)
@@ -144,12 +159,10 @@ async def detect(
         )
         evaluation = rules.evaluate(scan, history, context, settings)
         for finding in evaluation.findings:
-            if (finding.rule, scan.id) in raised:
+            earlier = raised.setdefault((finding.rule, finding.key), [])
+            if any(_covers(at, resolved, scan.scanned_at, covers[finding.rule]) for at, resolved in earlier):
                 continue
-            previous = open_keys.get((finding.rule, finding.key))
-            if previous is not None and abs(scan.scanned_at - previous) <= covers[finding.rule]:
-                continue
-            open_keys[(finding.rule, finding.key)] = scan.scanned_at
+            earlier.append((scan.scanned_at, None))
             if finding.rule == "R8" and scan.batch_id is not None:
                 out_of_region[scan.batch_id] = out_of_region.get(scan.batch_id, 0) + 1
             result.anomalies.append(_anomaly(item, finding, evaluation))
