@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from typing import Any
 
 from alembic import context
@@ -22,12 +23,22 @@ def _url(schema: str) -> str:
     return async_url(url)
 
 
-def run_env(schema: str, metadata: MetaData) -> None:
-    """Run migrations for ``schema`` only, keeping ``alembic_version`` inside that schema."""
+def run_env(schema: str, metadata: MetaData, *, partitions: re.Pattern[str] | None = None) -> None:
+    """Run migrations for ``schema`` only, keeping ``alembic_version`` inside that schema.
 
-    def include_name(name: str | None, type_: str, _parent_names: Any) -> bool:
+    ``partitions`` matches the names of tables that are partitions of a modelled table (created at run
+    time, month by month): autogenerate leaves them and their indexes alone.
+    """
+
+    def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
         # Autogenerate must never diff (or drop) another service's schema.
-        return name == schema if type_ == "schema" else True
+        if type_ == "schema":
+            return name == schema
+        if partitions is not None and type_ == "table":
+            return not partitions.fullmatch(name or "")
+        if partitions is not None and type_ == "index":
+            return not partitions.fullmatch(parent_names.get("table_name") or "")
+        return True
 
     def drop_empty_revisions(_context: Any, _revision: Any, directives: list[Any]) -> None:
         if getattr(context.config.cmd_opts, "autogenerate", False) and directives[0].upgrade_ops.is_empty():

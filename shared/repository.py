@@ -60,6 +60,18 @@ class Repository(Generic[M]):
         await self.session.refresh(record)
         return record
 
+    async def ids_locked_after(self, after: Any | None, limit: int) -> list[Any]:
+        """The next ``limit`` ids in id order after ``after``, share-locked: no write changes them until commit.
+
+        For resending records as they stand: a snapshot built under the lock cannot be overtaken by a
+        concurrent change's snapshot with a smaller version.
+        """
+        key = self.model.id
+        query = select(key).order_by(key).limit(limit).with_for_update(read=True)
+        if after is not None:
+            query = query.where(key > after)
+        return list((await self.session.scalars(query)).all())
+
     async def paginate(
         self,
         query: Select[Any],

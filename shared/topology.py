@@ -66,6 +66,8 @@ SUBSCRIPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "scoring": ("registry.product.*", "registry.entity.*"),
         "stamps": ("registry.product.*", "registry.entity.*"),
     },
+    # The stamps service asks for a full copy when it starts with an empty one.
+    "stamps": {"registry": ("stamps.snapshot.requested",), "scoring": ("stamps.snapshot.requested",)},
 }
 
 

@@ -9,7 +9,9 @@ from shared.events.inbox import Handler, Inbox
 CERTIFICATE_EVENTS = ("issued", "superseded", "expiring", "expired", "revoked")
 
 HANDLERS: dict[str, Handler] = {
-    f"scoring.certificate.{change}": products.apply_certificate_event for change in CERTIFICATE_EVENTS
+    **{f"scoring.certificate.{change}": products.apply_certificate_event for change in CERTIFICATE_EVENTS},
+    # A subscriber that starts with an empty copy asks for everything as it stands.
+    "stamps.snapshot.requested": products.resend_snapshots,
 }
 
 INBOX = Inbox(inbox, HANDLERS)

@@ -15,6 +15,7 @@ from services.stamps.batches.runner import BatchJobs
 from services.stamps.config import StampsSettings, get_settings
 from services.stamps.inbox import INBOX
 from services.stamps.outbox import OUTBOX
+from services.stamps.snapshot import service as snapshot
 from services.stamps.verification.router import router as verification_router
 from services.stamps.verification.scanlog import ScanLog
 from shared.app import create_service_app, database_lifespan
@@ -31,6 +32,10 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with database(app), service_relay(settings, OUTBOX) as relay:
             app.state.relay = relay
+            if settings.events.relay:
+                # Only where a relay can deliver it: an empty snapshot asks the registry and scoring.
+                async with app.state.db.sessionmaker.begin() as session:
+                    await snapshot.request_full_copy_if_empty(session)
             jobs = None
             if settings.batch_job_every_s > 0:
                 jobs = BatchJobs(

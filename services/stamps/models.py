@@ -7,4 +7,6 @@ def load_models() -> None:
     """Import each domain package's models module."""
     import services.stamps.anomalies.models
     import services.stamps.batches.models
-    import services.stamps.snapshot.models  # noqa: F401
+    import services.stamps.lifecycle.models
+    import services.stamps.snapshot.models
+    import services.stamps.verification.models  # noqa: F401

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -76,4 +77,35 @@ class Outbox:
         # RETURNING makes SQLAlchemy send multi-row VALUES (one statement per 1,000 events), not a
         # statement per event, as in shared.repository's insert_rows.
         await session.execute(insert(self.tables.event).returning(self.tables.event.c.id), rows)
+        await session.execute(select(func.pg_notify(self.channel, "")))
+
+    async def emitted_since(self, session: AsyncSession, *, type: str, since: datetime) -> bool:
+        """Whether an event of ``type`` has been emitted since ``since`` (kept events only: old ones are pruned)."""
+        event = self.tables.event
+        query = select(event.c.id).where(event.c.type == type, event.c.occurred_at >= since).limit(1)
+        return (await session.execute(query)).first() is not None
+
+    async def emit_many_to(
+        self, session: AsyncSession, envelopes: Sequence[Envelope], destination: str
+    ) -> None:
+        """Record events for one subscriber only (an answer to its request), bypassing the routing.
+
+        The events are written already routed, with a delivery to ``destination`` each: the relay
+        delivers them like any other, in order per subject, and no other subscriber receives them.
+        """
+        if not envelopes:
+            return
+        for check in _CHECKS:
+            for envelope in envelopes:
+                check(envelope)
+        event, delivery = self.tables.event, self.tables.delivery
+        rows = [{**envelope.model_dump(mode="python"), "routed_at": clock.now()} for envelope in envelopes]
+        written = await session.execute(
+            insert(event).returning(event.c.id, event.c.seq, event.c.subject), rows
+        )
+        deliveries = [
+            {"event_id": row.id, "destination": destination, "seq": row.seq, "subject": row.subject}
+            for row in written
+        ]
+        await session.execute(insert(delivery), deliveries)
         await session.execute(select(func.pg_notify(self.channel, "")))

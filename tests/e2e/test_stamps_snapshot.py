@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.stamps.snapshot.schemas import Certification
 from services.stamps.snapshot.service import certification_of
 from shared import clock
-from shared.db import make_engine
+from shared.db import asyncpg_dsn, make_engine
 from tests import builders
 from tests.builders import ADMIN, PROVINCE_AUTHORITY
 from tests.e2e.test_scoring_workflow import eventually, issue, ok
 from tests.support.database import TestDatabase
-from tests.support.processes import RunningProcess
+from tests.support.processes import RunningProcess, _launch, stop, wait_until_healthy
 
 pytestmark = pytest.mark.e2e
 
@@ -83,3 +83,57 @@ async def test_an_issued_then_revoked_certificate_reaches_stamps_snapshot(
             )
         )  # fmt: skip
         assert {item["status"] for item in deliveries["items"]} == {"delivered"}
+
+
+async def test_stamps_starting_with_an_empty_snapshot_gets_a_full_copy(
+    suite: dict[str, RunningProcess],
+    db: asyncpg.Connection,
+    database: TestDatabase,
+    stamps_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async def verdict_is(product_id: uuid.UUID, wanted: str) -> Certification | None:
+        async with stamps_sessions() as session:
+            found = await certification_of(session, product_id, clock.today())
+        return found if found is not None and found.verdict == wanted else None
+
+    async with httpx.AsyncClient(base_url=suite["gateway"].url, timeout=30) as gateway:
+        owner = await builders.producer(gateway, db)
+        product = await builders.product(gateway, owner)
+        product_id = uuid.UUID(product["id"])
+        made = await builders.dossier(gateway, gateway, db, owner=owner, product_=product)
+        await builders.eligible(gateway, made)
+        staged = await builders.in_scoring(gateway, made)
+        assert (await builders.score_all(gateway, staged, (80, 80, 80)))["status"] == "recognised"
+        certificate = await issue(gateway, made, owner.province_officer, PROVINCE_AUTHORITY)
+        await eventually(lambda: verdict_is(product_id, "certified"), "stamps sees the certificate")
+
+        # The stamps service loses its copy (a new deployment, a restored database) and starts again.
+        stamps = suite["stamps"]
+        stop([stamps])
+        copy = await asyncpg.connect(asyncpg_dsn(database.urls["stamps"]))
+        try:
+            await copy.execute(
+                "TRUNCATE stamps.product_snapshot, stamps.entity_snapshot, stamps.certificate_snapshot;"
+                "DELETE FROM stamps.outbox_event WHERE type = 'stamps.snapshot.requested'"
+            )
+        finally:
+            await copy.close()
+        stamps.process = _launch(stamps.command, stamps.env, stamps.log, "ab")
+        wait_until_healthy(stamps)
+
+        # It asked the registry and scoring; their answers, addressed to stamps alone, refill it.
+        refilled = await eventually(lambda: verdict_is(product_id, "certified"), "stamps' copy refilled")
+        assert (refilled.name, refilled.entity_name) == (product["name"], owner.entity["legal_name"])
+        assert refilled.certificate is not None
+        assert refilled.certificate.number == certificate["number"]
+        answers = await db.fetch(
+            """SELECT d.destination, e.type FROM registry.outbox_delivery d
+               JOIN registry.outbox_event e ON e.id = d.event_id
+               WHERE e.subject = $1 AND d.event_id IN (
+                   SELECT event_id FROM registry.outbox_delivery GROUP BY event_id HAVING count(*) = 1)""",
+            f"product/{product_id}",
+        )
+        # The resent snapshot went to stamps only (scoring, the other subscriber, did not get it twice).
+        assert ("stamps", "registry.product.updated") in {
+            (row["destination"], row["type"]) for row in answers
+        }

@@ -20,14 +20,20 @@ from shared import clock
 ENTITY_UPDATED = "registry.entity.updated"
 
 
-async def emit_updated(session: AsyncSession, entity_ids: Iterable[uuid.UUID]) -> None:
-    """One ``registry.entity.updated`` per entity (in the order given), in one insert."""
+async def emit_updated(
+    session: AsyncSession, entity_ids: Iterable[uuid.UUID], *, destination: str | None = None
+) -> None:
+    """One ``registry.entity.updated`` per entity (in the order given), in one insert.
+
+    With ``destination``, only that subscriber receives them (an answer to its snapshot request).
+    """
     ordered = list(dict.fromkeys(entity_ids))
     snapshots = await EntityRepository(session).snapshots(ordered, clock.today())
-    await OUTBOX.emit_many(
-        session,
-        [
-            OUTBOX.envelope(type=ENTITY_UPDATED, subject=f"entity/{entity_id}", data=snapshots[entity_id])
-            for entity_id in ordered
-        ],
-    )
+    envelopes = [
+        OUTBOX.envelope(type=ENTITY_UPDATED, subject=f"entity/{entity_id}", data=snapshots[entity_id])
+        for entity_id in ordered
+    ]
+    if destination is None:
+        await OUTBOX.emit_many(session, envelopes)
+    else:
+        await OUTBOX.emit_many_to(session, envelopes, destination)

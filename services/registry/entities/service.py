@@ -301,3 +301,18 @@ async def export(
 
 def _export_rows(session: AsyncSession, visible: Visibility) -> exports.Batches:
     return EntityRepository(session).stream(visible, ENTITY_FILE.columns, exports.EXPORT_BATCH_ROWS)
+
+
+# Snapshots resent on request (a subscriber that starts with an empty copy)
+
+RESEND_PAGE = 1_000
+
+
+async def resend_snapshots(session: AsyncSession, *, destination: str) -> int:
+    """Send ``destination`` a ``registry.entity.updated`` of every entity as it now stands; how many."""
+    repository = EntityRepository(session)
+    sent, after = 0, None
+    while ids := await repository.ids_locked_after(after, RESEND_PAGE):
+        await events.emit_updated(session, ids, destination=destination)
+        sent, after = sent + len(ids), ids[-1]
+    return sent

@@ -20,14 +20,20 @@ from shared import clock
 PRODUCT_UPDATED = "registry.product.updated"
 
 
-async def emit_updated(session: AsyncSession, product_ids: Iterable[uuid.UUID]) -> None:
-    """One ``registry.product.updated`` per product (in the order given), in one insert."""
+async def emit_updated(
+    session: AsyncSession, product_ids: Iterable[uuid.UUID], *, destination: str | None = None
+) -> None:
+    """One ``registry.product.updated`` per product (in the order given), in one insert.
+
+    With ``destination``, only that subscriber receives them (an answer to its snapshot request).
+    """
     ordered = list(dict.fromkeys(product_ids))
     snapshots = await ProductRepository(session).snapshots(ordered, clock.today())
-    await OUTBOX.emit_many(
-        session,
-        [
-            OUTBOX.envelope(type=PRODUCT_UPDATED, subject=f"product/{product_id}", data=snapshots[product_id])
-            for product_id in ordered
-        ],
-    )
+    envelopes = [
+        OUTBOX.envelope(type=PRODUCT_UPDATED, subject=f"product/{product_id}", data=snapshots[product_id])
+        for product_id in ordered
+    ]
+    if destination is None:
+        await OUTBOX.emit_many(session, envelopes)
+    else:
+        await OUTBOX.emit_many_to(session, envelopes, destination)

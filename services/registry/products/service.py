@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import typing
 import uuid
 from collections import Counter
@@ -54,6 +55,8 @@ from shared.security.dependencies import Forbidden, require_authenticated
 from shared.security.principal import Principal, Role
 from shared.security.scopes import Place, Visibility
 from shared.text import fold
+
+LOG = logging.getLogger("services.registry.products")
 
 # ProductCreate's fields a product is registered with (its entity, images and status aside), which an
 # import may also change; and what is read of a stored product to compare a change with (updated_at
@@ -817,3 +820,24 @@ async def export(
 
 def _export_rows(session: AsyncSession, visible: Visibility) -> exports.Batches:
     return ProductRepository(session).stream(visible, PRODUCT_FILE.columns, exports.EXPORT_BATCH_ROWS)
+
+
+# Snapshots resent on request (a subscriber that starts with an empty copy)
+
+RESEND_PAGE = 1_000
+
+
+async def resend_snapshots(session: AsyncSession, *, envelope: Envelope) -> None:
+    """Answer a ``<service>.snapshot.requested``: every entity, then every product, to the asker only.
+
+    The asker is the event's (signature-checked) source, one of the registry's subscribers; entities go
+    first so that a product never arrives before its producer.
+    """
+    destination = envelope.source
+    entities = await entity_service.resend_snapshots(session, destination=destination)
+    repository = ProductRepository(session)
+    products, after = 0, None
+    while ids := await repository.ids_locked_after(after, RESEND_PAGE):
+        await events.emit_updated(session, ids, destination=destination)
+        products, after = products + len(ids), ids[-1]
+    LOG.info("snapshots resent to %s: %d entities, %d products", destination, entities, products)

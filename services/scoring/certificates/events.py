@@ -52,16 +52,19 @@ def certificate_data(certificate: Certificate) -> dict[str, Any]:
     }
 
 
-async def emit_changes(session: AsyncSession, certificates: Sequence[Certificate]) -> None:
-    """Emit one event per certificate for its current status, in the order given."""
-    await OUTBOX.emit_many(
-        session,
-        [
-            OUTBOX.envelope(
-                type=EVENT_OF_STATUS[certificate.status],
-                subject=f"product/{certificate.product_id}",
-                data=certificate_data(certificate),
-            )
-            for certificate in certificates
-        ],
-    )
+async def emit_changes(
+    session: AsyncSession, certificates: Sequence[Certificate], *, destination: str | None = None
+) -> None:
+    """Emit one event per certificate for its current status, in the order given (to ``destination`` only)."""
+    envelopes = [
+        OUTBOX.envelope(
+            type=EVENT_OF_STATUS[certificate.status],
+            subject=f"product/{certificate.product_id}",
+            data=certificate_data(certificate),
+        )
+        for certificate in certificates
+    ]
+    if destination is None:
+        await OUTBOX.emit_many(session, envelopes)
+    else:
+        await OUTBOX.emit_many_to(session, envelopes, destination)

@@ -34,6 +34,13 @@ class CertificateRepository(Repository[Certificate]):
 
     model = Certificate
 
+    async def by_ids(self, ids: Sequence[uuid.UUID]) -> Sequence[Certificate]:
+        """The certificates with these ids, oldest issued first (a product's history in order)."""
+        query = (
+            select(Certificate).where(Certificate.id.in_(ids)).order_by(Certificate.issued_on, Certificate.id)
+        )
+        return (await self.session.scalars(query)).all()
+
     async def next_number(self, series: str, year: int) -> int:
         """The series' next sequence number in ``year`` (the counter row is locked until commit)."""
         statement = (

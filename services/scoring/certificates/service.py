@@ -33,6 +33,7 @@ from services.scoring.certificates.repository import CertificateFilter, Certific
 from services.scoring.criteria import versions
 from services.scoring.registry_copy import service as registry_copy
 from shared import clock
+from shared.events.envelope import Envelope
 from shared.pagination import KeysetPage, decode_cursor
 from shared.security.dependencies import Forbidden, require_authenticated
 from shared.security.principal import Principal, Role
@@ -316,3 +317,16 @@ async def advance_statuses(session: AsyncSession, *, today: date) -> int:
         )  # fmt: skip
     await emit_changes(session, [certificate for _, certificate in moved])
     return len(moved)
+
+
+RESEND_PAGE = 1_000
+
+
+async def resend_certificates(session: AsyncSession, *, envelope: Envelope) -> None:
+    """Answer a ``<service>.snapshot.requested``: every certificate's current status, to the asker only."""
+    repository = CertificateRepository(session)
+    sent, after = 0, None
+    while ids := await repository.ids_locked_after(after, RESEND_PAGE):
+        await emit_changes(session, await repository.by_ids(ids), destination=envelope.source)
+        sent, after = sent + len(ids), ids[-1]
+    logger.info("certificates resent to %s: %d", envelope.source, sent)

@@ -44,6 +44,10 @@ class SnapshotRepository(Repository[ProductSnapshot]):
         ).returning(table.c.id)
         return (await self.session.execute(upsert)).first() is not None
 
+    async def is_empty(self) -> bool:
+        """Whether no product has been received yet."""
+        return (await self.session.execute(select(PRODUCTS.c.id).limit(1))).first() is None
+
     async def certification(self, product_id: uuid.UUID, today: date) -> Row[Any] | None:
         """The product, its producer's newest name and its current certificate (``c_*``), in one statement.
 

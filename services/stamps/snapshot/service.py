@@ -10,12 +10,13 @@ version. Batch requests and verification read this snapshot and never call anoth
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.stamps.outbox import OUTBOX
 from services.stamps.snapshot.errors import SnapshotEventInvalid
 from services.stamps.snapshot.repository import CERTIFICATES, ENTITIES, PRODUCTS, SnapshotRepository
 from services.stamps.snapshot.schemas import (
@@ -26,6 +27,7 @@ from services.stamps.snapshot.schemas import (
     ProductData,
     Verdict,
 )
+from shared import clock
 from shared.events.envelope import Envelope
 
 D = TypeVar("D", bound=BaseModel)
@@ -114,3 +116,25 @@ async def certification_of(session: AsyncSession, product_id: uuid.UUID, today: 
         commune_name=row.commune_name, province_code=row.province_code, province_name=row.province_name,
         certificate=certificate, verdict=verdict(certificate, today),
     )  # fmt: skip
+
+
+SNAPSHOT_REQUESTED = "stamps.snapshot.requested"
+# A request unanswered this long is made again at the next start.
+REQUEST_AGAIN_AFTER = timedelta(hours=1)
+
+
+async def request_full_copy_if_empty(session: AsyncSession) -> bool:
+    """At start-up with an empty snapshot, ask the registry and scoring for everything as it stands.
+
+    The answer arrives as ordinary ``registry.*.updated`` and ``scoring.certificate.*`` events addressed
+    to this service alone; whether a request went out.
+    """
+    if not await SnapshotRepository(session).is_empty():
+        return False
+    if await OUTBOX.emitted_since(session, type=SNAPSHOT_REQUESTED, since=clock.now() - REQUEST_AGAIN_AFTER):
+        return False
+    await OUTBOX.emit(
+        session, type=SNAPSHOT_REQUESTED, subject="snapshot/stamps",
+        data={"wants": ["registry.entity.updated", "registry.product.updated", "scoring.certificate.*"]},
+    )  # fmt: skip
+    return True

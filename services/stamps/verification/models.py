@@ -5,18 +5,36 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, Double, Float, Integer, SmallInteger, String, text
-from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, TIMESTAMP, UUID
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    Double,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, REAL, TIMESTAMP, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.stamps.db import Base
+from services.stamps.verification.verdicts import OUTCOMES
 
 
 class Scan(Base):
     """One resolver hit, also of malformed and unknown codes; range-partitioned by month on ``scanned_at``."""
 
     __tablename__ = "scan"
-    __table_args__ = ({"postgresql_partition_by": "RANGE (scanned_at)"},)
+    __table_args__ = (
+        Index("ix_scan_serial", "serial", "scanned_at"),
+        Index("ix_scan_id", "id"),
+        Index("ix_scan_ip", "ip_hash", "scanned_at"),
+        Index("ix_scan_batch", "batch_id", "scanned_at", postgresql_where=text("batch_id IS NOT NULL")),
+        CheckConstraint(f"verdict IN {OUTCOMES}", name="verdict"),
+        {"postgresql_partition_by": "RANGE (scanned_at)"},
+    )
 
     scanned_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True), primary_key=True)
     id: Mapped[int] = mapped_column(
@@ -37,7 +55,7 @@ class Scan(Base):
     user_agent: Mapped[str | None] = mapped_column(String(300))
     latitude: Mapped[float | None] = mapped_column(Double)
     longitude: Mapped[float | None] = mapped_column(Double)
-    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(REAL)
     province_code: Mapped[str | None] = mapped_column(String(2))
 
 

@@ -1,0 +1,232 @@
+"""``python -m bench.verification``: stamp verification (JSON, scan durably logged) against the bare-FastAPI ceiling.
+
+Set-up (not measured): a throwaway migrated database; the suite's four processes and the bare baseline
+(the same uvicorn flags, one worker each); ``--stamps`` (20,000) active stamps of one certified product
+written into the stamps service's tables. Then, ``--rounds`` times (alternating the order of the
+verification scenarios), at ``--connections`` (64) concurrent keep-alive clients:
+
+- **bare FastAPI (ceiling)**: ``GET /v1/catalogue/{id}`` of the baseline app, a fixed JSON answer;
+- **stamps direct**: ``GET /01/{gtin}/21/{serial}`` with ``Accept: application/json`` on the stamps service;
+- **gateway -> stamps**: the same through the gateway (the suite's native upstream client, rate limits on).
+
+Each verification request names another stamp (the clients walk the serials), and every answered request
+has been logged: after the run the bench checks the scan log holds at least as many rows as there were
+answers. Reported: req/s, p50, p99, ratio to the ceiling. JSON in ``bench/results/verification.json``.
+The issue asks ≥ 25 % of the ceiling with p99 ≤ 50 ms through the gateway; 35 % is the aim.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import statistics
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+
+from bench.cpu import background_busy
+from bench.load import REQUEST_TIMEOUT_S, percentile, require_loopback
+from bench.scenarios import BASELINE, pin_process_settings, throwaway_database
+from shared import clock, gs1
+from shared.db import asyncpg_dsn
+from shared.topology import REGISTRY, REPO_ROOT
+from tests.support.processes import HOST, free_port, start_process, stop, wait_until_healthy
+
+RESULTS = REPO_ROOT / "bench" / "results" / "verification.json"
+GTIN = "08934567000017"
+
+
+@dataclass
+class Measured:
+    """One scenario's figures over its window."""
+
+    scenario: str
+    requests: int
+    answered_total: int
+    errors: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    ratio_to_ceiling: float = 1.0
+
+
+async def _seed(dsn: str, count: int) -> list[str]:
+    """One certified product and ``count`` active stamps of it; their serials."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        product_id, entity_id, batch_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        today = clock.today()
+        await connection.execute(
+            """INSERT INTO stamps.product_snapshot (id, version, entity_id, entity_legal_name, product_code, gtin,
+                   name, name_en, images, status, commune_code, commune_name, province_code, province_name,
+                   registry_updated_at)
+               VALUES ($1, 1, $2, 'Hợp tác xã Thủy sản Hạ Long', '22-07090-0001-2026', $3, 'Chả mực Hạ Long',
+                   'Ha Long squid cake', ARRAY['https://example.vn/cha-muc.jpg'], 'certified', '07090',
+                   'Phường Hạ Long', '22', 'Tỉnh Quảng Ninh', now())""",
+            product_id, entity_id, GTIN,
+        )  # fmt: skip
+        await connection.execute(
+            """INSERT INTO stamps.certificate_snapshot (id, version, product_id, number, star, level, status,
+                   issued_on, expires_on, issuing_authority)
+               VALUES ($1, 1, $2, 'OCOP-22-2026-0001', 4, 'province', 'active', $3, $4, 'UBND tỉnh Quảng Ninh')""",
+            uuid.uuid4(), product_id, today - timedelta(days=30), clock.add_months(today, 35),
+        )  # fmt: skip
+        await connection.execute(
+            """INSERT INTO stamps.stamp_batch (id, product_id, entity_id, province_code, gtin, quantity, status,
+                   requested_by, generated)
+               VALUES ($1, $2, $3, '22', $4, $5, 'generated', 'bench', $5)""",
+            batch_id, product_id, entity_id, GTIN, count,
+        )  # fmt: skip
+        serials = gs1.new_serials(count)
+        now = clock.now()
+        await connection.copy_records_to_table(
+            "stamp", schema_name="stamps",
+            columns=("serial", "batch_id", "state", "lot", "production_date", "expiry_date", "activated_at"),
+            records=[(serial, batch_id, "active", "L2611A", today, today + timedelta(days=365), now)
+                     for serial in serials],
+        )  # fmt: skip
+        return serials
+    finally:
+        await connection.close()
+
+
+async def _scan_count(dsn: str) -> int:
+    connection = await asyncpg.connect(dsn)
+    try:
+        return int(await connection.fetchval("SELECT count(*) FROM stamps.scan"))
+    finally:
+        await connection.close()
+
+
+async def _load(urls: list[str], *, connections: int, duration_s: float, warmup_s: float,
+                headers: dict[str, str]) -> tuple[list[float], int, int]:  # fmt: skip
+    """Closed loop: each connection sends its next request when the last is answered, walking ``urls``."""
+    latencies: list[float] = []
+    errors = 0
+    answered = 0
+    began = time.perf_counter()
+    window_start, window_end = began + warmup_s, began + warmup_s + duration_s
+    cursor = iter(range(10**12))
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal errors, answered
+        while (sent := time.perf_counter()) < window_end:
+            url = urls[next(cursor) % len(urls)]
+            ok = False
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.get(url, headers=headers) as response:
+                    await response.read()
+                    ok = response.status == 200
+            done = time.perf_counter()
+            answered += ok
+            if window_start <= done < window_end:
+                if ok:
+                    latencies.append(done - sent)
+                else:
+                    errors += 1
+
+    connector = aiohttp.TCPConnector(limit=connections, limit_per_host=connections)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+    ) as s:
+        await asyncio.gather(*(worker(s) for _ in range(connections)))
+    latencies.sort()
+    return latencies, errors, answered
+
+
+def _measure(name: str, urls: list[str], args: argparse.Namespace, headers: dict[str, str]) -> Measured:
+    for url in urls[:1]:
+        require_loopback(url)
+    latencies, errors, answered = asyncio.run(
+        _load(
+            urls, connections=args.connections, duration_s=args.seconds, warmup_s=args.warmup, headers=headers
+        )
+    )
+    return Measured(
+        name, len(latencies), answered, errors, len(latencies) / args.seconds,
+        percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000,
+    )  # fmt: skip
+
+
+def main() -> None:
+    """Run the scenarios and print a Markdown table; JSON in bench/results/verification.json."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--stamps", type=int, default=20_000)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    pin_process_settings(access_log=False)
+    from tests.support.processes import process_env, running_suite
+
+    rounds: list[list[Measured]] = []
+    with throwaway_database() as database, tempfile.TemporaryDirectory() as logs:
+        serials = asyncio.run(_seed(asyncpg_dsn(database.urls["stamps"]), args.stamps))
+        with running_suite(database.urls, Path(logs)) as suite:
+            env = process_env(database.urls, {name: running.port for name, running in suite.items()})
+            baseline = start_process(
+                "bench.baseline_app:app", BASELINE, free_port(), {"PYTHONPATH": env.get("PYTHONPATH", str(REPO_ROOT))},
+                Path(logs), REGISTRY.uvicorn_args(),
+            )  # fmt: skip
+            try:
+                wait_until_healthy(baseline)
+                ceiling_urls = [f"http://{HOST}:{baseline.port}/v1/catalogue/{uuid.uuid4()}"]
+                paths = [gs1.digital_link(GTIN, serial).path() for serial in serials]
+                direct = [f"{suite['stamps'].url}{path}" for path in paths]
+                through = [f"{suite['gateway'].url}{path}" for path in paths]
+                json_headers = {"accept": "application/json"}
+                for number in range(args.rounds):
+                    busy = background_busy()
+                    print(
+                        f"round {number + 1}: machine busy before {busy if busy is not None else float('nan'):.0%}"
+                    )
+                    results = [_measure("bare FastAPI (ceiling)", ceiling_urls, args, {})]
+                    order = [("stamps direct", direct), ("gateway -> stamps", through)]
+                    for name, urls in order if number % 2 == 0 else reversed(order):
+                        results.append(_measure(name, urls, args, json_headers))
+                    for result in results:
+                        result.ratio_to_ceiling = result.rps / results[0].rps
+                    rounds.append(results)
+                    for result in results:
+                        print(f"  {result.scenario:24} {result.rps:8,.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
+                              f"p99 {result.p99_ms:6.2f} ms  errors {result.errors}  ×{result.ratio_to_ceiling:.2f}")  # fmt: skip
+                logged = asyncio.run(_scan_count(asyncpg_dsn(database.urls["stamps"])))
+                answered = sum(
+                    r.answered_total
+                    for results in rounds
+                    for r in results
+                    if r.scenario != rounds[0][0].scenario
+                )
+                print(
+                    f"scan log: {logged:,} rows for {answered:,} verification answers (every answer logged: {logged >= answered})"
+                )
+            finally:
+                stop([baseline])
+    table = ["| scenario | req/s | p50 ms | p99 ms | errors | × ceiling |", "|---|---|---|---|---|---|"]
+    for name in [result.scenario for result in rounds[0]]:
+        runs = [next(r for r in results if r.scenario == name) for results in rounds]
+        table.append(
+            f"| {name} | {statistics.median(r.rps for r in runs):,.0f} | {statistics.median(r.p50_ms for r in runs):.2f} "
+            f"| {statistics.median(r.p99_ms for r in runs):.2f} | {sum(r.errors for r in runs)} "
+            f"| {statistics.median(r.ratio_to_ceiling for r in runs):.2f} |"
+        )
+    print("\n".join(table))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"rounds": [[asdict(r) for r in results] for results in rounds],
+                                   "scans_logged": logged, "answers": answered, "connections": args.connections},
+                                  indent=2))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

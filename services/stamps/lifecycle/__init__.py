@@ -1,0 +1,1 @@
+"""The stamp lifecycle: issue, activate, suspend, revoke, void, with an audit of every change."""
