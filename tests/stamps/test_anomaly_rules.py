@@ -12,7 +12,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from services.stamps.anomalies import geography
-from services.stamps.anomalies.rules import Context, RetailSale, Scan, evaluate, journey
+from services.stamps.anomalies.rules import Context, RetailSale, Scan, evaluate, hour_of, journey
+from services.stamps.anomalies.service import _sliding
 from services.stamps.config import AnomalySettings
 
 SETTINGS = AnomalySettings()
@@ -169,7 +170,11 @@ def test_r10_enumeration_from_one_ip_or_device(
     ip_hour: list[Scan], device_hour: list[Scan], expected: set[str]
 ) -> None:
     scan = at(7, device=b"shop")
-    context = replace(HOME, same_ip_hour=ip_hour, same_device_hour=device_hour)
+    context = replace(
+        HOME,
+        ip_hour=hour_of(ip_hour) if ip_hour else None,
+        device_hour=hour_of(device_hour) if device_hour else None,
+    )
     findings = evaluate(scan, [], context, SETTINGS).findings
     assert {f.rule for f in findings} == expected
     if expected:
@@ -179,7 +184,7 @@ def test_r10_enumeration_from_one_ip_or_device(
 def test_r10_also_judges_the_scans_of_unknown_serials() -> None:
     scan = at(7, verdict="unknown", serial="UNKNOWN00000000000")
     findings = evaluate(
-        scan, [], replace(HOME, same_ip_hour=_serials(21, verdict="unknown")), SETTINGS
+        scan, [], replace(HOME, ip_hour=hour_of(_serials(21, verdict="unknown"))), SETTINGS
     ).findings
     assert [f.rule for f in findings] == ["R10"]
 
@@ -197,16 +202,29 @@ def test_r10_also_judges_the_scans_of_unknown_serials() -> None:
 def test_r11_batch_burst(
     quantity: int, earlier_first_scans: int, history: list[Scan], expected: set[str]
 ) -> None:
-    firsts = [at(i, serial=f"F{i:017d}", where=None, province="22") for i in range(earlier_first_scans)]
-    context = replace(HOME, batch_quantity=quantity, batch_first_scans=firsts)
+    context = replace(HOME, batch_quantity=quantity, first_scans_here=earlier_first_scans + 1)
     scan = at(30, where=None, province="22")
-    assert {f.rule for f in evaluate(scan, history, context, SETTINGS).findings} == expected
+    found = evaluate(scan, history, context, SETTINGS).findings
+    assert {f.rule for f in found} == expected
+    if expected:
+        assert (found[0].key, found[0].detail["first_scans"]) == (
+            f"batch:{BATCH}:22",
+            earlier_first_scans + 1,
+        )
 
 
-def test_r11_counts_first_scans_of_one_place_only() -> None:
-    firsts = [at(i, serial=f"F{i:017d}", where=None, province=("22" if i % 2 else "01")) for i in range(10)]
-    context = replace(HOME, batch_quantity=20, batch_first_scans=firsts)
-    assert fired([at(30, where=None, province="22")], context) == set()
+def test_the_detector_counts_within_a_sliding_window_per_key() -> None:
+    """The counts the detector hands the rules: per key, over the span up to each scan, the scan included."""
+    scans = [
+        at(0, serial="A", where=None, province="22"), at(10, serial="B", where=None, province="01"),
+        at(20, serial="A", where=None, province="22", verdict="unknown"), at(30, serial="C", where=None, province="22"),
+        at(75, serial="D", where=None, province="22"), at(95, serial="E", where=None, province="22"),
+    ]  # fmt: skip
+    counts = _sliding(scans, lambda s: s.province, timedelta(hours=1))
+    # At 75 min the scan at 0 has left the hour (A stays: scanned again at 20); at 95 min the ones at 20
+    # and 30 have too.
+    assert [counts[s.id] for s in scans] == [(0, 1), (0, 1), (1, 1), (1, 2), (1, 3), (0, 2)]
+    assert _sliding(scans, lambda _: None, timedelta(hours=1)) == {}
 
 
 @pytest.mark.parametrize(
@@ -220,7 +238,9 @@ def test_r11_counts_first_scans_of_one_place_only() -> None:
 def test_r1_cluster_of_unknown_serials_in_one_province(others: list[str], expected: set[str]) -> None:
     unknown = [at(i, serial=s, verdict="unknown", where=None, province="01") for i, s in enumerate(others)]
     scan = at(60, serial="NEW000000000000000", verdict="unknown", where=None, province="01")
-    evaluation = evaluate(scan, [], Context(unknown_in_province=unknown), SETTINGS)
+    evaluation = evaluate(
+        scan, [], Context(unknown_serials_here=len({u.serial for u in unknown}) + 1), SETTINGS
+    )
     assert {f.rule for f in evaluation.findings} == expected
     assert evaluation.risk == 0  # about the province, not a stamp
     if expected:

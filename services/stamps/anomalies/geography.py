@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 EARTH_RADIUS_KM = 6371.0088
 # Mainland Vietnam with its near islands (Phú Quốc, Cô Tô, Côn Đảo); the offshore archipelagos are left out.
@@ -150,6 +151,7 @@ def in_vietnam_box(latitude: float, longitude: float) -> bool:
     return LATITUDES[0] <= latitude <= LATITUDES[1] and LONGITUDES[0] <= longitude <= LONGITUDES[1]
 
 
+@lru_cache(maxsize=65_536)
 def province_at(latitude: float, longitude: float) -> str | None:
     """The province of the nearest former provincial seat (approximate); None outside Vietnam's bounding box."""
     if not in_vietnam_box(latitude, longitude):

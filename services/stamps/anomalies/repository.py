@@ -15,8 +15,6 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, TEXT
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.sql.functions import now
 
 from services.stamps.anomalies.models import Anomaly, StampRisk
 from services.stamps.anomalies.rules import Scan
@@ -192,21 +190,25 @@ class AnomalyRepository(Repository[Anomaly]):
         return {row.serial: row.impossible_travel for row in result}
 
     async def save_risks(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Upsert the stamps' risk rows (serial, risk_score, rules, impossible_travel) in one statement."""
+        """Upsert the stamps' risk rows (serial, risk_score, rules, impossible_travel): one statement from arrays."""
         if not rows:
             return
-        statement = pg_insert(StampRisk).values(list(rows))
+        query = text("""
+            INSERT INTO stamps.stamp_risk (serial, risk_score, rules, impossible_travel)
+            SELECT serial, score, CAST(string_to_array(rules, ',') AS varchar(4)[]), travels
+            FROM unnest(CAST(:serials AS text[]), CAST(:scores AS smallint[]), CAST(:rules AS text[]),
+                        CAST(:travels AS smallint[])) AS r(serial, score, rules, travels)
+            ON CONFLICT (serial) DO UPDATE SET
+                risk_score = excluded.risk_score, rules = excluded.rules,
+                impossible_travel = excluded.impossible_travel, updated_at = now()""")
         await self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[StampRisk.serial],
-                set_={
-                    "risk_score": statement.excluded.risk_score,
-                    "rules": statement.excluded.rules,
-                    "impossible_travel": statement.excluded.impossible_travel,
-                    "updated_at": now(),
-                },
-            )
-        )
+            query,
+            {
+                "serials": [row["serial"] for row in rows], "scores": [row["risk_score"] for row in rows],
+                "rules": [",".join(row["rules"]) for row in rows],
+                "travels": [min(row["impossible_travel"], 32_767) for row in rows],
+            },
+        )  # fmt: skip
 
     async def list(
         self, visible: Visibility, where: AnomalyFilter, *, after: tuple[Any, ...] | None, limit: int

@@ -68,6 +68,22 @@ class RetailSale:
 
 
 @dataclass(frozen=True, slots=True)
+class ScannerHour:
+    """What one IP or device scanned within an hour: scans of unknown serials, and distinct serials."""
+
+    unknown: int
+    distinct: int
+
+
+def hour_of(scans: Sequence[Scan]) -> ScannerHour:
+    """The counts R10 looks at, of one scanner's scans within an hour."""
+    return ScannerHour(
+        sum(1 for s in scans if s.verdict == "unknown"),
+        len({s.serial for s in scans if s.serial is not None}),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Context:
     """What the detector knows around one scan besides the stamp's own history."""
 
@@ -77,14 +93,16 @@ class Context:
     out_of_region_in_lot: int = 0
     # The serial's retail sale, once EPCIS receiving/selling events exist (R9; no source yet).
     retail_sale: RetailSale | None = None
-    # Scans from the same IP hash and from the same device hash in the hour up to this one (R10).
-    same_ip_hour: Sequence[Scan] = ()
-    same_device_hour: Sequence[Scan] = ()
-    # Unknown-serial scans in the scan's province in the window up to this one (R1 cluster).
-    unknown_in_province: Sequence[Scan] = ()
-    # The batch's size and its serials' first scans in the window up to this one (R11).
+    # What the same IP hash and the same device hash scanned in the hour up to this scan (R10).
+    ip_hour: ScannerHour | None = None
+    device_hour: ScannerHour | None = None
+    # Distinct unknown serials scanned in the scan's province within the window up to it, its own
+    # included (R1 cluster).
+    unknown_serials_here: int = 0
+    # The batch's size, and how many of its serials were first scanned in this scan's province within
+    # the window up to this scan, this one included (R11).
     batch_quantity: int | None = None
-    batch_first_scans: Sequence[Scan] = ()
+    first_scans_here: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,48 +262,39 @@ def after_sale_far_away(case: Case, settings: AnomalySettings) -> Finding | None
                    {"distance_km": round(distance, 1), "hours_after_sale": round(elapsed.total_seconds() / 3600, 3)})  # fmt: skip
 
 
-def _enumerating(scans: Sequence[Scan], settings: AnomalySettings) -> dict[str, int] | None:
-    unknown = sum(1 for s in scans if s.verdict == "unknown")
-    distinct = len({s.serial for s in scans if s.serial is not None})
-    if unknown > settings.enumeration_unknown_per_h or distinct > settings.enumeration_distinct_per_h:
-        return {"unknown_per_h": unknown, "distinct_per_h": distinct}
-    return None
-
-
 def enumeration(case: Case, settings: AnomalySettings) -> Finding | None:
     """R10: one IP or device walks through serials (> 20 unknown or > 100 distinct in an hour)."""
-    for kind, value, scans in (("ip", case.scan.ip_hash, case.context.same_ip_hour), ("device", case.scan.device_hash, case.context.same_device_hour)):  # fmt: skip
-        counts = _enumerating(scans, settings) if value else None
-        if counts is not None and value is not None:
-            return Finding("R10", RULE_SCORES["R10"], f"{kind}:{value.hex()}", {"by": kind, **counts})
+    scan, context = case.scan, case.context
+    for kind, value, hour in (("ip", scan.ip_hash, context.ip_hour), ("device", scan.device_hash, context.device_hour)):  # fmt: skip
+        if value is None or hour is None:
+            continue
+        if (
+            hour.unknown > settings.enumeration_unknown_per_h
+            or hour.distinct > settings.enumeration_distinct_per_h
+        ):
+            detail = {"by": kind, "unknown_per_h": hour.unknown, "distinct_per_h": hour.distinct}
+            return Finding("R10", RULE_SCORES["R10"], f"{kind}:{value.hex()}", detail)
     return None
 
 
 def batch_burst(case: Case, settings: AnomalySettings) -> Finding | None:
     """R11: a large share of a batch first-scanned within the hour in one place (a stolen roll, a print leak)."""
-    where, quantity = case.scan.province, case.context.batch_quantity
-    if case.history or where is None or not quantity or case.scan.batch_id is None:
+    scan, quantity, here = case.scan, case.context.batch_quantity, case.context.first_scans_here
+    if case.history or scan.province is None or not quantity or scan.batch_id is None:
         return None
-    here = {s.serial for s in case.context.batch_first_scans if s.province == where and s.serial is not None}
-    here.add(case.scan.serial or "")
-    if len(here) < settings.burst_min_scans or len(here) <= settings.burst_share * quantity:
+    if here < settings.burst_min_scans or here <= settings.burst_share * quantity:
         return None
-    return Finding("R11", RULE_SCORES["R11"], f"batch:{case.scan.batch_id}:{where}",
-                   {"first_scans": len(here), "batch_quantity": quantity, "province": where})  # fmt: skip
+    return Finding("R11", RULE_SCORES["R11"], f"batch:{scan.batch_id}:{scan.province}",
+                   {"first_scans": here, "batch_quantity": quantity, "province": scan.province})  # fmt: skip
 
 
 def unknown_cluster(case: Case, settings: AnomalySettings) -> Finding | None:
     """R1 cluster: several never-issued serials scanned in one province within a day (fakes on sale there)."""
-    where = case.scan.province
-    if case.scan.verdict != "unknown" or where is None:
-        return None
-    serials = {s.serial for s in case.context.unknown_in_province if s.serial is not None} | {
-        case.scan.serial or ""
-    }
-    if len(serials) < settings.unknown_cluster:
+    where, count = case.scan.province, case.context.unknown_serials_here
+    if case.scan.verdict != "unknown" or where is None or count < settings.unknown_cluster:
         return None
     return Finding(
-        "R1", RULE_SCORES["R1"], f"province:{where}", {"unknown_serials": len(serials), "province": where}
+        "R1", RULE_SCORES["R1"], f"province:{where}", {"unknown_serials": count, "province": where}
     )
 
 

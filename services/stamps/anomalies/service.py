@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import bisect
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +16,7 @@ from services.stamps.anomalies import rules
 from services.stamps.anomalies.errors import AnomalyAlreadyResolved, AnomalyNotFound
 from services.stamps.anomalies.models import Anomaly
 from services.stamps.anomalies.repository import AnomalyRepository, NewScan
-from services.stamps.anomalies.rules import Context, Evaluation, Finding, Scan
+from services.stamps.anomalies.rules import Context, Evaluation, Finding, Scan, ScannerHour
 from services.stamps.anomalies.schemas import AnomalyFilter
 from services.stamps.config import AnomalySettings
 from services.stamps.outbox import OUTBOX
@@ -55,23 +54,38 @@ class DetectionRound:
     to_suspend: list[str] = field(default_factory=list)
 
 
-class _Windowed:
-    """Scans grouped by a key, each group in time order, sliced by time window with bisection."""
+def _sliding(
+    scans: Sequence[Scan], key: Callable[[Scan], Any], span: timedelta
+) -> dict[int, tuple[int, int]]:
+    """For each scan, over the scans of its key within ``span`` up to it (itself included, ``scans`` in time
+    order): how many were of unknown serials, and how many distinct serials. Linear: one pass per key."""
+    groups: dict[Any, list[Scan]] = defaultdict(list)
+    for scan in scans:
+        if (k := key(scan)) is not None:
+            groups[k].append(scan)
+    counts: dict[int, tuple[int, int]] = {}
+    for group in groups.values():
+        serials: Counter[str] = Counter()
+        unknown = start = 0
+        for scan in group:
+            if scan.serial is not None:
+                serials[scan.serial] += 1
+            unknown += scan.verdict == "unknown"
+            while group[start].scanned_at <= scan.scanned_at - span:
+                leaving = group[start]
+                if leaving.serial is not None:
+                    serials[leaving.serial] -= 1
+                    if not serials[leaving.serial]:
+                        del serials[leaving.serial]
+                unknown -= leaving.verdict == "unknown"
+                start += 1
+            counts[scan.id] = (unknown, len(serials))
+    return counts
 
-    def __init__(self, scans: Sequence[Scan], key: Any) -> None:
-        self.groups: dict[Any, list[Scan]] = defaultdict(list)
-        for scan in scans:
-            k = key(scan)
-            if k is not None:
-                self.groups[k].append(scan)
-        self.times = {k: [s.scanned_at for s in group] for k, group in self.groups.items()}
 
-    def within(self, key: Any, start: datetime, end: datetime) -> list[Scan]:
-        """The group's scans in (start, end]."""
-        if key is None or key not in self.groups:
-            return []
-        times = self.times[key]
-        return self.groups[key][bisect.bisect_right(times, start) : bisect.bisect_right(times, end)]
+def _hour(counts: dict[int, tuple[int, int]], scan: Scan) -> ScannerHour | None:
+    found = counts.get(scan.id)
+    return ScannerHour(*found) if found is not None else None
 
 
 def _covers(
@@ -140,19 +154,19 @@ async def detect(
         others_after=first - max(covers[rule] for rule in rules.OTHER_SUBJECTS),
     )
 
-    by_ip, by_device = _Windowed(scanners, lambda s: s.ip_hash), _Windowed(scanners, lambda s: s.device_hash)
-    by_province, by_batch = _Windowed(unknown, lambda s: s.province), _Windowed(firsts, lambda s: s.batch_id)
+    by_ip = _sliding(scanners, lambda s: s.ip_hash, hour)
+    by_device = _sliding(scanners, lambda s: s.device_hash, hour)
+    by_province = _sliding(unknown, lambda s: s.province, cluster_window)
+    by_place = _sliding(firsts, lambda s: (s.batch_id, s.province) if s.province else None, burst_window)
     evaluations: dict[str, tuple[NewScan, Evaluation]] = {}
     for item in new:
         scan = item.scan
         context = Context(
             home_province=item.home_province,
             out_of_region_in_lot=out_of_region.get(scan.batch_id, 0) if scan.batch_id else 0,
-            same_ip_hour=by_ip.within(scan.ip_hash, scan.scanned_at - hour, scan.scanned_at),
-            same_device_hour=by_device.within(scan.device_hash, scan.scanned_at - hour, scan.scanned_at),
-            unknown_in_province=by_province.within(scan.province, scan.scanned_at - cluster_window, scan.scanned_at),
-            batch_quantity=item.batch_quantity,
-            batch_first_scans=by_batch.within(scan.batch_id, scan.scanned_at - burst_window, scan.scanned_at),
+            ip_hour=_hour(by_ip, scan), device_hour=_hour(by_device, scan),
+            unknown_serials_here=by_province.get(scan.id, (0, 0))[1],
+            batch_quantity=item.batch_quantity, first_scans_here=by_place.get(scan.id, (0, 0))[1],
         )  # fmt: skip
         history = (
             _before(histories.get(scan.serial or "", []), scan, settings.history) if _known(item) else []
