@@ -900,11 +900,23 @@ async def stamped_product(
             stamps, f"scoring.certificate.{event}", data, subject=f"product/{product_id}"
         )
         assert answer.status_code == 200, answer.text
+        snapshot["certificate"] = data
     return {
         **snapshot,
         "producer": auth("producer", str(entity_id)),
         "officer": auth("province_officer", province),
     }
+
+
+async def certificate_changed(
+    stamps: httpx.AsyncClient, product: dict[str, Any], status: str
+) -> httpx.Response:
+    """Scoring's next event about ``product``'s certificate (from ``stamped_product``): now ``status``."""
+    data = {**product["certificate"], "version": product["certificate"]["version"] + 1, "status": status}
+    if status == "revoked":
+        data["revocation_ground"] = "quality_violation: mẫu không đạt"
+    event = f"scoring.certificate.{CERTIFICATE_EVENT_TYPES[status]}"
+    return await post_event(stamps, event, data, subject=f"product/{product['id']}")
 
 
 async def generated_batch(
@@ -936,6 +948,27 @@ async def serials_of(stamps: httpx.AsyncClient, batch: dict[str, Any]) -> list[s
             {"batch": batch["id"]},
         )
         return [row.serial for row in rows]
+
+
+async def active_stamps(
+    stamps: httpx.AsyncClient, product: dict[str, Any], quantity: int = 10, *, lot: str | None = None,
+    production_date: date | None = None, expiry_date: date | None = None,
+) -> tuple[dict[str, Any], list[str]]:  # fmt: skip
+    """A generated batch of ``product`` whose stamps are issued (by its officer) and activated (by its
+    producer) through /v1/stamps: the batch and its serials."""
+    batch = await generated_batch(stamps, product, quantity=quantity, lot=lot)
+    issued = _ok(
+        await stamps.post("/v1/stamps/issue", json={"batch_id": batch["id"]}, headers=product["officer"])
+    )
+    assert issued["changed"] == quantity, issued
+    made = production_date or clock.today()
+    body: dict[str, Any] = {
+        "batch_id": batch["id"], "production_date": made.isoformat(),
+        "expiry_date": (expiry_date or made + timedelta(days=365)).isoformat(),
+    }  # fmt: skip
+    activated = _ok(await stamps.post("/v1/stamps/activate", json=body, headers=product["producer"]))
+    assert activated["changed"] == quantity, activated
+    return batch, await serials_of(stamps, batch)
 
 
 # The scan log as verification writes it: test set-up for the anomaly detector (the hot path is the real

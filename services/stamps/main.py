@@ -14,6 +14,7 @@ from services.stamps.batches.router import router as batches_router
 from services.stamps.batches.runner import BatchJobs
 from services.stamps.config import StampsSettings, get_settings
 from services.stamps.inbox import INBOX
+from services.stamps.lifecycle.router import router as lifecycle_router
 from services.stamps.outbox import OUTBOX
 from services.stamps.snapshot import service as snapshot
 from services.stamps.verification.router import router as verification_router
@@ -81,6 +82,7 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
         routers=[
             batches_router,
             anomalies_router,
+            lifecycle_router,
             verification_router,
             *event_routers("stamps", inbox=INBOX, outbox=OUTBOX, settings=settings),
         ],

@@ -37,8 +37,38 @@ def can_decide(principal: Principal, place: Place) -> bool:
     return principal.role is Role.province_officer and scopes.can_read(principal, place, unscoped=frozenset())
 
 
+def _province_officer_of(principal: Principal, place: Place) -> bool:
+    return principal.role is Role.province_officer and scopes.can_read(principal, place, unscoped=frozenset())
+
+
+def _producer_of(principal: Principal, place: Place) -> bool:
+    return (
+        principal.role is Role.producer
+        and place.entity_id is not None
+        and principal.scope == str(place.entity_id)
+    )
+
+
+def can_change_stamps(principal: Principal, action: str, place: Place) -> bool:
+    """TRACEABILITY §4.4: who may issue, activate, suspend, unsuspend, revoke or void a batch's stamps.
+
+    Issue, suspend, unsuspend and revoke: an officer of the batch's province. Activate: its producer.
+    Void: either. Admins may do all; any other role or action, nothing.
+    """
+    if principal.role is Role.admin:
+        return action in STAMP_ACTIONS
+    if action in ("issue", "suspend", "unsuspend", "revoke"):
+        return _province_officer_of(principal, place)
+    if action == "activate":
+        return _producer_of(principal, place)
+    if action == "void":
+        return _producer_of(principal, place) or _province_officer_of(principal, place)
+    return False
+
+
+STAMP_ACTIONS = frozenset({"issue", "activate", "suspend", "unsuspend", "revoke", "void"})
+
+
 def can_resolve_anomaly(principal: Principal, place: Place) -> bool:
     """An anomaly is resolved by an officer of its province (or an admin); its producer only reads it."""
-    if principal.role is Role.admin:
-        return True
-    return principal.role is Role.province_officer and scopes.can_read(principal, place, unscoped=frozenset())
+    return principal.role is Role.admin or _province_officer_of(principal, place)

@@ -15,7 +15,7 @@ from services.stamps.anomalies.runner import AnomalyDetector
 from services.stamps.config import StampsSettings
 from services.stamps.main import create_app
 from shared import clock, gs1
-from tests.builders import ADMIN, generated_batch, logged_scans, serials_of, stamped_product
+from tests.builders import ADMIN, active_stamps, generated_batch, logged_scans, serials_of, stamped_product
 from tests.conftest import asgi_client, auth, in_process_events, test_jwks
 from tests.support.database import TestDatabase
 
@@ -98,6 +98,35 @@ async def test_a_clone_scanned_in_ha_noi_and_tp_hcm_within_the_hour(stamps: http
     [risk] = await rows(stamps, "SELECT * FROM stamps.stamp_risk WHERE serial = :s", s=serial)
     assert risk.impossible_travel == 2
     assert len(await rows(stamps, "SELECT 1 FROM stamps.anomaly")) == 2
+
+
+async def test_repeated_impossible_travel_suspends_an_active_stamp_and_the_next_scan_shows_it(
+    stamps: httpx.AsyncClient,
+) -> None:
+    product = await stamped_product(stamps)
+    batch, serials = await active_stamps(stamps, product, quantity=2)
+    serial = serials[0]
+    await logged_scans(stamps, *({"serial": serial, "batch_id": batch["id"], "scanned_at": ago(m), **where}
+                                 for m, where in ((30, HA_LONG), (20, HO_CHI_MINH), (10, HA_LONG))))  # fmt: skip
+    found = await detector(stamps).run_once()
+    assert (found.to_suspend, found.suspended) == ([serial], 1)
+    states = await rows(
+        stamps, "SELECT serial, state, state_reason FROM stamps.stamp WHERE batch_id = :b", b=batch["id"]
+    )
+    assert {row.serial: row.state for row in states} == {serial: "suspended", serials[1]: "active"}
+    assert next(row.state_reason for row in states if row.serial == serial).startswith("R5")
+    [change] = await rows(
+        stamps, "SELECT actor, action, changed FROM stamps.stamp_change WHERE action = 'suspend'"
+    )
+    assert (change.actor, change.changed) == ("system:anomalies", 1)
+    answer = await stamps.get(
+        gs1.digital_link(product["gtin"], serial).path(), headers={"accept": "application/json"}
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["outcome"], body["risk"]["band"]) == ("suspected", "suspected")
+    assert "R5" in body["rules"]
+    assert "stamp_suspended" in body["reasons"]
 
 
 async def test_a_genuine_second_scan_by_the_same_device_raises_nothing(stamps: httpx.AsyncClient) -> None:

@@ -97,7 +97,7 @@ async def test_only_a_product_with_a_certificate_in_force_gets_stamps(stamps: ht
             )
     no_gtin = await stamped_product(stamps)
     await post_event(stamps, "registry.product.updated",
-                     {**{k: v for k, v in no_gtin.items() if k not in ("producer", "officer")},
+                     {**{k: v for k, v in no_gtin.items() if k not in ("producer", "officer", "certificate")},
                       "gtin": None, "version": no_gtin["version"] + 1}, subject=f"product/{no_gtin['id']}")  # fmt: skip
     refused = await request(stamps, no_gtin, quantity=10)
     assert (refused.status_code, refused.json()["type"]) == (409, "/problems/product-has-no-gtin")

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from services.stamps.config import StampsSettings
 from services.stamps.main import create_app
 from shared import clock, gs1
-from tests.builders import generated_batch, serials_of, stamped_product
+from tests.builders import active_stamps, certificate_changed, generated_batch, serials_of, stamped_product
 from tests.conftest import asgi_client, in_process_events, test_jwks
 from tests.support.database import TestDatabase
 
@@ -279,3 +279,101 @@ async def test_no_input_makes_the_resolver_answer_500(stamps: httpx.AsyncClient,
     for prefix in ("/01/", "/v/", "/01/08934567000017/21/", "/01/08934567000017/10/"):
         answer = await stamps.get(prefix + tail, headers=JSON)
         assert answer.status_code < 500, (prefix + tail, answer.text)
+
+
+async def test_an_active_stamp_of_a_certified_product_is_genuine_and_the_first_scan_says_so(
+    stamps: httpx.AsyncClient,
+) -> None:
+    product = await stamped_product(stamps, images=["https://cdn.example.vn/cha-muc.jpg"])
+    made = clock.today() - timedelta(days=3)
+    _, serials = await active_stamps(
+        stamps, product, 2, lot="L2611A", production_date=made, expiry_date=made + timedelta(days=180)
+    )
+    path = path_of(product, serials[0], "L2611A")
+    first = await stamps.get(path, headers=JSON)
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert (body["outcome"], body["reasons"], body["rules"], body["risk"]) == (
+        "genuine", [], [], {"score": 0, "band": "normal"}
+    )  # fmt: skip
+    assert body["stamp"]["state"] == "active"
+    assert (body["stamp"]["lot"], body["stamp"]["production_date"], body["stamp"]["expired"]) == (
+        "L2611A", made.isoformat(), False
+    )  # fmt: skip
+    assert body["product"]["image"] == "https://cdn.example.vn/cha-muc.jpg"
+    assert body["producer"]["name"] == product["entity_legal_name"]
+    assert (body["certificate"]["star"], body["certificate"]["verdict"]) == (4, "certified")
+    assert body["verifications"]["you_are_first"] is True
+    again = (await stamps.get(path, headers=JSON)).json()
+    assert again["outcome"] == "genuine"
+    assert (again["verifications"]["count"], again["verifications"]["you_are_first"]) == (2, False)
+    assert again["verifications"]["first_at"] == body["verifications"]["first_at"]
+
+
+async def test_a_link_with_another_lot_than_the_stamp_bound_is_a_caution(stamps: httpx.AsyncClient) -> None:
+    product = await stamped_product(stamps)
+    _, serials = await active_stamps(stamps, product, 1, lot="L2611A")
+    body = (await stamps.get(path_of(product, serials[0], "L9999Z"), headers=JSON)).json()
+    assert (body["outcome"], body["reasons"]) == ("caution", ["lot_mismatch"])
+
+
+async def test_a_product_past_its_expiry_date_is_flagged_but_not_called_fake(
+    stamps: httpx.AsyncClient,
+) -> None:
+    product = await stamped_product(stamps)
+    made = clock.today() - timedelta(days=400)
+    _, serials = await active_stamps(
+        stamps, product, 1, production_date=made, expiry_date=made + timedelta(days=365)
+    )
+    body = (await stamps.get(path_of(product, serials[0]), headers=JSON)).json()
+    assert (body["outcome"], body["reasons"], body["rules"]) == ("genuine", ["product_expired"], ["R12"])
+    assert body["stamp"]["expired"] is True
+
+
+@pytest.mark.parametrize(
+    ("action", "outcome", "reason", "rules"),
+    [
+        ("suspend", "caution", "stamp_suspended", []),
+        ("revoke", "revoked", "stamp_revoked", ["R3"]),
+        ("void", "revoked", "stamp_void", ["R3"]),
+    ],
+)
+async def test_a_suspended_revoked_or_void_stamp_says_so(
+    stamps: httpx.AsyncClient, action: str, outcome: str, reason: str, rules: list[str]
+) -> None:
+    product = await stamped_product(stamps)
+    _, serials = await active_stamps(stamps, product, 2)
+    changed = await stamps.post(
+        f"/v1/stamps/{action}", json={"serials": [serials[0]], "reason": "Tem nghi bị sao chép"},
+        headers=product["officer"],
+    )  # fmt: skip
+    assert changed.status_code == 200, changed.text
+    body = (await stamps.get(path_of(product, serials[0]), headers=JSON)).json()
+    assert (body["outcome"], body["reasons"], body["rules"]) == (outcome, [reason], rules)
+    state = {"suspend": "suspended", "revoke": "revoked", "void": "void"}[action]
+    assert (body["stamp"]["state"], body["product"]["name"]) == (state, product["name"])
+    untouched = (await stamps.get(path_of(product, serials[1]), headers=JSON)).json()
+    assert untouched["outcome"] == "genuine"
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome", "reason"),
+    [("revoked", "revoked", "certificate_revoked"), ("expired", "caution", "certificate_expired")],
+)
+async def test_a_revoked_or_expired_certificate_shows_on_every_stamp_at_the_next_scan(
+    stamps: httpx.AsyncClient, status: str, outcome: str, reason: str
+) -> None:
+    product = await stamped_product(stamps)
+    _, serials = await active_stamps(stamps, product, 3)
+    assert {(await stamps.get(path_of(product, s), headers=JSON)).json()["outcome"] for s in serials} == {
+        "genuine"
+    }
+    certificate = await certificate_changed(stamps, product, status)
+    assert certificate.status_code == 200, certificate.text
+    for serial in serials:
+        body = (await stamps.get(path_of(product, serial), headers=JSON)).json()
+        assert (body["outcome"], body["reasons"][0], body["certificate"]["verdict"]) == (
+            outcome,
+            reason,
+            status,
+        )

@@ -48,9 +48,10 @@ class AnomalyDetector:
                 session, after=self.watermark - overlap, until=until, skip=self._examined.keys(),
                 settings=self.settings,
             )  # fmt: skip
-            # TODO(lifecycle): suspend found.to_suspend through lifecycle.service.suspend_automatically.
         if found.to_suspend:
-            logger.warning("stamps with repeated impossible travel: %s", ", ".join(found.to_suspend))
+            logger.warning(
+                "repeated impossible travel: %s (%d suspended)", ", ".join(found.to_suspend), found.suspended
+            )
         reached = found.last_at if found.full and found.last_at is not None else until
         self.watermark = max(self.watermark, reached)
         self._examined.update(found.examined)

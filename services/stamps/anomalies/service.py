@@ -19,6 +19,7 @@ from services.stamps.anomalies.repository import AnomalyRepository, NewScan
 from services.stamps.anomalies.rules import Context, Evaluation, Finding, Scan, ScannerHour
 from services.stamps.anomalies.schemas import AnomalyFilter
 from services.stamps.config import AnomalySettings
+from services.stamps.lifecycle import service as lifecycle
 from services.stamps.outbox import OUTBOX
 from shared import clock
 from shared.pagination import KeysetPage, decode_cursor
@@ -30,6 +31,7 @@ ANOMALY_DETECTED = "stamps.stamp.anomaly_detected"
 # Rules about the scanner or the place rather than one stamp: reviewed where the scan was, not shown
 # to the producer.
 PLACE_RULES = frozenset({"R1", "R10"})
+SUSPENSION = "R5: impossible travel between scans, repeated (suspended automatically pending review)"
 
 
 def windows(settings: AnomalySettings) -> dict[str, timedelta]:
@@ -50,8 +52,10 @@ class DetectionRound:
     last_at: datetime | None = None
     full: bool = False
     anomalies: list[dict[str, Any]] = field(default_factory=list)
-    # Stamps whose impossible journeys reached the suspension threshold in this round.
+    # Stamps whose impossible journeys reached the suspension threshold in this round, and how many of
+    # them were active and are now suspended.
     to_suspend: list[str] = field(default_factory=list)
+    suspended: int = 0
 
 
 def _sliding(
@@ -194,6 +198,11 @@ async def detect(
         for serial, (_, e) in sorted(evaluations.items())
     ])  # fmt: skip
     await repository.add_anomalies(result.anomalies)
+    # TRACEABILITY §4.6: the one automatic change besides R3. Only when the count first reaches the
+    # threshold: a suspension an officer lifted is not imposed again by the same history.
+    result.suspended = await lifecycle.suspend_automatically(
+        session, serials=result.to_suspend, reason=SUSPENSION
+    )
     await OUTBOX.emit_many(
         session,
         [OUTBOX.envelope(type=ANOMALY_DETECTED, subject=f"anomaly/{row['id']}", data=event_data(row))

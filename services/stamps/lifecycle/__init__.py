@@ -1,1 +1,1 @@
-"""The stamp lifecycle: issue, activate, suspend, revoke, void, with an audit of every change."""
+"""The stamp lifecycle: issue, activate, suspend, unsuspend, revoke and void stamps, audited (TRACEABILITY §4.4)."""

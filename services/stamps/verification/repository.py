@@ -18,7 +18,8 @@ import asyncpg
 from sqlalchemy import Date, String, Table, any_, bindparam, column, func, select, table, true
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from services.stamps.batches.models import Stamp, StampBatch
+from services.stamps.batches.models import StampBatch
+from services.stamps.lifecycle.models import Stamp
 from services.stamps.snapshot.repository import (
     ENTITIES,
     PRODUCTS,

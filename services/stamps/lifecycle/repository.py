@@ -1,0 +1,249 @@
+"""Every SQL statement on stamps and their audit: set-based, one statement for a whole selection.
+
+The stamp's batch (its producer, province, product, status and lot) is read from ``stamp_batch`` in
+the same statements: visibility and the rules of §4.4 are decided per batch, never per row.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ARRAY, BigInteger, Row, String, any_, bindparam, insert, select, text, update
+
+from services.stamps.batches.models import StampBatch
+from services.stamps.lifecycle.models import Stamp, StampChange, StampChangeItem
+from shared.pagination import KeysetPage
+from shared.repository import Repository
+from shared.security.scopes import Visibility, visible_condition
+
+HISTORY_LIMIT = 200
+# A whole batch (up to STAMPS_MAX_BATCH stamps) moves in one statement: minutes, not the usual seconds.
+BULK_STATEMENT_TIMEOUT = "10min"
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One operation's move: from which states to which, and what it writes on each stamp moved."""
+
+    change_id: int
+    from_states: tuple[str, ...]
+    to_state: str
+    reason: str | None
+    at: datetime
+    activation: Activation | None = None
+
+
+@dataclass(frozen=True)
+class Activation:
+    """What activation binds to each stamp: who, the lot (None keeps the batch's) and the dates."""
+
+    actor: str
+    lot: str | None
+    production_date: date | None
+    expiry_date: date | None
+
+
+@dataclass(frozen=True)
+class Moved:
+    """How many selected stamps were in each state before, and how many moved from each state."""
+
+    before: dict[str, int]
+    moved: dict[str, int]
+
+
+def _stamp_columns() -> tuple[Any, ...]:
+    return (
+        Stamp.serial, Stamp.state, Stamp.batch_id, StampBatch.product_id, Stamp.lot, Stamp.production_date,
+        Stamp.expiry_date, Stamp.state_changed_at, Stamp.activated_at, Stamp.activated_by, Stamp.state_reason,
+        StampBatch.entity_id, StampBatch.province_code,
+    )  # fmt: skip
+
+
+class StampRepository(Repository[Stamp]):
+    """Reads and writes stamps and their changes within the caller's transaction."""
+
+    model = Stamp
+
+    async def lock_listed(self, serials: Sequence[str]) -> Sequence[Any]:
+        """The listed stamps that exist, row-locked in serial order, each with its batch's place and rules."""
+        query = (
+            select(
+                Stamp.serial,
+                Stamp.state,
+                Stamp.batch_id,
+                StampBatch.entity_id,
+                StampBatch.province_code,
+                StampBatch.product_id,
+                StampBatch.status.label("batch_status"),
+                StampBatch.lot.label("batch_lot"),
+            )
+            .join(StampBatch, StampBatch.id == Stamp.batch_id)
+            .where(Stamp.serial == any_(bindparam("serials", list(serials), type_=ARRAY(String))))
+            .order_by(Stamp.serial)
+            .with_for_update(of=Stamp)
+        )
+        return (await self.session.execute(query)).all()
+
+    async def batch(self, batch_id: uuid.UUID) -> Any:
+        """A batch's place and what the rules need of it (status, lot, product), or None."""
+        query = select(
+            StampBatch.id.label("batch_id"), StampBatch.entity_id, StampBatch.province_code, StampBatch.product_id,
+            StampBatch.status.label("batch_status"), StampBatch.lot.label("batch_lot"),
+        ).where(StampBatch.id == batch_id)  # fmt: skip
+        return (await self.session.execute(query)).first()
+
+    async def lock_batch(self, batch_id: uuid.UUID) -> None:
+        """Serialise lifecycle operations on a whole batch (its counts are then one operation's)."""
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('stamp-lifecycle:' || CAST(:batch AS text)))"),
+            {"batch": str(batch_id)},
+        )
+
+    async def open_change(
+        self, *, action: str, actor: str, actor_role: str, reason: str | None, batch_id: uuid.UUID | None,
+        requested: int, at: datetime, activation: Activation | None = None,
+    ) -> int:  # fmt: skip
+        """Record an operation (its count of changed stamps follows with ``close_change``); its id."""
+        values: dict[str, Any] = {
+            "action": action, "actor": actor, "actor_role": actor_role, "reason": reason, "batch_id": batch_id,
+            "requested": requested, "changed": 0, "created_at": at,
+        }  # fmt: skip
+        if activation is not None:
+            values |= {"lot": activation.lot, "production_date": activation.production_date,
+                       "expiry_date": activation.expiry_date}  # fmt: skip
+        change_id: int = (
+            await self.session.execute(insert(StampChange).values(values).returning(StampChange.id))
+        ).scalar_one()
+        return change_id
+
+    async def close_change(self, change_id: int, *, changed: int, requested: int) -> None:
+        """Write how many stamps the operation selected and moved."""
+        await self.session.execute(
+            update(StampChange)
+            .where(StampChange.id == change_id)
+            .values(changed=changed, requested=requested)
+        )
+
+    async def move(
+        self,
+        transition: Transition,
+        *,
+        serials: Sequence[str] | None = None,
+        batch_id: uuid.UUID | None = None,
+    ) -> Moved:
+        """Move the selected stamps in an allowed from-state, with one audit item each: one statement.
+
+        The counts before are read from the same snapshot the update starts from. The old state comes
+        from a subquery (an UPDATE's RETURNING sees only the new row); a row another transaction moved
+        meanwhile fails the recheck ``s.state = old.state`` and is left alone, so no pass locking every
+        row first is needed. A batch's statement may outlast the service's statement timeout (1,000,000
+        rows), so it runs under BULK_STATEMENT_TIMEOUT, restored after it.
+        """
+        if serials is not None:
+            selector = "serial = ANY(CAST(:serials AS varchar[]))"
+            parameters: dict[str, Any] = {"serials": list(serials)}
+        else:
+            selector = "batch_id = CAST(:batch AS uuid)"
+            parameters = {"batch": str(batch_id)}
+        activation = transition.activation
+        activated = ""
+        if activation is not None:
+            activated = """, activated_at = CAST(:at AS timestamptz), activated_by = CAST(:actor AS varchar),
+                lot = coalesce(CAST(:lot AS varchar), s.lot), production_date = CAST(:production AS date),
+                expiry_date = CAST(:expiry AS date)"""
+            parameters |= {"actor": activation.actor, "lot": activation.lot,
+                           "production": activation.production_date, "expiry": activation.expiry_date}  # fmt: skip
+        statement = text(
+            f"""WITH before AS (
+                    SELECT state, count(*) AS n FROM stamps.stamp WHERE {selector} GROUP BY state
+                ), old AS (
+                    SELECT serial, state FROM stamps.stamp
+                    WHERE {selector} AND state = ANY(CAST(:from_states AS varchar[]))
+                ), moved AS (
+                    UPDATE stamps.stamp s
+                    SET state = CAST(:to_state AS varchar), state_changed_at = CAST(:at AS timestamptz),
+                        state_reason = CAST(:reason AS text), last_change_id = CAST(:change_id AS bigint){activated}
+                    FROM old WHERE s.serial = old.serial AND s.state = old.state
+                    RETURNING s.serial, old.state AS from_state
+                ), items AS (
+                    INSERT INTO stamps.stamp_change_item (serial, change_id, from_state, to_state)
+                    SELECT serial, CAST(:change_id AS bigint), from_state, CAST(:to_state AS varchar) FROM moved
+                    RETURNING from_state
+                )
+                SELECT 'before' AS kind, state, n FROM before
+                UNION ALL
+                SELECT 'moved', from_state, count(*) FROM items GROUP BY from_state"""
+        ).bindparams(bindparam("from_states", type_=ARRAY(String)), bindparam("change_id", type_=BigInteger))
+        parameters |= {
+            "from_states": list(transition.from_states), "to_state": transition.to_state, "at": transition.at,
+            "reason": transition.reason, "change_id": transition.change_id,
+        }  # fmt: skip
+        if serials is not None:
+            statement = statement.bindparams(bindparam("serials", type_=ARRAY(String)))
+        if batch_id is not None:
+            usual = await self.session.scalar(text("SELECT current_setting('statement_timeout')"))
+            await self._statement_timeout(BULK_STATEMENT_TIMEOUT)
+            rows = (await self.session.execute(statement, parameters)).all()
+            # On failure the transaction rolls back, and the local setting with it.
+            await self._statement_timeout(str(usual))
+        else:
+            rows = (await self.session.execute(statement, parameters)).all()
+        return Moved(
+            {row.state: row.n for row in rows if row.kind == "before"},
+            {row.state: row.n for row in rows if row.kind == "moved"},
+        )
+
+    async def _statement_timeout(self, value: str) -> None:
+        """Set this transaction's statement timeout."""
+        await self.session.execute(
+            text("SELECT set_config('statement_timeout', :value, true)"), {"value": value}
+        )
+
+    async def detail(self, serial: str) -> Any:
+        """The stamp with its batch's product and place, or None."""
+        query = (
+            select(*_stamp_columns())
+            .join(StampBatch, StampBatch.id == Stamp.batch_id)
+            .where(Stamp.serial == serial)
+        )
+        return (await self.session.execute(query)).first()
+
+    async def history(self, serial: str) -> Sequence[Any]:
+        """The operations that moved the stamp, oldest first (at most HISTORY_LIMIT)."""
+        query = (
+            select(
+                StampChange.id.label("change_id"),
+                StampChange.action,
+                StampChange.actor,
+                StampChange.actor_role,
+                StampChange.reason,
+                StampChangeItem.from_state,
+                StampChangeItem.to_state,
+                StampChange.created_at.label("at"),
+            )
+            .join(StampChange, StampChange.id == StampChangeItem.change_id)
+            .where(StampChangeItem.serial == serial)
+            .order_by(StampChange.id)
+            .limit(HISTORY_LIMIT)
+        )
+        return (await self.session.execute(query)).all()
+
+    async def list(
+        self, visible: Visibility, *, batch_id: uuid.UUID | None, state: str | None,
+        after: tuple[Any, ...] | None, limit: int,
+    ) -> KeysetPage[Row[Any]]:  # fmt: skip
+        """The stamps ``visible`` admits (through their batch), in serial order."""
+        query = (
+            select(*_stamp_columns())
+            .join(StampBatch, StampBatch.id == Stamp.batch_id)
+            .where(visible_condition(visible, entity=StampBatch.entity_id, province=StampBatch.province_code))
+        )
+        if batch_id is not None:
+            query = query.where(Stamp.batch_id == batch_id)
+        if state is not None:
+            query = query.where(Stamp.state == state)
+        return await self.paginate(query, keys=(Stamp.serial,), after=after, limit=limit, rows=True)

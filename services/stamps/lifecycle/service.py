@@ -1,0 +1,242 @@
+"""The rules of the stamp lifecycle (TRACEABILITY §4.4): who moves which stamps from which state to which.
+
+reserved → issued (province) → active (producer, certificate in force) ⇄ suspended (province);
+active/suspended → revoked (province); reserved/issued/active → void (producer or province).
+A list of serials is all or nothing; a batch moves its stamps in an allowed state and skips the rest.
+A stamp already in the target state is unchanged, so the same request twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.stamps import policies
+from services.stamps.lifecycle.errors import (
+    BatchNotGenerated,
+    ProductNotCertified,
+    StampBatchNotFound,
+    StampNotFound,
+    StampStateConflict,
+)
+from services.stamps.lifecycle.repository import Activation, Moved, StampRepository, Transition
+from services.stamps.lifecycle.schemas import StampChangeRequest
+from services.stamps.snapshot import service as snapshot
+from shared import clock, gs1
+from shared.errors import InvalidField
+from shared.pagination import KeysetPage, decode_cursor
+from shared.security.dependencies import Forbidden, require_authenticated
+from shared.security.principal import Principal
+from shared.security.scopes import Place
+
+# action → (the states it starts from, the state it leads to)
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "issue": (("reserved",), "issued"),
+    "activate": (("issued",), "active"),
+    "suspend": (("active",), "suspended"),
+    "unsuspend": (("suspended",), "active"),
+    "revoke": (("active", "suspended"), "revoked"),
+    "void": (("reserved", "issued", "active"), "void"),
+}
+REASON_REQUIRED = frozenset({"suspend", "revoke", "void"})
+# Stamps are activated while the product's certificate is in force (an expiring one still is).
+ACTIVATABLE = frozenset({"certified", "expiring"})
+AUTOMATIC_ACTOR = "system:anomalies"
+# At most this many offending serials are named in a 409 (the count names them all).
+OFFENDING_SHOWN = 100
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    """What one operation did."""
+
+    change_id: int
+    action: str
+    requested: int
+    changed: int
+    unchanged: int
+    skipped: int
+    by_state: dict[str, int]
+
+
+@dataclass(frozen=True)
+class StampDetail:
+    """A stamp and the operations that moved it."""
+
+    stamp: Any
+    history: Sequence[Any]
+
+
+def _place(row: Any) -> Place:
+    return Place(row.entity_id, None, row.province_code)
+
+
+def _checked_input(action: str, data: StampChangeRequest, today: date) -> list[str] | None:
+    """The request's rules a schema cannot say; the serials without repeats (None: a batch)."""
+    if (data.serials is None) == (data.batch_id is None):
+        raise InvalidField("body.serials", "give exactly one of serials and batch_id", code="selector")
+    if action in REASON_REQUIRED and not data.reason:
+        raise InvalidField("body.reason", f"a reason is required to {action} stamps", code="missing")
+    if action != "activate":
+        for name in ("lot", "production_date", "expiry_date"):
+            if getattr(data, name) is not None:
+                raise InvalidField(f"body.{name}", "only an activation binds a lot and dates", code="extra")
+    if data.production_date is not None and data.production_date > today + timedelta(days=1):
+        raise InvalidField("body.production_date", "a production date is not after tomorrow", code="future")
+    if (
+        data.expiry_date is not None
+        and data.production_date is not None
+        and data.expiry_date < data.production_date
+    ):
+        raise InvalidField(
+            "body.expiry_date", "the expiry date is not before the production date", code="order"
+        )
+    if data.serials is None:
+        return None
+    for index, serial in enumerate(data.serials):
+        if (problem := gs1.serial_problem(serial)) is not None:
+            raise InvalidField(f"body.serials[{index}]", problem, code="serial")
+    return list(dict.fromkeys(data.serials))
+
+
+async def _check_batch_rules(
+    session: AsyncSession, action: str, batch: Any, data: StampChangeRequest, today: date, field: str
+) -> None:
+    """The rules of §4.4 that hold per batch: issued once generated, activated while certified, its lot."""
+    if action == "issue" and batch.batch_status != "generated":
+        raise BatchNotGenerated(
+            f"Batch {batch.batch_id} is {batch.batch_status}: its stamps are issued once it is generated",
+            current_status=batch.batch_status, field=field,
+        )  # fmt: skip
+    if action == "activate":
+        product = await snapshot.certification_of(session, product_id=batch.product_id, today=today)
+        verdict = product.verdict if product is not None else "none"
+        if verdict not in ACTIVATABLE:
+            raise ProductNotCertified(
+                f"Product {batch.product_id} holds no OCOP certificate in force today ({verdict})",
+                product_id=str(batch.product_id), verdict=verdict, field=field,
+            )  # fmt: skip
+        if data.lot is not None and batch.batch_lot is not None and data.lot != batch.batch_lot:
+            raise InvalidField("body.lot", f"the batch's lot is {batch.batch_lot}", code="lot")
+
+
+async def change_states(
+    session: AsyncSession, *, principal: Principal, action: str, data: StampChangeRequest, today: date
+) -> ChangeResult:
+    """Move the selected stamps by ``action``, audited: a list all or nothing, a batch skipping other states."""
+    require_authenticated(principal)
+    serials = _checked_input(action, data, today)
+    repository = StampRepository(session)
+    from_states, to_state = TRANSITIONS[action]
+    batch_id: uuid.UUID | None
+    if serials is not None:
+        rows = await repository.lock_listed(serials)
+        found = {row.serial: row for row in rows}
+        batches = {row.batch_id: row for row in rows}
+        invisible = {batch for batch, row in batches.items() if not policies.can_read(principal, _place(row))}
+        for index, serial in enumerate(serials):
+            if serial not in found or found[serial].batch_id in invisible:
+                raise StampNotFound(f"No stamp {serial}", field=f"body.serials[{index}]", serial=serial)
+        for row in batches.values():
+            if not policies.can_change_stamps(principal, action, _place(row)):
+                raise Forbidden(f"Stamps of batch {row.batch_id} may not be {to_state} by this caller.")
+        offending = [row for row in rows if row.state not in from_states and row.state != to_state]
+        if offending:
+            raise StampStateConflict(
+                f"{len(offending)} of the listed stamps cannot be {to_state}: {action} starts from "
+                f"{', '.join(from_states)}",
+                offending=[{"serial": row.serial, "state": row.state} for row in offending[:OFFENDING_SHOWN]],
+                offending_count=len(offending),
+            )  # fmt: skip
+        for row in batches.values():
+            await _check_batch_rules(session, action, row, data, today, "body.serials")
+        batch_id = next(iter(batches)) if len(batches) == 1 else None
+    elif (batch_id := data.batch_id) is not None:
+        batch = await repository.batch(batch_id)
+        if batch is None or not policies.can_read(principal, _place(batch)):
+            raise StampBatchNotFound(f"No stamp batch {batch_id}", field="body.batch_id")
+        if not policies.can_change_stamps(principal, action, _place(batch)):
+            raise Forbidden(f"Stamps of batch {batch_id} may not be {to_state} by this caller.")
+        await _check_batch_rules(session, action, batch, data, today, "body.batch_id")
+        await repository.lock_batch(batch_id)
+    now = clock.now()
+    activation = None
+    if action == "activate":
+        activation = Activation(principal.sub, data.lot, data.production_date, data.expiry_date)
+    change_id = await repository.open_change(
+        action=action, actor=principal.sub, actor_role=principal.role.value, reason=data.reason,
+        batch_id=batch_id, requested=len(serials) if serials is not None else 0, at=now, activation=activation,
+    )  # fmt: skip
+    moved = await repository.move(
+        Transition(change_id, from_states, to_state, data.reason, now, activation),
+        serials=serials, batch_id=None if serials is not None else batch_id,
+    )  # fmt: skip
+    return await _result(repository, change_id, action, to_state, moved)
+
+
+async def _result(
+    repository: StampRepository, change_id: int, action: str, to_state: str, moved: Moved
+) -> ChangeResult:
+    changed = sum(moved.moved.values())
+    requested = sum(moved.before.values())
+    unchanged = moved.before.get(to_state, 0)
+    await repository.close_change(change_id, changed=changed, requested=requested)
+    return ChangeResult(
+        change_id=change_id, action=action, requested=requested, changed=changed, unchanged=unchanged,
+        skipped=requested - changed - unchanged, by_state=moved.before,
+    )  # fmt: skip
+
+
+async def suspend_automatically(session: AsyncSession, *, serials: list[str], reason: str) -> int:
+    """Suspend stamps the anomaly detector flags; how many moved.
+
+    Contract: only ``active`` stamps move (to ``suspended``, with ``reason`` as their state reason);
+    serials unknown or in another state are ignored, never an error. One ``stamp_change`` row (actor
+    ``system:anomalies``, role ``system``) and one item per stamp moved are written in the caller's
+    transaction, which the caller commits. Nothing is written for an empty list. Idempotent: a stamp
+    already suspended is not moved again.
+    """
+    unique = list(dict.fromkeys(serials))
+    if not unique:
+        return 0
+    repository = StampRepository(session)
+    now = clock.now()
+    change_id = await repository.open_change(
+        action="suspend", actor=AUTOMATIC_ACTOR, actor_role="system", reason=reason, batch_id=None,
+        requested=len(unique), at=now,
+    )  # fmt: skip
+    moved = await repository.move(
+        Transition(change_id, ("active",), "suspended", reason, now), serials=unique
+    )
+    changed = sum(moved.moved.values())
+    await repository.close_change(change_id, changed=changed, requested=len(unique))
+    return changed
+
+
+async def get_stamp(session: AsyncSession, *, principal: Principal, serial: str) -> StampDetail:
+    """A stamp the caller may see, with its history; otherwise StampNotFound (never a hint)."""
+    require_authenticated(principal)
+    if (problem := gs1.serial_problem(serial)) is not None:
+        raise InvalidField("path.serial", problem, code="serial")
+    repository = StampRepository(session)
+    stamp = await repository.detail(serial)
+    if stamp is None or not policies.can_read(principal, _place(stamp)):
+        raise StampNotFound(f"No stamp {serial}", field="path.serial")
+    return StampDetail(stamp, await repository.history(serial))
+
+
+async def list_stamps(
+    session: AsyncSession, *, principal: Principal, batch_id: uuid.UUID | None, state: str | None,
+    limit: int, cursor: str | None,
+) -> KeysetPage[Any]:  # fmt: skip
+    """The stamps the caller may see (a producer its own, an officer its province's), in serial order."""
+    require_authenticated(principal)
+    return await StampRepository(session).list(
+        policies.visibility(principal), batch_id=batch_id, state=state,
+        after=decode_cursor(cursor, str), limit=limit,
+    )  # fmt: skip
