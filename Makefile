@@ -4,8 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 UV_VERSION := 0.13.8
+# Browser tests drive Debian's chromium through Playwright; Playwright never downloads a browser of its own.
+CHROMIUM := /usr/bin/chromium
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: run test lint check-migrations bench install install-dev clean
+.PHONY: run test lint check-migrations bench install install-dev browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +33,16 @@ $(VENV)/.dev-installed: requirements/dev.lock pyproject.toml | $(UV)
 	touch $@ $(VENV)/.run-installed
 
 install: $(VENV)/.run-installed
-install-dev: $(VENV)/.dev-installed
+install-dev: $(VENV)/.dev-installed browser
+
+# A fresh machine (CI) has no browser: as root, Debian's chromium is installed; otherwise say how.
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "The browser tests need $(CHROMIUM): sudo apt-get install chromium" >&2; \
+	  fi; }
 
 ## make run: install, start PostgreSQL (embedded unless OCOP_DATABASE_URL is set), migrate, seed, run all four
 run: install

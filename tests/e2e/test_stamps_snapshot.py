@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.stamps.snapshot.schemas import Certification
 from services.stamps.snapshot.service import certification_of
-from shared import clock
+from shared import clock, gs1
 from shared.db import asyncpg_dsn, make_engine
 from tests import builders
 from tests.builders import ADMIN, PROVINCE_AUTHORITY
@@ -137,3 +137,69 @@ async def test_stamps_starting_with_an_empty_snapshot_gets_a_full_copy(
         assert ("stamps", "registry.product.updated") in {
             (row["destination"], row["type"]) for row in answers
         }
+
+
+async def test_revoking_a_certificate_shows_on_its_stamps_verified_through_the_gateway(
+    suite: dict[str, RunningProcess], db: asyncpg.Connection, database: TestDatabase
+) -> None:
+    async with httpx.AsyncClient(base_url=suite["gateway"].url, timeout=30) as gateway:
+        owner = await builders.producer(gateway, db)
+        product = await builders.product(gateway, owner, gtin=builders.gtin())
+        made = await builders.dossier(gateway, gateway, db, owner=owner, product_=product)
+        await builders.eligible(gateway, made)
+        staged = await builders.in_scoring(gateway, made)
+        assert (await builders.score_all(gateway, staged, (80, 80, 80)))["status"] == "recognised"
+        certificate = await issue(gateway, made, owner.province_officer, PROVINCE_AUTHORITY)
+
+        async def requested() -> dict[str, Any] | None:
+            # Until scoring's event reaches stamps, the product is not certified there (409).
+            answer = await gateway.post(
+                "/v1/stamp-batches", json={"product_id": product["id"], "quantity": 5}, headers=owner.headers
+            )
+            return answer.json() if answer.status_code == 201 else None
+
+        batch = await eventually(requested, "stamps takes a batch request for the certified product")
+        await ok(gateway.post(f"/v1/stamp-batches/{batch['id']}/approve", headers=owner.province_officer))
+
+        async def generated() -> dict[str, Any] | None:
+            found = await ok(gateway.get(f"/v1/stamp-batches/{batch['id']}", headers=owner.headers))
+            return found if found["status"] == "generated" else None
+
+        await eventually(generated, "the stamps service's job generates the batch")
+        await ok(
+            gateway.post("/v1/stamps/issue", json={"batch_id": batch["id"]}, headers=owner.province_officer)
+        )
+        today = clock.today().isoformat()
+        await ok(
+            gateway.post(
+                "/v1/stamps/activate", json={"batch_id": batch["id"], "production_date": today},
+                headers=owner.headers,
+            )
+        )  # fmt: skip
+        listed = await ok(gateway.get("/v1/stamps", params={"batch_id": batch["id"]}, headers=owner.headers))
+        serials = [item["serial"] for item in listed["items"]]
+        assert len(serials) == 5
+        links = [gs1.digital_link(product["gtin"], serial).path() for serial in serials]
+        json_only = {"accept": "application/json"}
+        for link in links:
+            answer = await ok(gateway.get(link, headers=json_only))
+            assert (answer["outcome"], answer["certificate"]["number"]) == ("genuine", certificate["number"])
+
+        revoke = {"ground": "quality_violation", "reason": "Mẫu lưu không đạt chỉ tiêu vi sinh"}
+        await ok(gateway.post(f"/v1/certificates/{certificate['id']}/revoke", json=revoke, headers=ADMIN))
+
+        async def revoked() -> dict[str, Any] | None:
+            answer = await ok(gateway.get(links[0], headers=json_only))
+            return answer if answer["outcome"] == "revoked" else None
+
+        shown = await eventually(revoked, "the revocation shows on the stamp")
+        assert (shown["reasons"][0], shown["certificate"]["verdict"]) == ("certificate_revoked", "revoked")
+        # Every stamp of the product, at its next scan; each scan logged.
+        for link in links[1:]:
+            assert (await ok(gateway.get(link, headers=json_only)))["outcome"] == "revoked"
+    stamps_db = await asyncpg.connect(asyncpg_dsn(database.urls["stamps"]))
+    try:
+        logged = await stamps_db.fetchval("SELECT count(*) FROM stamps.scan WHERE serial = ANY($1)", serials)
+    finally:
+        await stamps_db.close()
+    assert logged >= len(links) * 2

@@ -208,6 +208,23 @@ async def test_scans_logged_by_the_resolver_reach_the_detector(stamps: httpx.Asy
     assert (risk.risk_score, risk.impossible_travel) == (75, 1)
 
 
+async def test_the_service_process_runs_the_detector_when_configured(database: TestDatabase) -> None:
+    settings = StampsSettings(
+        database_url=database.urls["stamps"], environment="test", jwt_public_keys=test_jwks(),
+        events=in_process_events("stamps"), batch_job_every_s=0, anomaly_job_every_s=3_600,
+    )  # fmt: skip
+    app = create_app(settings)
+    async for _ in asgi_client(app):
+        job = app.state.anomaly_detector
+        assert isinstance(job, AnomalyDetector)
+        assert job.every_s == 3_600
+        task = job._task
+        assert task is not None
+        assert not task.done()
+    assert task is not None
+    assert task.done()  # stopped with the service
+
+
 # The queue
 
 

@@ -7,17 +7,21 @@ Public and anonymous: a consumer's phone, an app backend or a partner resolves a
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import secrets
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
-from services.stamps.verification import service
+from services.stamps.verification import pages, service
 from services.stamps.verification.errors import InvalidLocation, ScanNotLogged, UnknownLinkType
 from services.stamps.verification.scanlog import ScanLogUnavailable, Verification
 from services.stamps.verification.schemas import ResolverDescription, VerificationRead
+from shared.errors import ProblemError
 from shared.schemas import problems
 
 router = APIRouter(tags=["verification"])
@@ -26,7 +30,12 @@ LINKSET_MEDIA_TYPE = "application/linkset+json"
 # Public answers: any origin may read them (a GS1 resolver SHALL support CORS); never cached, since
 # each answer counts the scan it answers.
 PUBLIC_HEADERS = {"access-control-allow-origin": "*", "cache-control": "no-store"}
+# A page differs by what the client accepts; nosniff keeps a browser from guessing another type.
+PAGE_HEADERS = {**PUBLIC_HEADERS, "vary": "accept", "x-content-type-options": "nosniff"}
 DEVICE_COOKIE = "ocop_device"
+DEVICE_COOKIE_AGE_S = 2 * 365 * 24 * 3600
+# A browser gets each of these answers as the verification page (docs/API.md).
+PAGE_CONTENT = {"text/html": {"schema": {"type": "string"}}}
 MAX_ACCURACY_M = 100_000.0
 
 
@@ -87,7 +96,73 @@ def _json(
     return Response(orjson.dumps(body), status, headers={**PUBLIC_HEADERS, **headers}, media_type=media_type)
 
 
+def _with_pages(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The resolver's documented answers: JSON (problem+json for errors), or a page for a browser."""
+    documented = problems(*statuses)
+    for status in statuses:
+        documented[status]["content"] = PAGE_CONTENT
+    return {200: {"content": PAGE_CONTENT}, **documented}
+
+
+def _wants_page(request: Request) -> bool:
+    """A browser (``text/html`` accepted before JSON) gets the page; apps, ``*/*`` and linksets get JSON."""
+    if request.query_params.get("linkType") is not None or _wants_linkset(request):
+        return False
+    accept = request.headers.get("accept", "")
+    html, json = accept.find("text/html"), accept.find("application/json")
+    return html >= 0 and (json < 0 or html < json)
+
+
+def _switch_href(request: Request, lang: pages.Lang) -> str:
+    """This page in the other language: the same path and query with ``lang`` changed."""
+    kept = [(key, value) for key, value in request.query_params.multi_items() if key != "lang"]
+    return "?" + urlencode([*kept, ("lang", "vi" if lang == "en" else "en")])
+
+
+async def _page(request: Request, scanned: service.Scanned) -> Response:
+    """The verification page (HTML) of one scan; a problem becomes an error page with its status."""
+    lang = pages.language(request.query_params.get("lang"))
+    device: str | None = None
+    try:
+        client = _client(request)
+        if client.device is None:
+            # A browser's first scan: it gets a device id, so its later scans count as one device (R6).
+            device = secrets.token_urlsafe(18)
+            client = dataclasses.replace(client, device=device)
+        verification, link = await service.verify(
+            request.app.state.scan_log, scanned, client=client, channel="html"
+        )
+    except ScanLogUnavailable:
+        problem = ScanNotLogged("the scan could not be logged; try again in a moment")
+        page = pages.render_error(status=503, lang=lang, problem_title=problem.title, detail="", field=None)
+        return _html(page, 503, device=None, headers={"retry-after": "2"})
+    except ProblemError as problem:
+        field = problem.extensions.get("field")
+        page = pages.render_error(
+            status=problem.status, lang=lang, problem_title=problem.title, detail=problem.detail or "",
+            field=field if isinstance(field, str) else None,
+        )  # fmt: skip
+        return _html(page, problem.status, device=device, headers=problem.headers)
+    uri = service.stamp_uri(verification, request.app.state.settings.resolver_host, link)
+    page = pages.render_verdict(
+        verdict=verification.verdict, facts=verification.facts, history=verification.history,
+        serial=link.serial, lang=lang, uri=uri, switch_href=_switch_href(request, lang),
+    )  # fmt: skip
+    return _html(page, _status(verification), device=device)
+
+
+def _html(page: str, status: int, *, device: str | None, headers: dict[str, str] | None = None) -> Response:
+    response = HTMLResponse(page, status, headers={**PAGE_HEADERS, **(headers or {})})
+    if device is not None:
+        response.set_cookie(
+            DEVICE_COOKIE, device, max_age=DEVICE_COOKIE_AGE_S, secure=True, httponly=True, samesite="lax"
+        )
+    return response
+
+
 async def _answer(request: Request, scanned: service.Scanned) -> Response:
+    if _wants_page(request):
+        return await _page(request, scanned)
     settings = request.app.state.settings
     linkset = _wants_linkset(request)
     requested = request.query_params.get("linkType")
@@ -127,7 +202,7 @@ def _status(verification: Verification) -> int:
 
 
 @router.get(
-    "/01/{rest:path}", response_model=VerificationRead, responses=problems(400, 404, 503),
+    "/01/{rest:path}", response_model=VerificationRead, responses=_with_pages(400, 404, 503),
     summary="Verify a stamp by its GS1 Digital Link",
 )  # fmt: skip
 async def resolve(request: Request, rest: str) -> Response:
@@ -136,7 +211,7 @@ async def resolve(request: Request, rest: str) -> Response:
 
 
 @router.get(
-    "/v/{code}", response_model=VerificationRead, responses=problems(400, 404, 503),
+    "/v/{code}", response_model=VerificationRead, responses=_with_pages(400, 404, 503),
     summary="Verify a stamp by its serial (the short link, or a serial typed by hand)",
 )  # fmt: skip
 async def resolve_short(request: Request, code: str) -> Response:
