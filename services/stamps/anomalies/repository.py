@@ -60,8 +60,10 @@ class AnomalyRepository(Repository[Anomaly]):
             text(f"""
                 SELECT {SCAN_COLUMNS}, b.province_code AS home, b.product_id, b.entity_id, b.quantity
                 FROM stamps.scan s LEFT JOIN stamps.stamp_batch b ON b.id = s.batch_id
+                -- An anti-join (hashed), not "<> ALL": the overlap's examined ids may be many.
+                LEFT JOIN unnest(CAST(:skip AS bigint[])) AS examined(id) ON examined.id = s.id
                 WHERE s.scanned_at > :after AND s.scanned_at <= :until AND s.verdict <> 'malformed'
-                  AND s.id <> ALL(CAST(:skip AS bigint[]))
+                  AND examined.id IS NULL
                 ORDER BY s.scanned_at, s.id LIMIT :limit"""),
             {"after": after, "until": until, "skip": list(skip), "limit": limit},
         )
