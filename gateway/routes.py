@@ -13,7 +13,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
         "/v1/applications", "/v1/results", "/v1/certificates", "/v1/audit", "/v1/outbox/scoring",
     ),
     "stamps": (
-        "/v1/stamp-batches", "/v1/stamps", "/v1/scans", "/v1/anomalies", "/epcis", "/01", "/v",
+        "/v1/stamp-batches", "/v1/stamps", "/v1/stamp-statistics", "/v1/scans", "/v1/anomalies", "/epcis", "/01", "/v",
         "/v1/outbox/stamps",
     ),
 }  # fmt: skip

@@ -36,6 +36,7 @@ from shared.topology import (
     REPO_ROOT,
     SCORING,
     SERVICES,
+    STAMPS,
     SUBSCRIPTIONS,
     ProcessSpec,
     event_env,
@@ -115,7 +116,11 @@ def seed(urls: dict[str, str], *, demo: bool) -> None:
     args = ["--demo"] if demo else []
     for spec in SERVICES:
         module = f"services.{spec.name}.commands.seed"
-        if spec is SCORING or not (REPO_ROOT / "services" / spec.name / "commands" / "seed.py").exists():
+        # Scoring's and stamps' demos read what the running services announce: loaded by ``up``.
+        if (
+            spec in (SCORING, STAMPS)
+            or not (REPO_ROOT / "services" / spec.name / "commands" / "seed.py").exists()
+        ):
             continue
         subprocess.run([sys.executable, "-m", module, *args], env=env, check=True)  # noqa: S603
 
@@ -126,6 +131,15 @@ def seed_scoring_demo(urls: dict[str, str]) -> bool:
     env = {**os.environ, **_process_env(urls)}
     _say("scoring: loading the demo's history from the registry (councils, rounds, results, certificates)")
     command = [sys.executable, "-m", "services.scoring.commands.seed", "--demo"]
+    return subprocess.run(command, env=env, check=False).returncode == 0  # noqa: S603
+
+
+def seed_stamps_demo(urls: dict[str, str]) -> bool:
+    """The demo's e-stamps, once the stamps service holds the certified products; prints links to verify them."""
+    env = {**os.environ, **_process_env(urls)}
+    _say("stamps: issuing and activating the demo's e-stamps")
+    base_url = f"http://{HOST}:{port_of(GATEWAY)}"
+    command = [sys.executable, "-m", "services.stamps.commands.seed", "--demo", "--base-url", base_url]
     return subprocess.run(command, env=env, check=False).returncode == 0  # noqa: S603
 
 
@@ -259,6 +273,8 @@ def up(*, demo: bool) -> int:
             # what it could not announce, the running scoring service's certificate job retries.
             if demo and not seed_scoring_demo(urls):
                 _say("scoring: the demo's history did not load completely (see above); running anyway")
+            if demo and not seed_stamps_demo(urls):
+                _say("stamps: the demo's stamps were not issued (see above); running anyway")
             _say("the OCOP platform is running:")
             for spec in (GATEWAY, *SERVICES):
                 url = f"http://{HOST}:{port_of(spec)}"

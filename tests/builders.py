@@ -881,14 +881,16 @@ def certificate_snapshot(product_id: uuid.UUID, entity_id: uuid.UUID, **override
 
 
 async def stamped_product(
-    stamps: httpx.AsyncClient, *, status: str = "active", province: str = "22", **product: Any
-) -> dict[str, Any]:
+    stamps: httpx.AsyncClient, *, status: str = "active", province: str = "22", entity: str | None = None,
+    **product: Any,
+) -> dict[str, Any]:  # fmt: skip
     """A product the stamps service knows (the registry's snapshot) with its certificate (scoring's event).
 
     The answer is the product's snapshot plus ``producer`` and ``officer``: headers of its own producer
-    and of an officer of its province. ``status=""`` leaves it without a certificate.
+    and of an officer of its province. ``status=""`` leaves it without a certificate; ``entity`` makes
+    it another product of that producer.
     """
-    product_id, entity_id = uuid.uuid4(), uuid.uuid4()
+    product_id, entity_id = uuid.uuid4(), uuid.UUID(entity) if entity else uuid.uuid4()
     snapshot = product_snapshot(product_id, entity_id, province_code=province, **product)
     answer = await post_event(stamps, "registry.product.updated", snapshot, subject=f"product/{product_id}")
     assert answer.status_code == 200, answer.text
@@ -969,6 +971,44 @@ async def active_stamps(
     activated = _ok(await stamps.post("/v1/stamps/activate", json=body, headers=product["producer"]))
     assert activated["changed"] == quantity, activated
     return batch, await serials_of(stamps, batch)
+
+
+# The lifecycle actions that take a reserved stamp to each state (TRACEABILITY §4.4).
+ACTIONS_TO = {
+    "reserved": (), "issued": ("issue",), "active": ("issue", "activate"),
+    "suspended": ("issue", "activate", "suspend"), "revoked": ("issue", "activate", "revoke"), "void": ("void",),
+}  # fmt: skip
+
+
+async def stamps_in_state(
+    stamps: httpx.AsyncClient, product: dict[str, Any], serials: list[str], state: str
+) -> None:
+    """Take reserved stamps of ``product`` to ``state`` through /v1/stamps/{action}, as its officer and producer do."""
+    for action in ACTIONS_TO[state]:
+        body: dict[str, Any] = {"serials": serials}
+        if action == "activate":
+            body |= {"production_date": clock.today().isoformat(),
+                     "expiry_date": (clock.today() + timedelta(days=365)).isoformat()}  # fmt: skip
+        elif action in ("suspend", "revoke", "void"):
+            body["reason"] = f"{action}: kiểm tra"
+        who = product["producer"] if action == "activate" else product["officer"]
+        changed = _ok(await stamps.post(f"/v1/stamps/{action}", json=body, headers=who))
+        assert changed["changed"] == len(serials), (action, changed)
+
+
+async def scan_summary(
+    stamps: httpx.AsyncClient, serial: str, count: int, province: str | None = "22"
+) -> None:
+    """A stamp's scan summary (``stamps.stamp_scan``) as the verification path upserts it: ``count`` scans."""
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    async with app.state.db.sessionmaker.begin() as session:
+        await session.execute(
+            text(
+                "INSERT INTO stamps.stamp_scan (serial, scan_count, first_scanned_at, first_scan_province,"
+                " last_scanned_at) VALUES (:serial, :count, now(), :province, now())"
+            ),
+            {"serial": serial, "count": count, "province": province},
+        )
 
 
 # The scan log as verification writes it: test set-up for the anomaly detector (the hot path is the real

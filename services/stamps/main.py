@@ -16,7 +16,9 @@ from services.stamps.config import StampsSettings, get_settings
 from services.stamps.inbox import INBOX
 from services.stamps.lifecycle.router import router as lifecycle_router
 from services.stamps.outbox import OUTBOX
+from services.stamps.printing.router import router as printing_router
 from services.stamps.snapshot import service as snapshot
+from services.stamps.statistics.router import router as statistics_router
 from services.stamps.verification.router import router as verification_router
 from services.stamps.verification.scanlog import ScanLog
 from shared.app import create_service_app, database_lifespan
@@ -83,6 +85,8 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
             batches_router,
             anomalies_router,
             lifecycle_router,
+            printing_router,
+            statistics_router,
             verification_router,
             *event_routers("stamps", inbox=INBOX, outbox=OUTBOX, settings=settings),
         ],

@@ -8,5 +8,6 @@ def load_models() -> None:
     import services.stamps.anomalies.models
     import services.stamps.batches.models
     import services.stamps.lifecycle.models
+    import services.stamps.printing.models
     import services.stamps.snapshot.models
     import services.stamps.verification.models  # noqa: F401

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.security import scopes
 from shared.security.principal import Principal, Role
-from shared.security.scopes import Place, Visibility
+from shared.security.scopes import Place, Reach, Visibility
 
 UNSCOPED = frozenset({Role.admin})
 
@@ -67,6 +67,17 @@ def can_change_stamps(principal: Principal, action: str, place: Place) -> bool:
 
 
 STAMP_ACTIONS = frozenset({"issue", "activate", "suspend", "unsuspend", "revoke", "void"})
+
+
+# The national OCOP system reads every province's stamp figures; it sees no batch or stamp.
+STATISTICS_UNSCOPED = frozenset({Role.admin, Role.national})
+
+
+def statistics_visibility(principal: Principal) -> Visibility:
+    """Whose stamp figures ``principal`` reads: officers their province's, producers their own, admins and the
+    national client everything; commune officers, council members, partners and the rest nothing."""
+    visible = scopes.visibility(principal, unscoped=STATISTICS_UNSCOPED)
+    return visible if visible.reach in (Reach.everything, Reach.province, Reach.entity) else scopes.NOTHING
 
 
 def can_resolve_anomaly(principal: Principal, place: Place) -> bool:

@@ -203,6 +203,27 @@ class StampRepository(Repository[Stamp]):
             text("SELECT set_config('statement_timeout', :value, true)"), {"value": value}
         )
 
+    async def first_batch_of(self, requested_by: str, batch_id: uuid.UUID | None) -> Any:
+        """The oldest batch ``requested_by`` asked for (or ``batch_id``, if theirs), or None."""
+        query = select(StampBatch.id, StampBatch.gtin, StampBatch.lot).where(
+            StampBatch.requested_by == requested_by
+        )
+        if batch_id is not None:
+            query = query.where(StampBatch.id == batch_id)
+        return (
+            await self.session.execute(query.order_by(StampBatch.created_at, StampBatch.id).limit(1))
+        ).first()
+
+    async def serials_in(self, batch_id: uuid.UUID, state: str, limit: int) -> list[str]:
+        """Up to ``limit`` serials of the batch in ``state``, in serial order."""
+        query = (
+            select(Stamp.serial)
+            .where(Stamp.batch_id == batch_id, Stamp.state == state)
+            .order_by(Stamp.serial)
+            .limit(limit)
+        )
+        return list((await self.session.scalars(query)).all())
+
     async def detail(self, serial: str) -> Any:
         """The stamp with its batch's product and place, or None."""
         query = (

@@ -240,3 +240,28 @@ async def list_stamps(
         policies.visibility(principal), batch_id=batch_id, state=state,
         after=decode_cursor(cursor, str), limit=limit,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DemoBatch:
+    """A demo batch's identifiers and a few of its active and revoked stamps (the links the README shows)."""
+
+    batch_id: uuid.UUID
+    gtin: str
+    lot: str | None
+    active: list[str]
+    revoked: list[str]
+
+
+async def demo_stamps(
+    session: AsyncSession, *, requested_by: str, batch_id: uuid.UUID | None = None
+) -> DemoBatch | None:
+    """The first batch the demo seed (``requested_by``) asked for, with some of its stamps by state."""
+    repository = StampRepository(session)
+    batch = await repository.first_batch_of(requested_by, batch_id)
+    if batch is None:
+        return None
+    return DemoBatch(
+        batch.id, batch.gtin, batch.lot, await repository.serials_in(batch.id, "active", 3),
+        await repository.serials_in(batch.id, "revoked", 3),
+    )  # fmt: skip

@@ -8,6 +8,7 @@ streamed (see pdf.py): memory holds one page's content and 16 bytes per object a
 
 from __future__ import annotations
 
+import asyncio
 from array import array
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, fields
@@ -149,17 +150,21 @@ async def pdf_chunks(
     ``compress=False`` leaves the page contents readable (for tests and for looking at a sheet by hand).
     """
     layout = layout or Layout()
-    subset = pdf.font(str(FONT), layout.caption + domain)
+    # The font's parse and subset, and each page's drawing, run in a worker thread: a page takes the CPU
+    # for the better part of a second (35 codes drawn in pure Python), which on the event loop would stall
+    # every other request of the service; in a thread the loop still gets the interpreter every few ms.
+    subset = await asyncio.to_thread(pdf.font, str(FONT), layout.caption + domain)
     writer = pdf.Writer()
     catalog, pages, font = writer.reserve(), writer.reserve(), writer.reserve()
-    writer.font(font, subset)
+    await asyncio.to_thread(writer.font, font, subset)
     yield writer.take()
     kids = array("Q")
     size = b"[0 0 %s %s]" % (_n(layout.page_width * MM), _n(layout.page_height * MM))
 
-    def page(batch: list[Label]) -> None:
+    async def page(batch: list[Label]) -> None:
         content, number = writer.reserve(), writer.reserve()
-        writer.stream(content, _page(subset, layout, batch, domain), compress=compress)
+        drawn = await asyncio.to_thread(_page, subset, layout, batch, domain)
+        writer.stream(content, drawn, compress=compress)
         writer.object(
             number,
             b"<< /Type /Page /Parent %d 0 R /MediaBox %s /Resources << /Font << /F1 %d 0 R >> >>"
@@ -171,11 +176,11 @@ async def pdf_chunks(
     async for item in items:
         batch.append(item)
         if len(batch) == layout.per_page:
-            page(batch)
+            await page(batch)
             batch = []
             yield writer.take()
     if batch:
-        page(batch)
+        await page(batch)
     references = b" ".join(b"%d 0 R" % kid for kid in kids)
     writer.object(pages, b"<< /Type /Pages /Count %d /Kids [%s] >>" % (len(kids), references))
     writer.object(catalog, b"<< /Type /Catalog /Pages %d 0 R >>" % pages)

@@ -44,6 +44,22 @@ class SnapshotRepository(Repository[ProductSnapshot]):
         ).returning(table.c.id)
         return (await self.session.execute(upsert)).first() is not None
 
+    async def certified_with_gtin(self, today: date, limit: int) -> list[uuid.UUID]:
+        """Products with a GTIN whose current certificate is in force on ``today``, by name (the demo's)."""
+        current = current_certificate(PRODUCTS.c.id, today)
+        query = (
+            select(PRODUCTS.c.id)
+            .join(current, true())
+            .where(
+                PRODUCTS.c.gtin.is_not(None),
+                or_(*(current.c.c_status == status for status in IN_FORCE)),
+                current.c.c_expires_on >= today,
+            )
+            .order_by(PRODUCTS.c.name, PRODUCTS.c.id)
+            .limit(limit)
+        )
+        return list((await self.session.scalars(query)).all())
+
     async def is_empty(self) -> bool:
         """Whether no product has been received yet."""
         return (await self.session.execute(select(PRODUCTS.c.id).limit(1))).first() is None

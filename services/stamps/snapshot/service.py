@@ -138,3 +138,8 @@ async def request_full_copy_if_empty(session: AsyncSession) -> bool:
         data={"wants": ["registry.entity.updated", "registry.product.updated", "scoring.certificate.*"]},
     )  # fmt: skip
     return True
+
+
+async def stampable_products(session: AsyncSession, *, today: date, limit: int) -> list[uuid.UUID]:
+    """Up to ``limit`` products that could get stamps today (a GTIN, a certificate in force), by name."""
+    return await SnapshotRepository(session).certified_with_gtin(today, limit)

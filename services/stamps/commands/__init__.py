@@ -1,0 +1,1 @@
+"""Commands of the stamps service (run from a shell; no library code)."""
