@@ -25,7 +25,7 @@ from typing import Any
 import asyncpg
 import httpx
 import openpyxl
-from sqlalchemy import text
+from sqlalchemy import column, insert, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.admin_units.service import REFORM_DATE
@@ -1009,3 +1009,24 @@ async def scan_summary(
             ),
             {"serial": serial, "count": count, "province": province},
         )
+
+
+# The scan log as verification writes it: test set-up for the anomaly detector (the hot path is the real
+# writer). Each scan is a dict of stamps.scan's columns; verdict "genuine" and channel "web" by default.
+SCAN_LOG = table(
+    "scan", *(column(name) for name in (
+        "id", "scanned_at", "serial", "gtin", "lot", "batch_id", "verdict", "channel", "ip_hash", "device_hash",
+        "latitude", "longitude", "accuracy_m", "province_code",
+    )), schema="stamps",
+)  # fmt: skip
+
+
+async def logged_scans(stamps: httpx.AsyncClient, *scans: dict[str, Any]) -> list[int]:
+    """Write ``scans`` into the stamps service's scan log in one statement (committed); their ids in order."""
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    given = [{"verdict": "genuine", "channel": "web", **scan} for scan in scans]
+    names = {name for scan in given for name in scan}
+    rows = [{name: scan.get(name) for name in names} for scan in given]
+    async with app.state.db.sessionmaker.begin() as session:
+        result = await session.execute(insert(SCAN_LOG).values(rows).returning(SCAN_LOG.c.id))
+        return [row.id for row in result]

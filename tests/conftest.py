@@ -460,6 +460,7 @@ def stamps_app(database: TestDatabase) -> FastAPI:
             db_pool_size=IN_PROCESS_POOL,
             events=in_process_events("stamps"),
             batch_job_every_s=0,  # tests run the generation job themselves
+            anomaly_job_every_s=0,  # and the anomaly detector
         )
     )  # fmt: skip
 

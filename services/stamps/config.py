@@ -4,10 +4,66 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import BaseServiceSettings
+
+
+class AnomalySettings(BaseModel):
+    """Thresholds of the counterfeit rules over scan histories (TRACEABILITY §4.6; tune per category).
+
+    Read as ``STAMPS_ANOMALIES__<FIELD>`` (``STAMPS_ANOMALIES__DEVICES_30D=8``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # How many of a stamp's latest scans the rules look at.
+    history: int = Field(default=50, ge=2)
+    # R1: a cluster alert when this many unknown serials are scanned in one province within the window.
+    unknown_cluster: int = Field(default=5, ge=2)
+    unknown_cluster_window_h: float = Field(default=24, gt=0)
+    # R5: speed a consumer can travel between two scans, by road under ``road_window_h``, else by air.
+    road_kmh: float = Field(default=120, gt=0)
+    air_kmh: float = Field(default=900, gt=0)
+    road_window_h: float = Field(default=6, gt=0)
+    # R5 with IP-only (province-level) locations: each counts as this uncertain, and the two must lie this
+    # far apart within ``ip_window_h``.
+    province_accuracy_km: float = Field(default=50, ge=0)
+    ip_min_distance_km: float = Field(default=300, ge=0)
+    ip_window_h: float = Field(default=24, gt=0)
+    # R5: a GPS fix without an accuracy counts as this uncertain.
+    gps_default_accuracy_m: float = Field(default=100, ge=0)
+    # R5: this many impossible journeys in a stamp's history suspend it automatically.
+    suspend_after_travels: int = Field(default=2, ge=1)
+    # R6: distinct devices per serial.
+    devices_30d: int = Field(default=5, ge=1)
+    devices_24h: int = Field(default=3, ge=1)
+    devices_high: int = Field(default=10, ge=1)
+    # R7: scans per serial.
+    scans_30d: int = Field(default=20, ge=1)
+    scans_lifetime: int = Field(default=50, ge=1)
+    # R8: a lot with this many serials scanned out of region scores medium.
+    out_of_region_lot: int = Field(default=10, ge=1)
+    # R9: a scan this far from the retail sale within the window.
+    after_sale_km: float = Field(default=100, ge=0)
+    after_sale_window_h: float = Field(default=2, gt=0)
+    # R10: one IP or device in one hour.
+    enumeration_unknown_per_h: int = Field(default=20, ge=1)
+    enumeration_distinct_per_h: int = Field(default=100, ge=1)
+    # R11: share of a batch first-scanned in one place within the window.
+    burst_share: float = Field(default=0.30, gt=0, le=1)
+    burst_window_h: float = Field(default=1, gt=0)
+    # R11 (ours, not §4.6): fewer first scans than this never make a burst (a shop opening a small batch).
+    burst_min_scans: int = Field(default=5, ge=1)
+    # The detector: scans younger than this may not have committed yet (ids and times are taken before
+    # commit); every round reads again this far back and skips what it has examined.
+    settle_s: float = Field(default=5, ge=0)
+    overlap_s: float = Field(default=120, ge=0)
+    # On start the detector looks this far back (examining a scan twice writes nothing twice).
+    lookback_h: float = Field(default=6, ge=0)
+    # Scans examined per round at most (the rest wait for the next round).
+    round_limit: int = Field(default=5_000, ge=1)
 
 
 class StampsSettings(BaseServiceSettings):
@@ -19,6 +75,9 @@ class StampsSettings(BaseServiceSettings):
     max_batch: int = Field(default=1_000_000, ge=1)
     # How often the generation job looks for approved batches (an approval also wakes it; 0: not here).
     batch_job_every_s: float = 30.0
+    # How often the anomaly detector examines new scans (0: not started in this process).
+    anomaly_job_every_s: float = 10.0
+    anomalies: AnomalySettings = AnomalySettings()
     # The host of the GS1 resolver printed in every stamp's Digital Link (and shown under the QR).
     resolver_host: str = "tem.ocop.example.vn"
     # Device ids are hashed with this key before they are logged (32+ characters in production).

@@ -7,6 +7,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from services.stamps.anomalies import geography
+from services.stamps.anomalies.router import router as anomalies_router
+from services.stamps.anomalies.runner import AnomalyDetector
 from services.stamps.batches.router import router as batches_router
 from services.stamps.batches.runner import BatchJobs
 from services.stamps.config import StampsSettings, get_settings
@@ -52,13 +55,22 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
             scan_log = ScanLog(
                 scans, device_key=settings.scan_hash_key.get_secret_value().encode(),
                 max_batch=settings.scan_batch_max, salt_days=settings.scan_salt_days,
-                partitions_ahead=settings.scan_partitions_ahead,
+                partitions_ahead=settings.scan_partitions_ahead, province_at=geography.province_at,
             )  # fmt: skip
             await scan_log.start()
             app.state.scan_log = scan_log
+            detector = None
+            if settings.anomaly_job_every_s > 0:
+                detector = AnomalyDetector(
+                    lambda: app.state.db, settings.anomalies, every_s=settings.anomaly_job_every_s
+                )
+                detector.start()
+            app.state.anomaly_detector = detector
             try:
                 yield
             finally:
+                if detector is not None:
+                    await detector.stop()
                 await scan_log.stop()
                 await scans.close()
                 if jobs is not None:
@@ -71,6 +83,7 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
         settings=settings,
         routers=[
             batches_router,
+            anomalies_router,
             lifecycle_router,
             printing_router,
             statistics_router,

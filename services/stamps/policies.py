@@ -78,3 +78,8 @@ def statistics_visibility(principal: Principal) -> Visibility:
     national client everything; commune officers, council members, partners and the rest nothing."""
     visible = scopes.visibility(principal, unscoped=STATISTICS_UNSCOPED)
     return visible if visible.reach in (Reach.everything, Reach.province, Reach.entity) else scopes.NOTHING
+
+
+def can_resolve_anomaly(principal: Principal, place: Place) -> bool:
+    """An anomaly is resolved by an officer of its province (or an admin); its producer only reads it."""
+    return principal.role is Role.admin or _province_officer_of(principal, place)

@@ -13,6 +13,7 @@ from services.registry.national.render import CHANGES as NATIONAL_TYPES
 from services.registry.products.events import PRODUCT_UPDATED
 from services.scoring.certificates.events import EVENT_OF_STATUS
 from services.scoring.inbox import HANDLERS as SCORING_HANDLERS
+from services.stamps.anomalies.service import ANOMALY_DETECTED
 from services.stamps.inbox import HANDLERS as STAMPS_HANDLERS
 from shared import clock
 from shared.events.envelope import Envelope
@@ -22,7 +23,7 @@ from tests.support.event_schemas import CATALOGUE, check_envelope, schemas
 
 def test_every_emitted_and_consumed_type_is_documented() -> None:
     documented = set(schemas())
-    emitted = set(EVENT_OF_STATUS.values()) | {PRODUCT_UPDATED, ENTITY_UPDATED}
+    emitted = set(EVENT_OF_STATUS.values()) | {PRODUCT_UPDATED, ENTITY_UPDATED, ANOMALY_DETECTED}
     # The national system consumes the catalogue events (services/registry/national): documented too.
     consumed = set(REGISTRY_HANDLERS) | set(SCORING_HANDLERS) | set(STAMPS_HANDLERS) | set(NATIONAL_TYPES)
     assert emitted | consumed <= documented

@@ -27,6 +27,7 @@ from gateway.routes import upstream_for
         ("/v1/audit/0b6f", "scoring"),
         ("/v1/certificates/lookup", "scoring"),
         ("/v1/stamp-batches", "stamps"),
+        ("/v1/anomalies", "stamps"),
         ("/v1/stamp-batches/0b6f/labels.pdf", "stamps"),
         ("/v1/stamps/7K3Q9M2XH4TB8VNCF9/qr.png", "stamps"),
         ("/v1/stamp-statistics", "stamps"),

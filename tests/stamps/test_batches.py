@@ -24,7 +24,7 @@ async def stamps(database: TestDatabase) -> AsyncIterator[httpx.AsyncClient]:
     """The stamps service in-process on the test's database; generation is driven by the test."""
     settings = StampsSettings(
         database_url=database.urls["stamps"], environment="test", jwt_public_keys=test_jwks(),
-        events=in_process_events("stamps"), batch_job_every_s=0, max_batch=5_000,
+        events=in_process_events("stamps"), batch_job_every_s=0, anomaly_job_every_s=0, max_batch=5_000,
     )  # fmt: skip
     async for client in asgi_client(create_app(settings)):
         yield client

@@ -35,7 +35,7 @@ async def stamps_client(database: TestDatabase) -> AsyncIterator[httpx.AsyncClie
     the test: the worker's shared app would start that task inside the first test and outlive it."""
     settings = StampsSettings(
         database_url=database.urls["stamps"], environment="test", jwt_public_keys=test_jwks(),
-        events=in_process_events("stamps"), batch_job_every_s=0,
+        events=in_process_events("stamps"), batch_job_every_s=0, anomaly_job_every_s=0,
     )  # fmt: skip
     async for client in asgi_client(create_app(settings)):
         yield client

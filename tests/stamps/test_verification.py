@@ -28,7 +28,7 @@ async def stamps(database: TestDatabase) -> AsyncIterator[httpx.AsyncClient]:
     """The stamps service in-process on the test's database."""
     settings = StampsSettings(
         database_url=database.urls["stamps"], environment="test", jwt_public_keys=test_jwks(),
-        events=in_process_events("stamps"), batch_job_every_s=0, resolver_host="tem.ocop.example.vn",
+        events=in_process_events("stamps"), batch_job_every_s=0, anomaly_job_every_s=0, resolver_host="tem.ocop.example.vn",
     )  # fmt: skip
     async for client in asgi_client(create_app(settings)):
         yield client

@@ -516,7 +516,7 @@ async def served(database: TestDatabase) -> AsyncIterator[tuple[httpx.AsyncClien
     """The stamps app on the test's database: an in-process client to build with, and its URL under uvicorn."""
     settings = StampsSettings(
         database_url=database.urls["stamps"], environment="test", jwt_public_keys=test_jwks(),
-        events=in_process_events("stamps"), batch_job_every_s=0, resolver_host=RESOLVER,
+        events=in_process_events("stamps"), batch_job_every_s=0, anomaly_job_every_s=0, resolver_host=RESOLVER,
     )  # fmt: skip
     app = create_app(settings)
     port = free_port()

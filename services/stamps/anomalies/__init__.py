@@ -1,1 +1,1 @@
-"""Counterfeit signals: the rules over scan histories, the anomaly queue, each stamp's risk."""
+"""Counterfeit signals from scan histories (TRACEABILITY §4.6 R1 cluster, R5–R11): the detector and the review queue."""

@@ -1,4 +1,4 @@
-"""Anomalies for officers to review, and each scanned stamp's risk from the counterfeit rules."""
+"""The anomaly and stamp risk tables (migration 0006), written only by the anomaly detector and the queue."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.stamps.db import Base
 
+TS = TIMESTAMP(timezone=True)
+
 
 class Anomaly(Base):
-    """One rule fired on one scan (or on a cluster of scans), open until an officer resolves it."""
+    """A counterfeit signal for officers to review: one rule fired on one scan."""
 
     __tablename__ = "anomaly"
     __table_args__ = (
@@ -25,32 +27,33 @@ class Anomaly(Base):
         Index("ix_anomaly_serial", "serial", "rule"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     rule: Mapped[str] = mapped_column(String(4))
     score: Mapped[int] = mapped_column(SmallInteger)
     serial: Mapped[str | None] = mapped_column(String(18))
     batch_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     product_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     entity_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # The province whose officers review it: the stamp's (its batch's), else where the scan was.
     province_code: Mapped[str | None] = mapped_column(String(2))
     scan_id: Mapped[int | None] = mapped_column(BigInteger)
-    scanned_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
+    scanned_at: Mapped[datetime | None] = mapped_column(TS)
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     status: Mapped[str] = mapped_column(String(10), server_default="open")
     resolved_by: Mapped[str | None] = mapped_column(String(200))
-    resolved_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(TS)
     resolution_note: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
 
 
 class StampRisk(Base):
-    """What the rules last concluded of one stamp: the verification reads it for the next scan."""
+    """What the rules over a stamp's scan history last concluded; the next verification shows it."""
 
     __tablename__ = "stamp_risk"
-    __table_args__ = (CheckConstraint("risk_score BETWEEN 0 AND 100", name="risk_score"),)
+    __table_args__ = (CheckConstraint("risk_score BETWEEN 0 AND 100", name="score"),)
 
     serial: Mapped[str] = mapped_column(String(18), primary_key=True)
     risk_score: Mapped[int] = mapped_column(SmallInteger)
     rules: Mapped[list[str]] = mapped_column(ARRAY(String(4)), server_default="{}")
     impossible_travel: Mapped[int] = mapped_column(SmallInteger, server_default="0")
-    updated_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())

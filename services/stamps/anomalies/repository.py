@@ -1,0 +1,232 @@
+"""Every SQL statement of the anomaly detector and queue: set-based reads of the scan log, one statement a round each.
+
+The scan log (``stamps.scan``) is written by verification, and stamps and batches by their packages;
+the detector only reads them. It writes ``anomaly`` and ``stamp_risk``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, TEXT
+
+from services.stamps.anomalies.models import Anomaly, StampRisk
+from services.stamps.anomalies.rules import Scan
+from services.stamps.anomalies.schemas import AnomalyFilter
+from shared.pagination import KeysetPage
+from shared.repository import Repository
+from shared.security.scopes import Visibility, visible_condition
+
+SCAN_COLUMNS = """s.id, s.scanned_at, s.serial, s.verdict, s.batch_id, s.device_hash, s.ip_hash,
+                  s.latitude, s.longitude, s.accuracy_m, s.province_code"""
+
+
+@dataclass(frozen=True, slots=True)
+class NewScan:
+    """A scan to examine, with its stamp's batch (None for an unknown serial)."""
+
+    scan: Scan
+    home_province: str | None
+    product_id: uuid.UUID | None
+    entity_id: uuid.UUID | None
+    batch_quantity: int | None
+
+
+def _scan(row: Any) -> Scan:
+    return Scan(
+        id=row.id, scanned_at=row.scanned_at, serial=row.serial, verdict=row.verdict, batch_id=row.batch_id,
+        device_hash=row.device_hash, ip_hash=row.ip_hash, latitude=row.latitude, longitude=row.longitude,
+        accuracy_m=row.accuracy_m, province_code=row.province_code,
+    )  # fmt: skip
+
+
+class AnomalyRepository(Repository[Anomaly]):
+    """Reads the scan log and writes anomalies and stamp risks within the caller's transaction."""
+
+    model = Anomaly
+
+    async def new_scans(
+        self, *, after: datetime, until: datetime, skip: Sequence[int], limit: int
+    ) -> list[NewScan]:
+        """Scans logged in (after, until] but not in ``skip``, oldest first, with their batch (malformed ones
+        are not looked at)."""
+        rows = await self.session.execute(
+            text(f"""
+                SELECT {SCAN_COLUMNS}, b.province_code AS home, b.product_id, b.entity_id, b.quantity
+                FROM stamps.scan s LEFT JOIN stamps.stamp_batch b ON b.id = s.batch_id
+                -- An anti-join (hashed), not "<> ALL": the overlap's examined ids may be many.
+                LEFT JOIN unnest(CAST(:skip AS bigint[])) AS examined(id) ON examined.id = s.id
+                WHERE s.scanned_at > :after AND s.scanned_at <= :until AND s.verdict <> 'malformed'
+                  AND examined.id IS NULL
+                ORDER BY s.scanned_at, s.id LIMIT :limit"""),
+            {"after": after, "until": until, "skip": list(skip), "limit": limit},
+        )
+        return [NewScan(_scan(r), r.home, r.product_id, r.entity_id, r.quantity) for r in rows]
+
+    async def histories(self, wanted: Mapping[str, int], *, until: datetime) -> dict[str, list[Scan]]:
+        """For each serial, its latest ``wanted[serial]`` scans up to ``until``, oldest first (one statement)."""
+        if not wanted:
+            return {}
+        rows = await self.session.execute(
+            text(f"""
+                SELECT {SCAN_COLUMNS}
+                FROM unnest(CAST(:serials AS text[]), CAST(:counts AS int[])) AS q(serial, n)
+                CROSS JOIN LATERAL (
+                    SELECT * FROM stamps.scan
+                    WHERE serial = q.serial AND scanned_at <= :until
+                    ORDER BY scanned_at DESC, id DESC LIMIT q.n
+                ) s
+                ORDER BY s.serial, s.scanned_at, s.id"""),
+            {"serials": list(wanted), "counts": list(wanted.values()), "until": until},
+        )
+        found: dict[str, list[Scan]] = {serial: [] for serial in wanted}
+        for row in rows:
+            found[row.serial].append(_scan(row))
+        return found
+
+    async def scanner_scans(
+        self, *, ip_hashes: Sequence[bytes], device_hashes: Sequence[bytes], after: datetime, until: datetime
+    ) -> list[Scan]:
+        """Every scan in (after, until] from one of these IP hashes or devices, oldest first."""
+        if not ip_hashes and not device_hashes:
+            return []
+        query = text(f"""
+            SELECT {SCAN_COLUMNS} FROM stamps.scan s
+            WHERE s.scanned_at > :after AND s.scanned_at <= :until
+              AND (s.ip_hash = ANY(:ips) OR s.device_hash = ANY(:devices))
+            ORDER BY s.scanned_at, s.id""").bindparams(
+            bindparam("ips", type_=ARRAY(BYTEA)), bindparam("devices", type_=ARRAY(BYTEA))
+        )
+        rows = await self.session.execute(
+            query, {"ips": list(ip_hashes), "devices": list(device_hashes), "after": after, "until": until}
+        )
+        return [_scan(row) for row in rows]
+
+    async def unknown_scans(
+        self, *, provinces: Sequence[str], after: datetime, until: datetime
+    ) -> list[Scan]:
+        """Scans of unknown serials in (after, until] in these provinces (or placed only by GPS), oldest first."""
+        if not provinces:
+            return []
+        query = text(f"""
+            SELECT {SCAN_COLUMNS} FROM stamps.scan s
+            WHERE s.verdict = 'unknown' AND s.scanned_at > :after AND s.scanned_at <= :until
+              AND (s.province_code = ANY(:provinces) OR (s.province_code IS NULL AND s.latitude IS NOT NULL))
+            ORDER BY s.scanned_at, s.id""").bindparams(bindparam("provinces", type_=ARRAY(TEXT)))
+        rows = await self.session.execute(
+            query, {"provinces": list(provinces), "after": after, "until": until}
+        )
+        return [_scan(row) for row in rows]
+
+    async def first_scans(
+        self, *, batch_ids: Sequence[uuid.UUID], after: datetime, until: datetime
+    ) -> list[Scan]:
+        """The scans in (after, until] of these batches that were their serial's first, oldest first."""
+        if not batch_ids:
+            return []
+        rows = await self.session.execute(
+            text(f"""
+                SELECT {SCAN_COLUMNS} FROM stamps.scan s
+                WHERE s.batch_id = ANY(CAST(:batches AS uuid[])) AND s.scanned_at > :after AND s.scanned_at <= :until
+                  AND NOT EXISTS (
+                      SELECT 1 FROM stamps.scan e
+                      WHERE e.serial = s.serial AND (e.scanned_at, e.id) < (s.scanned_at, s.id)
+                  )
+                ORDER BY s.scanned_at, s.id"""),
+            {"batches": list(batch_ids), "after": after, "until": until},
+        )
+        return [_scan(row) for row in rows]
+
+    async def out_of_region_serials(self, batch_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """How many serials of each batch were already flagged out of region (R8)."""
+        if not batch_ids:
+            return {}
+        rows = await self.session.execute(
+            text("""
+                SELECT batch_id, count(DISTINCT serial) AS serials FROM stamps.anomaly
+                WHERE rule = 'R8' AND batch_id = ANY(CAST(:batches AS uuid[])) GROUP BY batch_id"""),
+            {"batches": list(batch_ids)},
+        )
+        return {row.batch_id: row.serials for row in rows}
+
+    async def raised(
+        self,
+        *,
+        serials: Sequence[str],
+        serials_after: datetime,
+        other_rules: Iterable[str],
+        others_after: datetime,
+    ) -> dict[tuple[str, str], list[tuple[datetime, datetime | None]]]:
+        """For each (rule, key) raised, its anomalies' scan times and resolution times (None: open): those of
+        ``serials`` raised for scans after ``serials_after``, and those of ``other_rules`` (about no one
+        serial) after ``others_after``."""
+        query = text("""
+            SELECT rule, detail->>'key' AS key, scanned_at, resolved_at FROM stamps.anomaly
+            WHERE (serial = ANY(:serials) AND scanned_at > :serials_after)
+               OR (rule = ANY(:other_rules) AND scanned_at > :others_after)""").bindparams(
+            bindparam("serials", type_=ARRAY(TEXT)), bindparam("other_rules", type_=ARRAY(TEXT))
+        )
+        values = {"serials": list(serials), "serials_after": serials_after, "other_rules": sorted(other_rules),
+                  "others_after": others_after}  # fmt: skip
+        found: dict[tuple[str, str], list[tuple[datetime, datetime | None]]] = defaultdict(list)
+        for row in await self.session.execute(query, values):
+            found[(row.rule, row.key)].append((row.scanned_at, row.resolved_at))
+        return found
+
+    async def add_anomalies(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert anomalies (one multi-row statement per thousand)."""
+        if rows:
+            await self.session.execute(insert(Anomaly), list(rows))
+
+    async def impossible_travels(self, serials: Iterable[str]) -> dict[str, int]:
+        """The stored count of impossible journeys of each of these stamps that has a risk row."""
+        result = await self.session.execute(
+            select(StampRisk.serial, StampRisk.impossible_travel).where(StampRisk.serial.in_(list(serials)))
+        )
+        return {row.serial: row.impossible_travel for row in result}
+
+    async def save_risks(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Upsert the stamps' risk rows (serial, risk_score, rules, impossible_travel): one statement from arrays."""
+        if not rows:
+            return
+        query = text("""
+            INSERT INTO stamps.stamp_risk (serial, risk_score, rules, impossible_travel)
+            SELECT serial, score, CAST(string_to_array(rules, ',') AS varchar(4)[]), travels
+            FROM unnest(CAST(:serials AS text[]), CAST(:scores AS smallint[]), CAST(:rules AS text[]),
+                        CAST(:travels AS smallint[])) AS r(serial, score, rules, travels)
+            ON CONFLICT (serial) DO UPDATE SET
+                risk_score = excluded.risk_score, rules = excluded.rules,
+                impossible_travel = excluded.impossible_travel, updated_at = now()""")
+        await self.session.execute(
+            query,
+            {
+                "serials": [row["serial"] for row in rows], "scores": [row["risk_score"] for row in rows],
+                "rules": [",".join(row["rules"]) for row in rows],
+                "travels": [min(row["impossible_travel"], 32_767) for row in rows],
+            },
+        )  # fmt: skip
+
+    async def list(
+        self, visible: Visibility, where: AnomalyFilter, *, after: tuple[Any, ...] | None, limit: int
+    ) -> KeysetPage[Anomaly]:
+        """The anomalies ``visible`` admits, newest first."""
+        query = select(Anomaly).where(
+            visible_condition(visible, entity=Anomaly.entity_id, province=Anomaly.province_code)
+        )
+        for column, value in (
+            (Anomaly.status, where.status), (Anomaly.rule, where.rule),
+            (Anomaly.province_code, where.province_code), (Anomaly.serial, where.serial),
+        ):  # fmt: skip
+            if value is not None:
+                query = query.where(column == value)
+        if where.since is not None:
+            query = query.where(Anomaly.created_at >= where.since)
+        return await self.paginate(
+            query, keys=(Anomaly.created_at, Anomaly.id), after=after, limit=limit, descending=True
+        )

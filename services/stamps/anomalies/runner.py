@@ -1,0 +1,81 @@
+"""The anomaly detector: a background job of the stamps process that examines new scans every few seconds.
+
+Scan ids and times are taken before their transaction commits, so a scan may appear after a later one.
+Each round therefore reads only scans older than ``settle_s``, and reads again ``overlap_s`` behind
+its watermark, skipping the scans it has examined (ids kept for the overlap). Examining a scan twice
+is harmless anyway: a firing is not raised again while an anomaly of the same rule on the same subject
+was open at the scan's time within the rule's window (the same scan included), and the risk is
+recomputed from the history. The watermark lives in memory: on start the job looks ``lookback_h``
+back, so a stop longer than that leaves older scans unexamined.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from services.stamps.anomalies import service
+from services.stamps.config import AnomalySettings
+from shared import clock
+from shared.db import Database
+
+logger = logging.getLogger("services.stamps.anomalies.runner")
+
+
+class AnomalyDetector:
+    """Examines the scan log round by round (``run_once``), every ``every_s`` once started."""
+
+    def __init__(
+        self, database: Callable[[], Database], settings: AnomalySettings, *, every_s: float,
+        since: datetime | None = None,
+    ) -> None:  # fmt: skip
+        self.database = database
+        self.settings = settings
+        self.every_s = every_s
+        self.watermark = since or clock.now() - timedelta(hours=settings.lookback_h)
+        self._examined: dict[int, datetime] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def run_once(self) -> service.DetectionRound:
+        """One round, in one transaction: what it examined and raised (rounds repeat while a round is full)."""
+        overlap = timedelta(seconds=self.settings.overlap_s)
+        until = clock.now() - timedelta(seconds=self.settings.settle_s)
+        async with self.database().sessionmaker.begin() as session:
+            found = await service.detect(
+                session, after=self.watermark - overlap, until=until, skip=self._examined.keys(),
+                settings=self.settings,
+            )  # fmt: skip
+        if found.to_suspend:
+            logger.warning(
+                "repeated impossible travel: %s (%d suspended)", ", ".join(found.to_suspend), found.suspended
+            )
+        reached = found.last_at if found.full and found.last_at is not None else until
+        self.watermark = max(self.watermark, reached)
+        self._examined.update(found.examined)
+        horizon = self.watermark - overlap
+        self._examined = {i: at for i, at in self._examined.items() if at >= horizon}
+        return found
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                found = await self.run_once()
+                while found.full:
+                    found = await self.run_once()
+            except Exception:  # the loop must outlive a database restart or one bad round
+                logger.exception("anomaly detection round failed")
+            await asyncio.sleep(self.every_s)
+
+    def start(self) -> None:
+        """Start the loop."""
+        self._task = asyncio.create_task(self._loop())
+
+    async def stop(self) -> None:
+        """Stop the loop."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

@@ -1,0 +1,349 @@
+"""The anomaly detector over real scan rows (anomalies, stamp risk, events) and the /v1/anomalies review queue."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from services.stamps.anomalies.runner import AnomalyDetector
+from services.stamps.config import StampsSettings
+from services.stamps.main import create_app
+from shared import clock, gs1
+from tests.builders import ADMIN, active_stamps, generated_batch, logged_scans, serials_of, stamped_product
+from tests.conftest import asgi_client, auth, in_process_events, test_jwks
+from tests.support.database import TestDatabase
+
+pytestmark = pytest.mark.commits  # the app's own pools, the generation job and the detector commit
+ANOMALIES = "/v1/anomalies"
+HA_NOI = {"latitude": 21.028, "longitude": 105.854, "accuracy_m": 25}
+HO_CHI_MINH = {"latitude": 10.776, "longitude": 106.700, "accuracy_m": 25}
+HA_LONG = {"latitude": 20.951, "longitude": 107.080, "accuracy_m": 25}
+
+
+@pytest.fixture
+async def stamps(database: TestDatabase) -> AsyncIterator[httpx.AsyncClient]:
+    """The stamps service in-process on the test's database; jobs are driven by the test."""
+    settings = StampsSettings(
+        database_url=database.urls["stamps"], environment="test", jwt_public_keys=test_jwks(),
+        events=in_process_events("stamps"), batch_job_every_s=0, anomaly_job_every_s=0,
+    )  # fmt: skip
+    async for client in asgi_client(create_app(settings)):
+        yield client
+
+
+def detector(stamps: httpx.AsyncClient, **settings: Any) -> AnomalyDetector:
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    assert app.state.anomaly_detector is None  # anomaly_job_every_s=0: the test drives it
+    anomalies = app.state.settings.anomalies.model_copy(update=settings)
+    return AnomalyDetector(lambda: app.state.db, anomalies, every_s=1, since=clock.now() - timedelta(days=1))
+
+
+async def rows(stamps: httpx.AsyncClient, sql: str, **params: Any) -> list[Any]:
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    async with app.state.db.sessionmaker() as session:
+        return list((await session.execute(text(sql), params)).all())
+
+
+async def stamp_with_serials(
+    stamps: httpx.AsyncClient, quantity: int = 10
+) -> tuple[dict[str, Any], list[str]]:
+    product = await stamped_product(stamps)  # Quảng Ninh (22)
+    batch = await generated_batch(stamps, product, quantity=quantity)
+    return {**product, "batch_id": batch["id"]}, await serials_of(stamps, batch)
+
+
+def ago(minutes: float) -> datetime:
+    return clock.now() - timedelta(minutes=minutes)
+
+
+async def test_a_clone_scanned_in_ha_noi_and_tp_hcm_within_the_hour(stamps: httpx.AsyncClient) -> None:
+    product, serials = await stamp_with_serials(stamps)
+    serial, batch = serials[0], product["batch_id"]
+    await logged_scans(
+        stamps,
+        {"serial": serial, "batch_id": batch, "scanned_at": ago(120), "device_hash": b"a", **HA_NOI},
+        {"serial": serial, "batch_id": batch, "scanned_at": ago(70), "device_hash": b"b", **HO_CHI_MINH},
+    )
+    job = detector(stamps)
+    found = await job.run_once()
+    assert [(a["rule"], a["serial"]) for a in found.anomalies] == [("R8", serial), ("R5", serial)]
+    travel = (await rows(stamps, "SELECT * FROM stamps.anomaly WHERE rule = 'R5'"))[0]
+    assert (travel.score, travel.province_code, str(travel.batch_id), str(travel.entity_id)) == (
+        75, "22", batch, product["entity_id"],
+    )  # fmt: skip
+    assert travel.detail["to_province"] == "79"
+    assert travel.detail["distance_km"] > 1_100
+    [risk] = await rows(stamps, "SELECT * FROM stamps.stamp_risk WHERE serial = :s", s=serial)
+    assert (risk.risk_score, risk.rules, risk.impossible_travel) == (75, ["R5", "R8"], 1)
+    events = await rows(stamps, "SELECT type, subject, data FROM stamps.outbox_event ORDER BY seq")
+    detected = [e for e in events if e.type == "stamps.stamp.anomaly_detected"]
+    assert sorted(e.data["rule"] for e in detected) == ["R5", "R8"]
+    assert {e.subject for e in detected} == {f"anomaly/{a['id']}" for a in found.anomalies}
+    assert found.to_suspend == []
+
+    # Nothing is raised twice; a second impossible journey is counted and asks for suspension.
+    assert (await job.run_once()).anomalies == []
+    await logged_scans(
+        stamps, {"serial": serial, "batch_id": batch, "scanned_at": ago(0.5), "device_hash": b"a", **HA_NOI}
+    )
+    again = await job.run_once()
+    assert again.anomalies == []  # R5 and R8 of this serial are open within their windows
+    assert again.to_suspend == [serial]
+    [risk] = await rows(stamps, "SELECT * FROM stamps.stamp_risk WHERE serial = :s", s=serial)
+    assert risk.impossible_travel == 2
+    assert len(await rows(stamps, "SELECT 1 FROM stamps.anomaly")) == 2
+
+
+async def test_repeated_impossible_travel_suspends_an_active_stamp_and_the_next_scan_shows_it(
+    stamps: httpx.AsyncClient,
+) -> None:
+    product = await stamped_product(stamps)
+    batch, serials = await active_stamps(stamps, product, quantity=2)
+    serial = serials[0]
+    await logged_scans(stamps, *({"serial": serial, "batch_id": batch["id"], "scanned_at": ago(m), **where}
+                                 for m, where in ((30, HA_LONG), (20, HO_CHI_MINH), (10, HA_LONG))))  # fmt: skip
+    found = await detector(stamps).run_once()
+    assert (found.to_suspend, found.suspended) == ([serial], 1)
+    states = await rows(
+        stamps, "SELECT serial, state, state_reason FROM stamps.stamp WHERE batch_id = :b", b=batch["id"]
+    )
+    assert {row.serial: row.state for row in states} == {serial: "suspended", serials[1]: "active"}
+    assert next(row.state_reason for row in states if row.serial == serial).startswith("R5")
+    [change] = await rows(
+        stamps, "SELECT actor, action, changed FROM stamps.stamp_change WHERE action = 'suspend'"
+    )
+    assert (change.actor, change.changed) == ("system:anomalies", 1)
+    answer = await stamps.get(
+        gs1.digital_link(product["gtin"], serial).path(), headers={"accept": "application/json"}
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["outcome"], body["risk"]["band"]) == ("suspected", "suspected")
+    assert "R5" in body["rules"]
+    assert "stamp_suspended" in body["reasons"]
+
+
+async def test_a_genuine_second_scan_by_the_same_device_raises_nothing(stamps: httpx.AsyncClient) -> None:
+    product, serials = await stamp_with_serials(stamps)
+    await logged_scans(
+        stamps,
+        *({"serial": serials[0], "batch_id": product["batch_id"], "scanned_at": ago(m), "device_hash": b"a",
+           "ip_hash": b"home", **HA_LONG} for m in (30, 20)),
+    )  # fmt: skip
+    found = await detector(stamps).run_once()
+    assert (len(found.examined), found.anomalies) == (2, [])
+    [risk] = await rows(stamps, "SELECT * FROM stamps.stamp_risk WHERE serial = :s", s=serials[0])
+    assert (risk.risk_score, risk.rules, risk.impossible_travel) == (0, [], 0)
+    assert (
+        await rows(stamps, "SELECT 1 FROM stamps.outbox_event WHERE type = 'stamps.stamp.anomaly_detected'")
+        == []
+    )
+
+
+async def test_unknown_serials_clustering_in_a_province_and_an_enumerating_ip(
+    stamps: httpx.AsyncClient,
+) -> None:
+    unknown = [
+        {"serial": f"UNKNOWN{i:011d}", "verdict": "unknown", "scanned_at": ago(50 - i), "province_code": "01",
+         "ip_hash": b"guesser"}
+        for i in range(22)
+    ]  # fmt: skip
+    await logged_scans(stamps, *unknown)
+    found = await detector(stamps).run_once()
+    assert [(a["rule"], a["serial"]) for a in found.anomalies] == [
+        ("R1", "UNKNOWN00000000004"),
+        ("R10", "UNKNOWN00000000020"),
+    ]
+    for anomaly in found.anomalies:
+        assert (anomaly["province_code"], anomaly["entity_id"], anomaly["batch_id"]) == ("01", None, None)
+    assert found.anomalies[1]["detail"]["unknown_per_h"] == 21
+    ha_noi = (await stamps.get(ANOMALIES, headers=auth("province_officer", "01"))).json()["items"]
+    assert {a["rule"] for a in ha_noi} == {"R1", "R10"}
+    assert (await stamps.get(ANOMALIES, headers=auth("province_officer", "22"))).json()["items"] == []
+
+
+async def test_a_batch_burst_and_scans_committed_late(stamps: httpx.AsyncClient) -> None:
+    product, serials = await stamp_with_serials(stamps, quantity=10)
+    batch = product["batch_id"]
+    job = detector(stamps)
+    await logged_scans(stamps, *({"serial": s, "batch_id": batch, "scanned_at": ago(40 - i), "province_code": "22",
+                                  "device_hash": s.encode()} for i, s in enumerate(serials[:3])))  # fmt: skip
+    assert (await job.run_once()).anomalies == []
+    # Two scans whose transactions committed after the round had read past their time, then the fourth.
+    late = await logged_scans(stamps, *({"serial": s, "batch_id": batch, "scanned_at": ago(0.5), "province_code": "22",
+                                         "device_hash": s.encode()} for s in serials[3:5]))  # fmt: skip
+    found = await job.run_once()
+    assert sorted(found.examined) == sorted(late)
+    assert [a["rule"] for a in found.anomalies] == [
+        "R11"
+    ]  # 5 of 10 first-scanned within the hour in Quảng Ninh
+    assert found.anomalies[0]["detail"]["first_scans"] == 5
+
+
+async def test_scans_logged_by_the_resolver_reach_the_detector(stamps: httpx.AsyncClient) -> None:
+    product, serials = await stamp_with_serials(stamps, quantity=3)
+    path = gs1.digital_link(product["gtin"], serials[0]).path()
+    for (lat, lon), device in (((21.028, 105.854), "phone-a"), ((10.776, 106.700), "phone-b")):
+        answer = await stamps.get(
+            path, params={"lat": str(lat), "lon": str(lon), "accuracy": "20"},
+            headers={"accept": "application/json", "cookie": f"ocop_device={device}"},
+        )  # fmt: skip
+        assert answer.status_code == 200, answer.text
+    logged = await rows(
+        stamps, "SELECT province_code FROM stamps.scan WHERE serial = :s ORDER BY id", s=serials[0]
+    )
+    assert [row.province_code for row in logged] == ["01", "79"]  # placed by geography.province_at
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    settings = app.state.settings.anomalies.model_copy(update={"settle_s": 0})
+    job = AnomalyDetector(lambda: app.state.db, settings, every_s=1, since=ago(10))
+    found = await job.run_once()
+    assert {a["rule"] for a in found.anomalies} == {"R5", "R8"}
+    [risk] = await rows(stamps, "SELECT * FROM stamps.stamp_risk WHERE serial = :s", s=serials[0])
+    assert (risk.risk_score, risk.impossible_travel) == (75, 1)
+
+
+async def test_the_service_process_runs_the_detector_when_configured(database: TestDatabase) -> None:
+    settings = StampsSettings(
+        database_url=database.urls["stamps"], environment="test", jwt_public_keys=test_jwks(),
+        events=in_process_events("stamps"), batch_job_every_s=0, anomaly_job_every_s=3_600,
+    )  # fmt: skip
+    app = create_app(settings)
+    async for _ in asgi_client(app):
+        job = app.state.anomaly_detector
+        assert isinstance(job, AnomalyDetector)
+        assert job.every_s == 3_600
+        task = job._task
+        assert task is not None
+        assert not task.done()
+    assert task is not None
+    assert task.done()  # stopped with the service
+
+
+# The queue
+
+
+async def raised(stamps: httpx.AsyncClient) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A Quảng Ninh product's serial scanned in Hà Nội then TP.HCM: an R8 and an R5 anomaly (newest first)."""
+    product, serials = await stamp_with_serials(stamps)
+    await logged_scans(
+        stamps,
+        {"serial": serials[0], "batch_id": product["batch_id"], "scanned_at": ago(120), **HA_NOI},
+        {"serial": serials[0], "batch_id": product["batch_id"], "scanned_at": ago(100), **HO_CHI_MINH},
+    )
+    await detector(stamps).run_once()
+    page = (await stamps.get(ANOMALIES, headers=ADMIN)).json()
+    return product, page["items"]
+
+
+async def test_who_sees_and_resolves_an_anomaly(stamps: httpx.AsyncClient) -> None:
+    product, items = await raised(stamps)
+    assert [a["rule"] for a in items] == ["R8", "R5"] or [a["rule"] for a in items] == ["R5", "R8"]
+    anomaly = items[0]
+    one = f"{ANOMALIES}/{anomaly['id']}"
+    other_producer = auth("producer", str(uuid.uuid4()))
+    for headers, sees in (
+        (ADMIN, True), (product["officer"], True), (product["producer"], True),
+        (auth("province_officer", "01"), False), (other_producer, False), (auth("commune_officer", "07090"), False),
+        (auth("council_member", str(uuid.uuid4())), False), (auth("province_officer", "Quảng Ninh"), False),
+        (auth("producer", "not-a-uuid"), False), (auth("partner", "x"), False),
+    ):  # fmt: skip
+        listed = await stamps.get(ANOMALIES, headers=headers)
+        assert listed.status_code == 200, listed.text
+        assert (len(listed.json()["items"]) == 2) is sees, headers
+        assert (await stamps.get(one, headers=headers)).status_code == (200 if sees else 404), headers
+    for path in (ANOMALIES, one):
+        assert (await stamps.get(path)).status_code == 401
+    note = {"note": "Đã kiểm tra: hàng giả bày bán tại chợ Bến Thành"}
+    assert (await stamps.post(f"{one}/resolve", json=note)).status_code == 401
+    assert (
+        await stamps.post(f"{one}/resolve", json=note, headers=auth("province_officer", "01"))
+    ).status_code == 404
+    refused = await stamps.post(f"{one}/resolve", json=note, headers=product["producer"])
+    assert refused.status_code == 403, refused.text
+    resolved = await stamps.post(f"{one}/resolve", json=note, headers=product["officer"])
+    assert resolved.status_code == 200, resolved.text
+    assert (resolved.json()["status"], resolved.json()["resolution_note"]) == ("resolved", note["note"])
+    assert resolved.json()["resolved_at"] is not None
+    again = await stamps.post(f"{one}/resolve", json=note, headers=ADMIN)
+    assert (again.status_code, again.json()["type"]) == (409, "/problems/anomaly-already-resolved")
+    # An admin resolves any province's.
+    other = items[1]
+    assert (
+        await stamps.post(f"{ANOMALIES}/{other['id']}/resolve", json=note, headers=ADMIN)
+    ).status_code == 200
+
+
+async def test_a_restarted_detector_raises_nothing_twice_even_once_resolved(
+    stamps: httpx.AsyncClient,
+) -> None:
+    _, items = await raised(stamps)
+    for anomaly in items:
+        answer = await stamps.post(
+            f"{ANOMALIES}/{anomaly['id']}/resolve", json={"note": "đã xử lý"}, headers=ADMIN
+        )
+        assert answer.status_code == 200, answer.text
+    job = detector(stamps, settle_s=0)  # a new process looks a day back
+    again = await job.run_once()
+    assert len(again.examined) == 2
+    assert again.anomalies == []
+    assert len(await rows(stamps, "SELECT 1 FROM stamps.anomaly")) == 2
+    # A scan after the resolution is new evidence: Cần Thơ, 130 km from TP.HCM 100 minutes later.
+    can_tho = {"latitude": 10.045, "longitude": 105.747, "accuracy_m": 25}
+    await logged_scans(
+        stamps,
+        {
+            "serial": items[0]["serial"],
+            "batch_id": items[0]["batch_id"],
+            "scanned_at": clock.now(),
+            **can_tho,
+        },
+    )
+    later = await job.run_once()
+    assert [(a["rule"], a["detail"]["scan_province"]) for a in later.anomalies] == [("R8", "92")]
+
+
+async def test_the_queue_filters_and_pages_newest_first(stamps: httpx.AsyncClient) -> None:
+    product, items = await raised(stamps)
+    officer = product["officer"]
+    r5 = next(a for a in items if a["rule"] == "R5")
+
+    async def listed(**query: Any) -> list[str]:
+        answer = await stamps.get(ANOMALIES, params=query, headers=officer)
+        assert answer.status_code == 200, answer.text
+        return [a["id"] for a in answer.json()["items"]]
+
+    assert await listed(rule="R5") == [r5["id"]]
+    assert len(await listed(serial=r5["serial"], status="open", province_code="22")) == 2
+    assert await listed(province_code="01") == []
+    assert await listed(status="resolved") == []
+    assert len(await listed(since=ago(10).isoformat())) == 2
+    assert await listed(since=(clock.now() + timedelta(minutes=1)).isoformat()) == []
+    first = (await stamps.get(ANOMALIES, params={"limit": 1}, headers=officer)).json()
+    second = (
+        await stamps.get(ANOMALIES, params={"limit": 1, "cursor": first["next_cursor"]}, headers=officer)
+    ).json()
+    assert [first["items"][0]["id"], second["items"][0]["id"]] == [a["id"] for a in items]
+    assert second["next_cursor"] is None
+
+
+async def test_bad_queries_and_bodies_name_their_field(stamps: httpx.AsyncClient) -> None:
+    _, items = await raised(stamps)
+    for query, field in (({"province_code": "1"}, "province_code"), ({"rule": "R2"}, "rule"),
+                         ({"status": "closed"}, "status"), ({"since": "hôm qua"}, "since"), ({"cursor": "x"}, "cursor")):  # fmt: skip
+        answer = await stamps.get(ANOMALIES, params=query, headers=ADMIN)
+        assert answer.status_code == 422, (query, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert any(field in error["field"] for error in answer.json()["errors"]), answer.json()
+    one = f"{ANOMALIES}/{items[0]['id']}"
+    for body, field in (({"note": "ok"}, "note"), ({}, "note"), ({"note": "fine note", "extra": 1}, "extra")):
+        answer = await stamps.post(f"{one}/resolve", json=body, headers=ADMIN)
+        assert answer.status_code == 422, (body, answer.text)
+        assert any(field in error["field"] for error in answer.json()["errors"]), answer.json()
+    assert (await stamps.get(f"{ANOMALIES}/not-a-uuid", headers=ADMIN)).status_code == 422
+    assert (await stamps.get(f"{ANOMALIES}/{uuid.uuid4()}", headers=ADMIN)).status_code == 404
