@@ -87,7 +87,7 @@ def problem_body(
 ) -> dict[str, Any]:
     """Build the JSON object of a problem response with the current request id."""
     body: dict[str, Any] = {
-        "type": type_ if type_.startswith(("/", "http", "about:")) else PROBLEM_BASE + type_,
+        "type": type_ if type_.startswith(("/", "http", "about:", "epcisException:")) else PROBLEM_BASE + type_,
         "title": title,
         "status": status,
     }

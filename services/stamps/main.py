@@ -19,6 +19,7 @@ from services.stamps.outbox import OUTBOX
 from services.stamps.printing.router import router as printing_router
 from services.stamps.snapshot import service as snapshot
 from services.stamps.statistics.router import router as statistics_router
+from services.stamps.traceability.router import router as traceability_router
 from services.stamps.verification.router import router as verification_router
 from services.stamps.verification.scanlog import ScanLog
 from shared.app import create_service_app, database_lifespan
@@ -87,6 +88,7 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
             lifecycle_router,
             printing_router,
             statistics_router,
+            traceability_router,
             verification_router,
             *event_routers("stamps", inbox=INBOX, outbox=OUTBOX, settings=settings),
         ],

@@ -83,3 +83,14 @@ def statistics_visibility(principal: Principal) -> Visibility:
 def can_resolve_anomaly(principal: Principal, place: Place) -> bool:
     """An anomaly is resolved by an officer of its province (or an admin); its producer only reads it."""
     return principal.role is Role.admin or _province_officer_of(principal, place)
+
+
+# EPCIS events: a producer reads its own, an officer its province's, the national client and admins all.
+EPCIS_UNSCOPED = frozenset({Role.admin, Role.national})
+
+
+def epcis_visibility(principal: Principal) -> Visibility:
+    """Whose EPCIS events ``principal`` reads: producers their own (entity), province officers their province's,
+    admins and the national client every event; commune officers, council members, partners and the rest none."""
+    visible = scopes.visibility(principal, unscoped=EPCIS_UNSCOPED)
+    return visible if visible.reach in (Reach.everything, Reach.province, Reach.entity) else scopes.NOTHING

@@ -1,0 +1,79 @@
+"""HTTP routes of EPCIS queries (/epcis/events), the export (/epcis/export) and the trace view."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from services.stamps.traceability import service
+from services.stamps.traceability.schemas import Trace
+from shared.db import SessionDep
+from shared.schemas import problems
+from shared.security.dependencies import PrincipalDep
+
+router = APIRouter(tags=["EPCIS queries and trace"])
+
+# The JSON-LD bodies: the standard's media types; a plain JSON client reads them as JSON.
+_DOCUMENT = {
+    200: {"description": "An EPCIS 2.0 JSON-LD document", "content": {"application/json": {"schema": {"type": "object"}}}}
+}
+
+
+def _json_ld(body: bytes, headers: dict[str, str] | None = None) -> Response:
+    return Response(body, media_type="application/json", headers=headers)
+
+
+@router.get("/epcis/events", response_class=Response, responses=problems(400, 401) | _DOCUMENT)
+async def epcis_events_query(request: Request, session: SessionDep, principal: PrincipalDep) -> Response:
+    """EPCIS 2.0 SimpleEventQuery over the events the caller may read, as an EPCISQueryDocument; paged by
+    ``perPage`` and ``nextPageToken`` (the next page's address in the ``Link`` header)."""
+    page = await service.query_events(session, principal=principal, params=request.query_params.multi_items())
+    headers = {}
+    if page.next_page_token is not None:
+        following = request.url.include_query_params(nextPageToken=page.next_page_token)
+        headers["Link"] = f'<{following}>; rel="next"'
+    return _json_ld(service.query_document(page.events), headers)
+
+
+@router.get("/epcis/events/{event_id:path}", response_class=Response, responses=problems(401, 404) | _DOCUMENT)
+async def epcis_event_read(
+    event_id: Annotated[str, Path(description="The eventID, URL-encoded")], session: SessionDep,
+    principal: PrincipalDep,
+) -> Response:  # fmt: skip
+    """One event by its eventID (a producer its own, an officer their province's, the national client all)."""
+    return _json_ld((await service.get_event(session, principal=principal, event_id=event_id)).encode())
+
+
+@router.get("/epcis/export", response_class=Response, responses=problems(400, 401, 404) | _DOCUMENT)
+async def epcis_export(
+    request: Request, session: SessionDep, principal: PrincipalDep,
+    product_id: Annotated[str | None, Query(description="Events naming this product's stamps, lots or class")] = None,
+    province_code: Annotated[str | None, Query(description="Events of this province")] = None,
+    GE_eventTime: Annotated[str | None, Query(description="From (ISO 8601 with offset)")] = None,  # noqa: N803
+    LT_eventTime: Annotated[str | None, Query(description="Before (ISO 8601 with offset)")] = None,  # noqa: N803
+) -> Response:  # fmt: skip
+    """A product's or a province's events for a period as one EPCISDocument, streamed (same readers as queries)."""
+    chunks = await service.export_events(
+        session, principal=principal, params=request.query_params.multi_items(), database=request.app.state.db
+    )
+    return StreamingResponse(
+        chunks, media_type="application/json", headers={"Content-Disposition": 'attachment; filename="epcis.json"'}
+    )
+
+
+@router.get("/v1/stamps/{serial}/trace", response_model=Trace, responses=problems(404))
+async def stamp_trace_read(serial: str, session: SessionDep) -> Any:
+    """The journey of a stamp, in time order (public: steps, times and places; nothing internal)."""
+    return await service.stamp_trace(session, serial=serial)
+
+
+@router.get("/v1/trace", response_model=Trace, responses=problems(401))
+async def lot_trace_read(
+    session: SessionDep, principal: PrincipalDep,
+    gtin: Annotated[str, Query(description="The product's GTIN")],
+    lot: Annotated[str, Query(description="The lot (AI 10)")],
+) -> Any:  # fmt: skip
+    """The chain of a lot among the events the caller may read, in time order."""
+    return await service.lot_trace(session, principal=principal, gtin=gtin, lot=lot)
