@@ -1080,14 +1080,20 @@ async def stored_epcis_events(
                     "doc": json.dumps(event),
                 },
             )  # fmt: skip
-            epcs = {(canonical_path(epc) or epc, role) for key, role in lists.items() for epc in event.get(key, [])}
+            epcs = {
+                (canonical_path(epc) or epc, role)
+                for key, role in lists.items()
+                for epc in event.get(key, [])
+            }
             epcs |= {(canonical_path(q["epcClass"]) or q["epcClass"], role)
                      for key, role in quantities.items() for q in event.get(key, [])}  # fmt: skip
             if parent := event.get("parentID"):
                 epcs.add((canonical_path(parent) or parent, "parent"))
             for epc, role in epcs:
                 await session.execute(
-                    text("INSERT INTO stamps.epcis_event_epc (event_uuid, epc, role) VALUES (:id, :epc, :role)"),
+                    text(
+                        "INSERT INTO stamps.epcis_event_epc (event_uuid, epc, role) VALUES (:id, :epc, :role)"
+                    ),
                     {"id": row_id, "epc": epc, "role": role},
                 )
     return events

@@ -17,7 +17,9 @@ from tests.builders import ADMIN, epcis_event, stored_epcis_events
 from tests.conftest import auth
 
 EVENTS = "/epcis/events"
-SCHEMA = json.loads((Path(__file__).parent.parent / "fixtures" / "epcis" / "EPCIS-JSON-Schema.json").read_text())
+SCHEMA = json.loads(
+    (Path(__file__).parent.parent / "fixtures" / "epcis" / "EPCIS-JSON-Schema.json").read_text()
+)
 VALIDATOR = jsonschema.Draft7Validator(SCHEMA, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
 PRODUCER = uuid.UUID("6f1c2a4e-0d3b-4c55-9a51-7e0b1f2d3c41")
 OTHER = uuid.UUID("0b9e8d7c-6a5f-4e3d-8c2b-1a0f9e8d7c6b")
@@ -78,7 +80,9 @@ def eid(*events: dict[str, Any]) -> list[str]:
     return [event["eventID"] for event in events]
 
 
-async def test_every_event_in_time_order_as_stored(stamps_client: httpx.AsyncClient, chain: dict[str, Any]) -> None:
+async def test_every_event_in_time_order_as_stored(
+    stamps_client: httpx.AsyncClient, chain: dict[str, Any]
+) -> None:
     answer = await stamps_client.get(EVENTS, headers=ADMIN)
     events = conforming(answer.json())["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
     assert [e["eventID"] for e in events] == eid(
@@ -102,15 +106,23 @@ async def test_event_type_action_and_times(stamps_client: httpx.AsyncClient, cha
 
 
 async def test_vocabulary_in_any_spelling(stamps_client: httpx.AsyncClient, chain: dict[str, Any]) -> None:
-    for spelling in ("receiving", "https://ref.gs1.org/cbv/BizStep-receiving", "urn:epcglobal:cbv:bizstep:receiving"):
+    for spelling in (
+        "receiving",
+        "https://ref.gs1.org/cbv/BizStep-receiving",
+        "urn:epcglobal:cbv:bizstep:receiving",
+    ):
         assert await ids(stamps_client, f"EQ_bizStep={quote(spelling, safe='')}") == eid(chain["received"])
     assert await ids(stamps_client, "EQ_bizStep=commissioning|packing") == eid(chain["made"], chain["packed"])
-    assert await ids(stamps_client, "EQ_disposition=urn%3Aepcglobal%3Acbv%3Adisp%3Aconformant") == eid(chain["lot"])
+    assert await ids(stamps_client, "EQ_disposition=urn%3Aepcglobal%3Acbv%3Adisp%3Aconformant") == eid(
+        chain["lot"]
+    )
 
 
 async def test_locations_in_any_spelling(stamps_client: httpx.AsyncClient, chain: dict[str, Any]) -> None:
     # Stored as a Digital Link, asked as the SGLN URN (company prefix 8931111): the same location.
-    assert await ids(stamps_client, "EQ_readPoint=urn%3Aepc%3Aid%3Asgln%3A8931111.00005.0") == eid(chain["received"])
+    assert await ids(stamps_client, "EQ_readPoint=urn%3Aepc%3Aid%3Asgln%3A8931111.00005.0") == eid(
+        chain["received"]
+    )
     assert await ids(stamps_client, "EQ_bizLocation=urn%3Aepc%3Aid%3Asgln%3A8931111.00005.0") == eid(
         chain["received"]
     )
@@ -131,13 +143,17 @@ async def test_identifier_matches(stamps_client: httpx.AsyncClient, chain: dict[
     assert await ids(stamps_client, f"MATCH_epc={ours}") == eid(chain["made"], chain["packed"])
     carton = quote(chain["carton"]["id"], safe="")
     assert await ids(stamps_client, f"MATCH_epc={carton}") == eid(chain["shipped"], chain["received"])
-    assert await ids(stamps_client, f"MATCH_anyEPC={carton}") == eid(chain["packed"], chain["shipped"], chain["received"])
+    assert await ids(stamps_client, f"MATCH_anyEPC={carton}") == eid(
+        chain["packed"], chain["shipped"], chain["received"]
+    )
     lot = quote("urn:epc:class:lgtin:8934567.000001.L2407A", safe="")
     assert await ids(stamps_client, f"MATCH_epcClass={lot}") == eid(chain["lot"])
     assert await ids(stamps_client, f"MATCH_epc={lot}") == []
 
 
-async def test_paging_follows_the_link_header(stamps_client: httpx.AsyncClient, chain: dict[str, Any]) -> None:
+async def test_paging_follows_the_link_header(
+    stamps_client: httpx.AsyncClient, chain: dict[str, Any]
+) -> None:
     seen: list[str] = []
     url: str | None = f"{EVENTS}?perPage=2&EQ_action=ADD|OBSERVE"
     pages = 0
@@ -152,7 +168,9 @@ async def test_paging_follows_the_link_header(stamps_client: httpx.AsyncClient, 
         if link is None:
             url = None
         else:
-            assert link.endswith('>; rel="next"') and "EQ_action=ADD" in link and "nextPageToken=" in link
+            assert link.endswith('>; rel="next"')
+            assert "EQ_action=ADD" in link
+            assert "nextPageToken=" in link
             url = link[1 : link.index(">")]
     assert pages == 3
     assert seen == eid(chain["made"], chain["packed"], chain["shipped"], chain["received"], chain["lot"],
@@ -162,12 +180,24 @@ async def test_paging_follows_the_link_header(stamps_client: httpx.AsyncClient, 
 @pytest.mark.parametrize(
     "query",
     [
-        "EQ_colour=red", "eventType=SensorEvent", "EQ_action=REMOVE", "GE_eventTime=yesterday",
-        "GE_eventTime=2026-11-01T00:00:00", "perPage=0", "perPage=1001", "perPage=ten", "nextPageToken=forged",
-        "MATCH_epc=not-a-uri", "EQ_bizStep=", "EQ_bizStep=shipping&EQ_bizStep=receiving", "MATCH_epc=a:b||c:d",
+        "EQ_colour=red",
+        "eventType=SensorEvent",
+        "EQ_action=REMOVE",
+        "GE_eventTime=yesterday",
+        "GE_eventTime=2026-11-01T00:00:00",
+        "perPage=0",
+        "perPage=1001",
+        "perPage=ten",
+        "nextPageToken=forged",
+        "MATCH_epc=not-a-uri",
+        "EQ_bizStep=",
+        "EQ_bizStep=shipping&EQ_bizStep=receiving",
+        "MATCH_epc=a:b||c:d",
     ],
 )
-async def test_bad_parameters_are_query_parameter_exceptions(stamps_client: httpx.AsyncClient, query: str) -> None:
+async def test_bad_parameters_are_query_parameter_exceptions(
+    stamps_client: httpx.AsyncClient, query: str
+) -> None:
     answer = await stamps_client.get(f"{EVENTS}?{query}", headers=ADMIN)
     assert answer.status_code == 400, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
@@ -185,7 +215,9 @@ async def test_one_event_by_its_encoded_id(stamps_client: httpx.AsyncClient) -> 
     served = conforming(answer.json())
     assert served["@context"] == ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
     assert {k: v for k, v in served.items() if k not in ("@context", "recordTime")} == event
-    missing = await stamps_client.get(f"{EVENTS}/{quote('urn:uuid:' + str(uuid.uuid4()), safe='')}", headers=ADMIN)
+    missing = await stamps_client.get(
+        f"{EVENTS}/{quote('urn:uuid:' + str(uuid.uuid4()), safe='')}", headers=ADMIN
+    )
     assert missing.status_code == 404
     assert missing.json()["type"] == "epcisException:NoSuchResourceException"
 
@@ -224,14 +256,16 @@ async def test_who_reads_which_events(
 
 async def test_anonymous_callers_are_refused(stamps_client: httpx.AsyncClient, chain: dict[str, Any]) -> None:
     for url in (EVENTS, f"{EVENTS}/{quote(chain['made']['eventID'], safe='')}", "/epcis/export?province_code=22",
-                f"/v1/trace?gtin=08934567000017&lot=L2407A"):  # fmt: skip
+                "/v1/trace?gtin=08934567000017&lot=L2407A"):  # fmt: skip
         assert (await stamps_client.get(url)).status_code == 401, url
 
 
 # The export
 
 
-async def test_a_province_exported_as_one_document(stamps_client: httpx.AsyncClient, chain: dict[str, Any]) -> None:
+async def test_a_province_exported_as_one_document(
+    stamps_client: httpx.AsyncClient, chain: dict[str, Any]
+) -> None:
     answer = await stamps_client.get("/epcis/export?province_code=22", headers=auth("province_officer", "22"))
     assert answer.status_code == 200, answer.text
     document = conforming(answer.json())
@@ -239,7 +273,9 @@ async def test_a_province_exported_as_one_document(stamps_client: httpx.AsyncCli
     assert [e["eventID"] for e in document["epcisBody"]["eventList"]] == eid(
         chain["made"], chain["packed"], chain["shipped"], chain["received"], chain["lot"]
     )
-    period = "province_code=22&GE_eventTime=2026-11-02T00:00:00%2B07:00&LT_eventTime=2026-11-04T00:00:00%2B07:00"
+    period = (
+        "province_code=22&GE_eventTime=2026-11-02T00:00:00%2B07:00&LT_eventTime=2026-11-04T00:00:00%2B07:00"
+    )
     answer = await stamps_client.get(f"/epcis/export?{period}", headers=ADMIN)
     assert [e["eventID"] for e in conforming(answer.json())["epcisBody"]["eventList"]] == eid(
         chain["packed"], chain["shipped"]
@@ -268,12 +304,18 @@ async def test_unknown_product_export_is_404(stamps_client: httpx.AsyncClient) -
 
 
 async def test_lot_trace(stamps_client: httpx.AsyncClient, chain: dict[str, Any]) -> None:
-    answer = await stamps_client.get("/v1/trace?gtin=8934567000017&lot=L2407A", headers=auth("producer", str(PRODUCER)))
+    answer = await stamps_client.get(
+        "/v1/trace?gtin=8934567000017&lot=L2407A", headers=auth("producer", str(PRODUCER))
+    )
     assert answer.status_code == 200, answer.text
     trace = answer.json()
-    assert trace["gtin"] == "08934567000017" and trace["lot"] == "L2407A"
+    assert trace["gtin"] == "08934567000017"
+    assert trace["lot"] == "L2407A"
     assert [(s["biz_step"], s["summary_en"]) for s in trace["steps"]] == [("inspecting", "Inspected")]
-    hidden = await stamps_client.get("/v1/trace?gtin=8934567000017&lot=L2407A", headers=auth("producer", str(OTHER)))
+    hidden = await stamps_client.get(
+        "/v1/trace?gtin=8934567000017&lot=L2407A", headers=auth("producer", str(OTHER))
+    )
     assert hidden.json()["steps"] == []
     bad = await stamps_client.get("/v1/trace?gtin=8934567000018&lot=L2407A", headers=ADMIN)
-    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.gtin"
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "query.gtin"

@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Row,
     Table,
     Text,
     and_,
@@ -54,12 +53,14 @@ def _served(standalone: bool = False) -> ColumnElement[Any]:
     record_time = func.to_char(
         func.timezone("UTC", EVENTS.c.record_time), literal('YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
     )
-    added = func.jsonb_build_object(literal("recordTime"), record_time)
+    added: ColumnElement[Any] = func.jsonb_build_object(literal("recordTime"), record_time)
     if standalone:
         added = added.op("||")(
             func.jsonb_build_object(
                 literal("@context"),
-                func.jsonb_build_array(literal("https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld")),
+                func.jsonb_build_array(
+                    literal("https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld")
+                ),
             )
         )
     return cast(added.op("||")(EVENTS.c.doc), Text).label("doc")
@@ -125,7 +126,7 @@ class TraceabilityRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def page(self, visible: Visibility, query: EventQuery) -> Sequence[Row[Any]]:
+    async def page(self, visible: Visibility, query: EventQuery) -> Sequence[Any]:
         """Up to ``per_page + 1`` events in (eventTime, id) order after the token's key: one statement."""
         statement = (
             select(EVENTS.c.id, EVENTS.c.event_time, _served())
@@ -157,7 +158,7 @@ class TraceabilityRepository:
         async for rows in result.partitions():
             yield [row.doc for row in rows]
 
-    async def stamp(self, serial: str) -> Row[Any] | None:
+    async def stamp(self, serial: str) -> Any:
         """A stamp's GTIN, lot and state (through its batch)."""
         statement = (
             select(STAMPS.c.serial, STAMPS.c.lot, STAMPS.c.state, BATCHES.c.gtin)
@@ -168,7 +169,7 @@ class TraceabilityRepository:
 
     async def chain(
         self, visible: Visibility, spellings: Sequence[str], *, lot_of: tuple[str, str] | None, limit: int
-    ) -> Sequence[Row[Any]]:
+    ) -> Sequence[Any]:
         """The chain of the objects ``spellings`` name (and of a lot's stamps), in time order, in one statement.
 
         It follows the containers they were packed into: the parents of the aggregation events that name
@@ -194,7 +195,9 @@ class TraceabilityRepository:
         parent = EPCS.alias("parent")
         containers = (
             select(parent.c.epc)
-            .select_from(child.join(parent, and_(parent.c.event_uuid == child.c.event_uuid, parent.c.role == "parent")))
+            .select_from(
+                child.join(parent, and_(parent.c.event_uuid == child.c.event_uuid, parent.c.role == "parent"))
+            )
             .where(child.c.role == "child", child.c.epc.in_(select(objects.c.epc)))
         )
         every = union(select(objects.c.epc), containers).cte("every_epc")
@@ -215,4 +218,3 @@ class TraceabilityRepository:
             .limit(limit + 1)
         )  # fmt: skip
         return (await self.session.execute(statement)).all()
-

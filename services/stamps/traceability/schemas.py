@@ -57,7 +57,9 @@ class TraceStep(ReadSchema):
     """One event of the chain, described for people."""
 
     event_time: datetime
-    biz_step: str | None = Field(description="CBV business step, bare word (commissioning, packing, shipping, …)")
+    biz_step: str | None = Field(
+        description="CBV business step, bare word (commissioning, packing, shipping, …)"
+    )
     disposition: str | None
     action: str | None
     event_type: str

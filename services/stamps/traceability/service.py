@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -11,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.stamps import policies
@@ -33,6 +35,8 @@ from shared.security.dependencies import require_authenticated
 from shared.security.principal import Principal
 from shared.security.scopes import EVERYTHING, Place
 
+logger = logging.getLogger(__name__)
+
 CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
 SCHEMA_VERSION = "2.0"
 QUERY_NAME = "SimpleEventQuery"
@@ -40,15 +44,34 @@ DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 1_000
 # The steps a trace view shows at most (a stamp's journey has a handful; a lot's, a few dozen).
 MAX_TRACE_STEPS = 200
-EVENT_TYPES = ("ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent")
+EVENT_TYPES = (
+    "ObjectEvent",
+    "AggregationEvent",
+    "TransactionEvent",
+    "TransformationEvent",
+    "AssociationEvent",
+)
 ACTIONS = ("ADD", "OBSERVE", "DELETE")
 # Parameters that take one value, and those that take a |-separated list.
 _TIMES = {"GE_eventTime": "ge_event_time", "LT_eventTime": "lt_event_time", "GE_recordTime": "ge_record_time"}
 _VOCABULARIES = {"EQ_bizStep": ("biz_steps", "bizStep"), "EQ_disposition": ("dispositions", "disposition")}
 _LOCATIONS = {"EQ_readPoint": "read_points", "EQ_bizLocation": "biz_locations"}
-_IDENTIFIERS = {"MATCH_epc": "match_epc", "MATCH_anyEPC": "match_any_epc", "MATCH_epcClass": "match_epc_class"}
+_IDENTIFIERS = {
+    "MATCH_epc": "match_epc",
+    "MATCH_anyEPC": "match_any_epc",
+    "MATCH_epcClass": "match_epc_class",
+}
 QUERY_PARAMETERS = frozenset(
-    {"eventType", "EQ_action", "perPage", "nextPageToken", *_TIMES, *_VOCABULARIES, *_LOCATIONS, *_IDENTIFIERS}
+    {
+        "eventType",
+        "EQ_action",
+        "perPage",
+        "nextPageToken",
+        *_TIMES,
+        *_VOCABULARIES,
+        *_LOCATIONS,
+        *_IDENTIFIERS,
+    }
 )
 EXPORT_PARAMETERS = frozenset({"product_id", "province_code", "GE_eventTime", "LT_eventTime"})
 # Hand the event loop back this often while the export is written.
@@ -56,7 +79,7 @@ SLICE_S = 0.005
 
 
 def _values(name: str, value: str) -> list[str]:
-    values = [part for part in value.split("|")]
+    values = list(value.split("|"))
     if not value or any(not part.strip() for part in values):
         raise QueryParameterProblem(name, "an empty value (values are separated by |)")
     return values
@@ -64,7 +87,9 @@ def _values(name: str, value: str) -> list[str]:
 
 def _time(name: str, value: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(value.replace(" ", "+"))  # a + left unencoded in a URL arrives as a space
+        moment = datetime.fromisoformat(
+            value.replace(" ", "+")
+        )  # a + left unencoded in a URL arrives as a space
     except ValueError:
         raise QueryParameterProblem(name, f"not an ISO 8601 date-time: {value!r}") from None
     if moment.tzinfo is None:
@@ -112,7 +137,9 @@ def parse_query(params: Sequence[tuple[str, str]]) -> EventQuery:
             fields[_TIMES[name]] = _time(name, value)
         elif name in _VOCABULARIES:
             field, kind = _VOCABULARIES[name]
-            fields[field] = tuple(s for v in _values(name, value) for s in spellings.vocabulary_spellings(kind, v))
+            fields[field] = tuple(
+                s for v in _values(name, value) for s in spellings.vocabulary_spellings(kind, v)
+            )
         elif name in _LOCATIONS:
             fields[_LOCATIONS[name]] = _identifiers(name, value)
         elif name in _IDENTIFIERS:
@@ -146,10 +173,16 @@ async def query_events(
 def query_document(events: Iterable[str]) -> bytes:
     """An EPCISQueryDocument around events' JSON texts (joined, never parsed again)."""
     head = orjson.dumps(
-        {"@context": CONTEXT, "type": "EPCISQueryDocument", "schemaVersion": SCHEMA_VERSION,
-         "creationDate": clock.now().isoformat(timespec="milliseconds")}  # fmt: skip
+        {
+            "@context": CONTEXT,
+            "type": "EPCISQueryDocument",
+            "schemaVersion": SCHEMA_VERSION,
+            "creationDate": clock.now().isoformat(timespec="milliseconds"),
+        }
     )[:-1]
-    body = b',"epcisBody":{"queryResults":{"queryName":"%s","resultsBody":{"eventList":[' % QUERY_NAME.encode()
+    body = (
+        b',"epcisBody":{"queryResults":{"queryName":"%s","resultsBody":{"eventList":[' % QUERY_NAME.encode()
+    )
     return head + body + ",".join(events).encode() + b"]}}}}"
 
 
@@ -174,7 +207,9 @@ async def export_events(
     given = _single(params, EXPORT_PARAMETERS)
     if ("product_id" in given) == ("province_code" in given):
         raise QueryParameterProblem("product_id", "give exactly one of product_id and province_code")
-    times = {_TIMES[name]: _time(name, value) for name, value in given.items() if name in _TIMES}
+    times: dict[str, Any] = {
+        _TIMES[name]: _time(name, value) for name, value in given.items() if name in _TIMES
+    }
     visible = policies.epcis_visibility(principal)
     scope: dict[str, Any] = {}
     if "product_id" in given:
@@ -183,7 +218,9 @@ async def export_events(
         except ValueError:
             raise QueryParameterProblem("product_id", "not a uuid") from None
         product = await snapshot.certification_of(session, product_id, clock.today())
-        if product is None or not visible.admits(Place(entity_id=product.entity_id, province_code=product.province_code)):
+        if product is None or not visible.admits(
+            Place(entity_id=product.entity_id, province_code=product.province_code)
+        ):
             raise ProductNotFound(f"No product {product_id}")
         scope["gtin"] = product.gtin or "-"
     else:
@@ -197,8 +234,12 @@ async def export_events(
 
 async def _document_chunks(database: Database, visible: Any, query: EventQuery) -> AsyncIterator[bytes]:
     head = orjson.dumps(
-        {"@context": CONTEXT, "type": "EPCISDocument", "schemaVersion": SCHEMA_VERSION,
-         "creationDate": clock.now().isoformat(timespec="milliseconds")}  # fmt: skip
+        {
+            "@context": CONTEXT,
+            "type": "EPCISDocument",
+            "schemaVersion": SCHEMA_VERSION,
+            "creationDate": clock.now().isoformat(timespec="milliseconds"),
+        }
     )[:-1]
     yield head + b',"epcisBody":{"eventList":['
     first = True
@@ -253,7 +294,7 @@ def summary(biz_step: str | None, place: TracePlace | None) -> tuple[str, str]:
     return f"{vi} {at_vi} {where}", f"{en} {at_en} {where}"
 
 
-async def describe_places(session: AsyncSession, uris: Iterable[str]) -> dict[str, TracePlace]:
+async def describe_places(session: AsyncSession, uris: Iterable[str]) -> dict[str, TracePlace]:  # noqa: ARG001
     """The places of these location URIs (the raw URI until the locations package names them)."""
     return {uri: TracePlace(uri=uri, name=None, commune=None, province=None) for uri in uris}
 
@@ -275,6 +316,29 @@ async def _steps(session: AsyncSession, rows: Sequence[Any]) -> list[TraceStep]:
     return steps
 
 
+def _object_forms(serial: str, gtin: str, lot: str | None) -> list[str]:
+    item = f"/01/{gtin}/21/{serial}"
+    forms = [item, spellings.DL_HOST + item]
+    if lot:
+        lot_path = f"/01/{gtin}/10/{lot}"
+        forms += [lot_path, spellings.DL_HOST + lot_path]
+    return forms
+
+
+async def journey(database: Database, *, serial: str, gtin: str, lot: str | None) -> list[TraceStep]:
+    """A known stamp's chain for its verification page (its lot's and containers' events too), in one statement
+    of a session of its own; empty if it cannot be read (the page loses its timeline, never its verdict)."""
+    try:
+        async with database.sessionmaker() as session:
+            rows = await TraceabilityRepository(session).chain(
+                EVERYTHING, _object_forms(serial, gtin, lot), lot_of=None, limit=MAX_TRACE_STEPS
+            )
+            return await _steps(session, rows[:MAX_TRACE_STEPS])
+    except (SQLAlchemyError, OSError):
+        logger.warning("the journey of stamp %s could not be read", serial, exc_info=True)
+        return []
+
+
 async def stamp_trace(session: AsyncSession, *, serial: str) -> Trace:
     """The journey of one stamp (public: a consumer may see the path of the stamp in hand, nothing internal)."""
     if problem := gs1.serial_problem(serial):
@@ -283,14 +347,13 @@ async def stamp_trace(session: AsyncSession, *, serial: str) -> Trace:
     stamp = await repository.stamp(serial)
     if stamp is None:
         raise StampNotFound(f"No stamp {serial}")
-    item = f"/01/{stamp.gtin}/21/{serial}"
-    forms = [item, spellings.DL_HOST + item]
-    if stamp.lot:
-        lot = f"/01/{stamp.gtin}/10/{stamp.lot}"
-        forms += [lot, spellings.DL_HOST + lot]
-    rows = await repository.chain(EVERYTHING, forms, lot_of=None, limit=MAX_TRACE_STEPS)
+    rows = await repository.chain(
+        EVERYTHING, _object_forms(serial, stamp.gtin, stamp.lot), lot_of=None, limit=MAX_TRACE_STEPS
+    )
     steps = await _steps(session, rows[:MAX_TRACE_STEPS])
-    return Trace(serial=serial, gtin=stamp.gtin, lot=stamp.lot, steps=steps, truncated=len(rows) > MAX_TRACE_STEPS)
+    return Trace(
+        serial=serial, gtin=stamp.gtin, lot=stamp.lot, steps=steps, truncated=len(rows) > MAX_TRACE_STEPS
+    )
 
 
 async def lot_trace(session: AsyncSession, *, principal: Principal, gtin: str, lot: str) -> Trace:

@@ -43,14 +43,20 @@ def _from_urn(kind: str, scheme: str, rest: str) -> str | None:
             return f"/01/{gtin}/{'21' if scheme == 'sgtin' else '10'}/{unquote(qualifier)}"
         if scheme == "sscc" and len(parts) == 2 and (parts[0] + parts[1]).isdigit():
             prefix, reference = parts
-            return f"/00/{_digits(reference[0] + prefix + reference[1:])}" if len(prefix + reference) == 17 else None
+            return (
+                f"/00/{_digits(reference[0] + prefix + reference[1:])}"
+                if len(prefix + reference) == 17
+                else None
+            )
         if scheme in ("sgln", "pgln") and len(parts) >= 2 and (parts[0] + parts[1]).isdigit():
             gln = _digits(parts[0] + parts[1])
             if len(gln) != 13:
                 return None
             extension = parts[2] if len(parts) > 2 else "0"
             code = "414" if scheme == "sgln" else "417"
-            return f"/{code}/{gln}" if extension in ("0", "", "*") else f"/{code}/{gln}/254/{unquote(extension)}"
+            return (
+                f"/{code}/{gln}" if extension in ("0", "", "*") else f"/{code}/{gln}/254/{unquote(extension)}"
+            )
     except gs1.InvalidIdentifier:
         return None
     return None
@@ -88,7 +94,7 @@ def canonical_path(value: str) -> str | None:
 def identifier_spellings(value: str) -> tuple[str, ...]:
     """The spellings an identifier may be stored under: as given, as a Digital Link path, and on id.gs1.org."""
     value = value.strip()
-    if not value or ":" not in value and not value.startswith("/"):
+    if not value or (":" not in value and not value.startswith("/")):
         raise BadIdentifier(value)
     path = canonical_path(value)
     spellings = [value]

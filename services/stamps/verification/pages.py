@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 from datetime import date, datetime
 from html import escape
 from typing import Final, Literal
 from urllib.parse import urlsplit
 
+from services.stamps.traceability.schemas import TraceStep
 from services.stamps.verification.verdicts import Outcome, ScanHistory, StampFacts, Verdict
 from shared.clock import VIETNAM
 from shared.gs1 import grouped
@@ -112,6 +114,7 @@ STRINGS: Final[dict[Lang, dict[str, str]]] = {
         "level_central": "cấp trung ương",
         "not_in_force": "không còn hiệu lực",
         "lot": "Số lô",
+        "journey": "Hành trình sản phẩm",
         "production_date": "Ngày sản xuất",
         "expiry_date": "Hạn sử dụng",
         "serial": "Mã tem",
@@ -181,6 +184,7 @@ STRINGS: Final[dict[Lang, dict[str, str]]] = {
         "level_central": "central level",
         "not_in_force": "no longer in force",
         "lot": "Lot",
+        "journey": "The product's journey",
         "production_date": "Production date",
         "expiry_date": "Best before",
         "serial": "Stamp code",
@@ -231,6 +235,7 @@ _CSS: Final = (
     ".card{background:#fff;margin:.75rem 1rem 0;padding:1rem;border-radius:.5rem;"
     "box-shadow:0 1px 2px rgba(0,0,0,.08)}"
     ".card h2{font-size:1.2rem;margin:0 0 .5rem}"
+    ".timeline ol{margin:0;padding-left:1.2rem}.timeline time{font-weight:600}"
     ".card img{display:block;max-width:100%;height:auto;max-height:14rem;margin:0 auto .75rem;"
     "border-radius:.4rem}"
     "dl{margin:0}dt{font-size:.8rem;color:#4b5563;margin-top:.55rem}dt:first-child{margin-top:0}"
@@ -259,8 +264,10 @@ def render_verdict(
     lang: str,
     uri: str,
     switch_href: str,
+    trace: Sequence[TraceStep] = (),
 ) -> str:
-    """The verification page of one scan: the verdict first, then the product, its certificate and history.
+    """The verification page of one scan: the verdict first, then the product, its certificate and history,
+    and a short timeline of the stamp's journey (``trace``: its first steps, from the EPCIS events).
 
     ``switch_href`` is this page's address in the other language (``?lang=en``); both languages are in
     the document and the switch shows the other one without a request, which would count as a new scan.
@@ -277,6 +284,7 @@ def render_verdict(
             serial=serial,
             uri=uri,
             switch_href=hrefs[each],
+            trace=trace,
         )
         for each in LANGS
     }
@@ -330,7 +338,7 @@ def _document(shown: Lang, colour: str, state: str, blocks: dict[Lang, str]) -> 
 
 def _verdict_block(
     text: dict[str, str], *, verdict: Verdict, facts: StampFacts | None, history: ScanHistory | None,
-    serial: str, uri: str, switch_href: str,
+    serial: str, uri: str, switch_href: str, trace: Sequence[TraceStep] = (),
 ) -> str:  # fmt: skip
     outcome = verdict.outcome
     parts = [_top(text, switch_href), _verdict(text, verdict)]
@@ -341,6 +349,8 @@ def _verdict_block(
         parts.append(f'<section class="card history">{_history(text, history)}</section>')
     if facts is not None and outcome not in ("unknown", "malformed"):
         parts.append(_product(text, facts, verdict))
+        if trace:
+            parts.append(_timeline(text, trace))
     parts.append(_stamp(text, serial, uri))
     return "".join(parts)
 
@@ -458,6 +468,19 @@ def _image(url: str | None, name: str) -> str:
     if not url or not (url.startswith("https://") or (url.startswith("/") and not url.startswith("//"))):
         return ""
     return f'<img src="{_e(url)}" alt="{_e(name)}" width="320" height="224" loading="lazy" decoding="async">'
+
+
+# The page shows the journey's first steps; the whole chain is at /v1/stamps/{serial}/trace.
+TIMELINE_STEPS = 8
+
+
+def _timeline(text: dict[str, str], trace: Sequence[TraceStep]) -> str:
+    items = "".join(
+        f"<li><time>{_e(_day(step.event_time.astimezone(VIETNAM), text))}</time> "
+        f"{_e(step.summary_en if text['lang'] == 'en' else step.summary_vi)}</li>"
+        for step in trace[:TIMELINE_STEPS]
+    )
+    return f'<section class="card timeline"><h2>{_e(text["journey"])}</h2><ol>{items}</ol></section>'
 
 
 def _stamp(text: dict[str, str], serial: str, uri: str) -> str:

@@ -17,6 +17,8 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from services.stamps.traceability import service as traceability
+from services.stamps.traceability.schemas import TraceStep
 from services.stamps.verification import pages, service
 from services.stamps.verification.errors import InvalidLocation, ScanNotLogged, UnknownLinkType
 from services.stamps.verification.scanlog import ScanLogUnavailable, Verification
@@ -147,8 +149,20 @@ async def _page(request: Request, scanned: service.Scanned) -> Response:
     page = pages.render_verdict(
         verdict=verification.verdict, facts=verification.facts, history=verification.history,
         serial=link.serial, lang=lang, uri=uri, switch_href=_switch_href(request, lang),
+        trace=await _journey(request, verification),
     )  # fmt: skip
     return _html(page, _status(verification), device=device)
+
+
+async def _journey(request: Request, verification: Verification) -> list[TraceStep]:
+    """The stamp's journey for the page (one statement; pages only, not the JSON answer). A failure to read
+    it costs the timeline, never the verdict."""
+    facts = verification.facts
+    if facts is None or verification.verdict.outcome in ("unknown", "malformed"):
+        return []
+    return await traceability.journey(
+        request.app.state.db, serial=facts.serial, gtin=facts.gtin, lot=facts.lot
+    )
 
 
 def _html(page: str, status: int, *, device: str | None, headers: dict[str, str] | None = None) -> Response:
