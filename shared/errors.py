@@ -87,7 +87,10 @@ def problem_body(
 ) -> dict[str, Any]:
     """Build the JSON object of a problem response with the current request id."""
     body: dict[str, Any] = {
-        "type": type_ if type_.startswith(("/", "http", "about:")) else PROBLEM_BASE + type_,
+        # EPCIS 2.0's REST binding names its problems by CURIE (``epcisException:ValidationException``).
+        "type": type_
+        if type_.startswith(("/", "http", "about:", "epcisException:"))
+        else PROBLEM_BASE + type_,
         "title": title,
         "status": status,
     }

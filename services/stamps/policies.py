@@ -83,3 +83,18 @@ def statistics_visibility(principal: Principal) -> Visibility:
 def can_resolve_anomaly(principal: Principal, place: Place) -> bool:
     """An anomaly is resolved by an officer of its province (or an admin); its producer only reads it."""
     return principal.role is Role.admin or _province_officer_of(principal, place)
+
+
+# EPCIS capture: admins and the platform's own services capture anything; a producer only about its own
+# products and places; every other role nothing.
+EPCIS_UNRESTRICTED = frozenset({Role.admin, Role.service})
+
+
+def epcis_capture_reach(principal: Principal) -> Visibility:
+    """What ``principal`` may capture EPCIS events about: everything, its own entity's, or nothing (fail closed)."""
+    if principal.role in EPCIS_UNRESTRICTED:
+        return scopes.visibility(principal, unscoped=EPCIS_UNRESTRICTED)
+    if principal.role is Role.producer:
+        visible = scopes.visibility(principal, unscoped=frozenset())
+        return visible if visible.reach is Reach.entity else scopes.NOTHING
+    return scopes.NOTHING
