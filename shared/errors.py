@@ -17,8 +17,6 @@ from shared.request_id import current_request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "/problems/"
-# Problem types used as they are: URIs, and the EPCIS 2.0 REST binding's CURIEs (epcisException:…).
-ABSOLUTE_TYPES = ("/", "http", "about:", "epcisException:")
 
 logger = logging.getLogger("shared.errors")
 
@@ -89,7 +87,10 @@ def problem_body(
 ) -> dict[str, Any]:
     """Build the JSON object of a problem response with the current request id."""
     body: dict[str, Any] = {
-        "type": type_ if type_.startswith(ABSOLUTE_TYPES) else PROBLEM_BASE + type_,
+        # EPCIS 2.0's REST binding names its problems by CURIE (``epcisException:ValidationException``).
+        "type": type_
+        if type_.startswith(("/", "http", "about:", "epcisException:"))
+        else PROBLEM_BASE + type_,
         "title": title,
         "status": status,
     }

@@ -461,6 +461,7 @@ def stamps_app(database: TestDatabase) -> FastAPI:
             events=in_process_events("stamps"),
             batch_job_every_s=0,  # tests run the generation job themselves
             anomaly_job_every_s=0,  # and the anomaly detector
+            epcis_job_every_s=0,  # and the EPCIS capture runner
         )
     )  # fmt: skip
 

@@ -66,6 +66,19 @@ class AnomalySettings(BaseModel):
     round_limit: int = Field(default=5_000, ge=1)
 
 
+class EpcisSettings(BaseModel):
+    """Limits of EPCIS capture (read as ``STAMPS_EPCIS__<FIELD>``, e.g. ``STAMPS_EPCIS__MAX_DOCUMENT_BYTES``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # A captured document (or single event) larger than this is refused with 413 (GS1-EPCIS-Capture-File-Size-Limit).
+    max_document_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    # At most this many events in one captured document (GS1-EPCIS-Capture-Limit).
+    max_events: int = Field(default=50_000, ge=1)
+    # An event may be this far in the future (a capturing device's clock running ahead), no further.
+    future_tolerance_s: float = Field(default=300, ge=0)
+
+
 class StampsSettings(BaseServiceSettings):
     """The stamps service's settings."""
 
@@ -78,6 +91,9 @@ class StampsSettings(BaseServiceSettings):
     # How often the anomaly detector examines new scans (0: not started in this process).
     anomaly_job_every_s: float = 10.0
     anomalies: AnomalySettings = AnomalySettings()
+    # How often the EPCIS capture runner looks for captured documents (a capture also wakes it; 0: not here).
+    epcis_job_every_s: float = 5.0
+    epcis: EpcisSettings = EpcisSettings()
     # The host of the GS1 resolver printed in every stamp's Digital Link (and shown under the QR).
     resolver_host: str = "tem.ocop.example.vn"
     # Device ids are hashed with this key before they are logged (32+ characters in production).

@@ -13,6 +13,8 @@ from services.stamps.anomalies.runner import AnomalyDetector
 from services.stamps.batches.router import router as batches_router
 from services.stamps.batches.runner import BatchJobs
 from services.stamps.config import StampsSettings, get_settings
+from services.stamps.epcis.router import router as epcis_router
+from services.stamps.epcis.runner import CaptureRunner
 from services.stamps.inbox import INBOX
 from services.stamps.lifecycle.router import router as lifecycle_router
 from services.stamps.outbox import OUTBOX
@@ -67,9 +69,18 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
                 )
                 detector.start()
             app.state.anomaly_detector = detector
+            capture = None
+            if settings.epcis_job_every_s > 0:
+                capture = CaptureRunner(
+                    lambda: app.state.db, settings.epcis, every_s=settings.epcis_job_every_s
+                )
+                capture.start()
+            app.state.epcis_capture = capture
             try:
                 yield
             finally:
+                if capture is not None:
+                    await capture.stop()
                 if detector is not None:
                     await detector.stop()
                 await scan_log.stop()
@@ -90,9 +101,15 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
             statistics_router,
             traceability_router,
             verification_router,
+            epcis_router,
             *event_routers("stamps", inbox=INBOX, outbox=OUTBOX, settings=settings),
         ],
         lifespan=lifespan,
+        # EPCIS documents are checked against their own cap (413 in EPCIS's problem shape); the guard
+        # in front stops anything over twice that before it is read.
+        large_bodies=[
+            (r"POST /epcis/(capture|events)", 2 * settings.epcis.max_document_bytes),
+        ],
     )
 
 

@@ -94,3 +94,18 @@ def epcis_visibility(principal: Principal) -> Visibility:
     admins and the national client every event; commune officers, council members, partners and the rest none."""
     visible = scopes.visibility(principal, unscoped=EPCIS_UNSCOPED)
     return visible if visible.reach in (Reach.everything, Reach.province, Reach.entity) else scopes.NOTHING
+
+
+# EPCIS capture: admins and the platform's own services capture anything; a producer only about its own
+# products and places; every other role nothing.
+EPCIS_UNRESTRICTED = frozenset({Role.admin, Role.service})
+
+
+def epcis_capture_reach(principal: Principal) -> Visibility:
+    """What ``principal`` may capture EPCIS events about: everything, its own entity's, or nothing (fail closed)."""
+    if principal.role in EPCIS_UNRESTRICTED:
+        return scopes.visibility(principal, unscoped=EPCIS_UNRESTRICTED)
+    if principal.role is Role.producer:
+        visible = scopes.visibility(principal, unscoped=frozenset())
+        return visible if visible.reach is Reach.entity else scopes.NOTHING
+    return scopes.NOTHING

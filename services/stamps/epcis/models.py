@@ -96,4 +96,4 @@ class EpcisEventEpc(Base):
         UUID(as_uuid=True), ForeignKey("stamps.epcis_event.id", ondelete="CASCADE"), primary_key=True
     )
     epc: Mapped[str] = mapped_column(Text, primary_key=True)
-    role: Mapped[str] = mapped_column(String(12), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)

@@ -60,6 +60,33 @@ class SnapshotRepository(Repository[ProductSnapshot]):
         )
         return list((await self.session.scalars(query)).all())
 
+    async def owners_of_gtins(self, gtins: list[str]) -> dict[str, tuple[uuid.UUID, str]]:
+        """Each known GTIN-14's producer and province (one statement for the whole list).
+
+        The snapshot keeps a GTIN as the registry wrote it (8, 12, 13 or 14 digits): each is looked up in
+        every length it may have been written in, and answered under its 14 digits.
+        """
+        if not gtins:
+            return {}
+        forms = {
+            gtin[14 - length :]
+            for gtin in gtins
+            for length in (8, 12, 13, 14)
+            if gtin.startswith("0" * (14 - length))
+        }
+        query = select(PRODUCTS.c.gtin, PRODUCTS.c.entity_id, PRODUCTS.c.province_code).where(
+            PRODUCTS.c.gtin.in_(sorted(forms))
+        )
+        return {
+            row.gtin.zfill(14): (row.entity_id, row.province_code)
+            for row in (await self.session.execute(query)).all()
+        }
+
+    async def province_of_entity(self, entity_id: uuid.UUID) -> str | None:
+        """The province of a producer's products (None if the snapshot holds none of its products)."""
+        query = select(PRODUCTS.c.province_code).where(PRODUCTS.c.entity_id == entity_id).limit(1)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
     async def is_empty(self) -> bool:
         """Whether no product has been received yet."""
         return (await self.session.execute(select(PRODUCTS.c.id).limit(1))).first() is None

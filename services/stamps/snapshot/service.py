@@ -143,3 +143,13 @@ async def request_full_copy_if_empty(session: AsyncSession) -> bool:
 async def stampable_products(session: AsyncSession, *, today: date, limit: int) -> list[uuid.UUID]:
     """Up to ``limit`` products that could get stamps today (a GTIN, a certificate in force), by name."""
     return await SnapshotRepository(session).certified_with_gtin(today, limit)
+
+
+async def owners_of_gtins(session: AsyncSession, *, gtins: list[str]) -> dict[str, tuple[uuid.UUID, str]]:
+    """The producer (entity id) and province code of each GTIN-14 the snapshot knows; unknown GTINs are absent."""
+    return await SnapshotRepository(session).owners_of_gtins(sorted(set(gtins)))
+
+
+async def province_of_entity(session: AsyncSession, *, entity_id: uuid.UUID) -> str | None:
+    """The province code of a producer, as its products in the snapshot say (None if none is known)."""
+    return await SnapshotRepository(session).province_of_entity(entity_id)

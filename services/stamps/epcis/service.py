@@ -1,0 +1,402 @@
+"""The rules of EPCIS capture: what is valid, who may capture what, how events are stored and found.
+
+Every way in (``POST /epcis/capture``, ``POST /epcis/events``, the events the stamp lifecycle generates)
+ends in ``_store``: one statement for the events, their EPC rows written in it. An eventID already
+stored is not stored again. An event without an eventID gets ``urn:uuid:`` + a UUID-5 of its content
+(keys sorted), so the same event captured twice without an id is still stored once; this is not the
+CBV 2.0 event hash (``ni:///sha-256;…?ver=CBV2.0``), whose canonicalisation is not implemented here.
+
+Who may capture (policies.epcis_capture_reach): admins and the ``service`` role anything; a producer
+only events whose trade-item EPCs (every EPC or class naming a GTIN, in any role) are GTINs of its own
+products in the snapshot. Identifiers naming no GTIN (SSCC, GIAI, platform URIs) cannot be traced to a
+producer and are accepted. Another producer's (or an unknown) GTIN is a 403 naming the EPC.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.stamps import policies
+from services.stamps.config import EpcisSettings
+from services.stamps.epcis import identifiers, validation
+from services.stamps.epcis.errors import (
+    CaptureJobNotFound,
+    CaptureLimitExceeded,
+    EpcisForbidden,
+)
+from services.stamps.epcis.models import CaptureJob
+from services.stamps.epcis.repository import EpcisRepository, EpcRow, EventRow
+from services.stamps.epcis.validation import BIZ_STEP, DISPOSITION, Problem
+from services.stamps.snapshot import service as snapshot
+from shared import clock
+from shared.gs1 import InvalidIdentifier
+from shared.pagination import KeysetPage, decode_cursor
+from shared.security.dependencies import require_authenticated
+from shared.security.principal import Principal, Role
+from shared.security.scopes import Reach, Visibility
+
+EPC_LISTS = (
+    ("epcList", "epc"),
+    ("childEPCs", "child"),
+    ("inputEPCList", "input"),
+    ("outputEPCList", "output"),
+)
+QUANTITY_LISTS = (
+    ("quantityList", "quantity"), ("childQuantityList", "child_quantity"),
+    ("inputQuantityList", "input_quantity"), ("outputQuantityList", "output_quantity"),
+)  # fmt: skip
+# The namespace of content-derived event ids (urn:uuid:…, UUID version 5).
+EVENT_ID_NAMESPACE = uuid.UUID("6f1c9a52-3d0e-5b8f-9a61-2c7e4d5b8a10")
+ERROR_BEHAVIOURS = ("rollback", "proceed")
+# At most this many offending EPCs are named in a 403.
+OFFENDING_SHOWN = 100
+
+
+@dataclass
+class Prepared:
+    """One event ready to store: its row, its canonical EPCs by role, the GTINs they name."""
+
+    index: int
+    row: EventRow
+    epcs: list[tuple[str, str]]
+    gtins: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class CaptureOutcome:
+    """What a synchronous capture did: the event's id, and whether it was new."""
+
+    event_id: str
+    stored: bool
+
+
+def content_event_id(event: dict[str, Any]) -> str:
+    """The id of an event captured without one: a UUID-5 of its content (module docstring)."""
+    content = {key: value for key, value in event.items() if key not in ("eventID", "recordTime")}
+    return f"urn:uuid:{uuid.uuid5(EVENT_ID_NAMESPACE, orjson.dumps(content, option=orjson.OPT_SORT_KEYS).decode())}"
+
+
+def _canonical(value: Any, pointer: str, index: int, problems: list[Problem]) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return identifiers.canonical(value)
+    except InvalidIdentifier as exc:
+        problems.append(Problem(pointer, f"not a valid identifier ({exc.message})", index))
+        return None
+
+
+def _location(
+    event: dict[str, Any], key: str, index: int, problems: list[Problem], pointer: str
+) -> str | None:
+    place = event.get(key)
+    if not isinstance(place, dict):
+        return None
+    return _canonical(place.get("id"), f"{pointer}/{key}/id", index, problems)
+
+
+def prepare(
+    events: Sequence[Any], *, context: Any = None, skip: frozenset[int] = frozenset()
+) -> tuple[list[Prepared], list[Problem]]:
+    """Rows for the schema-valid events (indexes in ``skip`` left out), and the identifier problems found.
+
+    ``context`` is the document's ``@context``: kept in an event's stored JSON when it declares more than
+    the standard context (an extension prefix), so the event reads the same on its own.
+    """
+    extra_context = context if context not in (None, validation.CONTEXT, [validation.CONTEXT]) else None
+    prepared: list[Prepared] = []
+    problems: list[Problem] = []
+    for index, event in enumerate(events):
+        if index in skip or not isinstance(event, dict):
+            continue
+        pointer = f"/epcisBody/eventList/{index}"
+        found: list[Problem] = []
+        epcs: list[tuple[str, str]] = []
+        for key, role in EPC_LISTS:
+            for i, value in enumerate(event.get(key) or ()):
+                if (epc := _canonical(value, f"{pointer}/{key}/{i}", index, found)) is not None:
+                    epcs.append((epc, role))
+        if (parent := _canonical(event.get("parentID"), f"{pointer}/parentID", index, found)) is not None:
+            epcs.append((parent, "parent"))
+        for key, role in QUANTITY_LISTS:
+            for i, element in enumerate(event.get(key) or ()):
+                value = element.get("epcClass") if isinstance(element, dict) else None
+                if (epc := _canonical(value, f"{pointer}/{key}/{i}/epcClass", index, found)) is not None:
+                    epcs.append((epc, role))
+        read_point = _location(event, "readPoint", index, found, pointer)
+        biz_location = _location(event, "bizLocation", index, found, pointer)
+        if found:
+            problems += found
+            continue
+        event_id = event.get("eventID") or content_event_id(event)
+        doc = event if "eventID" in event else {**event, "eventID": event_id}
+        if extra_context is not None and "@context" not in doc:
+            doc = {"@context": extra_context, **doc}
+        epcs = list(dict.fromkeys(epcs))
+        row = EventRow(
+            id=uuid.uuid4(), event_id=event_id, type=event["type"], action=event.get("action"),
+            event_time=datetime.fromisoformat(event["eventTime"]),
+            event_time_zone_offset=event["eventTimeZoneOffset"],
+            biz_step=validation.index_value(BIZ_STEP, event.get("bizStep")),
+            disposition=validation.index_value(DISPOSITION, event.get("disposition")),
+            read_point=read_point, biz_location=biz_location, entity_id=None, province_code=None,
+            doc=orjson.dumps(doc).decode(),
+        )  # fmt: skip
+        gtins = {gtin for epc, _ in epcs if (gtin := identifiers.gtin_of(epc)) is not None}
+        prepared.append(Prepared(index, row, epcs, gtins))
+    return prepared, problems
+
+
+async def _assign_owners(
+    session: AsyncSession, prepared: list[Prepared], reach: Visibility
+) -> dict[int, list[str]]:
+    """Set each event's owner (producer and province); the offending EPCs of events the caller may not capture.
+
+    A producer's events are its own; an admin's or a service's belong to the producer of their GTINs
+    when all name one producer (otherwise to nobody: the national and admin views still read them).
+    """
+    owners = await snapshot.owners_of_gtins(session, gtins=sorted({g for p in prepared for g in p.gtins}))
+    own_entity = reach.value if reach.reach is Reach.entity else None
+    own_province = (
+        await snapshot.province_of_entity(session, entity_id=uuid.UUID(str(own_entity)))
+        if own_entity is not None
+        else None
+    )
+    offending: dict[int, list[str]] = {}
+    for item in prepared:
+        named = {owners[g] for g in item.gtins if g in owners}
+        if own_entity is not None:
+            bad = [
+                identifiers.digital_link(epc)
+                for epc, _ in item.epcs
+                if (gtin := identifiers.gtin_of(epc)) is not None
+                and (gtin not in owners or str(owners[gtin][0]) != str(own_entity))
+            ]
+            if bad:
+                offending[item.index] = bad
+            entity: uuid.UUID | None = uuid.UUID(str(own_entity))
+            province = next(iter(sorted(p for _, p in named)), own_province)
+        elif len({e for e, _ in named}) == 1:
+            entity, province = next(iter(named))
+        else:
+            entity, province = None, None
+        item.row = _with_owner(item.row, entity, province)
+    return offending
+
+
+def _with_owner(row: EventRow, entity: uuid.UUID | None, province: str | None) -> EventRow:
+    return EventRow(**{**row.__dict__, "entity_id": entity, "province_code": province})
+
+
+def _reach(principal: Principal) -> Visibility:
+    """What the caller may capture about; anonymous 401, a role that may capture nothing 403."""
+    require_authenticated(principal)
+    reach = policies.epcis_capture_reach(principal)
+    if reach.reach is Reach.nothing:
+        raise EpcisForbidden(f"The {principal.role.value} role may not capture EPCIS events.")
+    return reach
+
+
+def _check_size(body: bytes, limits: EpcisSettings) -> None:
+    if len(body) > limits.max_document_bytes:
+        raise CaptureLimitExceeded(
+            f"The document is {len(body)} bytes; this repository accepts at most {limits.max_document_bytes}.",
+            headers=capture_limit_headers(limits), max_bytes=limits.max_document_bytes,
+        )  # fmt: skip
+
+
+def capture_limit_headers(limits: EpcisSettings) -> dict[str, str]:
+    """The EPCIS discovery headers announcing the capture limits."""
+    return {
+        "GS1-EPCIS-Capture-Limit": str(limits.max_events),
+        "GS1-EPCIS-Capture-File-Size-Limit": str(limits.max_document_bytes),
+    }
+
+
+def _forbid(offending: dict[int, list[str]]) -> None:
+    if offending:
+        epcs = [epc for index in sorted(offending) for epc in offending[index]]
+        raise EpcisForbidden(
+            f"Events about EPCs of products that are not the caller's: {epcs[0]}"
+            + (f" and {len(epcs) - 1} more" if len(epcs) > 1 else ""),
+            offending=epcs[:OFFENDING_SHOWN], offending_count=len(epcs),
+        )  # fmt: skip
+
+
+async def _store(
+    session: AsyncSession, prepared: list[Prepared], *, capture_job_id: uuid.UUID | None, origin: str,
+    record_time: datetime,
+) -> set[uuid.UUID]:  # fmt: skip
+    """Store the events whose eventID is new, with their EPC rows; the row ids stored."""
+    unique: dict[str, Prepared] = {}
+    for item in prepared:
+        unique.setdefault(item.row.event_id, item)
+    rows = [item.row for item in unique.values()]
+    epcs = [EpcRow(item.row.id, epc, role) for item in unique.values() for epc, role in item.epcs]
+    return await EpcisRepository(session).insert_events(
+        rows, epcs, record_time=record_time, capture_job_id=capture_job_id, origin=origin
+    )
+
+
+def _checked(document: Any, limits: EpcisSettings, now: datetime) -> tuple[list[Any], list[Problem]]:
+    """The document's events and their problems; envelope problems and too many events refused at once."""
+    events, problems = validation.check_document(
+        document, now=now, tolerance=timedelta(seconds=limits.future_tolerance_s)
+    )
+    validation.raise_problems([p for p in problems if p.event is None], "document")
+    if len(events) > limits.max_events:
+        raise CaptureLimitExceeded(
+            f"The document holds {len(events)} events; this repository accepts at most {limits.max_events}.",
+            headers=capture_limit_headers(limits), max_events=limits.max_events,
+        )  # fmt: skip
+    return events, problems
+
+
+async def capture_event(
+    session: AsyncSession, *, principal: Principal, body: bytes, limits: EpcisSettings
+) -> CaptureOutcome:
+    """Capture one event synchronously (``POST /epcis/events``): all checks, then stored (once per eventID)."""
+    reach = _reach(principal)
+    _check_size(body, limits)
+    now = clock.now()
+    event = validation.parse(body)
+    document = validation.single_event_document(event, created=now)
+    events, problems = _checked(document, limits, now)
+    validation.raise_problems(problems, "event")
+    prepared, problems = prepare(events, context=document["@context"])
+    validation.raise_problems(problems, "event")
+    _forbid(await _assign_owners(session, prepared, reach))
+    stored = await _store(session, prepared, capture_job_id=None, origin="capture", record_time=now)
+    return CaptureOutcome(prepared[0].row.event_id, bool(stored))
+
+
+async def capture_document(
+    session: AsyncSession, *, principal: Principal, body: bytes, error_behaviour: str, limits: EpcisSettings
+) -> CaptureJob:
+    """Accept an EPCISDocument as a capture job (``POST /epcis/capture``) after the cheap checks.
+
+    Size, JSON, GS1's schema, vocabulary, times, identifiers and (for a producer) ownership are checked
+    here: with ``rollback`` any problem refuses the document (400, 403) and nothing is written; with
+    ``proceed`` only envelope problems do, and the job stores the events without problems.
+    """
+    reach = _reach(principal)
+    _check_size(body, limits)
+    if error_behaviour not in ERROR_BEHAVIOURS:
+        validation.raise_problems(
+            [Problem("GS1-Capture-Error-Behaviour", f"expected one of {', '.join(ERROR_BEHAVIOURS)}")],
+            "request",
+        )
+    now = clock.now()
+    document = validation.parse(body)
+    events, problems = _checked(document, limits, now)
+    if error_behaviour == "rollback":
+        validation.raise_problems(problems, "document")
+        prepared, problems = prepare(events, context=document.get("@context"))
+        validation.raise_problems(problems, "document")
+        _forbid(await _assign_owners(session, prepared, reach))
+    job = CaptureJob(
+        id=uuid.uuid4(), status="running", error_behaviour=error_behaviour, captured_by=principal.sub,
+        captured_role=principal.role.value, captured_scope=principal.scope, event_count=0, size_bytes=len(body),
+        document=document, errors=[], created_at=now,
+    )  # fmt: skip
+    return await EpcisRepository(session).add_job(job)
+
+
+async def run_capture_job(session: AsyncSession, *, job: CaptureJob, limits: EpcisSettings) -> None:
+    """Store a running job's events (the caller's transaction): all or nothing, or the valid ones with ``proceed``."""
+    principal = Principal(sub=job.captured_by, role=Role(job.captured_role), scope=job.captured_scope)
+    reach = policies.epcis_capture_reach(principal)
+    now = clock.now()
+    document = job.document or {}
+    events, problems = validation.check_document(
+        document, now=job.created_at, tolerance=timedelta(seconds=limits.future_tolerance_s)
+    )
+    prepared, found = prepare(
+        events,
+        context=document.get("@context"),
+        skip=frozenset(p.event for p in problems if p.event is not None),
+    )
+    problems += found
+    offending = (
+        await _assign_owners(session, prepared, reach)
+        if reach.reach is not Reach.nothing
+        else {item.index: ["(the capturing role may no longer capture)"] for item in prepared}
+    )
+    problems += [
+        Problem(f"/epcisBody/eventList/{index}", f"not the caller's EPC: {epc}", index)
+        for index, epcs in offending.items()
+        for epc in epcs[:OFFENDING_SHOWN]
+    ]
+    errors = [problem.as_error() for problem in problems[: validation.PROBLEMS_SHOWN]]
+    repository = EpcisRepository(session)
+    if problems and job.error_behaviour == "rollback":
+        await repository.finish_job(job.id, success=False, errors=errors, event_count=0, at=now)
+        return
+    good = [item for item in prepared if item.index not in offending]
+    stored = await _store(session, good, capture_job_id=job.id, origin="capture", record_time=now)
+    await repository.finish_job(job.id, success=not problems, errors=errors, event_count=len(stored), at=now)
+
+
+async def fail_capture_job(session: AsyncSession, *, job_id: uuid.UUID, message: str) -> None:
+    """Close a job the runner could not process (nothing of it stored)."""
+    await EpcisRepository(session).finish_job(
+        job_id, success=False, errors=[{"field": "", "message": message}], event_count=0, at=clock.now()
+    )
+
+
+async def next_capture_job(session: AsyncSession) -> CaptureJob | None:
+    """The oldest running capture job, locked for this transaction, or None."""
+    return await EpcisRepository(session).claim_running_job()
+
+
+def _started(principal: Principal, job: CaptureJob) -> bool:
+    """Whether ``principal`` started the job (the same subject in the same role and scope), or is an admin."""
+    return principal.role is Role.admin or (
+        (job.captured_by, job.captured_role, job.captured_scope)
+        == (principal.sub, principal.role.value, principal.scope)
+    )
+
+
+async def get_capture_job(session: AsyncSession, *, principal: Principal, job_id: uuid.UUID) -> CaptureJob:
+    """A capture job the caller started (admins: any); otherwise CaptureJobNotFound (never a hint)."""
+    require_authenticated(principal)
+    job = await EpcisRepository(session).job(job_id)
+    if job is None or not _started(principal, job):
+        raise CaptureJobNotFound(f"No capture job {job_id}")
+    return job
+
+
+async def list_capture_jobs(
+    session: AsyncSession, *, principal: Principal, limit: int, cursor: str | None
+) -> KeysetPage[CaptureJob]:
+    """The capture jobs the caller started (admins: all), newest first."""
+    require_authenticated(principal)
+    return await EpcisRepository(session).list_jobs(
+        captured_by=None if principal.role is Role.admin else (principal.sub, principal.role.value, principal.scope),
+        after=decode_cursor(cursor, datetime, uuid.UUID), limit=limit,
+    )  # fmt: skip
+
+
+async def record_events(
+    session: AsyncSession, *, events: list[dict[str, Any]], entity_id: uuid.UUID | None,
+    province_code: str | None, origin: str = "stamps",
+) -> list[str]:  # fmt: skip
+    """Store events the platform generated (the stamp lifecycle's), owned by ``entity_id``; their eventIDs.
+
+    Trusted: no access check and no schema check at run time (tests validate every kind generated);
+    identifiers are canonicalised as for captured events, and an eventID already stored is skipped.
+    """
+    prepared, problems = prepare(events)
+    if problems:
+        raise ValueError(f"generated event invalid: {problems[0].pointer}: {problems[0].message}")
+    for item in prepared:
+        item.row = _with_owner(item.row, entity_id, province_code)
+    await _store(session, prepared, capture_job_id=None, origin=origin, record_time=clock.now())
+    return [item.row.event_id for item in prepared]

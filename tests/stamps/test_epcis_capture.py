@@ -1,0 +1,396 @@
+"""/epcis/capture and /epcis/events: GS1's examples captured and stored, idempotency by eventID, all or
+nothing, every kind of bad input in EPCIS's problem shape, and who may capture what."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import jsonschema
+import pytest
+from sqlalchemy import text
+
+from services.stamps.config import EpcisSettings, StampsSettings
+from services.stamps.epcis import identifiers
+from services.stamps.epcis.runner import CaptureRunner
+from services.stamps.main import create_app
+from shared import clock
+from tests.builders import ADMIN, SCORING, stamped_product
+from tests.conftest import asgi_client, auth, in_process_events, test_jwks
+from tests.support.database import TestDatabase
+
+pytestmark = pytest.mark.commits  # the app's own pools and the capture runner commit
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "epcis"
+EXAMPLES = sorted(path.name for path in (FIXTURES / "examples").glob("*.jsonld") if "Query" not in path.name)
+CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+JSON_LD = {"Content-Type": "application/ld+json"}
+MAX_BYTES = 64 * 1024
+
+
+@pytest.fixture(scope="module")
+def gs1_schema() -> Any:
+    """GS1's EPCIS 2.0 JSON Schema as copied into the fixtures (with its licence), checked by the reference validator."""
+    schema = json.loads((FIXTURES / "EPCIS-JSON-Schema.json").read_text(encoding="utf-8"))
+    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+@pytest.fixture
+async def stamps(database: TestDatabase) -> AsyncIterator[httpx.AsyncClient]:
+    """The stamps service in-process on the test's database; the tests drive the capture runner."""
+    settings = StampsSettings(
+        database_url=database.urls["stamps"], environment="test", jwt_public_keys=test_jwks(),
+        events=in_process_events("stamps"), batch_job_every_s=0, anomaly_job_every_s=0, epcis_job_every_s=0,
+        max_batch=5_000, epcis=EpcisSettings(max_document_bytes=MAX_BYTES, max_events=200),
+    )  # fmt: skip
+    async for client in asgi_client(create_app(settings)):
+        yield client
+
+
+async def query(stamps: httpx.AsyncClient, sql: str, **parameters: Any) -> list[Any]:
+    """Rows read from the service's own database."""
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    async with app.state.db.sessionmaker() as session:
+        return list((await session.execute(text(sql), parameters)).all())
+
+
+async def run_jobs(stamps: httpx.AsyncClient) -> int:
+    """Run the capture runner once, as the service process does after a capture."""
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    return await CaptureRunner(lambda: app.state.db, app.state.settings.epcis, every_s=1).run_once()
+
+
+async def event_count(stamps: httpx.AsyncClient) -> int:
+    return int((await query(stamps, "SELECT count(*) AS n FROM stamps.epcis_event"))[0].n)
+
+
+def example(name: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((FIXTURES / "examples" / name).read_text(encoding="utf-8"))
+    return document
+
+
+def object_event(epcs: list[str], **fields: Any) -> dict[str, Any]:
+    """An ObjectEvent observing ``epcs`` an hour ago in Vietnam."""
+    moment = clock.now() - timedelta(hours=1)
+    return {
+        "type": "ObjectEvent", "eventTime": moment.isoformat(), "eventTimeZoneOffset": "+07:00",
+        "action": "OBSERVE", "epcList": epcs, "bizStep": "shipping", "disposition": "in_transit", **fields,
+    }  # fmt: skip
+
+
+def document(*events: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    return {
+        "@context": context or [CONTEXT], "type": "EPCISDocument", "schemaVersion": "2.0",
+        "creationDate": clock.now().isoformat(), "epcisBody": {"eventList": list(events)},
+    }  # fmt: skip
+
+
+def link(product: dict[str, Any], serial: str = "7K3Q9M2XH4TB8VNCF9") -> str:
+    return f"https://id.gs1.org/01/{product['gtin'].zfill(14)}/21/{serial}"
+
+
+async def capture(
+    stamps: httpx.AsyncClient, body: Any, headers: dict[str, str], status: int = 202, **extra: str
+) -> dict[str, Any]:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    answer = await stamps.post("/epcis/capture", content=content, headers={**headers, **JSON_LD, **extra})
+    assert answer.status_code == status, answer.text
+    result: dict[str, Any] = answer.json()
+    if status == 202:
+        assert answer.headers["Location"] == f"/epcis/capture/{result['captureID']}"
+    else:
+        assert answer.headers["content-type"] == "application/problem+json"
+    return result
+
+
+async def job(stamps: httpx.AsyncClient, capture_id: str, headers: dict[str, str]) -> dict[str, Any]:
+    answer = await stamps.get(f"/epcis/capture/{capture_id}", headers=headers)
+    assert answer.status_code == 200, answer.text
+    found: dict[str, Any] = answer.json()
+    return found
+
+
+# GS1's examples
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+async def test_each_gs1_example_is_captured_and_stored_verbatim(stamps: httpx.AsyncClient, name: str) -> None:
+    original = example(name)
+    accepted = await capture(stamps, original, ADMIN)
+    assert accepted["running"] is True
+    assert await run_jobs(stamps) == 1
+    finished = await job(stamps, accepted["captureID"], ADMIN)
+    assert (finished["running"], finished["success"]) == (False, True), finished
+    events = original["epcisBody"]["eventList"]
+    assert finished["eventCount"] == len(events)
+    rows = await query(stamps, "SELECT event_id, type, doc FROM stamps.epcis_event ORDER BY event_time, id")
+    assert len(rows) == len(events)
+    stored = {row.event_id: row.doc for row in rows}
+    for event in events:
+        event_id = event.get("eventID")
+        if event_id is not None:
+            doc = dict(stored[event_id])
+            doc.pop("@context", None)
+            assert doc == event  # verbatim
+    # every EPC and quantity class of the examples is in the link table, canonical
+    expected = set()
+    for event in events:
+        for key in ("epcList", "childEPCs", "inputEPCList", "outputEPCList"):
+            expected |= {identifiers.canonical(epc) for epc in event.get(key, [])}
+        if "parentID" in event:
+            expected.add(identifiers.canonical(event["parentID"]))
+        for key in ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList"):
+            expected |= {identifiers.canonical(q["epcClass"]) for q in event.get(key, [])}
+    linked = {row.epc for row in await query(stamps, "SELECT epc FROM stamps.epcis_event_epc")}
+    assert linked == expected
+
+
+async def test_urn_and_digital_link_of_one_item_match_one_canonical_epc(stamps: httpx.AsyncClient) -> None:
+    urn_event = object_event(
+        ["urn:epc:id:sgtin:0614141.712345.2018"], eventID="urn:uuid:" + str(uuid.uuid4())
+    )
+    dl_event = object_event(["https://example.org/products/01/70614141123451/21/2018"])
+    await capture(stamps, document(urn_event, dl_event), ADMIN)
+    await run_jobs(stamps)
+    rows = await query(stamps, "SELECT DISTINCT epc FROM stamps.epcis_event_epc")
+    assert [row.epc for row in rows] == ["/01/70614141123451/21/2018"]
+
+
+# Idempotency and all or nothing
+
+
+async def test_the_same_event_id_twice_is_stored_once(stamps: httpx.AsyncClient) -> None:
+    product = await stamped_product(stamps)
+    event = object_event([link(product)], eventID="urn:uuid:" + str(uuid.uuid4()))
+    first = await stamps.post("/epcis/events", json=event, headers=product["producer"])
+    assert first.status_code == 201, first.text
+    assert first.headers["Location"] == f"/epcis/events/{quote(event['eventID'], safe='')}"
+    assert first.json() == {"eventID": event["eventID"], "stored": True}
+    again = await stamps.post("/epcis/events", json=event, headers=product["producer"])
+    assert again.status_code == 201
+    assert again.json()["stored"] is False
+    await capture(stamps, document(event), ADMIN)
+    await run_jobs(stamps)
+    assert await event_count(stamps) == 1
+
+
+async def test_an_event_without_id_gets_one_from_its_content(stamps: httpx.AsyncClient) -> None:
+    product = await stamped_product(stamps)
+    event = object_event([link(product)])
+    first = (await stamps.post("/epcis/events", json=event, headers=product["producer"])).json()
+    second = (await stamps.post("/epcis/events", json=event, headers=product["producer"])).json()
+    assert first["eventID"].startswith("urn:uuid:")
+    assert first["eventID"] == second["eventID"]
+    assert (first["stored"], second["stored"]) == (True, False)
+    rows = await query(stamps, "SELECT doc FROM stamps.epcis_event")
+    assert rows[0].doc["eventID"] == first["eventID"]
+
+
+async def test_one_bad_event_writes_nothing_by_default(stamps: httpx.AsyncClient) -> None:
+    good = object_event(["urn:epc:id:sgtin:0614141.107346.2018"])
+    bad = object_event(["urn:epc:id:sgtin:0614141.107346.2019"], bizStep="shippping")
+    problem = await capture(stamps, document(good, bad), ADMIN, status=400)
+    assert problem["type"] == "epcisException:ValidationException"
+    assert problem["errors"][0]["field"] == "/epcisBody/eventList/1/bizStep"
+    assert await event_count(stamps) == 0
+    assert (await query(stamps, "SELECT count(*) AS n FROM stamps.epcis_capture_job"))[0].n == 0
+
+
+async def test_proceed_stores_the_valid_events_and_lists_the_others(stamps: httpx.AsyncClient) -> None:
+    good = object_event(["urn:epc:id:sgtin:0614141.107346.2018"])
+    bad = object_event(["urn:epc:id:sgtin:0614141.107346.2019"], bizStep="shippping")
+    accepted = await capture(stamps, document(good, bad), ADMIN, **{"GS1-Capture-Error-Behaviour": "proceed"})
+    await run_jobs(stamps)
+    finished = await job(stamps, accepted["captureID"], ADMIN)
+    assert (finished["running"], finished["success"], finished["eventCount"]) == (False, False, 1)
+    assert finished["errors"][0]["field"] == "/epcisBody/eventList/1/bizStep"
+    assert finished["captureErrorBehaviour"] == "proceed"
+    assert await event_count(stamps) == 1
+
+
+# Bad input
+
+
+async def test_invalid_json_is_400(stamps: httpx.AsyncClient) -> None:
+    problem = await capture(stamps, b'{"type": "EPCISDocument", ', ADMIN, status=400)
+    assert problem["type"] == "epcisException:ValidationException"
+    answer = await stamps.post("/epcis/events", content=b"[1, 2", headers={**ADMIN, **JSON_LD})
+    assert answer.status_code == 400
+    assert answer.json()["type"] == "epcisException:ValidationException"
+
+
+async def test_a_schema_violation_is_400_naming_it(stamps: httpx.AsyncClient) -> None:
+    event = object_event(["urn:epc:id:sgtin:0614141.107346.2018"])
+    del event["eventTimeZoneOffset"]
+    problem = await capture(stamps, document(event), ADMIN, status=400)
+    assert problem["errors"][0]["field"] == "/epcisBody/eventList/0"
+    assert "eventTimeZoneOffset" in problem["errors"][0]["message"]
+    no_body = await capture(stamps, {"type": "EPCISDocument"}, ADMIN, status=400)
+    assert no_body["errors"][0]["field"] == "/epcisBody/eventList"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("bizStep", "shippping"),
+        ("bizStep", "urn:epcglobal:cbv:bizstep:teleporting"),
+        ("bizStep", "https://ref.gs1.org/cbv/BizStep-teleporting"),
+        ("disposition", "urn:epcglobal:cbv:disp:lost_in_space"),
+    ],
+)
+async def test_unknown_vocabulary_is_400(stamps: httpx.AsyncClient, field: str, value: str) -> None:
+    event = object_event(["urn:epc:id:sgtin:0614141.107346.2018"], **{field: value})
+    problem = await capture(stamps, document(event), ADMIN, status=400)
+    assert problem["type"] == "epcisException:ValidationException"
+    assert problem["errors"][0]["field"] == f"/epcisBody/eventList/0/{field}"
+    assert "unknown vocabulary" in problem["errors"][0]["message"]
+
+
+async def test_cbv_values_in_every_form_are_stored_as_one_word(
+    stamps: httpx.AsyncClient, gs1_schema: Any
+) -> None:
+    events = [
+        object_event(["urn:epc:id:sgtin:0614141.107346.1"], bizStep="shipping"),
+        object_event(
+            ["urn:epc:id:sgtin:0614141.107346.2"], bizStep="https://ref.gs1.org/cbv/BizStep-shipping"
+        ),
+        object_event(
+            ["urn:epc:id:sgtin:0614141.107346.3"],
+            bizStep="urn:epcglobal:cbv:bizstep:shipping",
+            disposition="urn:epcglobal:cbv:disp:in_transit",
+        ),
+        object_event(["urn:epc:id:sgtin:0614141.107346.4"], bizStep="https://ns.example.com/steps/smoking"),
+    ]
+    await capture(stamps, document(*events), ADMIN)
+    await run_jobs(stamps)
+    rows = await query(
+        stamps, "SELECT biz_step, disposition, doc FROM stamps.epcis_event ORDER BY doc->>'epcList'"
+    )
+    assert [row.biz_step for row in rows] == [
+        "shipping",
+        "shipping",
+        "shipping",
+        "https://ns.example.com/steps/smoking",
+    ]
+    assert rows[2].doc["bizStep"] == "shipping"
+    assert rows[2].disposition == "in_transit"
+    for row in rows:  # what is stored is still valid EPCIS 2.0
+        gs1_schema.validate(document(row.doc))
+
+
+async def test_an_oversize_document_is_413(stamps: httpx.AsyncClient) -> None:
+    event = object_event(["urn:epc:id:sgtin:0614141.107346.2018"], ilmd={"ex:note": "x" * MAX_BYTES})
+    problem = await capture(
+        stamps, document(event, context=[CONTEXT, {"ex": "https://ex.example/"}]), ADMIN, 413
+    )
+    assert problem["type"] == "epcisException:CaptureLimitExceededException"
+    answer = await stamps.post("/epcis/events", json=event, headers=ADMIN)
+    assert answer.status_code == 413
+    assert answer.headers["GS1-EPCIS-Capture-File-Size-Limit"] == str(MAX_BYTES)
+    too_many = [object_event([f"urn:epc:id:sgtin:0614141.107346.{i}"]) for i in range(201)]
+    problem = await capture(stamps, document(*too_many), ADMIN, 413)
+    assert problem["max_events"] == 200
+    assert await event_count(stamps) == 0
+
+
+async def test_an_event_in_the_future_is_400(stamps: httpx.AsyncClient) -> None:
+    later = (clock.now() + timedelta(hours=1)).isoformat()
+    event = object_event(["urn:epc:id:sgtin:0614141.107346.2018"], eventTime=later)
+    answer = await stamps.post("/epcis/events", json=event, headers=ADMIN)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["errors"][0]["field"] == "/epcisBody/eventList/0/eventTime"
+    soon = (clock.now() + timedelta(minutes=2)).isoformat()  # within the tolerance for clocks ahead
+    answer = await stamps.post("/epcis/events", json={**event, "eventTime": soon}, headers=ADMIN)
+    assert answer.status_code == 201, answer.text
+
+
+async def test_a_malformed_gs1_identifier_is_400(stamps: httpx.AsyncClient) -> None:
+    event = object_event(["https://id.gs1.org/01/08934567000018/21/ABC"])  # wrong check digit
+    answer = await stamps.post("/epcis/events", json=event, headers=ADMIN)
+    assert answer.status_code == 400
+    assert answer.json()["errors"][0]["field"] == "/epcisBody/eventList/0/epcList/0"
+
+
+# Who may capture
+
+
+async def test_a_producer_captures_about_its_own_products_only(stamps: httpx.AsyncClient) -> None:
+    own = await stamped_product(stamps)
+    other = await stamped_product(stamps)
+    event = object_event([link(own), link(other, "Q8WZ3N5RJ2KD6HTMD5")])
+    answer = await stamps.post("/epcis/events", json=event, headers=own["producer"])
+    assert answer.status_code == 403, answer.text
+    problem = answer.json()
+    assert problem["type"] == "epcisException:SecurityException"
+    assert problem["offending"] == [link(other, "Q8WZ3N5RJ2KD6HTMD5")]
+    assert link(other, "Q8WZ3N5RJ2KD6HTMD5") in problem["detail"]
+    refused = await capture(stamps, document(event), own["producer"], status=403)
+    assert refused["offending"] == [link(other, "Q8WZ3N5RJ2KD6HTMD5")]
+    unknown = object_event(["urn:epc:id:sgtin:0614141.107346.2018"])
+    assert (await stamps.post("/epcis/events", json=unknown, headers=own["producer"])).status_code == 403
+    mine = object_event([link(own)])
+    assert (await stamps.post("/epcis/events", json=mine, headers=own["producer"])).status_code == 201
+    rows = await query(stamps, "SELECT entity_id, province_code, origin FROM stamps.epcis_event")
+    assert [(str(r.entity_id), r.province_code, r.origin) for r in rows] == [
+        (own["entity_id"], "22", "capture")
+    ]
+    assert await event_count(stamps) == 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        (ADMIN, 201),
+        (SCORING, 201),
+        ({}, 401),
+        (auth("province_officer", "22"), 403),
+        (auth("commune_officer", "07090"), 403),
+        (auth("national"), 403),
+        (auth("partner", "p-1"), 403),
+        (auth("council_member", str(uuid.uuid4())), 403),
+        (auth("producer"), 403),  # no entity claim: nothing
+        (auth("producer", "not-a-uuid"), 403),
+    ],
+)
+async def test_who_may_capture(stamps: httpx.AsyncClient, headers: dict[str, str], status: int) -> None:
+    event = object_event(["urn:epc:id:sgtin:0614141.107346.2018"])
+    answer = await stamps.post("/epcis/events", json=event, headers=headers)
+    assert answer.status_code == status, answer.text
+    answer = await stamps.post("/epcis/capture", json=document(event), headers=headers)
+    assert answer.status_code == (202 if status == 201 else status), answer.text
+
+
+async def test_capture_jobs_are_read_by_who_started_them(stamps: httpx.AsyncClient) -> None:
+    product = await stamped_product(stamps)
+    started = await capture(stamps, document(object_event([link(product)])), product["producer"])
+    mine = await stamps.get("/epcis/capture", headers=product["producer"])
+    assert [item["captureID"] for item in mine.json()["items"]] == [started["captureID"]]
+    other = await stamped_product(stamps)
+    assert (await stamps.get("/epcis/capture", headers=other["producer"])).json()["items"] == []
+    assert (
+        await stamps.get(f"/epcis/capture/{started['captureID']}", headers=other["producer"])
+    ).status_code == 404
+    assert (await stamps.get(f"/epcis/capture/{started['captureID']}", headers=ADMIN)).status_code == 200
+    assert (await stamps.get(f"/epcis/capture/{started['captureID']}")).status_code == 401
+    assert (await stamps.get("/epcis/capture")).status_code == 401
+    assert (await stamps.get(f"/epcis/capture/{uuid.uuid4()}", headers=ADMIN)).status_code == 404
+
+
+async def test_a_capture_retried_with_its_idempotency_key_is_one_job(stamps: httpx.AsyncClient) -> None:
+    body = document(object_event(["urn:epc:id:sgtin:0614141.107346.2018"]))
+    key = {"Idempotency-Key": "capture-0001"}
+    first = await capture(stamps, body, {**ADMIN, **key})
+    second = await capture(stamps, body, {**ADMIN, **key})
+    assert first["captureID"] == second["captureID"]
+    assert (await query(stamps, "SELECT count(*) AS n FROM stamps.epcis_capture_job"))[0].n == 1
+
+
+def test_examples_are_valid_for_gs1s_schema(gs1_schema: Any) -> None:
+    for name in EXAMPLES:
+        gs1_schema.validate(copy.deepcopy(example(name)))
