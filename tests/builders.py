@@ -13,7 +13,6 @@ import contextlib
 import csv
 import io
 import itertools
-import json
 import struct
 import uuid
 import zlib
@@ -1050,50 +1049,13 @@ async def stored_epcis_events(
     stamps: httpx.AsyncClient, events: list[dict[str, Any]], *, entity_id: uuid.UUID | str | None,
     province_code: str | None = "22",
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """``events`` stored in the stamps service's EPCIS tables as captured by ``entity_id``: what queries read."""
-    from datetime import datetime
+    """``events`` stored by the epcis package's own ``record_events`` as ``entity_id``'s (in ``province_code``)."""
+    from services.stamps.epcis import service as epcis
 
-    from services.stamps.traceability.spellings import canonical_path
-
-    lists = {"epcList": "epc", "childEPCs": "child", "inputEPCList": "input", "outputEPCList": "output"}
-    quantities = {"quantityList": "quantity", "childQuantityList": "child_quantity",
-                  "inputQuantityList": "input_quantity", "outputQuantityList": "output_quantity"}  # fmt: skip
     app = stamps._transport.app  # type: ignore[attr-defined]
     async with app.state.db.sessionmaker() as session, session.begin():
-        for event in events:
-            row_id = uuid.uuid4()
-            await session.execute(
-                text(
-                    "INSERT INTO stamps.epcis_event (id, event_id, type, action, event_time, event_time_zone_offset,"
-                    " biz_step, disposition, read_point, biz_location, entity_id, province_code, origin, doc)"
-                    " VALUES (:id, :event_id, :type, :action, :event_time, :offset, :biz_step, :disposition,"
-                    " :read_point, :biz_location, :entity_id, :province, 'capture', CAST(:doc AS jsonb))"
-                ),
-                {
-                    "id": row_id, "event_id": event.get("eventID") or f"urn:uuid:{row_id}", "type": event["type"],
-                    "action": event.get("action"), "event_time": datetime.fromisoformat(event["eventTime"]),
-                    "offset": event["eventTimeZoneOffset"], "biz_step": event.get("bizStep"),
-                    "disposition": event.get("disposition"),
-                    "read_point": (event.get("readPoint") or {}).get("id"),
-                    "biz_location": (event.get("bizLocation") or {}).get("id"),
-                    "entity_id": str(entity_id) if entity_id else None, "province": province_code,
-                    "doc": json.dumps(event),
-                },
-            )  # fmt: skip
-            epcs = {
-                (canonical_path(epc) or epc, role)
-                for key, role in lists.items()
-                for epc in event.get(key, [])
-            }
-            epcs |= {(canonical_path(q["epcClass"]) or q["epcClass"], role)
-                     for key, role in quantities.items() for q in event.get(key, [])}  # fmt: skip
-            if parent := event.get("parentID"):
-                epcs.add((canonical_path(parent) or parent, "parent"))
-            for epc, role in epcs:
-                await session.execute(
-                    text(
-                        "INSERT INTO stamps.epcis_event_epc (event_uuid, epc, role) VALUES (:id, :epc, :role)"
-                    ),
-                    {"id": row_id, "epc": epc, "role": role},
-                )
+        await epcis.record_events(
+            session, events=events, entity_id=uuid.UUID(str(entity_id)) if entity_id else None,
+            province_code=province_code, origin="capture",
+        )  # fmt: skip
     return events

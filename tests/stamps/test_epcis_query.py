@@ -62,7 +62,7 @@ async def chain(stamps_client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
     received = epcis_event(
         eventTime="2026-11-04T07:00:00.000+07:00", epcList=[carton], bizStep="https://ref.gs1.org/cbv/BizStep-receiving",
         disposition="sellable_accessible", readPoint={"id": "https://id.gs1.org/414/8931111000059"},
-        bizLocation={"id": "https://id.gs1.org/414/8931111000059"},
+        bizLocation={"id": "urn:epc:id:sgln:8931111.00005.0"},
     )  # fmt: skip
     lot = epcis_event(
         eventTime="2026-11-05T07:00:00.000+07:00", epcList=[],
@@ -123,7 +123,8 @@ async def test_locations_in_any_spelling(stamps_client: httpx.AsyncClient, chain
     assert await ids(stamps_client, "EQ_readPoint=urn%3Aepc%3Aid%3Asgln%3A8931111.00005.0") == eid(
         chain["received"]
     )
-    assert await ids(stamps_client, "EQ_bizLocation=urn%3Aepc%3Aid%3Asgln%3A8931111.00005.0") == eid(
+    # Stored as the SGLN URN, asked as a Digital Link.
+    assert await ids(stamps_client, "EQ_bizLocation=https%3A%2F%2Fid.gs1.org%2F414%2F8931111000059") == eid(
         chain["received"]
     )
     assert await ids(stamps_client, "EQ_bizLocation=https%3A%2F%2Fid.gs1.org%2F414%2F8934567000109") == eid(

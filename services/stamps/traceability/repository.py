@@ -76,17 +76,15 @@ def _naming(spellings: Sequence[str], roles: Sequence[str]) -> ColumnElement[boo
 
 
 def _of_gtin(gtin: str) -> ColumnElement[bool]:
-    """Events that name an instance, lot or class of ``gtin`` (Digital Link path spellings)."""
+    """Events that name an instance, lot or class of ``gtin`` (canonical forms ``/01/{gtin}[/…]``)."""
     prefix = f"/01/{gtin}"
     return exists(
         select(literal(1))
         .select_from(EPCS)
         .where(
-            EPCS.c.event_uuid == EVENTS.c.id,
-            or_(EPCS.c.epc == prefix, EPCS.c.epc.startswith(prefix + "/"),
-                EPCS.c.epc == "https://id.gs1.org" + prefix, EPCS.c.epc.startswith("https://id.gs1.org" + prefix + "/")),
+            EPCS.c.event_uuid == EVENTS.c.id, or_(EPCS.c.epc == prefix, EPCS.c.epc.startswith(prefix + "/"))
         )
-    )  # fmt: skip
+    )
 
 
 def _conditions(visible: Visibility, query: EventQuery) -> list[ColumnElement[bool]]:
@@ -178,18 +176,14 @@ class TraceabilityRepository:
         named = select(EPCS.c.epc).where(EPCS.c.epc.in_(spellings))
         if lot_of is not None:
             gtin, lot = lot_of
-            # The lot's stamps, in the spellings generated events use.
             serials = (
                 select(STAMPS.c.serial)
                 .join(BATCHES, BATCHES.c.id == STAMPS.c.batch_id)
                 .where(BATCHES.c.gtin == gtin, STAMPS.c.lot == lot)
             ).subquery()
+            # The lot's stamps in the canonical form (a stamp serial is upper-case Crockford: nothing to encode).
             path = literal(f"/01/{gtin}/21/") + serials.c.serial
-            named = union(
-                named,
-                select(path).select_from(serials),
-                select(literal("https://id.gs1.org") + path).select_from(serials),
-            )  # type: ignore[assignment]
+            named = union(named, select(path).select_from(serials))  # type: ignore[assignment]
         objects = named.cte("objects")
         child = EPCS.alias("child")
         parent = EPCS.alias("parent")

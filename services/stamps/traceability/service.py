@@ -16,8 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.stamps import policies
+from services.stamps.epcis import identifiers, validation
 from services.stamps.snapshot import service as snapshot
-from services.stamps.traceability import spellings
 from services.stamps.traceability.errors import (
     EventNotFound,
     InvalidTraceField,
@@ -54,7 +54,10 @@ EVENT_TYPES = (
 ACTIONS = ("ADD", "OBSERVE", "DELETE")
 # Parameters that take one value, and those that take a |-separated list.
 _TIMES = {"GE_eventTime": "ge_event_time", "LT_eventTime": "lt_event_time", "GE_recordTime": "ge_record_time"}
-_VOCABULARIES = {"EQ_bizStep": ("biz_steps", "bizStep"), "EQ_disposition": ("dispositions", "disposition")}
+_VOCABULARIES = {
+    "EQ_bizStep": ("biz_steps", validation.BIZ_STEP),
+    "EQ_disposition": ("dispositions", validation.DISPOSITION),
+}
 _LOCATIONS = {"EQ_readPoint": "read_points", "EQ_bizLocation": "biz_locations"}
 _IDENTIFIERS = {
     "MATCH_epc": "match_epc",
@@ -109,13 +112,27 @@ def _single(params: Sequence[tuple[str, str]], known: frozenset[str]) -> dict[st
 
 
 def _identifiers(name: str, value: str) -> tuple[str, ...]:
+    """Each value in the canonical form the epcis package stores (any Digital Link host, or an EPC URN)."""
     forms: list[str] = []
     for one in _values(name, value):
+        if ":" not in one:
+            raise QueryParameterProblem(name, f"not an identifier URI: {one!r}")
         try:
-            forms += spellings.identifier_spellings(one)
-        except spellings.BadIdentifier:
-            raise QueryParameterProblem(name, f"not an identifier URI: {one!r}") from None
+            forms.append(identifiers.canonical(one))
+        except gs1.InvalidIdentifier as error:
+            raise QueryParameterProblem(name, f"{one!r}: {error.message}") from None
     return tuple(dict.fromkeys(forms))
+
+
+def _words(name: str, value: str, vocabulary: validation.Vocabulary) -> tuple[str, ...]:
+    """Each CBV value as the indexed column holds it: the bare word (from any of its three spellings)."""
+    words: list[str] = []
+    for one in _values(name, value):
+        try:
+            words.append(validation.cbv_word(vocabulary, one) or one)
+        except ValueError:
+            raise QueryParameterProblem(name, f"not a CBV 2.0 {vocabulary.definition}: {one!r}") from None
+    return tuple(words)
 
 
 def parse_query(params: Sequence[tuple[str, str]]) -> EventQuery:
@@ -136,10 +153,8 @@ def parse_query(params: Sequence[tuple[str, str]]) -> EventQuery:
         elif name in _TIMES:
             fields[_TIMES[name]] = _time(name, value)
         elif name in _VOCABULARIES:
-            field, kind = _VOCABULARIES[name]
-            fields[field] = tuple(
-                s for v in _values(name, value) for s in spellings.vocabulary_spellings(kind, v)
-            )
+            field, vocabulary = _VOCABULARIES[name]
+            fields[field] = _words(name, value, vocabulary)
         elif name in _LOCATIONS:
             fields[_LOCATIONS[name]] = _identifiers(name, value)
         elif name in _IDENTIFIERS:
@@ -303,13 +318,13 @@ async def _steps(session: AsyncSession, rows: Sequence[Any]) -> list[TraceStep]:
     places = await describe_places(session, {row.biz_location or row.read_point for row in rows} - {None})
     steps = []
     for row in rows:
-        step = spellings.bare_word(row.biz_step)
+        step = row.biz_step
         uri = row.biz_location or row.read_point
         place = places.get(uri) if uri else None
         vi, en = summary(step, place)
         steps.append(
             TraceStep(
-                event_time=row.event_time, biz_step=step, disposition=spellings.bare_word(row.disposition),
+                event_time=row.event_time, biz_step=step, disposition=row.disposition,
                 action=row.action, event_type=row.type, place=place, summary_vi=vi, summary_en=en,
             )
         )  # fmt: skip
@@ -317,11 +332,10 @@ async def _steps(session: AsyncSession, rows: Sequence[Any]) -> list[TraceStep]:
 
 
 def _object_forms(serial: str, gtin: str, lot: str | None) -> list[str]:
-    item = f"/01/{gtin}/21/{serial}"
-    forms = [item, spellings.DL_HOST + item]
+    """The stamp and its lot in the canonical form events are matched on."""
+    forms = [identifiers.canonical(f"https://id.gs1.org/01/{gtin}/21/{serial}")]
     if lot:
-        lot_path = f"/01/{gtin}/10/{lot}"
-        forms += [lot_path, spellings.DL_HOST + lot_path]
+        forms.append(identifiers.canonical(f"https://id.gs1.org/01/{gtin}/10/{lot}"))
     return forms
 
 
@@ -365,10 +379,12 @@ async def lot_trace(session: AsyncSession, *, principal: Principal, gtin: str, l
         raise InvalidTraceField("query.gtin", error.message) from None
     if not 1 <= len(lot) <= gs1.MAX_QUALIFIER:
         raise InvalidTraceField("query.lot", f"1 to {gs1.MAX_QUALIFIER} characters")
-    path = f"/01/{gtin}/10/{lot}"
+    try:
+        lot_form = identifiers.canonical(f"https://id.gs1.org/01/{gtin}/10/{lot}")
+    except gs1.InvalidIdentifier as error:
+        raise InvalidTraceField("query.lot", error.message) from None
     rows = await TraceabilityRepository(session).chain(
-        policies.epcis_visibility(principal), [path, spellings.DL_HOST + path], lot_of=(gtin, lot),
-        limit=MAX_TRACE_STEPS,
-    )  # fmt: skip
+        policies.epcis_visibility(principal), [lot_form], lot_of=(gtin, lot), limit=MAX_TRACE_STEPS
+    )
     steps = await _steps(session, rows[:MAX_TRACE_STEPS])
     return Trace(gtin=gtin, lot=lot, steps=steps, truncated=len(rows) > MAX_TRACE_STEPS)
