@@ -13,7 +13,7 @@ import httpx
 import jsonschema
 import pytest
 
-from tests.builders import ADMIN, epcis_event, stored_epcis_events
+from tests.builders import ADMIN, epcis_event, stamped_product, stored_epcis_events
 from tests.conftest import auth
 
 EVENTS = "/epcis/events"
@@ -194,6 +194,8 @@ async def test_paging_follows_the_link_header(
         "EQ_bizStep=",
         "EQ_bizStep=shipping&EQ_bizStep=receiving",
         "MATCH_epc=a:b||c:d",
+        "EQ_bizStep=assemble",
+        "MATCH_epc=https%3A%2F%2Fid.gs1.org%2F01%2F08934567000018%2F21%2FX",
     ],
 )
 async def test_bad_parameters_are_query_parameter_exceptions(
@@ -299,6 +301,31 @@ async def test_export_parameters(stamps_client: httpx.AsyncClient, query: str) -
 async def test_unknown_product_export_is_404(stamps_client: httpx.AsyncClient) -> None:
     answer = await stamps_client.get(f"/epcis/export?product_id={uuid.uuid4()}", headers=ADMIN)
     assert answer.status_code == 404
+
+
+async def test_a_products_events_exported(stamps_client: httpx.AsyncClient) -> None:
+    product = await stamped_product(stamps_client)
+    gtin = product["gtin"].zfill(14)
+    unit = epcis_event(epcList=[f"https://tem.ocop.example.vn/01/{gtin}/21/7K3Q9M2XH4TB8VNCF9"])
+    lot = epcis_event(
+        epcList=[], quantityList=[{"epcClass": f"https://id.gs1.org/01/{gtin}/10/L1", "quantity": 3}]
+    )
+    other = epcis_event()  # another GTIN
+    entity = product["entity_id"]
+    await stored_epcis_events(stamps_client, [unit, lot, other], entity_id=entity)
+    url = f"/epcis/export?product_id={product['id']}"
+    for headers in (product["producer"], product["officer"], ADMIN):
+        answer = await stamps_client.get(url, headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-disposition"] == 'attachment; filename="epcis.json"'
+        assert [e["eventID"] for e in conforming(answer.json())["epcisBody"]["eventList"]] == eid(unit, lot)
+    # Another producer, an officer of another province: the product does not exist for them.
+    for headers in (
+        auth("producer", str(OTHER)),
+        auth("province_officer", "01"),
+        auth("commune_officer", "07090"),
+    ):
+        assert (await stamps_client.get(url, headers=headers)).status_code == 404
 
 
 # The trace of a lot (authenticated, the caller's events)

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     Table,
     Text,
     and_,
@@ -118,6 +119,19 @@ def _conditions(visible: Visibility, query: EventQuery) -> list[ColumnElement[bo
     return where
 
 
+def page_statement(visible: Visibility, query: EventQuery) -> Select[Any]:
+    """The one statement of a page of events (also what bench/epcis_query.py explains)."""
+    statement = (
+        select(EVENTS.c.id, EVENTS.c.event_time, _served())
+        .where(*_conditions(visible, query))
+        .order_by(EVENTS.c.event_time, EVENTS.c.id)
+        .limit(query.per_page + 1)
+    )
+    if query.after is not None:
+        statement = statement.where(tuple_(EVENTS.c.event_time, EVENTS.c.id) > tuple_(*query.after))
+    return statement
+
+
 class TraceabilityRepository:
     """Reads of the EPCIS events within the caller's transaction."""
 
@@ -126,15 +140,7 @@ class TraceabilityRepository:
 
     async def page(self, visible: Visibility, query: EventQuery) -> Sequence[Any]:
         """Up to ``per_page + 1`` events in (eventTime, id) order after the token's key: one statement."""
-        statement = (
-            select(EVENTS.c.id, EVENTS.c.event_time, _served())
-            .where(*_conditions(visible, query))
-            .order_by(EVENTS.c.event_time, EVENTS.c.id)
-            .limit(query.per_page + 1)
-        )
-        if query.after is not None:
-            statement = statement.where(tuple_(EVENTS.c.event_time, EVENTS.c.id) > tuple_(*query.after))
-        return (await self.session.execute(statement)).all()
+        return (await self.session.execute(page_statement(visible, query))).all()
 
     async def event(self, visible: Visibility, event_id: str) -> str | None:
         """One event's JSON text (with its @context) by eventID, if ``visible`` admits it."""

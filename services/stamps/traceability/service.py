@@ -237,7 +237,8 @@ async def export_events(
             Place(entity_id=product.entity_id, province_code=product.province_code)
         ):
             raise ProductNotFound(f"No product {product_id}")
-        scope["gtin"] = product.gtin or "-"
+        # Without a GTIN a product has no EPC events; "-" matches no canonical identifier.
+        scope["gtin"] = gs1.gtin14(product.gtin) if product.gtin else "-"
     else:
         code = given["province_code"]
         if len(code) != 2 or not code.isdigit():
