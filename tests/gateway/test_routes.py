@@ -34,6 +34,9 @@ from gateway.routes import upstream_for
         ("/01/08938505974016/21/ABC123", "stamps"),
         ("/v/ABC123", "stamps"),
         ("/epcis/events", "stamps"),
+        ("/epcis/export", "stamps"),
+        ("/v1/trace", "stamps"),
+        ("/v1/stamps/7K3Q9M2XH4TB8VNCF9/trace", "stamps"),
         ("/.well-known/gs1resolver", "stamps"),
     ],
 )
