@@ -140,7 +140,7 @@ class TraceabilityRepository:
 
     async def page(self, visible: Visibility, query: EventQuery) -> Sequence[Any]:
         """Up to ``per_page + 1`` events in (eventTime, id) order after the token's key: one statement."""
-        return (await self.session.execute(page_statement(visible, query))).all()
+        return list((await self.session.execute(page_statement(visible, query))).all())
 
     async def event(self, visible: Visibility, event_id: str) -> str | None:
         """One event's JSON text (with its @context) by eventID, if ``visible`` admits it."""
