@@ -19,6 +19,7 @@ from services.stamps.outbox import OUTBOX
 from services.stamps.printing.router import router as printing_router
 from services.stamps.snapshot import service as snapshot
 from services.stamps.statistics.router import router as statistics_router
+from services.stamps.verification.fastpath import ResolverFastPath
 from services.stamps.verification.router import router as verification_router
 from services.stamps.verification.scanlog import ScanLog
 from shared.app import create_service_app, database_lifespan
@@ -92,6 +93,8 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
             *event_routers("stamps", inbox=INBOX, outbox=OUTBOX, settings=settings),
         ],
         lifespan=lifespan,
+        # The resolver's answers skip the framework's routing (docs: verification/fastpath.py).
+        inner_middleware=[(ResolverFastPath, {})],
     )
 
 
