@@ -29,7 +29,10 @@ class LocationRepository(Repository[Location]):
         """A page of the sites ``visible`` admits, ordered by name then id."""
         query = select(Location).where(
             visible_condition(
-                visible, entity=Location.entity_id, commune=Location.commune_code, province=Location.province_code
+                visible,
+                entity=Location.entity_id,
+                commune=Location.commune_code,
+                province=Location.province_code,
             )
         )
         if where.kind is not None:
@@ -42,7 +45,9 @@ class LocationRepository(Repository[Location]):
 
     async def gln_taken(self, gln: str) -> bool:
         """Whether a site holds ``gln``; locks the GLN until the transaction ends so a racing registration waits."""
-        await self.session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(_GLN_LOCK + gln, 0))))
+        await self.session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtextextended(_GLN_LOCK + gln, 0)))
+        )
         return bool(await self.session.scalar(select(exists().where(Location.gln == gln))))
 
     async def uris_of(self, entity_id: uuid.UUID) -> Sequence[Row[str, str | None]]:

@@ -29,7 +29,8 @@ ProvinceQuery = Annotated[str | None, Query(pattern=r"^[0-9]{2}$", description="
 # The most URIs one public look-up names.
 MAX_URIS = 100
 UriQuery = Annotated[
-    list[str], Query(min_length=1, max_length=MAX_URIS, description="Location URIs (SGLN, Digital Link or ours)")
+    list[str],
+    Query(min_length=1, max_length=MAX_URIS, description="Location URIs (SGLN, Digital Link or ours)"),
 ]
 # Sites change rarely; a trace page may keep their names a few minutes.
 PUBLIC_CACHE = {"Cache-Control": "public, max-age=300"}
@@ -74,7 +75,9 @@ async def locations_places(session: SessionDep, response: Response, uri: UriQuer
 
 
 @router.get("/v1/locations/{location_id}", response_model=LocationRead, responses=problems(401, 404))
-async def locations_read(location_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> LocationRead:
+async def locations_read(
+    location_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> LocationRead:
     """One site."""
     return LocationRead.model_validate(
         await service.get_location(session, principal=principal, location_id=location_id)

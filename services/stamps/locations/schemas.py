@@ -27,7 +27,9 @@ ProvinceCode = Annotated[
     str, Field(pattern=r"^[0-9]{2}$", description="Province code, 2 digits (one of the 34 since 1 July 2025)")
 ]
 Latitude = Annotated[float, NotBool, Field(ge=-90, le=90, allow_inf_nan=False, description="WGS 84 degrees")]
-Longitude = Annotated[float, NotBool, Field(ge=-180, le=180, allow_inf_nan=False, description="WGS 84 degrees")]
+Longitude = Annotated[
+    float, NotBool, Field(ge=-180, le=180, allow_inf_nan=False, description="WGS 84 degrees")
+]
 Gln = Annotated[str, Field(min_length=13, max_length=13, description="The site's GS1 Global Location Number")]
 PrefixLength = Annotated[
     int, NotBool,
@@ -39,7 +41,8 @@ class LocationCreate(BaseSchema):
     """A producer's site: with a GLN it is named by its SGLN, otherwise by a URI the platform assigns."""
 
     entity_id: uuid.UUID | None = Field(
-        default=None, description="The owning producer (a producer's own entity when left out; admins must say)"
+        default=None,
+        description="The owning producer (a producer's own entity when left out; admins must say)",
     )
     name: Name
     kind: LocationKind

@@ -72,7 +72,9 @@ async def register_location(
             raise InvalidField("body.gln", problem, code="gln")
         if data.gln_company_prefix_length is None:
             raise InvalidField(
-                "body.gln_company_prefix_length", "required with a GLN (the SGLN splits it there)", code="missing"
+                "body.gln_company_prefix_length",
+                "required with a GLN (the SGLN splits it there)",
+                code="missing",
             )
         problem = identifiers.prefix_length_problem(data.gln, data.gln_company_prefix_length)
         if problem is not None:
@@ -94,7 +96,10 @@ async def list_locations(
     """A page of the sites the caller may see, by name."""
     require_authenticated(principal)
     return await LocationRepository(session).list(
-        policies.location_visibility(principal), where, limit=limit, after=decode_cursor(cursor, str, uuid.UUID)
+        policies.location_visibility(principal),
+        where,
+        limit=limit,
+        after=decode_cursor(cursor, str, uuid.UUID),
     )
 
 
