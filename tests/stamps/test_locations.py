@@ -3,18 +3,24 @@ listings by role, the public places, and the service functions capture and the t
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from services.stamps.locations import identifiers, service
+from services.stamps.locations.errors import GlnTaken
+from services.stamps.locations.schemas import LocationCreate
+from shared.security.principal import Principal, Role
 from tests.builders import ADMIN, gln, location, location_body
-from tests.conftest import auth
+from tests.conftest import asgi_client, auth, stamps_app
+from tests.support.database import TestDatabase
 
 LOCATIONS = "/v1/locations"
 RESOLVER_HOST = "tem.ocop.example.vn"  # StampsSettings' default, which the test app keeps
@@ -422,9 +428,13 @@ async def test_the_public_places_name_sites_by_any_form_of_their_uri(
     assert {places[uri]["name"] for uri in asked[:3]} == {"Xưởng Hoành Bồ"}
     assert places[ours["uri"]]["kind"] == "shop"
     assert "entity_id" not in places[ours["uri"]]
-    none = await stamps_client.get(f"{LOCATIONS}/places")
-    assert none.status_code == 422
-    assert none.json()["errors"][0]["field"] == "query.uri"
+    shouted = ours["uri"].replace("https://", "HTTPS://").replace(RESOLVER_HOST, RESOLVER_HOST.upper())
+    again = await stamps_client.get(f"{LOCATIONS}/places", params={"uri": [shouted]})
+    assert again.json()[shouted]["name"] == "Cửa hàng Bãi Cháy"
+    for params in ({}, {"uri": [ours["uri"]] * 101}, {"uri": ["urn:" + "x" * 2000]}):
+        refused = await stamps_client.get(f"{LOCATIONS}/places", params=params)
+        assert refused.status_code == 422, params
+        assert refused.json()["errors"][0]["field"].startswith("query.uri")
 
 
 async def test_owned_uris_are_every_form_of_the_entitys_own_sites(stamps_client: httpx.AsyncClient) -> None:
@@ -482,3 +492,44 @@ async def test_describe_names_a_whole_collection_in_one_statement(stamps_client:
         None,
         None,
     )
+
+
+@pytest.fixture
+async def own_app(database: TestDatabase) -> AsyncIterator[httpx.AsyncClient]:
+    """The stamps app on the test's database with its own pool, its lifespan ended before the test's rows go."""
+    async for client in asgi_client(stamps_app(database)):
+        yield client
+
+
+@pytest.mark.commits  # two transactions of the app's own pool race
+async def test_two_registrations_of_one_gln_cannot_both_pass(own_app: httpx.AsyncClient) -> None:
+    number = gln()
+    sessionmaker = own_app._transport.app.state.db.sessionmaker  # type: ignore[attr-defined]
+
+    async def register(session: Any, prefix_length: int) -> None:
+        body = location_body(gln=number, gln_company_prefix_length=prefix_length, entity_id=str(uuid.uuid4()))
+        await service.register_location(
+            session, principal=Principal(sub="a", role=Role.admin), data=LocationCreate.model_validate(body),
+            resolver_host=RESOLVER_HOST,
+        )  # fmt: skip
+
+    async def someone_waits_for_a_lock(session: Any) -> bool:
+        query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        waiting = bool(await session.scalar(text(query)))
+        await session.rollback()
+        return waiting
+
+    # Split differently, the two SGLNs differ: only the GLN's lock can make the second wait for the first.
+    async with sessionmaker() as first, sessionmaker() as second, sessionmaker() as watcher:
+        async with first.begin():
+            await register(first, 7)
+            late = asyncio.create_task(register(second, 8))
+            while not await someone_waits_for_a_lock(watcher):
+                assert not late.done(), late
+        with pytest.raises(GlnTaken):
+            await late
+        await second.rollback()
+    listed = await own_app.get(LOCATIONS, headers=ADMIN)
+    assert [(item["gln"], item["uri"]) for item in listed.json()["items"]] == [
+        (number, identifiers.sgln_uri(number, 7))
+    ]

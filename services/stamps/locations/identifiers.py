@@ -75,6 +75,14 @@ def platform_uri(host: str, location_id: uuid.UUID) -> str:
     return f"https://{host.lower()}/loc/{location_id}"
 
 
+def same_uri(uri: str) -> str:
+    """``uri`` as compared with a stored one: an http(s) URI's scheme and host in lower case (they ignore case)."""
+    parts = urlsplit(uri)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return uri
+    return parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower()).geturl()
+
+
 def gln_of(uri: str) -> str | None:
     """The GLN a location URI names as a whole site, or None if it names none.
 

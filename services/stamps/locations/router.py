@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import StringConstraints
 
 from services.stamps.config import StampsSettings
 from services.stamps.dependencies import IdempotencyDep
@@ -29,7 +30,7 @@ ProvinceQuery = Annotated[str | None, Query(pattern=r"^[0-9]{2}$", description="
 # The most URIs one public look-up names.
 MAX_URIS = 100
 UriQuery = Annotated[
-    list[str],
+    list[Annotated[str, StringConstraints(min_length=1, max_length=2000)]],
     Query(min_length=1, max_length=MAX_URIS, description="Location URIs (SGLN, Digital Link or ours)"),
 ]
 # Sites change rarely; a trace page may keep their names a few minutes.

@@ -169,21 +169,22 @@ async def owned_uris(session: AsyncSession, *, entity_id: uuid.UUID) -> set[str]
 async def describe(session: AsyncSession, *, uris: Collection[str]) -> dict[str, Place]:
     """The place of each of ``uris`` that names a registered site, keyed by the URI as given (one statement).
 
-    A URI is the site's own (SGLN or platform URI) or any form naming its GLN: an SGLN URN however the
-    prefix is split, a Digital Link on any host, or its path ``/414/{gln}``. Unknown URIs are left out.
+    A URI is the site's own (SGLN or platform URI, scheme and host in any case) or any form naming its GLN:
+    an SGLN URN however the prefix is split, a Digital Link on any host, or its path ``/414/{gln}``.
+    Unknown URIs are left out.
     """
-    given = set(uris)
+    # Each stored form asked for, with the URIs as given that stand for it.
+    by_uri: dict[str, list[str]] = {}
     by_gln: dict[str, list[str]] = {}
-    for uri in given:
+    for uri in set(uris):
+        by_uri.setdefault(identifiers.same_uri(uri), []).append(uri)
         gln = identifiers.gln_of(uri)
         if gln is not None:
             by_gln.setdefault(gln, []).append(uri)
-    found = await LocationRepository(session).named(uris=given, glns=set(by_gln))
+    found = await LocationRepository(session).named(uris=set(by_uri), glns=set(by_gln))
     places: dict[str, Place] = {}
     for location in found:
         place = _place(location)
-        if location.uri in given:
-            places[location.uri] = place
-        for uri in by_gln.get(location.gln or "", ()):
+        for uri in (*by_uri.get(location.uri, ()), *by_gln.get(location.gln or "", ())):
             places[uri] = place
     return places
