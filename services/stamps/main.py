@@ -15,6 +15,7 @@ from services.stamps.batches.runner import BatchJobs
 from services.stamps.config import StampsSettings, get_settings
 from services.stamps.inbox import INBOX
 from services.stamps.lifecycle.router import router as lifecycle_router
+from services.stamps.locations.router import router as locations_router
 from services.stamps.outbox import OUTBOX
 from services.stamps.printing.router import router as printing_router
 from services.stamps.snapshot import service as snapshot
@@ -88,6 +89,7 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
             batches_router,
             anomalies_router,
             lifecycle_router,
+            locations_router,
             printing_router,
             statistics_router,
             *event_routers("stamps", inbox=INBOX, outbox=OUTBOX, settings=settings),

@@ -83,3 +83,23 @@ def statistics_visibility(principal: Principal) -> Visibility:
 def can_resolve_anomaly(principal: Principal, place: Place) -> bool:
     """An anomaly is resolved by an officer of its province (or an admin); its producer only reads it."""
     return principal.role is Role.admin or _province_officer_of(principal, place)
+
+
+# Producers' sites (EPCIS locations): the national OCOP system reads every province's, as admins do.
+LOCATIONS_UNSCOPED = frozenset({Role.admin, Role.national})
+
+
+def location_visibility(principal: Principal) -> Visibility:
+    """Whose sites ``principal`` may read: a producer its own, an officer those in its province or commune,
+    admins and the national client all; council members, partners and the rest none."""
+    return scopes.visibility(principal, unscoped=LOCATIONS_UNSCOPED)
+
+
+def can_read_location(principal: Principal, place: Place) -> bool:
+    """A site: its producer, the officers of its unit, admins and the national client."""
+    return location_visibility(principal).admits(place)
+
+
+def can_manage_location(principal: Principal, place: Place) -> bool:
+    """A site is registered and changed by its own producer (or an admin); officers only read it."""
+    return principal.role is Role.admin or _producer_of(principal, place)
