@@ -17,11 +17,13 @@ from services.stamps.epcis.router import router as epcis_router
 from services.stamps.epcis.runner import CaptureRunner
 from services.stamps.inbox import INBOX
 from services.stamps.lifecycle.router import router as lifecycle_router
+from services.stamps.locations.router import router as locations_router
 from services.stamps.outbox import OUTBOX
 from services.stamps.printing.router import router as printing_router
 from services.stamps.snapshot import service as snapshot
 from services.stamps.statistics.router import router as statistics_router
 from services.stamps.traceability.router import router as traceability_router
+from services.stamps.verification.fastpath import ResolverFastPath
 from services.stamps.verification.router import router as verification_router
 from services.stamps.verification.scanlog import ScanLog
 from shared.app import create_service_app, database_lifespan
@@ -94,17 +96,21 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
         description="E-stamp batches and serials, GS1 Digital Link, verification, scan log and EPCIS 2.0.",
         settings=settings,
         routers=[
+            # First: the resolver is the hottest path, and routes are matched in order.
+            verification_router,
             batches_router,
             anomalies_router,
             lifecycle_router,
+            locations_router,
             printing_router,
             statistics_router,
             traceability_router,
-            verification_router,
             epcis_router,
             *event_routers("stamps", inbox=INBOX, outbox=OUTBOX, settings=settings),
         ],
         lifespan=lifespan,
+        # The resolver's answers skip the framework's routing (docs: verification/fastpath.py).
+        inner_middleware=[(ResolverFastPath, {})],
         # EPCIS documents are checked against their own cap (413 in EPCIS's problem shape); the guard
         # in front stops anything over twice that before it is read.
         large_bodies=[
