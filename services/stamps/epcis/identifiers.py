@@ -95,8 +95,8 @@ def _digital_link(path: str) -> str | None:
 
 
 def _split(field: str, body: str, count: int) -> list[str]:
-    parts = body.split(".")
-    if len(parts) != count:
+    parts = body.split(".", count - 1)  # the last part (serial, lot, asset) may itself hold dots
+    if len(parts) != count or not all(parts):
         raise InvalidIdentifier(field, f"expected {count} dot-separated parts in {body!r}")
     return parts
 
