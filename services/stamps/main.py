@@ -93,12 +93,13 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
         description="E-stamp batches and serials, GS1 Digital Link, verification, scan log and EPCIS 2.0.",
         settings=settings,
         routers=[
+            # First: the resolver is the hottest path, and routes are matched in order.
+            verification_router,
             batches_router,
             anomalies_router,
             lifecycle_router,
             printing_router,
             statistics_router,
-            verification_router,
             epcis_router,
             *event_routers("stamps", inbox=INBOX, outbox=OUTBOX, settings=settings),
         ],
