@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from itertools import groupby
+from operator import attrgetter
 from typing import Any
 
 from shared import clock
@@ -64,10 +64,11 @@ class Generated:
 
 
 def _key(action: str, stamp: MovedStamp) -> tuple[Any, ...]:
-    owner = (str(stamp.entity_id), stamp.province_code)
+    """What splits a change's events: the owner, and for an activation what the ilmd says."""
+    owner = (stamp.entity_id, stamp.province_code)
     if action != "activate":
         return owner
-    return (*owner, stamp.gtin, stamp.lot or "", str(stamp.production_date), str(stamp.expiry_date))
+    return (*owner, stamp.gtin, stamp.lot, stamp.production_date, stamp.expiry_date)
 
 
 def _ilmd(stamp: MovedStamp) -> dict[str, Any]:
@@ -94,10 +95,12 @@ def events_for_change(
         "type": "ObjectEvent", "eventTime": moment.isoformat(timespec="milliseconds"),
         "eventTimeZoneOffset": f"{offset[:3]}:{offset[3:]}", "action": epcis_action,
     }  # fmt: skip
-    owners: dict[tuple[str, str], Generated] = {}
-    ordered = sorted(stamps, key=lambda stamp: (_key(action, stamp), stamp.serial))
-    for group, (key, members) in enumerate(groupby(ordered, key=lambda stamp: _key(action, stamp))):
-        batch = list(members)
+    groups: dict[tuple[Any, ...], list[MovedStamp]] = {}
+    for stamp in stamps:
+        groups.setdefault(_key(action, stamp), []).append(stamp)
+    owners: dict[tuple[Any, ...], Generated] = {}
+    for group, key in enumerate(sorted(groups, key=str)):
+        batch = sorted(groups[key], key=attrgetter("serial"))
         first = batch[0]
         for chunk, start in enumerate(range(0, len(batch), MAX_EPCS)):
             part = batch[start : start + MAX_EPCS]
