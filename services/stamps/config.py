@@ -9,6 +9,9 @@ from pydantic_settings import SettingsConfigDict
 
 from shared.config import BaseServiceSettings
 
+# The resolver's host in the demo and the tests (STAMPS_RESOLVER_HOST in production).
+DEFAULT_RESOLVER_HOST = "tem.ocop.example.vn"
+
 
 class AnomalySettings(BaseModel):
     """Thresholds of the counterfeit rules over scan histories (TRACEABILITY §4.6; tune per category).
@@ -95,7 +98,7 @@ class StampsSettings(BaseServiceSettings):
     epcis_job_every_s: float = 5.0
     epcis: EpcisSettings = EpcisSettings()
     # The host of the GS1 resolver printed in every stamp's Digital Link (and shown under the QR).
-    resolver_host: str = "tem.ocop.example.vn"
+    resolver_host: str = DEFAULT_RESOLVER_HOST
     # Device ids are hashed with this key before they are logged (32+ characters in production).
     scan_hash_key: SecretStr = SecretStr("development-only-scan-hash-key-0000000000")
     # Concurrent verifications are logged together: at most this many scans per statement.

@@ -20,9 +20,10 @@ from sqlalchemy import text
 from services.stamps.config import EpcisSettings, StampsSettings
 from services.stamps.epcis import identifiers
 from services.stamps.epcis.runner import CaptureRunner
+from services.stamps.epcis.stamp_events import MovedStamp, events_for_change
 from services.stamps.main import create_app
-from shared import clock
-from tests.builders import ADMIN, SCORING, stamped_product
+from shared import clock, gs1
+from tests.builders import ADMIN, SCORING, active_stamps, stamped_product
 from tests.conftest import asgi_client, auth, in_process_events, test_jwks
 from tests.support.database import TestDatabase
 
@@ -394,3 +395,85 @@ async def test_a_capture_retried_with_its_idempotency_key_is_one_job(stamps: htt
 def test_examples_are_valid_for_gs1s_schema(gs1_schema: Any) -> None:
     for name in EXAMPLES:
         gs1_schema.validate(copy.deepcopy(example(name)))
+
+
+# Events the stamp lifecycle generates (TRACEABILITY §4.4)
+
+
+async def generated(stamps: httpx.AsyncClient) -> list[Any]:
+    return await query(
+        stamps,
+        "SELECT e.event_id, e.action, e.biz_step, e.disposition, e.entity_id, e.province_code, e.origin, e.doc,"
+        " (SELECT count(*) FROM stamps.epcis_event_epc x WHERE x.event_uuid = e.id) AS epcs"
+        " FROM stamps.epcis_event e ORDER BY e.record_time, e.event_time, e.event_id",
+    )
+
+
+async def test_lifecycle_changes_record_their_epcis_events(
+    stamps: httpx.AsyncClient, gs1_schema: Any
+) -> None:
+    product = await stamped_product(stamps)
+    made = clock.today() - timedelta(days=3)
+    batch, serials = await active_stamps(
+        stamps, product, 6, lot="L2407A", production_date=made, expiry_date=made + timedelta(days=200)
+    )
+    [activation] = await generated(stamps)  # issuing emits nothing
+    doc = activation.doc
+    assert (doc["type"], doc["action"], doc["bizStep"], doc["disposition"]) == (
+        "ObjectEvent", "ADD", "commissioning", "active",
+    )  # fmt: skip
+    gtin = product["gtin"].zfill(14)
+    assert sorted(doc["epcList"]) == [f"https://tem.ocop.example.vn/01/{gtin}/21/{s}" for s in serials]
+    assert doc["ilmd"] == {
+        "cbvmda:lotNumber": "L2407A", "cbvmda:itemExpirationDate": (made + timedelta(days=200)).isoformat(),
+        "ocop:productionDate": made.isoformat(),
+    }  # fmt: skip
+    assert doc["eventTimeZoneOffset"] == "+07:00"
+    assert (str(activation.entity_id), activation.province_code, activation.origin) == (
+        product["entity_id"], "22", "stamps",
+    )  # fmt: skip
+    assert activation.epcs == 6
+    officer, producer = product["officer"], product["producer"]
+    for action, who, chosen in (
+        ("suspend", officer, serials[:2]), ("unsuspend", officer, serials[:1]), ("revoke", officer, serials[1:3]),
+        ("void", producer, serials[3:4]),
+    ):  # fmt: skip
+        body: dict[str, Any] = {"serials": chosen}
+        if action != "unsuspend":
+            body["reason"] = "kiểm tra"
+        answer = await stamps.post(f"/v1/stamps/{action}", json=body, headers=who)
+        assert answer.status_code == 200, answer.text
+    rows = await generated(stamps)
+    shapes = [
+        (r.action, r.biz_step, r.disposition, r.doc.get("persistentDisposition"), r.epcs) for r in rows[1:]
+    ]
+    assert shapes == [
+        ("OBSERVE", "holding", "non_sellable_other", {"set": ["non_sellable_other"]}, 2),
+        ("OBSERVE", None, "active", {"unset": ["non_sellable_other"]}, 1),
+        ("OBSERVE", "holding", "recalled", {"set": ["recalled"]}, 2),
+        ("DELETE", "decommissioning", "inactive", None, 1),
+    ]
+    for row in rows:
+        gs1_schema.validate(document(row.doc))
+    # the same events are what matching on a stamp finds, whichever form the query names it in
+    urn_free = await query(
+        stamps, "SELECT count(*) AS n FROM stamps.epcis_event_epc WHERE epc = :epc",
+        epc=identifiers.canonical(f"HTTPS://TEM.OCOP.EXAMPLE.VN/01/{gtin}/21/{serials[1]}"),
+    )  # fmt: skip
+    assert urn_free[0].n == 3  # activated, suspended, revoked
+    del batch
+
+
+def test_a_large_change_is_one_event_per_ten_thousand_stamps(gs1_schema: Any) -> None:
+    entity = uuid.uuid4()
+    moved = [
+        MovedStamp(serial, "8930000000019", "L1", None, None, entity, "22")
+        for serial in gs1.new_serials(25_001)
+    ]
+    [owner] = events_for_change("revoke", moved, change_id=7, at=clock.now(), host="tem.ocop.example.vn")
+    assert [len(event["epcList"]) for event in owner.events] == [10_000, 10_000, 5_001]
+    assert len({event["eventID"] for event in owner.events}) == 3
+    again = events_for_change("revoke", moved, change_id=7, at=clock.now(), host="tem.ocop.example.vn")
+    assert [event["eventID"] for event in again[0].events] == [event["eventID"] for event in owner.events]
+    gs1_schema.validate(document(*owner.events))
+    assert events_for_change("issue", moved, change_id=7, at=clock.now(), host="h") == []

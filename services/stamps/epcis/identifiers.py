@@ -20,6 +20,7 @@ wrong number of digits) is refused with ``InvalidIdentifier``: matching on a mis
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import quote, unquote, urlsplit
 
 from shared.gs1 import InvalidIdentifier, check_digit
@@ -36,6 +37,9 @@ _QUALIFIERS: dict[str, tuple[str, ...]] = {
     "8006": ("22", "10", "21"),
 }
 _DIGITS = re.compile(r"[0-9]+")
+# The common case, a serialised item's Digital Link at the host's root with a serial of unreserved
+# characters only (what the lifecycle generates and what scanners send): no URL parsing, no re-encoding.
+_ITEM_LINK = re.compile(r"(?i:https?)://[^/?#]+/01/([0-9]{14})/21/([0-9A-Za-z._~-]{1,20})")
 _URN = re.compile(r"urn:epc:(id|class|idpat):([a-z]+):(.+)", re.IGNORECASE)
 
 
@@ -95,8 +99,8 @@ def _digital_link(path: str) -> str | None:
 
 
 def _split(field: str, body: str, count: int) -> list[str]:
-    parts = body.split(".")
-    if len(parts) != count:
+    parts = body.split(".", count - 1)  # the last part (serial, lot, asset) may itself hold dots
+    if len(parts) != count or not all(parts):
         raise InvalidIdentifier(field, f"expected {count} dot-separated parts in {body!r}")
     return parts
 
@@ -150,9 +154,16 @@ def _urn(kind: str, scheme: str, body: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
+def _gtin14_valid(gtin: str) -> bool:
+    return check_digit(gtin[:-1]) == int(gtin[-1])
+
+
 def canonical(uri: str) -> str:
     """The one form an EPC, EPC class or location is matched on (module docstring); InvalidIdentifier if malformed."""
     text = uri.strip()
+    if (item := _ITEM_LINK.fullmatch(text)) is not None and _gtin14_valid(item.group(1)):
+        return f"/01/{item.group(1)}/21/{item.group(2)}"
     if (match := _URN.fullmatch(text)) is not None:
         mapped = _urn(match.group(1).lower(), match.group(2).lower(), match.group(3))
         return mapped if mapped is not None else text

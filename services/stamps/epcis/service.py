@@ -55,6 +55,9 @@ QUANTITY_LISTS = (
 # The namespace of content-derived event ids (urn:uuid:…, UUID version 5).
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c9a52-3d0e-5b8f-9a61-2c7e4d5b8a10")
 ERROR_BEHAVIOURS = ("rollback", "proceed")
+# One storing statement holds at most this many events and EPC rows (_statements).
+STATEMENT_EVENTS = 10_000
+STATEMENT_EPCS = 100_000
 # At most this many offending EPCs are named in a 403.
 OFFENDING_SHOWN = 100
 
@@ -238,11 +241,32 @@ async def _store(
     unique: dict[str, Prepared] = {}
     for item in prepared:
         unique.setdefault(item.row.event_id, item)
-    rows = [item.row for item in unique.values()]
-    epcs = [EpcRow(item.row.id, epc, role) for item in unique.values() for epc, role in item.epcs]
-    return await EpcisRepository(session).insert_events(
-        rows, epcs, record_time=record_time, capture_job_id=capture_job_id, origin=origin
-    )
+    repository = EpcisRepository(session)
+    stored: set[uuid.UUID] = set()
+    for part in _statements(list(unique.values())):
+        rows = [item.row for item in part]
+        epcs = [EpcRow(item.row.id, epc, role) for item in part for epc, role in item.epcs]
+        stored |= await repository.insert_events(
+            rows, epcs, record_time=record_time, capture_job_id=capture_job_id, origin=origin
+        )
+    return stored
+
+
+def _statements(prepared: list[Prepared]) -> list[list[Prepared]]:
+    """The events cut into statements of at most STATEMENT_EVENTS events and STATEMENT_EPCS EPC rows.
+
+    One statement per slice keeps each within the service's statement timeout (a 1,000,000-stamp
+    activation is 100 events of 10,000 EPCs: 10 statements, not one of a million rows).
+    """
+    parts: list[list[Prepared]] = [[]]
+    epcs = 0
+    for item in prepared:
+        if parts[-1] and (len(parts[-1]) >= STATEMENT_EVENTS or epcs + len(item.epcs) > STATEMENT_EPCS):
+            parts.append([])
+            epcs = 0
+        parts[-1].append(item)
+        epcs += len(item.epcs)
+    return parts
 
 
 def _checked(document: Any, limits: EpcisSettings, now: datetime) -> tuple[list[Any], list[Problem]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -21,6 +21,11 @@ from shared.repository import Repository
 from shared.security.scopes import Visibility, visible_condition
 
 HISTORY_LIMIT = 200
+# The stamp columns of move's count rows (its stamp rows fill them).
+NO_STAMP = (
+    "CAST(NULL AS varchar) AS serial, CAST(NULL AS uuid) AS batch_id, CAST(NULL AS varchar) AS lot, "
+    "CAST(NULL AS date) AS production_date, CAST(NULL AS date) AS expiry_date"
+)
 # A whole batch (up to STAMPS_MAX_BATCH stamps) moves in one statement: minutes, not the usual seconds.
 BULK_STATEMENT_TIMEOUT = "10min"
 
@@ -53,6 +58,8 @@ class Moved:
 
     before: dict[str, int]
     moved: dict[str, int]
+    # With ``with_stamps``: each stamp moved (serial, batch_id, lot, production_date, expiry_date), in serial order.
+    stamps: list[Any] = field(default_factory=list)
 
 
 def _stamp_columns() -> tuple[Any, ...]:
@@ -96,6 +103,15 @@ class StampRepository(Repository[Stamp]):
         ).where(StampBatch.id == batch_id)  # fmt: skip
         return (await self.session.execute(query)).first()
 
+    async def owners_of_batches(self, batch_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+        """Each batch's GTIN, producer and province (what the EPCIS events of its stamps name)."""
+        if not batch_ids:
+            return {}
+        query = select(StampBatch.id, StampBatch.gtin, StampBatch.entity_id, StampBatch.province_code).where(
+            StampBatch.id.in_(list(batch_ids))
+        )
+        return {row.id: row for row in (await self.session.execute(query)).all()}
+
     async def lock_batch(self, batch_id: uuid.UUID) -> None:
         """Serialise lifecycle operations on a whole batch (its counts are then one operation's)."""
         await self.session.execute(
@@ -134,13 +150,15 @@ class StampRepository(Repository[Stamp]):
         *,
         serials: Sequence[str] | None = None,
         batch_id: uuid.UUID | None = None,
+        with_stamps: bool = False,
     ) -> Moved:
         """Move the selected stamps in an allowed from-state, with one audit item each: one statement.
 
         The counts before are read from the same snapshot the update starts from. The old state comes
         from a subquery (an UPDATE's RETURNING sees only the new row); a row another transaction moved
         meanwhile fails the recheck ``s.state = old.state`` and is left alone, so no pass locking every
-        row first is needed. A batch's statement may outlast the service's statement timeout (1,000,000
+        row first is needed. With ``with_stamps`` the same statement also returns each stamp moved (what the
+        EPCIS events of the move name), so no second pass reads them back. A batch's statement may outlast the service's statement timeout (1,000,000
         rows), so it runs under BULK_STATEMENT_TIMEOUT, restored after it.
         """
         if serials is not None:
@@ -151,6 +169,10 @@ class StampRepository(Repository[Stamp]):
             parameters = {"batch": str(batch_id)}
         activation = transition.activation
         activated = ""
+        stamps = ""
+        if with_stamps:
+            stamps = """UNION ALL
+                SELECT 'stamp', NULL, NULL, serial, batch_id, lot, production_date, expiry_date FROM moved"""
         if activation is not None:
             activated = """, activated_at = CAST(:at AS timestamptz), activated_by = CAST(:actor AS varchar),
                 lot = coalesce(CAST(:lot AS varchar), s.lot), production_date = CAST(:production AS date),
@@ -168,15 +190,16 @@ class StampRepository(Repository[Stamp]):
                     SET state = CAST(:to_state AS varchar), state_changed_at = CAST(:at AS timestamptz),
                         state_reason = CAST(:reason AS text), last_change_id = CAST(:change_id AS bigint){activated}
                     FROM old WHERE s.serial = old.serial AND s.state = old.state
-                    RETURNING s.serial, old.state AS from_state
+                    RETURNING s.serial, old.state AS from_state, s.batch_id, s.lot, s.production_date, s.expiry_date
                 ), items AS (
                     INSERT INTO stamps.stamp_change_item (serial, change_id, from_state, to_state)
                     SELECT serial, CAST(:change_id AS bigint), from_state, CAST(:to_state AS varchar) FROM moved
                     RETURNING from_state
                 )
-                SELECT 'before' AS kind, state, n FROM before
+                SELECT 'before' AS kind, state, n, {NO_STAMP} FROM before
                 UNION ALL
-                SELECT 'moved', from_state, count(*) FROM items GROUP BY from_state"""
+                SELECT 'moved', from_state, count(*), {NO_STAMP} FROM items GROUP BY from_state
+                {stamps}"""
         ).bindparams(bindparam("from_states", type_=ARRAY(String)), bindparam("change_id", type_=BigInteger))
         parameters |= {
             "from_states": list(transition.from_states), "to_state": transition.to_state, "at": transition.at,
@@ -195,6 +218,7 @@ class StampRepository(Repository[Stamp]):
         return Moved(
             {row.state: row.n for row in rows if row.kind == "before"},
             {row.state: row.n for row in rows if row.kind == "moved"},
+            sorted((row for row in rows if row.kind == "stamp"), key=lambda row: row.serial),
         )
 
     async def _statement_timeout(self, value: str) -> None:

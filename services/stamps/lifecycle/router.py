@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from services.stamps.dependencies import IdempotencyDep
 from services.stamps.lifecycle import service
@@ -30,14 +30,15 @@ router = APIRouter(prefix="/v1/stamps", tags=["stamps"])
 @router.post("/{action}", response_model=StampChangeRead, responses=problems(401, 403, 404, 409))
 async def stamps_change(
     action: Action, body: StampChangeRequest, session: SessionDep, principal: PrincipalDep,
-    idempotency: IdempotencyDep,
+    idempotency: IdempotencyDep, request: Request,
 ) -> StampChangeRead | Response:  # fmt: skip
     """Issue, activate, suspend, unsuspend, revoke or void stamps (a list of serials or a batch); retry with Idempotency-Key."""
     if (replayed := await idempotency.replay()) is not None:
         return replayed
     result = await service.change_states(
-        session, principal=principal, action=action, data=body, today=clock.today()
-    )
+        session, principal=principal, action=action, data=body, today=clock.today(),
+        resolver_host=request.app.state.settings.resolver_host,
+    )  # fmt: skip
     answer = StampChangeRead.model_validate(result)
     await idempotency.store(200, answer)
     return answer

@@ -11,12 +11,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.stamps import policies
+from services.stamps.config import DEFAULT_RESOLVER_HOST
+from services.stamps.epcis import service as epcis
+from services.stamps.epcis.stamp_events import MovedStamp, events_for_change
 from services.stamps.lifecycle.errors import (
     BatchNotGenerated,
     ProductNotCertified,
@@ -126,9 +129,14 @@ async def _check_batch_rules(
 
 
 async def change_states(
-    session: AsyncSession, *, principal: Principal, action: str, data: StampChangeRequest, today: date
-) -> ChangeResult:
-    """Move the selected stamps by ``action``, audited: a list all or nothing, a batch skipping other states."""
+    session: AsyncSession, *, principal: Principal, action: str, data: StampChangeRequest, today: date,
+    resolver_host: str = DEFAULT_RESOLVER_HOST,
+) -> ChangeResult:  # fmt: skip
+    """Move the selected stamps by ``action``, audited: a list all or nothing, a batch skipping other states.
+
+    The stamps moved are recorded in the EPCIS repository as the events §4.4 names (epcis.stamp_events),
+    their EPCs Digital Links on ``resolver_host``, in the same transaction.
+    """
     require_authenticated(principal)
     serials = _checked_input(action, data, today)
     repository = StampRepository(session)
@@ -174,9 +182,36 @@ async def change_states(
     )  # fmt: skip
     moved = await repository.move(
         Transition(change_id, from_states, to_state, data.reason, now, activation),
-        serials=serials, batch_id=None if serials is not None else batch_id,
+        serials=serials, batch_id=None if serials is not None else batch_id, with_stamps=True,
     )  # fmt: skip
+    await _record_epcis_events(session, repository, action, moved, change_id, now, resolver_host)
     return await _result(repository, change_id, action, to_state, moved)
+
+
+async def _record_epcis_events(
+    session: AsyncSession, repository: StampRepository, action: str, moved: Moved, change_id: int, at: datetime,
+    host: str,
+) -> None:  # fmt: skip
+    """Store the EPCIS events of the stamps a change moved (TRACEABILITY §4.4), one per ≤ 10,000 of them."""
+    if not moved.stamps:
+        return
+    batches = await repository.owners_of_batches(sorted({row.batch_id for row in moved.stamps}))
+    stamps = [
+        MovedStamp(
+            row.serial,
+            batches[row.batch_id].gtin,
+            row.lot,
+            row.production_date,
+            row.expiry_date,
+            batches[row.batch_id].entity_id,
+            batches[row.batch_id].province_code,
+        )
+        for row in moved.stamps
+    ]
+    for owner in events_for_change(action, stamps, change_id=change_id, at=at, host=host):
+        await epcis.record_events(
+            session, events=owner.events, entity_id=owner.entity_id, province_code=owner.province_code
+        )
 
 
 async def _result(
@@ -192,7 +227,9 @@ async def _result(
     )  # fmt: skip
 
 
-async def suspend_automatically(session: AsyncSession, *, serials: list[str], reason: str) -> int:
+async def suspend_automatically(
+    session: AsyncSession, *, serials: list[str], reason: str, resolver_host: str = DEFAULT_RESOLVER_HOST
+) -> int:
     """Suspend stamps the anomaly detector flags; how many moved.
 
     Contract: only ``active`` stamps move (to ``suspended``, with ``reason`` as their state reason);
@@ -211,8 +248,9 @@ async def suspend_automatically(session: AsyncSession, *, serials: list[str], re
         requested=len(unique), at=now,
     )  # fmt: skip
     moved = await repository.move(
-        Transition(change_id, ("active",), "suspended", reason, now), serials=unique
+        Transition(change_id, ("active",), "suspended", reason, now), serials=unique, with_stamps=True
     )
+    await _record_epcis_events(session, repository, "suspend", moved, change_id, now, resolver_host)
     changed = sum(moved.moved.values())
     await repository.close_change(change_id, changed=changed, requested=len(unique))
     return changed
