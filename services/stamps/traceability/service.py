@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import aclosing
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.stamps import policies
 from services.stamps.epcis import identifiers, validation
+from services.stamps.locations import service as locations
 from services.stamps.snapshot import service as snapshot
 from services.stamps.traceability.errors import (
     EventNotFound,
@@ -310,9 +311,23 @@ def summary(biz_step: str | None, place: TracePlace | None) -> tuple[str, str]:
     return f"{vi} {at_vi} {where}", f"{en} {at_en} {where}"
 
 
-async def describe_places(session: AsyncSession, uris: Iterable[str]) -> dict[str, TracePlace]:  # noqa: ARG001
-    """The places of these location URIs (the raw URI until the locations package names them)."""
-    return {uri: TracePlace(uri=uri, name=None, commune=None, province=None) for uri in uris}
+async def describe_places(session: AsyncSession, uris: Collection[str]) -> dict[str, TracePlace]:
+    """The places of these location URIs as their producers registered them (one statement; none without URIs).
+
+    A URI no site is registered under keeps only itself: the view shows the raw URI.
+    """
+    known = await locations.describe(session, uris=uris) if uris else {}
+    places = {}
+    for uri in uris:
+        place = known.get(uri)
+        places[uri] = (
+            TracePlace(uri=uri, name=None, commune=None, province=None)
+            if place is None
+            else TracePlace(
+                uri=uri, name=place.name, commune=place.commune_code, province=place.province_name
+            )
+        )
+    return places
 
 
 async def _steps(session: AsyncSession, rows: Sequence[Any]) -> list[TraceStep]:
