@@ -94,6 +94,17 @@ async def test_a_stamps_journey_is_public_and_on_its_page(committing_stamps: htt
     assert entity not in answer.text
     assert "entity_id" not in answer.text
 
+    # The lot's trace (a token needed): the same chain, plus the other stamp's (earlier) event; one
+    # commissioning event for both stamps.
+    lot = await stamps_client.get(
+        f"/v1/trace?gtin={product['gtin']}&lot=L2611A", headers=product["producer"]
+    )  # fmt: skip
+    assert lot.status_code == 200, lot.text
+    assert [s["biz_step"] for s in lot.json()["steps"]] == [
+        "inspecting", "commissioning", "packing", "shipping", "receiving",
+    ]  # fmt: skip
+    assert (await stamps_client.get(f"/v1/trace?gtin={product['gtin']}&lot=L2611A")).status_code == 401
+
     page = await stamps_client.get(
         gs1.digital_link(product["gtin"], serial).path(), headers={"accept": "text/html"}
     )
