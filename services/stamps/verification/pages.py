@@ -235,7 +235,8 @@ _CSS: Final = (
     ".card{background:#fff;margin:.75rem 1rem 0;padding:1rem;border-radius:.5rem;"
     "box-shadow:0 1px 2px rgba(0,0,0,.08)}"
     ".card h2{font-size:1.2rem;margin:0 0 .5rem}"
-    ".timeline ol{margin:0;padding-left:1.2rem}.timeline time{font-weight:600}"
+    ".timeline h3{font-size:1rem;margin:0 0 .5rem}.timeline ol{margin:0;padding-left:1.2rem}"
+    ".timeline time{font-weight:600}"
     ".card img{display:block;max-width:100%;height:auto;max-height:14rem;margin:0 auto .75rem;"
     "border-radius:.4rem}"
     "dl{margin:0}dt{font-size:.8rem;color:#4b5563;margin-top:.55rem}dt:first-child{margin-top:0}"
@@ -480,7 +481,7 @@ def _timeline(text: dict[str, str], trace: Sequence[TraceStep]) -> str:
         f"{_e(step.summary_en if text['lang'] == 'en' else step.summary_vi)}</li>"
         for step in trace[:TIMELINE_STEPS]
     )
-    return f'<section class="card timeline"><h2>{_e(text["journey"])}</h2><ol>{items}</ol></section>'
+    return f'<section class="card timeline"><h3>{_e(text["journey"])}</h3><ol>{items}</ol></section>'
 
 
 def _stamp(text: dict[str, str], serial: str, uri: str) -> str:
