@@ -25,8 +25,8 @@ WITH inserted AS (
         id, event_id, type, action, event_time, event_time_zone_offset, record_time, biz_step, disposition,
         read_point, biz_location, capture_job_id, entity_id, province_code, origin, doc
     )
-    SELECT e.id, e.event_id, e.type, e.action, e.event_time, e.tz, $7, e.biz_step, e.disposition,
-           e.read_point, e.biz_location, $8, e.entity_id, e.province_code, $9, CAST(e.doc AS jsonb)
+    SELECT e.id, e.event_id, e.type, e.action, e.event_time, e.tz, $7::timestamptz, e.biz_step, e.disposition,
+           e.read_point, e.biz_location, $8::uuid, e.entity_id, e.province_code, $9::text, CAST(e.doc AS jsonb)
     FROM unnest(
         $1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $10::text[], $11::text[],
         $12::text[], $13::text[], $14::uuid[], $15::text[], $16::text[]
