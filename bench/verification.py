@@ -31,6 +31,7 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+import psutil
 
 from bench.cpu import background_busy
 from bench.load import REQUEST_TIMEOUT_S, percentile, require_loopback
@@ -56,6 +57,7 @@ class Measured:
     p50_ms: float
     p99_ms: float
     ratio_to_ceiling: float = 1.0
+    cpu_ms_per_request: dict[str, float] | None = None
 
 
 async def _seed(dsn: str, count: int) -> list[str]:
@@ -142,17 +144,30 @@ async def _load(urls: list[str], *, connections: int, duration_s: float, warmup_
     return latencies, errors, answered
 
 
-def _measure(name: str, urls: list[str], args: argparse.Namespace, headers: dict[str, str]) -> Measured:
+def _cpu_s(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def _measure(
+    name: str, urls: list[str], args: argparse.Namespace, headers: dict[str, str], servers: dict[str, int]
+) -> Measured:
+    """One scenario; ``servers`` (name → pid) are the processes whose CPU per request is reported."""
     for url in urls[:1]:
         require_loopback(url)
+    before = {server: _cpu_s(pid) for server, pid in servers.items()}
     latencies, errors, answered = asyncio.run(
         _load(
             urls, connections=args.connections, duration_s=args.seconds, warmup_s=args.warmup, headers=headers
         )
     )
+    # Over the whole run (warm-up included), per answer: what each server spent on one request.
+    cpu = {
+        server: (_cpu_s(pid) - before[server]) * 1000 / max(1, answered) for server, pid in servers.items()
+    }
     return Measured(
         name, len(latencies), answered, errors, len(latencies) / args.seconds,
-        percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000,
+        percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000, cpu_ms_per_request=cpu,
     )  # fmt: skip
 
 
@@ -191,16 +206,34 @@ def main() -> None:
                     print(
                         f"round {number + 1}: machine busy before {busy if busy is not None else float('nan'):.0%}"
                     )
-                    results = [_measure("bare FastAPI (ceiling)", ceiling_urls, args, {})]
-                    order = [("stamps direct", direct), ("gateway -> stamps", through)]
-                    for name, urls in order if number % 2 == 0 else reversed(order):
-                        results.append(_measure(name, urls, args, json_headers))
+                    pids = {name: running.process.pid for name, running in suite.items()}
+                    results = [
+                        _measure(
+                            "bare FastAPI (ceiling)",
+                            ceiling_urls,
+                            args,
+                            {},
+                            {"baseline": baseline.process.pid},
+                        )
+                    ]
+                    order = [
+                        ("stamps direct", direct, {"stamps": pids["stamps"]}),
+                        (
+                            "gateway -> stamps",
+                            through,
+                            {"gateway": pids["gateway"], "stamps": pids["stamps"]},
+                        ),
+                    ]
+                    for name, urls, servers in order if number % 2 == 0 else reversed(order):
+                        results.append(_measure(name, urls, args, json_headers, servers))
                     for result in results:
                         result.ratio_to_ceiling = result.rps / results[0].rps
                     rounds.append(results)
                     for result in results:
+                        cpu = " + ".join(f"{k} {v:.2f}" for k, v in (result.cpu_ms_per_request or {}).items())
                         print(f"  {result.scenario:24} {result.rps:8,.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
-                              f"p99 {result.p99_ms:6.2f} ms  errors {result.errors}  ×{result.ratio_to_ceiling:.2f}")  # fmt: skip
+                              f"p99 {result.p99_ms:6.2f} ms  errors {result.errors}  ×{result.ratio_to_ceiling:.2f}"
+                              f"  CPU ms/request: {cpu}")  # fmt: skip
                 logged = asyncio.run(_scan_count(asyncpg_dsn(database.urls["stamps"])))
                 answered = sum(
                     r.answered_total
@@ -213,13 +246,17 @@ def main() -> None:
                 )
             finally:
                 stop([baseline])
-    table = ["| scenario | req/s | p50 ms | p99 ms | errors | × ceiling |", "|---|---|---|---|---|---|"]
+    table = [
+        "| scenario | req/s | p50 ms | p99 ms | errors | × ceiling | server CPU ms/request |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name in [result.scenario for result in rounds[0]]:
         runs = [next(r for r in results if r.scenario == name) for results in rounds]
         table.append(
             f"| {name} | {statistics.median(r.rps for r in runs):,.0f} | {statistics.median(r.p50_ms for r in runs):.2f} "
             f"| {statistics.median(r.p99_ms for r in runs):.2f} | {sum(r.errors for r in runs)} "
-            f"| {statistics.median(r.ratio_to_ceiling for r in runs):.2f} |"
+            f"| {statistics.median(r.ratio_to_ceiling for r in runs):.2f} "
+            f"| {' + '.join(f'{k} {statistics.median((r.cpu_ms_per_request or {}).get(k, 0) for r in runs):.2f}' for k in (runs[0].cpu_ms_per_request or {}))} |"
         )
     print("\n".join(table))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     ),
     "stamps": (
         "/v1/stamp-batches", "/v1/stamps", "/v1/stamp-statistics", "/v1/scans", "/v1/anomalies", "/epcis", "/01", "/v",
-        "/v1/outbox/stamps",
+        "/v1/locations", "/loc", "/v1/outbox/stamps",
     ),
 }  # fmt: skip
 

@@ -1030,3 +1030,31 @@ async def logged_scans(stamps: httpx.AsyncClient, *scans: dict[str, Any]) -> lis
     async with app.state.db.sessionmaker.begin() as session:
         result = await session.execute(insert(SCAN_LOG).values(rows).returning(SCAN_LOG.c.id))
         return [row.id for row in result]
+
+
+# Producers' sites (EPCIS locations)
+
+
+def location_body(**overrides: Any) -> dict[str, Any]:
+    """A valid site registration in Hạ Long (Quảng Ninh, 22), with a name of its own and no GLN."""
+    return {
+        "name": f"Cơ sở chế biến chả mực Hạ Long {serial()}",
+        "kind": "production_site",
+        "address": "Tổ 5, khu 3, phường Hạ Long",
+        "commune_code": "22001",
+        "province_code": "22",
+        "latitude": 20.951,
+        "longitude": 107.080,
+        **overrides,
+    }
+
+
+def gln(company_prefix: str = "8934567") -> str:
+    """A GLN with a correct check digit under ``company_prefix``, not drawn before in this process."""
+    body = f"{company_prefix}{serial():0{12 - len(company_prefix)}d}"
+    return body + str(gtin_check_digit(body))
+
+
+async def location(stamps: httpx.AsyncClient, headers: dict[str, str], **overrides: Any) -> dict[str, Any]:
+    """A site registered at the stamps service by ``headers``' producer (or an admin naming ``entity_id``)."""
+    return _ok(await stamps.post("/v1/locations", json=location_body(**overrides), headers=headers), 201)

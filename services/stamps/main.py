@@ -17,10 +17,12 @@ from services.stamps.epcis.router import router as epcis_router
 from services.stamps.epcis.runner import CaptureRunner
 from services.stamps.inbox import INBOX
 from services.stamps.lifecycle.router import router as lifecycle_router
+from services.stamps.locations.router import router as locations_router
 from services.stamps.outbox import OUTBOX
 from services.stamps.printing.router import router as printing_router
 from services.stamps.snapshot import service as snapshot
 from services.stamps.statistics.router import router as statistics_router
+from services.stamps.verification.fastpath import ResolverFastPath
 from services.stamps.verification.router import router as verification_router
 from services.stamps.verification.scanlog import ScanLog
 from shared.app import create_service_app, database_lifespan
@@ -98,6 +100,7 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
             batches_router,
             anomalies_router,
             lifecycle_router,
+            locations_router,
             printing_router,
             statistics_router,
             epcis_router,
@@ -109,6 +112,8 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
         large_bodies=[
             (r"POST /epcis/(capture|events)", 2 * settings.epcis.max_document_bytes),
         ],
+        # The resolver's answers skip the framework's routing (docs: verification/fastpath.py).
+        inner_middleware=[(ResolverFastPath, {})],
     )
 
 

@@ -98,3 +98,23 @@ def epcis_capture_reach(principal: Principal) -> Visibility:
         visible = scopes.visibility(principal, unscoped=frozenset())
         return visible if visible.reach is Reach.entity else scopes.NOTHING
     return scopes.NOTHING
+
+
+# Producers' sites (EPCIS locations): the national OCOP system reads every province's, as admins do.
+LOCATIONS_UNSCOPED = frozenset({Role.admin, Role.national})
+
+
+def location_visibility(principal: Principal) -> Visibility:
+    """Whose sites ``principal`` may read: a producer its own, an officer those in its province or commune,
+    admins and the national client all; council members, partners and the rest none."""
+    return scopes.visibility(principal, unscoped=LOCATIONS_UNSCOPED)
+
+
+def can_read_location(principal: Principal, place: Place) -> bool:
+    """A site: its producer, the officers of its unit, admins and the national client."""
+    return location_visibility(principal).admits(place)
+
+
+def can_manage_location(principal: Principal, place: Place) -> bool:
+    """A site is registered and changed by its own producer (or an admin); officers only read it."""
+    return principal.role is Role.admin or _producer_of(principal, place)

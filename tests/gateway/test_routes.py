@@ -28,6 +28,8 @@ from gateway.routes import upstream_for
         ("/v1/certificates/lookup", "scoring"),
         ("/v1/stamp-batches", "stamps"),
         ("/v1/anomalies", "stamps"),
+        ("/v1/locations/places", "stamps"),
+        ("/loc/0b6f", "stamps"),
         ("/v1/stamp-batches/0b6f/labels.pdf", "stamps"),
         ("/v1/stamps/7K3Q9M2XH4TB8VNCF9/qr.png", "stamps"),
         ("/v1/stamp-statistics", "stamps"),

@@ -377,3 +377,18 @@ async def test_a_revoked_or_expired_certificate_shows_on_every_stamp_at_the_next
             reason,
             status,
         )
+
+
+async def test_the_resolver_keeps_request_ids_its_documented_routes_and_other_paths(
+    stamps: httpx.AsyncClient,
+) -> None:
+    answer = await stamps.get("/v/NOT-A-SERIAL", headers={**JSON, "x-request-id": "scan-0123456789"})
+    assert answer.status_code == 400
+    assert answer.headers["x-request-id"] == "scan-0123456789"
+    assert (answer.json()["request_id"], answer.json()["instance"]) == ("scan-0123456789", "/v/NOT-A-SERIAL")
+    paths = (await stamps.get("/openapi.json")).json()["paths"]
+    assert {"/01/{rest}", "/v/{code}", "/.well-known/gs1resolver"} <= set(paths)
+    # Not a resolver path: the framework's own answers.
+    assert (await stamps.get("/v/a/b", headers=JSON)).status_code == 404
+    assert (await stamps.post("/v/7K3Q9M2XH4TB8VNCF9", headers=JSON)).status_code == 405
+    assert len(await scans(stamps)) == 1

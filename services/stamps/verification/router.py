@@ -219,6 +219,16 @@ async def resolve_short(request: Request, code: str) -> Response:
     return await _answer(request, service.read_short(_raw_path(request, f"/v/{code}")[3:]))
 
 
+async def answer_path(request: Request) -> Response | None:
+    """The answer to a resolver path (``/01/…``, ``/v/{code}``), or None for any other path (the fast path's test)."""
+    path: str = request.scope["path"]
+    if path.startswith("/01/"):
+        return await _answer(request, service.read_path(_raw_path(request, path)))
+    if path.startswith("/v/") and "/" not in path[3:] and len(path) > 3:
+        return await _answer(request, service.read_short(_raw_path(request, path)[3:]))
+    return None
+
+
 @router.get("/.well-known/gs1resolver", response_model=ResolverDescription)
 async def resolver_description(request: Request) -> Response:
     """The GS1 resolver description file."""
