@@ -109,13 +109,13 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
             *event_routers("stamps", inbox=INBOX, outbox=OUTBOX, settings=settings),
         ],
         lifespan=lifespan,
-        # The resolver's answers skip the framework's routing (docs: verification/fastpath.py).
-        inner_middleware=[(ResolverFastPath, {})],
         # EPCIS documents are checked against their own cap (413 in EPCIS's problem shape); the guard
         # in front stops anything over twice that before it is read.
         large_bodies=[
             (r"POST /epcis/(capture|events)", 2 * settings.epcis.max_document_bytes),
         ],
+        # The resolver's answers skip the framework's routing (docs: verification/fastpath.py).
+        inner_middleware=[(ResolverFastPath, {})],
     )
 
 

@@ -85,17 +85,6 @@ def can_resolve_anomaly(principal: Principal, place: Place) -> bool:
     return principal.role is Role.admin or _province_officer_of(principal, place)
 
 
-# EPCIS events: a producer reads its own, an officer its province's, the national client and admins all.
-EPCIS_UNSCOPED = frozenset({Role.admin, Role.national})
-
-
-def epcis_visibility(principal: Principal) -> Visibility:
-    """Whose EPCIS events ``principal`` reads: producers their own (entity), province officers their province's,
-    admins and the national client every event; commune officers, council members, partners and the rest none."""
-    visible = scopes.visibility(principal, unscoped=EPCIS_UNSCOPED)
-    return visible if visible.reach in (Reach.everything, Reach.province, Reach.entity) else scopes.NOTHING
-
-
 # EPCIS capture: admins and the platform's own services capture anything; a producer only about its own
 # products and places; every other role nothing.
 EPCIS_UNRESTRICTED = frozenset({Role.admin, Role.service})
@@ -129,3 +118,14 @@ def can_read_location(principal: Principal, place: Place) -> bool:
 def can_manage_location(principal: Principal, place: Place) -> bool:
     """A site is registered and changed by its own producer (or an admin); officers only read it."""
     return principal.role is Role.admin or _producer_of(principal, place)
+
+
+# EPCIS events: a producer reads its own, an officer its province's, the national client and admins all.
+EPCIS_UNSCOPED = frozenset({Role.admin, Role.national})
+
+
+def epcis_visibility(principal: Principal) -> Visibility:
+    """Whose EPCIS events ``principal`` reads: producers their own (entity), province officers their province's,
+    admins and the national client every event; commune officers, council members, partners and the rest none."""
+    visible = scopes.visibility(principal, unscoped=EPCIS_UNSCOPED)
+    return visible if visible.reach in (Reach.everything, Reach.province, Reach.entity) else scopes.NOTHING

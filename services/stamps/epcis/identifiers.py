@@ -48,6 +48,7 @@ def _value(raw: str) -> str:
     return quote(unquote(raw), safe="")
 
 
+@lru_cache(maxsize=4096)
 def _with_check(body: str) -> str:
     return body + str(check_digit(body))
 

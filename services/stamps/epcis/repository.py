@@ -1,8 +1,8 @@
 """Every SQL statement on EPCIS events, their EPCs and capture jobs: set-based, one statement for N events.
 
-Events and their EPC rows are written by one statement over arrays (``unnest``) on the session's own
-asyncpg connection, inside the caller's transaction: a 10,000-event document is one round trip, and an
-eventID already stored is skipped (``ON CONFLICT DO NOTHING``) together with its EPC rows.
+Events are written by one statement over arrays (``unnest``) on the session's own asyncpg connection,
+inside the caller's transaction, an eventID already stored skipped (``ON CONFLICT DO NOTHING``); the EPC
+rows of the events it stored follow by binary COPY (an event's EPCs are unique, so nothing can clash).
 """
 
 from __future__ import annotations
@@ -20,28 +20,19 @@ from shared.pagination import KeysetPage
 from shared.repository import Repository
 
 _INSERT_EVENTS = """
-WITH inserted AS (
-    INSERT INTO stamps.epcis_event (
-        id, event_id, type, action, event_time, event_time_zone_offset, record_time, biz_step, disposition,
-        read_point, biz_location, capture_job_id, entity_id, province_code, origin, doc
-    )
-    SELECT e.id, e.event_id, e.type, e.action, e.event_time, e.tz, $7, e.biz_step, e.disposition,
-           e.read_point, e.biz_location, $8, e.entity_id, e.province_code, $9, CAST(e.doc AS jsonb)
-    FROM unnest(
-        $1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $10::text[], $11::text[],
-        $12::text[], $13::text[], $14::uuid[], $15::text[], $16::text[]
-    ) AS e(id, event_id, type, action, event_time, tz, biz_step, disposition, read_point, biz_location,
-           entity_id, province_code, doc)
-    ON CONFLICT (event_id) DO NOTHING
-    RETURNING id
-), epcs AS (
-    INSERT INTO stamps.epcis_event_epc (event_uuid, epc, role)
-    SELECT x.event_uuid, x.epc, x.role
-    FROM unnest($17::uuid[], $18::text[], $19::text[]) AS x(event_uuid, epc, role)
-    JOIN inserted ON inserted.id = x.event_uuid
-    ON CONFLICT DO NOTHING
+INSERT INTO stamps.epcis_event (
+    id, event_id, type, action, event_time, event_time_zone_offset, record_time, biz_step, disposition,
+    read_point, biz_location, capture_job_id, entity_id, province_code, origin, doc
 )
-SELECT id FROM inserted
+SELECT e.id, e.event_id, e.type, e.action, e.event_time, e.tz, $7::timestamptz, e.biz_step, e.disposition,
+       e.read_point, e.biz_location, $8::uuid, e.entity_id, e.province_code, $9::text, CAST(e.doc AS jsonb)
+FROM unnest(
+    $1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $10::text[], $11::text[],
+    $12::text[], $13::text[], $14::uuid[], $15::text[], $16::text[]
+) AS e(id, event_id, type, action, event_time, tz, biz_step, disposition, read_point, biz_location,
+       entity_id, province_code, doc)
+ON CONFLICT (event_id) DO NOTHING
+RETURNING id
 """
 
 
@@ -88,7 +79,7 @@ class EpcisRepository(Repository[EpcisEvent]):
         self, events: Sequence[EventRow], epcs: Sequence[EpcRow], *, record_time: datetime,
         capture_job_id: uuid.UUID | None, origin: str,
     ) -> set[uuid.UUID]:  # fmt: skip
-        """Store the events whose eventID is new, with their EPC rows: one statement; the ids stored."""
+        """Store the events whose eventID is new (one statement), then their EPC rows (one COPY); the ids stored."""
         if not events:
             return set()
         driver = await self._driver()
@@ -100,9 +91,14 @@ class EpcisRepository(Repository[EpcisEvent]):
             [e.biz_step for e in events], [e.disposition for e in events], [e.read_point for e in events],
             [e.biz_location for e in events], [e.entity_id for e in events], [e.province_code for e in events],
             [e.doc for e in events],
-            [x.event_uuid for x in epcs], [x.epc for x in epcs], [x.role for x in epcs],
         )  # fmt: skip
-        return {row["id"] for row in rows}
+        stored = {row["id"] for row in rows}
+        records = [(x.event_uuid, x.epc, x.role) for x in epcs if x.event_uuid in stored]
+        if records:
+            await driver.copy_records_to_table(
+                "epcis_event_epc", schema_name="stamps", records=records, columns=["event_uuid", "epc", "role"]
+            )
+        return stored
 
     async def stored_event_ids(self, event_ids: Sequence[str]) -> dict[str, uuid.UUID]:
         """Which of these eventIDs are stored already, and under which row id."""

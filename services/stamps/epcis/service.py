@@ -339,9 +339,14 @@ async def run_capture_job(session: AsyncSession, *, job: CaptureJob, limits: Epc
     reach = policies.epcis_capture_reach(principal)
     now = clock.now()
     document = job.document or {}
-    events, problems = validation.check_document(
-        document, now=job.created_at, tolerance=timedelta(seconds=limits.future_tolerance_s)
-    )
+    if job.error_behaviour == "rollback":
+        # The request refused any problem of the document (schema, vocabulary, times): not checked twice.
+        events: list[Any] = document.get("epcisBody", {}).get("eventList", [])
+        problems: list[Problem] = []
+    else:
+        events, problems = validation.check_document(
+            document, now=job.created_at, tolerance=timedelta(seconds=limits.future_tolerance_s)
+        )
     prepared, found = prepare(
         events,
         context=document.get("@context"),
