@@ -381,10 +381,14 @@ async def test_capture_jobs_are_read_by_who_started_them(stamps: httpx.AsyncClie
     assert (await stamps.get(f"/epcis/capture/{started['captureID']}")).status_code == 401
     assert (await stamps.get("/epcis/capture")).status_code == 401
     assert (await stamps.get(f"/epcis/capture/{uuid.uuid4()}", headers=ADMIN)).status_code == 404
-    later = await capture(stamps, document(object_event([link(product, "Q8WZ3N5RJ2KD6HTMD5")])), product["producer"])
+    later = await capture(
+        stamps, document(object_event([link(product, "Q8WZ3N5RJ2KD6HTMD5")])), product["producer"]
+    )
     first = (await stamps.get("/epcis/capture?limit=1", headers=product["producer"])).json()
     assert [item["captureID"] for item in first["items"]] == [later["captureID"]]  # newest first
-    rest = await stamps.get(f"/epcis/capture?limit=1&cursor={first['next_cursor']}", headers=product["producer"])
+    rest = await stamps.get(
+        f"/epcis/capture?limit=1&cursor={first['next_cursor']}", headers=product["producer"]
+    )
     assert [item["captureID"] for item in rest.json()["items"]] == [started["captureID"]]
 
 
