@@ -308,7 +308,9 @@ async def test_a_products_events_exported(stamps_client: httpx.AsyncClient) -> N
     gtin = product["gtin"].zfill(14)
     unit = epcis_event(epcList=[f"https://tem.ocop.example.vn/01/{gtin}/21/7K3Q9M2XH4TB8VNCF9"])
     lot = epcis_event(
-        epcList=[], quantityList=[{"epcClass": f"https://id.gs1.org/01/{gtin}/10/L1", "quantity": 3}]
+        eventTime="2026-11-21T08:00:00.000+07:00",  # after the unit's (ordered by eventTime)
+        epcList=[],
+        quantityList=[{"epcClass": f"https://id.gs1.org/01/{gtin}/10/L1", "quantity": 3}],
     )
     other = epcis_event()  # another GTIN
     entity = product["entity_id"]
