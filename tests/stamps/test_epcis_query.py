@@ -13,6 +13,8 @@ import httpx
 import jsonschema
 import pytest
 
+from services.stamps.traceability import repository, service
+from shared.security.principal import Principal, Role
 from tests.builders import ADMIN, epcis_event, stamped_product, stored_epcis_events
 from tests.conftest import auth
 
@@ -286,6 +288,29 @@ async def test_a_province_exported_as_one_document(
     # Another province's officer exports the province and finds none of its events.
     answer = await stamps_client.get("/epcis/export?province_code=22", headers=auth("province_officer", "01"))
     assert conforming(answer.json())["epcisBody"]["eventList"] == []
+
+
+async def test_the_export_is_written_a_fetch_at_a_time(
+    stamps_client: httpx.AsyncClient, chain: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The document goes out as its head, one chunk per fetch of the server-side cursor, and its tail."""
+    monkeypatch.setattr(repository, "FETCH_ROWS", 2)
+    app = stamps_client._transport.app  # type: ignore[attr-defined]
+    async with app.state.db.sessionmaker() as session:
+        chunks = [
+            chunk
+            async for chunk in await service.export_events(
+                session, principal=Principal(sub="t", role=Role.admin), params=[("province_code", "22")],
+                database=app.state.db,
+            )
+        ]  # fmt: skip
+    assert len(chunks) == 1 + 3 + 1  # five events of province 22, two a fetch
+    assert chunks[0].endswith(b'"epcisBody":{"eventList":[')
+    assert chunks[-1] == b"]}}"
+    document = conforming(json.loads(b"".join(chunks)))
+    assert [e["eventID"] for e in document["epcisBody"]["eventList"]] == eid(
+        chain["made"], chain["packed"], chain["shipped"], chain["received"], chain["lot"]
+    )
 
 
 @pytest.mark.parametrize(
