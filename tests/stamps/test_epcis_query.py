@@ -86,6 +86,8 @@ async def test_every_event_in_time_order_as_stored(
     stamps_client: httpx.AsyncClient, chain: dict[str, Any]
 ) -> None:
     answer = await stamps_client.get(EVENTS, headers=ADMIN)
+    assert answer.headers["GS1-EPCIS-Version"] == "2.0.0"
+    assert answer.headers["GS1-CBV-Version"] == "2.0.0"
     events = conforming(answer.json())["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
     assert [e["eventID"] for e in events] == eid(
         chain["made"], chain["packed"], chain["shipped"], chain["received"], chain["lot"], chain["elsewhere"]

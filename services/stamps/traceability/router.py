@@ -40,8 +40,12 @@ def _query(*parameters: tuple[str, str]) -> dict[str, Any]:
     }
 
 
+# The versions every answer of an EPCIS 2.0 REST interface names (the binding's response headers).
+GS1_VERSIONS = {"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"}
+
+
 def _json_ld(body: bytes, headers: dict[str, str] | None = None) -> Response:
-    return Response(body, media_type="application/json", headers=headers)
+    return Response(body, media_type="application/json", headers={**GS1_VERSIONS, **(headers or {})})
 
 
 @router.get(
@@ -97,7 +101,7 @@ async def epcis_export(request: Request, session: SessionDep, principal: Princip
     return StreamingResponse(
         chunks,
         media_type="application/json",
-        headers={"Content-Disposition": 'attachment; filename="epcis.json"'},
+        headers={**GS1_VERSIONS, "Content-Disposition": 'attachment; filename="epcis.json"'},
     )
 
 
