@@ -23,7 +23,7 @@ from services.stamps.epcis.runner import CaptureRunner
 from services.stamps.epcis.stamp_events import MovedStamp, events_for_change
 from services.stamps.main import create_app
 from shared import clock, gs1
-from tests.builders import ADMIN, SCORING, active_stamps, stamped_product
+from tests.builders import ADMIN, SCORING, active_stamps, gln, location, stamped_product
 from tests.conftest import asgi_client, auth, in_process_events, test_jwks
 from tests.support.database import TestDatabase
 
@@ -344,6 +344,36 @@ async def test_a_producer_captures_about_its_own_products_only(stamps: httpx.Asy
     assert await event_count(stamps) == 1
 
 
+async def test_a_producer_captures_at_its_own_sites_only(stamps: httpx.AsyncClient) -> None:
+    own = await stamped_product(stamps)
+    other = await stamped_product(stamps)
+    site_gln = gln()
+    site = await location(stamps, own["producer"], gln=site_gln, gln_company_prefix_length=7)
+    shop = await location(stamps, own["producer"])  # no GLN: a platform URI
+    elsewhere = await location(stamps, other["producer"])
+    assert site["uri"].startswith("urn:epc:id:sgln:")
+    for read_point, biz_location in (
+        (site["uri"], shop["uri"]),
+        (f"https://id.gs1.org/414/{site_gln}", None),  # the same site as a Digital Link
+        (
+            f"urn:epc:id:sgln:{site_gln[:7]}.{site_gln[7:12]}.DOCK2",
+            shop["uri"].replace("https://tem.ocop.example.vn", "HTTPS://TEM.OCOP.EXAMPLE.VN"),
+        ),  # a sub-location
+    ):
+        event = object_event([link(own)], readPoint={"id": read_point})
+        if biz_location is not None:
+            event["bizLocation"] = {"id": biz_location}
+        answer = await stamps.post("/epcis/events", json=event, headers=own["producer"])
+        assert answer.status_code == 201, (read_point, answer.text)
+    for read_point in (elsewhere["uri"], "https://id.gs1.org/414/8931111000059"):
+        event = object_event([link(own)], readPoint={"id": read_point}, bizLocation={"id": site["uri"]})
+        answer = await stamps.post("/epcis/events", json=event, headers=own["producer"])
+        assert answer.status_code == 403, answer.text
+        assert answer.json()["offending"] == [identifiers.digital_link(identifiers.canonical(read_point))]
+    foreign = object_event([link(other)], readPoint={"id": elsewhere["uri"]})
+    assert (await stamps.post("/epcis/events", json=foreign, headers=ADMIN)).status_code == 201
+
+
 @pytest.mark.parametrize(
     ("headers", "status"),
     [
@@ -381,10 +411,14 @@ async def test_capture_jobs_are_read_by_who_started_them(stamps: httpx.AsyncClie
     assert (await stamps.get(f"/epcis/capture/{started['captureID']}")).status_code == 401
     assert (await stamps.get("/epcis/capture")).status_code == 401
     assert (await stamps.get(f"/epcis/capture/{uuid.uuid4()}", headers=ADMIN)).status_code == 404
-    later = await capture(stamps, document(object_event([link(product, "Q8WZ3N5RJ2KD6HTMD5")])), product["producer"])
+    later = await capture(
+        stamps, document(object_event([link(product, "Q8WZ3N5RJ2KD6HTMD5")])), product["producer"]
+    )
     first = (await stamps.get("/epcis/capture?limit=1", headers=product["producer"])).json()
     assert [item["captureID"] for item in first["items"]] == [later["captureID"]]  # newest first
-    rest = await stamps.get(f"/epcis/capture?limit=1&cursor={first['next_cursor']}", headers=product["producer"])
+    rest = await stamps.get(
+        f"/epcis/capture?limit=1&cursor={first['next_cursor']}", headers=product["producer"]
+    )
     assert [item["captureID"] for item in rest.json()["items"]] == [started["captureID"]]
 
 
