@@ -96,7 +96,10 @@ class EpcisRepository(Repository[EpcisEvent]):
         records = [(x.event_uuid, x.epc, x.role) for x in epcs if x.event_uuid in stored]
         if records:
             await driver.copy_records_to_table(
-                "epcis_event_epc", schema_name="stamps", records=records, columns=["event_uuid", "epc", "role"]
+                "epcis_event_epc",
+                schema_name="stamps",
+                records=records,
+                columns=["event_uuid", "epc", "role"],
             )
         return stored
 
