@@ -121,7 +121,9 @@ async def job(stamps: httpx.AsyncClient, capture_id: str, headers: dict[str, str
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
-async def test_each_gs1_example_is_captured_and_stored_verbatim(stamps: httpx.AsyncClient, name: str) -> None:
+async def test_each_gs1_example_is_captured_and_stored_verbatim(
+    stamps: httpx.AsyncClient, name: str, gs1_schema: Any
+) -> None:
     original = example(name)
     accepted = await capture(stamps, original, ADMIN)
     assert accepted["running"] is True
@@ -133,6 +135,8 @@ async def test_each_gs1_example_is_captured_and_stored_verbatim(stamps: httpx.As
     rows = await query(stamps, "SELECT event_id, type, doc FROM stamps.epcis_event ORDER BY event_time, id")
     assert len(rows) == len(events)
     stored = {row.event_id: row.doc for row in rows}
+    for doc in stored.values():  # what is stored (with an assigned eventID, the document's context) is valid
+        gs1_schema.validate(document(doc, context=original["@context"]))
     for event in events:
         event_id = event.get("eventID")
         if event_id is not None:
