@@ -23,7 +23,7 @@ from services.stamps.epcis.runner import CaptureRunner
 from services.stamps.epcis.stamp_events import MovedStamp, events_for_change
 from services.stamps.main import create_app
 from shared import clock, gs1
-from tests.builders import ADMIN, SCORING, active_stamps, stamped_product
+from tests.builders import ADMIN, SCORING, active_stamps, gln, location, stamped_product
 from tests.conftest import asgi_client, auth, in_process_events, test_jwks
 from tests.support.database import TestDatabase
 
@@ -121,7 +121,9 @@ async def job(stamps: httpx.AsyncClient, capture_id: str, headers: dict[str, str
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
-async def test_each_gs1_example_is_captured_and_stored_verbatim(stamps: httpx.AsyncClient, name: str) -> None:
+async def test_each_gs1_example_is_captured_and_stored_verbatim(
+    stamps: httpx.AsyncClient, name: str, gs1_schema: Any
+) -> None:
     original = example(name)
     accepted = await capture(stamps, original, ADMIN)
     assert accepted["running"] is True
@@ -133,6 +135,8 @@ async def test_each_gs1_example_is_captured_and_stored_verbatim(stamps: httpx.As
     rows = await query(stamps, "SELECT event_id, type, doc FROM stamps.epcis_event ORDER BY event_time, id")
     assert len(rows) == len(events)
     stored = {row.event_id: row.doc for row in rows}
+    for doc in stored.values():  # what is stored (with an assigned eventID, the document's context) is valid
+        gs1_schema.validate(document(doc, context=original["@context"]))
     for event in events:
         event_id = event.get("eventID")
         if event_id is not None:
@@ -342,6 +346,36 @@ async def test_a_producer_captures_about_its_own_products_only(stamps: httpx.Asy
         (own["entity_id"], "22", "capture")
     ]
     assert await event_count(stamps) == 1
+
+
+async def test_a_producer_captures_at_its_own_sites_only(stamps: httpx.AsyncClient) -> None:
+    own = await stamped_product(stamps)
+    other = await stamped_product(stamps)
+    site_gln = gln()
+    site = await location(stamps, own["producer"], gln=site_gln, gln_company_prefix_length=7)
+    shop = await location(stamps, own["producer"])  # no GLN: a platform URI
+    elsewhere = await location(stamps, other["producer"])
+    assert site["uri"].startswith("urn:epc:id:sgln:")
+    for read_point, biz_location in (
+        (site["uri"], shop["uri"]),
+        (f"https://id.gs1.org/414/{site_gln}", None),  # the same site as a Digital Link
+        (
+            f"urn:epc:id:sgln:{site_gln[:7]}.{site_gln[7:12]}.DOCK2",
+            shop["uri"].replace("https://tem.ocop.example.vn", "HTTPS://TEM.OCOP.EXAMPLE.VN"),
+        ),  # a sub-location
+    ):
+        event = object_event([link(own)], readPoint={"id": read_point})
+        if biz_location is not None:
+            event["bizLocation"] = {"id": biz_location}
+        answer = await stamps.post("/epcis/events", json=event, headers=own["producer"])
+        assert answer.status_code == 201, (read_point, answer.text)
+    for read_point in (elsewhere["uri"], "https://id.gs1.org/414/8931111000059"):
+        event = object_event([link(own)], readPoint={"id": read_point}, bizLocation={"id": site["uri"]})
+        answer = await stamps.post("/epcis/events", json=event, headers=own["producer"])
+        assert answer.status_code == 403, answer.text
+        assert answer.json()["offending"] == [identifiers.digital_link(identifiers.canonical(read_point))]
+    foreign = object_event([link(other)], readPoint={"id": elsewhere["uri"]})
+    assert (await stamps.post("/epcis/events", json=foreign, headers=ADMIN)).status_code == 201
 
 
 @pytest.mark.parametrize(

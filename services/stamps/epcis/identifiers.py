@@ -171,8 +171,18 @@ def canonical(uri: str) -> str:
     parts = urlsplit(text)
     if parts.scheme.lower() in ("http", "https") and parts.netloc:
         mapped = _digital_link(parts.path)
-        return mapped if mapped is not None else text
+        if mapped is not None:
+            return mapped
+        # Scheme and host are case-insensitive (RFC 3986); the rest is kept as it is.
+        return f"{parts.scheme.lower()}://{parts.netloc.lower()}{text[len(parts.scheme) + 3 + len(parts.netloc) :]}"
     return text
+
+
+def within(canonical_form: str, places: set[str]) -> bool:
+    """Whether a canonical location is one of ``places`` (canonical) or a sub-location (AI 254) of one."""
+    if canonical_form in places:
+        return True
+    return canonical_form.startswith("/414/") and canonical_form.split("/254/", 1)[0] in places
 
 
 def gtin_of(canonical_form: str) -> str | None:

@@ -8,8 +8,10 @@ CBV 2.0 event hash (``ni:///sha-256;…?ver=CBV2.0``), whose canonicalisation is
 
 Who may capture (policies.epcis_capture_reach): admins and the ``service`` role anything; a producer
 only events whose trade-item EPCs (every EPC or class naming a GTIN, in any role) are GTINs of its own
-products in the snapshot. Identifiers naming no GTIN (SSCC, GIAI, platform URIs) cannot be traced to a
-producer and are accepted. Another producer's (or an unknown) GTIN is a 403 naming the EPC.
+products in the snapshot, and whose readPoint and bizLocation are its own registered sites (any form of
+their URI, or a sub-location /254/ of a site's GLN: ``locations.owned_uris``). Identifiers naming no GTIN
+(SSCC, GIAI, platform URIs) cannot be traced to a producer and are accepted. Another producer's (or an
+unknown) GTIN or place is a 403 naming it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from services.stamps.epcis.errors import (
 from services.stamps.epcis.models import CaptureJob
 from services.stamps.epcis.repository import EpcisRepository, EpcRow, EventRow
 from services.stamps.epcis.validation import BIZ_STEP, DISPOSITION, Problem
+from services.stamps.locations import service as locations
 from services.stamps.snapshot import service as snapshot
 from shared import clock
 from shared.gs1 import InvalidIdentifier
@@ -167,11 +170,12 @@ async def _assign_owners(
     """
     owners = await snapshot.owners_of_gtins(session, gtins=sorted({g for p in prepared for g in p.gtins}))
     own_entity = reach.value if reach.reach is Reach.entity else None
-    own_province = (
-        await snapshot.province_of_entity(session, entity_id=uuid.UUID(str(own_entity)))
-        if own_entity is not None
-        else None
-    )
+    own_province: str | None = None
+    own_places: set[str] = set()
+    if own_entity is not None:
+        own_province = await snapshot.province_of_entity(session, entity_id=uuid.UUID(str(own_entity)))
+        registered = await locations.owned_uris(session, entity_id=uuid.UUID(str(own_entity)))
+        own_places = {identifiers.canonical(uri) for uri in registered}
     offending: dict[int, list[str]] = {}
     for item in prepared:
         named = {owners[g] for g in item.gtins if g in owners}
@@ -181,6 +185,11 @@ async def _assign_owners(
                 for epc, _ in item.epcs
                 if (gtin := identifiers.gtin_of(epc)) is not None
                 and (gtin not in owners or str(owners[gtin][0]) != str(own_entity))
+            ]
+            bad += [
+                identifiers.digital_link(place)
+                for place in dict.fromkeys((item.row.read_point, item.row.biz_location))
+                if place is not None and not identifiers.within(place, own_places)
             ]
             if bad:
                 offending[item.index] = bad
@@ -227,7 +236,7 @@ def _forbid(offending: dict[int, list[str]]) -> None:
     if offending:
         epcs = [epc for index in sorted(offending) for epc in offending[index]]
         raise EpcisForbidden(
-            f"Events about EPCs of products that are not the caller's: {epcs[0]}"
+            f"Events about EPCs or places that are not the caller's: {epcs[0]}"
             + (f" and {len(epcs) - 1} more" if len(epcs) > 1 else ""),
             offending=epcs[:OFFENDING_SHOWN], offending_count=len(epcs),
         )  # fmt: skip
