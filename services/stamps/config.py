@@ -66,7 +66,7 @@ class AnomalySettings(BaseModel):
     # On start the detector looks this far back (examining a scan twice writes nothing twice).
     lookback_h: float = Field(default=6, ge=0)
     # Scans examined per round at most (the rest wait for the next round).
-    round_limit: int = Field(default=5_000, ge=1)
+    round_limit: int = Field(default=1_000, ge=1)
 
 
 class EpcisSettings(BaseModel):

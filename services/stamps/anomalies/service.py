@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Sequence
@@ -31,6 +32,8 @@ ANOMALY_DETECTED = "stamps.stamp.anomaly_detected"
 # Rules about the scanner or the place rather than one stamp: reviewed where the scan was, not shown
 # to the producer.
 PLACE_RULES = frozenset({"R1", "R10"})
+# Scans evaluated between two turns of the event loop (each a few tens of microseconds).
+YIELD_EVERY = 50
 SUSPENSION = "R5: impossible travel between scans, repeated (suspended automatically pending review)"
 
 
@@ -163,7 +166,10 @@ async def detect(
     by_province = _sliding(unknown, lambda s: s.province, cluster_window)
     by_place = _sliding(firsts, lambda s: (s.batch_id, s.province) if s.province else None, burst_window)
     evaluations: dict[str, tuple[NewScan, Evaluation]] = {}
-    for item in new:
+    for index, item in enumerate(new):
+        if index % YIELD_EVERY == YIELD_EVERY - 1:
+            # The rules are pure Python on the service's event loop: let verifications in between.
+            await asyncio.sleep(0)
         scan = item.scan
         context = Context(
             home_province=item.home_province,
