@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 
@@ -107,3 +108,16 @@ def _not_a_boolean(value: Any) -> Any:
 
 
 NotBool = BeforeValidator(_not_a_boolean)
+
+
+def _not_a_number(value: Any) -> Any:
+    """A date-time is ISO 8601 text: pydantic's lax mode would read ``0.5`` as seconds since 1970."""
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()
+    ):
+        raise ValueError("expected an ISO 8601 date-time, not a number")
+    return value
+
+
+# A date-time query parameter or field that only ISO 8601 text can fill.
+IsoDateTime = Annotated[datetime, BeforeValidator(_not_a_number)]

@@ -449,21 +449,19 @@ async def scoring_client(
 # The stamps service in-process
 
 
-def stamps_app(database: TestDatabase) -> FastAPI:
-    """The stamps app on ``database``."""
+def stamps_app(database: TestDatabase, **settings: Any) -> FastAPI:
+    """The stamps app on ``database``, its background jobs driven by the tests; ``settings`` override."""
     from services.stamps.config import StampsSettings
     from services.stamps.main import create_app
 
-    return create_app(
-        StampsSettings(
-            database_url=database.urls["stamps"], environment="test", jwt_public_keys=test_jwks(),
-            db_pool_size=IN_PROCESS_POOL,
-            events=in_process_events("stamps"),
-            batch_job_every_s=0,  # tests run the generation job themselves
-            anomaly_job_every_s=0,  # and the anomaly detector
-            epcis_job_every_s=0,  # and the EPCIS capture runner
-        )
-    )  # fmt: skip
+    defaults: dict[str, Any] = {
+        "database_url": database.urls["stamps"], "environment": "test", "jwt_public_keys": test_jwks(),
+        "db_pool_size": IN_PROCESS_POOL, "events": in_process_events("stamps"),
+        "batch_job_every_s": 0,  # tests run the generation job themselves
+        "anomaly_job_every_s": 0,  # and the anomaly detector
+        "epcis_job_every_s": 0,  # and the EPCIS capture runner
+    }  # fmt: skip
+    return create_app(StampsSettings(**{**defaults, **settings}))
 
 
 @pytest.fixture

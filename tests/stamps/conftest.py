@@ -1,4 +1,5 @@
-"""Fixtures of the stamps tests: a real headless Chromium for the pages a consumer's phone shows."""
+"""Fixtures of the stamps tests: the service on the test's own database, and a real headless Chromium for the
+pages a consumer's phone shows."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.async_api import Browser, async_playwright
+
+from tests.conftest import asgi_client, stamps_app
+from tests.support.database import TestDatabase
 
 # Debian's chromium (make install-dev installs it as root); Playwright's own browser is never downloaded.
 CHROMIUM = Path("/usr/bin/chromium")
@@ -22,6 +27,14 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+
+
+@pytest.fixture
+async def stamps(database: TestDatabase) -> AsyncIterator[httpx.AsyncClient]:
+    """The stamps service in-process on the test's own database (tests marked ``commits``): an app of the
+    test's own, so its scan log and pools start and stop with it; batches of at most 5,000 stamps."""
+    async for client in asgi_client(stamps_app(database, max_batch=5_000)):
+        yield client
 
 
 @pytest.fixture(scope="session")

@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from services.stamps.config import StampsSettings
-from services.stamps.main import create_app
 from tests.builders import ADMIN, post_event, stamped_product
-from tests.conftest import asgi_client, auth, in_process_events, test_jwks
-from tests.support.database import TestDatabase
+from tests.conftest import auth
 
 pytestmark = pytest.mark.commits  # the app's own pools and the generation job commit
 BATCHES = "/v1/stamp-batches"
-
-
-@pytest.fixture
-async def stamps(database: TestDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    """The stamps service in-process on the test's database; generation is driven by the test."""
-    settings = StampsSettings(
-        database_url=database.urls["stamps"], environment="test", jwt_public_keys=test_jwks(),
-        events=in_process_events("stamps"), batch_job_every_s=0, anomaly_job_every_s=0, max_batch=5_000,
-    )  # fmt: skip
-    async for client in asgi_client(create_app(settings)):
-        yield client
 
 
 async def request(

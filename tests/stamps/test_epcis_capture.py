@@ -17,14 +17,13 @@ import jsonschema
 import pytest
 from sqlalchemy import text
 
-from services.stamps.config import EpcisSettings, StampsSettings
+from services.stamps.config import EpcisSettings
 from services.stamps.epcis import identifiers
 from services.stamps.epcis.runner import CaptureRunner
 from services.stamps.epcis.stamp_events import MovedStamp, events_for_change
-from services.stamps.main import create_app
 from shared import clock, gs1
 from tests.builders import ADMIN, SCORING, active_stamps, gln, location, stamped_product
-from tests.conftest import asgi_client, auth, in_process_events, test_jwks
+from tests.conftest import asgi_client, auth, stamps_app
 from tests.support.database import TestDatabase
 
 pytestmark = pytest.mark.commits  # the app's own pools and the capture runner commit
@@ -45,12 +44,10 @@ def gs1_schema() -> Any:
 @pytest.fixture
 async def stamps(database: TestDatabase) -> AsyncIterator[httpx.AsyncClient]:
     """The stamps service in-process on the test's database; the tests drive the capture runner."""
-    settings = StampsSettings(
-        database_url=database.urls["stamps"], environment="test", jwt_public_keys=test_jwks(),
-        events=in_process_events("stamps"), batch_job_every_s=0, anomaly_job_every_s=0, epcis_job_every_s=0,
-        max_batch=5_000, epcis=EpcisSettings(max_document_bytes=MAX_BYTES, max_events=200),
-    )  # fmt: skip
-    async for client in asgi_client(create_app(settings)):
+    app = stamps_app(
+        database, max_batch=5_000, epcis=EpcisSettings(max_document_bytes=MAX_BYTES, max_events=200)
+    )
+    async for client in asgi_client(app):
         yield client
 
 

@@ -4,7 +4,6 @@ nothing, batches skipping other states, idempotency, activation's rules, the aud
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,9 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from services.stamps.config import StampsSettings
 from services.stamps.lifecycle import service
-from services.stamps.main import create_app
 from shared import clock, gs1
 from tests.builders import (
     ADMIN,
@@ -24,8 +21,7 @@ from tests.builders import (
     post_event,
     stamped_product,
 )
-from tests.conftest import asgi_client, auth, in_process_events, test_jwks
-from tests.support.database import TestDatabase
+from tests.conftest import auth
 
 pytestmark = pytest.mark.commits  # the app's own pools and the generation job commit
 STAMPS = "/v1/stamps"
@@ -40,17 +36,6 @@ TRANSITIONS = {
     "void": ({"reserved", "issued", "active"}, "void"),
 }
 REASON = "Tem in lỗi, đã hủy"
-
-
-@pytest.fixture
-async def stamps(database: TestDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    """The stamps service in-process on the test's database; generation is driven by the builders."""
-    settings = StampsSettings(
-        database_url=database.urls["stamps"], environment="test", jwt_public_keys=test_jwks(),
-        events=in_process_events("stamps"), batch_job_every_s=0, anomaly_job_every_s=0, max_batch=5_000,
-    )  # fmt: skip
-    async for client in asgi_client(create_app(settings)):
-        yield client
 
 
 async def query(stamps: httpx.AsyncClient, sql: str, **parameters: Any) -> list[Any]:

@@ -431,7 +431,7 @@ async def test_the_public_places_name_sites_by_any_form_of_their_uri(
     shouted = ours["uri"].replace("https://", "HTTPS://").replace(RESOLVER_HOST, RESOLVER_HOST.upper())
     again = await stamps_client.get(f"{LOCATIONS}/places", params={"uri": [shouted]})
     assert again.json()[shouted]["name"] == "Cửa hàng Bãi Cháy"
-    for params in ({}, {"uri": [ours["uri"]] * 101}, {"uri": ["urn:" + "x" * 2000]}):
+    for params in ({}, {"uri": [ours["uri"]] * 41}, {"uri": ["urn:" + "x" * 200]}):
         refused = await stamps_client.get(f"{LOCATIONS}/places", params=params)
         assert refused.status_code == 422, params
         assert refused.json()["errors"][0]["field"].startswith("query.uri")

@@ -7,7 +7,6 @@ import io
 import re
 import uuid
 import zipfile
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -15,30 +14,15 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
-from services.stamps.config import StampsSettings
-from services.stamps.main import create_app
 from services.stamps.printing import exports, qr
 from services.stamps.printing.repository import FETCH_ROWS, PrintRepository
 from shared import gs1
 from tests.builders import ADMIN, generated_batch, serials_of, stamped_product, stamps_in_state
-from tests.conftest import asgi_client, auth, in_process_events, test_jwks
-from tests.support.database import TestDatabase
+from tests.conftest import auth
 
 pytestmark = pytest.mark.commits  # the generation job commits
 BATCHES = "/v1/stamp-batches"
 HOST = "TEM.OCOP.EXAMPLE.VN"  # StampsSettings.resolver_host's default, as printed
-
-
-@pytest.fixture
-async def stamps_client(database: TestDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    """The stamps service in-process on the test's database, its lifespan (the scan log's task) ended with
-    the test: the worker's shared app would start that task inside the first test and outlive it."""
-    settings = StampsSettings(
-        database_url=database.urls["stamps"], environment="test", jwt_public_keys=test_jwks(),
-        events=in_process_events("stamps"), batch_job_every_s=0, anomaly_job_every_s=0,
-    )  # fmt: skip
-    async for client in asgi_client(create_app(settings)):
-        yield client
 
 
 async def downloads(stamps: httpx.AsyncClient, batch_id: str) -> list[tuple[Any, ...]]:
@@ -57,62 +41,62 @@ def rows_of(data: bytes) -> list[list[str]]:
 
 
 async def test_the_csv_holds_a_row_a_stamp_in_serial_order_and_the_download_is_recorded(
-    stamps_client: httpx.AsyncClient,
+    stamps: httpx.AsyncClient,
 ) -> None:
-    product = await stamped_product(stamps_client)
-    batch = await generated_batch(stamps_client, product, quantity=12, lot="L2407A")
-    answer = await stamps_client.get(f"{BATCHES}/{batch['id']}/serials.csv", headers=product["producer"])
+    product = await stamped_product(stamps)
+    batch = await generated_batch(stamps, product, quantity=12, lot="L2407A")
+    answer = await stamps.get(f"{BATCHES}/{batch['id']}/serials.csv", headers=product["producer"])
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"] == "text/csv; charset=utf-8"
     assert answer.headers["content-disposition"] == f'attachment; filename="stamps-{batch["id"]}.csv"'
     assert answer.headers["cache-control"] == "no-store"
     rows = rows_of(answer.content)
     assert rows[0] == ["serial", "grouped_serial", "uri", "lot"]
-    assert [row[0] for row in rows[1:]] == await serials_of(stamps_client, batch)
+    assert [row[0] for row in rows[1:]] == await serials_of(stamps, batch)
     for serial, grouped, uri, lot in rows[1:]:
         assert grouped == gs1.grouped(serial)
         assert uri == f"HTTPS://{HOST}/01/{product['gtin'].zfill(14)}/10/L2407A/21/{serial}"
         assert lot == "L2407A"
-    assert await downloads(stamps_client, batch["id"]) == [("csv", None, 12, "tester", "producer")]
+    assert await downloads(stamps, batch["id"]) == [("csv", None, 12, "tester", "producer")]
 
 
 async def test_the_zip_holds_the_csv_and_an_svg_a_stamp_unless_asked_not_to(
-    stamps_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    stamps: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    product = await stamped_product(stamps_client)
-    batch = await generated_batch(stamps_client, product, quantity=7)
+    product = await stamped_product(stamps)
+    batch = await generated_batch(stamps, product, quantity=7)
     path = f"{BATCHES}/{batch['id']}/serials.zip"
-    answer = await stamps_client.get(path, headers=product["officer"])
+    answer = await stamps.get(path, headers=product["officer"])
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"] == "application/zip"
     assert answer.headers["content-disposition"] == f'attachment; filename="stamps-{batch["id"]}.zip"'
     archive = zipfile.ZipFile(io.BytesIO(answer.content))
     assert archive.testzip() is None
     rows = rows_of(archive.read("stamps.csv"))[1:]
-    serials = await serials_of(stamps_client, batch)
+    serials = await serials_of(stamps, batch)
     assert [row[0] for row in rows] == serials
     assert sorted(archive.namelist()) == sorted(["stamps.csv", *(f"qr/{serial}.svg" for serial in serials)])
     assert archive.read(f"qr/{serials[3]}.svg") == qr.svg(rows[3][2])
 
-    alone = await stamps_client.get(path, params={"svgs": "false"}, headers=product["producer"])
+    alone = await stamps.get(path, params={"svgs": "false"}, headers=product["producer"])
     assert zipfile.ZipFile(io.BytesIO(alone.content)).namelist() == ["stamps.csv"]
     monkeypatch.setattr(exports, "MAX_SVG_ENTRIES", 5)
-    auto = await stamps_client.get(path, headers=product["producer"])
+    auto = await stamps.get(path, headers=product["producer"])
     assert zipfile.ZipFile(io.BytesIO(auto.content)).namelist() == [
         "stamps.csv"
     ]  # past the limit: the CSV alone
-    refused = await stamps_client.get(path, params={"svgs": "true"}, headers=product["producer"])
+    refused = await stamps.get(path, params={"svgs": "true"}, headers=product["producer"])
     assert (refused.status_code, refused.json()["errors"][0]["field"]) == (422, "query.svgs")
-    assert [row[0] for row in await downloads(stamps_client, batch["id"])] == ["zip", "zip", "zip"]
+    assert [row[0] for row in await downloads(stamps, batch["id"])] == ["zip", "zip", "zip"]
 
 
 async def test_the_label_sheets_are_a_pdf_of_the_pages_the_layout_gives(
-    stamps_client: httpx.AsyncClient,
+    stamps: httpx.AsyncClient,
 ) -> None:
-    product = await stamped_product(stamps_client)
-    batch = await generated_batch(stamps_client, product, quantity=40)
+    product = await stamped_product(stamps)
+    batch = await generated_batch(stamps, product, quantity=40)
     path = f"{BATCHES}/{batch['id']}/labels.pdf"
-    answer = await stamps_client.get(path, headers=ADMIN)
+    answer = await stamps.get(path, headers=ADMIN)
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"] == "application/pdf"
     assert answer.headers["content-disposition"] == f'attachment; filename="stamps-{batch["id"]}.pdf"'
@@ -129,10 +113,10 @@ async def test_the_label_sheets_are_a_pdf_of_the_pages_the_layout_gives(
         "qr_size": 40,
         "caption": "false",
     }
-    custom = await stamps_client.get(path, params=layout, headers=ADMIN)
+    custom = await stamps.get(path, params=layout, headers=ADMIN)
     assert custom.status_code == 200, custom.text
     assert b"/Type /Pages /Count 7 " in custom.content  # 6 labels a sheet
-    assert await downloads(stamps_client, batch["id"]) == [("pdf", None, 40, "quan-tri", "admin")] * 2
+    assert await downloads(stamps, batch["id"]) == [("pdf", None, 40, "quan-tri", "admin")] * 2
 
 
 @pytest.mark.parametrize(
@@ -149,39 +133,39 @@ async def test_the_label_sheets_are_a_pdf_of_the_pages_the_layout_gives(
     ],
 )
 async def test_a_layout_that_cannot_be_printed_is_a_422_naming_its_parameter(
-    stamps_client: httpx.AsyncClient, params: dict[str, Any], field: str
+    stamps: httpx.AsyncClient, params: dict[str, Any], field: str
 ) -> None:
-    product = await stamped_product(stamps_client)
-    batch = await generated_batch(stamps_client, product, quantity=1)
-    answer = await stamps_client.get(f"{BATCHES}/{batch['id']}/labels.pdf", params=params, headers=ADMIN)
+    product = await stamped_product(stamps)
+    batch = await generated_batch(stamps, product, quantity=1)
+    answer = await stamps.get(f"{BATCHES}/{batch['id']}/labels.pdf", params=params, headers=ADMIN)
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
     assert field in [error["field"] for error in answer.json()["errors"]], answer.json()
-    assert await downloads(stamps_client, batch["id"]) == []
+    assert await downloads(stamps, batch["id"]) == []
 
 
-async def test_a_batch_not_generated_has_no_print_files(stamps_client: httpx.AsyncClient) -> None:
-    product = await stamped_product(stamps_client)
-    requested = await stamps_client.post(
+async def test_a_batch_not_generated_has_no_print_files(stamps: httpx.AsyncClient) -> None:
+    product = await stamped_product(stamps)
+    requested = await stamps.post(
         BATCHES, json={"product_id": product["id"], "quantity": 5}, headers=product["producer"]
     )
     batch = requested.json()
     for name in ("serials.csv", "serials.zip", "labels.pdf"):
-        answer = await stamps_client.get(f"{BATCHES}/{batch['id']}/{name}", headers=product["producer"])
+        answer = await stamps.get(f"{BATCHES}/{batch['id']}/{name}", headers=product["producer"])
         assert answer.status_code == 409, (name, answer.text)
         assert (answer.json()["type"], answer.json()["current_status"]) == (
             "/problems/stamp-batch-not-printable", "requested",
         )  # fmt: skip
-    await stamps_client.post(f"{BATCHES}/{batch['id']}/approve", headers=product["officer"])
-    answer = await stamps_client.get(f"{BATCHES}/{batch['id']}/serials.csv", headers=product["producer"])
+    await stamps.post(f"{BATCHES}/{batch['id']}/approve", headers=product["officer"])
+    answer = await stamps.get(f"{BATCHES}/{batch['id']}/serials.csv", headers=product["producer"])
     assert (answer.status_code, answer.json()["current_status"]) == (409, "approved")
-    assert await downloads(stamps_client, batch["id"]) == []
+    assert await downloads(stamps, batch["id"]) == []
 
 
-async def test_a_batch_is_read_a_fetch_at_a_time_never_whole(stamps_client: httpx.AsyncClient) -> None:
-    product = await stamped_product(stamps_client)
-    batch = await generated_batch(stamps_client, product, quantity=2 * FETCH_ROWS + 500)
-    app = stamps_client._transport.app  # type: ignore[attr-defined]
+async def test_a_batch_is_read_a_fetch_at_a_time_never_whole(stamps: httpx.AsyncClient) -> None:
+    product = await stamped_product(stamps)
+    batch = await generated_batch(stamps, product, quantity=2 * FETCH_ROWS + 500)
+    app = stamps._transport.app  # type: ignore[attr-defined]
     async with app.state.db.sessionmaker() as session, session.begin():
         fetches = [list(fetch) async for fetch in PrintRepository(session).stamps_of(uuid.UUID(batch["id"]))]
     assert [len(fetch) for fetch in fetches] == [
@@ -189,7 +173,7 @@ async def test_a_batch_is_read_a_fetch_at_a_time_never_whole(stamps_client: http
         FETCH_ROWS,
         500,
     ]  # a server-side cursor's fetches
-    assert [stamp.serial for fetch in fetches for stamp in fetch] == await serials_of(stamps_client, batch)
+    assert [stamp.serial for fetch in fetches for stamp in fetch] == await serials_of(stamps, batch)
 
 
 def modules_of(png: bytes, scale: int) -> list[list[int]]:
@@ -205,14 +189,12 @@ def modules_of(png: bytes, scale: int) -> list[list[int]]:
     ]
 
 
-async def test_a_stamps_qr_code_as_png_and_svg(stamps_client: httpx.AsyncClient) -> None:
-    product = await stamped_product(stamps_client)
-    batch = await generated_batch(stamps_client, product, quantity=3, lot="L2407A")
-    serial = (await serials_of(stamps_client, batch))[1]
+async def test_a_stamps_qr_code_as_png_and_svg(stamps: httpx.AsyncClient) -> None:
+    product = await stamped_product(stamps)
+    batch = await generated_batch(stamps, product, quantity=3, lot="L2407A")
+    serial = (await serials_of(stamps, batch))[1]
     uri = f"HTTPS://{HOST}/01/{product['gtin'].zfill(14)}/10/L2407A/21/{serial}"
-    png = await stamps_client.get(
-        f"/v1/stamps/{serial}/qr.png", params={"scale": 4}, headers=product["producer"]
-    )
+    png = await stamps.get(f"/v1/stamps/{serial}/qr.png", params={"scale": 4}, headers=product["producer"])
     assert png.status_code == 200, png.text
     assert png.headers["content-type"] == "image/png"
     assert png.headers["content-disposition"] == f'inline; filename="{serial}.png"'
@@ -224,7 +206,7 @@ async def test_a_stamps_qr_code_as_png_and_svg(stamps_client: httpx.AsyncClient)
     drawn = modules_of(png.content, 4)
     assert all(not any(row) for row in drawn[:4] + drawn[-4:])  # the quiet zone
     assert [bytes(row[4:-4]) for row in drawn[4:-4]] == qr.modules(code)  # the very code of the stamp's URI
-    svg = await stamps_client.get(
+    svg = await stamps.get(
         f"/v1/stamps/{serial}/qr.svg", params={"scale": 0.4, "unit": "mm"}, headers=product["officer"]
     )
     assert svg.status_code == 200, svg.text
@@ -233,17 +215,17 @@ async def test_a_stamps_qr_code_as_png_and_svg(stamps_client: httpx.AsyncClient)
     width = re.search(rb'width="([0-9.]+)mm"', svg.content)
     assert width is not None
     assert float(width[1]) == pytest.approx(16.4)  # 0.4 mm modules, quiet zone included
-    assert await downloads(stamps_client, batch["id"]) == [
+    assert await downloads(stamps, batch["id"]) == [
         ("png", serial, 1, "tester", "producer"), ("svg", serial, 1, "tester", "province_officer"),
     ]  # fmt: skip
 
 
 async def test_bad_qr_requests_are_422_and_unknown_or_unprintable_stamps_are_refused(
-    stamps_client: httpx.AsyncClient,
+    stamps: httpx.AsyncClient,
 ) -> None:
-    product = await stamped_product(stamps_client)
-    batch = await generated_batch(stamps_client, product, quantity=3)
-    serial, voided, revoked = await serials_of(stamps_client, batch)
+    product = await stamped_product(stamps)
+    batch = await generated_batch(stamps, product, quantity=3)
+    serial, voided, revoked = await serials_of(stamps, batch)
     for path, params, field in (
         (f"/v1/stamps/{serial}/qr.png", {"scale": 0}, "query.scale"),
         (f"/v1/stamps/{serial}/qr.png", {"scale": 41}, "query.scale"),
@@ -253,25 +235,25 @@ async def test_bad_qr_requests_are_422_and_unknown_or_unprintable_stamps_are_ref
         (f"/v1/stamps/{serial.lower()}/qr.svg", {}, "path.serial"),
         (f"/v1/stamps/{serial[:-1]}X/qr.svg", {}, "path.serial"),  # the check pair does not match
     ):
-        answer = await stamps_client.get(path, params=params, headers=product["producer"])
+        answer = await stamps.get(path, params=params, headers=product["producer"])
         assert answer.status_code == 422, (path, params, answer.text)
         assert field in [error["field"] for error in answer.json()["errors"]], (path, params, answer.json())
     unknown = gs1.new_serial()
-    answer = await stamps_client.get(f"/v1/stamps/{unknown}/qr.svg", headers=ADMIN)
+    answer = await stamps.get(f"/v1/stamps/{unknown}/qr.svg", headers=ADMIN)
     assert (answer.status_code, answer.json()["type"]) == (404, "/problems/stamp-not-found")
     for stamp, state in ((voided, "void"), (revoked, "revoked")):
-        await stamps_in_state(stamps_client, product, [stamp], state)
-        answer = await stamps_client.get(f"/v1/stamps/{stamp}/qr.png", headers=product["producer"])
+        await stamps_in_state(stamps, product, [stamp], state)
+        answer = await stamps.get(f"/v1/stamps/{stamp}/qr.png", headers=product["producer"])
         assert (answer.status_code, answer.json()["current_state"]) == (409, state)
-    await stamps_in_state(stamps_client, product, [serial], "active")
-    active = await stamps_client.get(f"/v1/stamps/{serial}/qr.png", headers=product["producer"])
+    await stamps_in_state(stamps, product, [serial], "active")
+    active = await stamps.get(f"/v1/stamps/{serial}/qr.png", headers=product["producer"])
     assert active.status_code == 200  # an active stamp's code may be printed again
 
 
-async def test_who_may_download_print_files(stamps_client: httpx.AsyncClient) -> None:
-    product = await stamped_product(stamps_client, province="22")
-    batch = await generated_batch(stamps_client, product, quantity=2)
-    serial = (await serials_of(stamps_client, batch))[0]
+async def test_who_may_download_print_files(stamps: httpx.AsyncClient) -> None:
+    product = await stamped_product(stamps, province="22")
+    batch = await generated_batch(stamps, product, quantity=2)
+    serial = (await serials_of(stamps, batch))[0]
     callers = {
         "the batch's producer": (product["producer"], 200),
         "an officer of its province": (product["officer"], 200),
@@ -292,10 +274,10 @@ async def test_who_may_download_print_files(stamps_client: httpx.AsyncClient) ->
     ]  # fmt: skip
     for path in paths:
         for who, (headers, status) in callers.items():
-            answer = await stamps_client.get(path, headers=headers)
+            answer = await stamps.get(path, headers=headers)
             assert answer.status_code == status, (path, who, answer.text[:200])
             if status != 200:
                 assert answer.headers["content-type"] == "application/problem+json", (path, who)
-    recorded = await downloads(stamps_client, batch["id"])
+    recorded = await downloads(stamps, batch["id"])
     assert len(recorded) == len(paths) * 3  # only the allowed downloads
     assert {row[4] for row in recorded} == {"producer", "province_officer", "admin"}

@@ -7,17 +7,13 @@ per-stamp summary (``scan_summary``) as its hot path would.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from services.stamps.config import StampsSettings
-from services.stamps.main import create_app
 from tests.builders import ADMIN, generated_batch, scan_summary, serials_of, stamped_product, stamps_in_state
-from tests.conftest import asgi_client, auth, in_process_events, test_jwks
-from tests.support.database import TestDatabase
+from tests.conftest import auth
 
 pytestmark = pytest.mark.commits  # the generation job commits
 STATISTICS = "/v1/stamp-statistics"
@@ -25,18 +21,6 @@ NOTHING = {
     "stamps_issued": 0, "stamps_active": 0, "stamps_scanned": 0, "scans": 0, "certified_products": 0,
     "certified_products_with_active_stamps": 0, "active_stamp_coverage": None,
 }  # fmt: skip
-
-
-@pytest.fixture
-async def stamps_client(database: TestDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    """The stamps service in-process on the test's database, its lifespan (the scan log's task) ended with
-    the test: the worker's shared app would start that task inside the first test and outlive it."""
-    settings = StampsSettings(
-        database_url=database.urls["stamps"], environment="test", jwt_public_keys=test_jwks(),
-        events=in_process_events("stamps"), batch_job_every_s=0, anomaly_job_every_s=0,
-    )  # fmt: skip
-    async for client in asgi_client(create_app(settings)):
-        yield client
 
 
 def figures(
@@ -80,11 +64,11 @@ def without_keys(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in item.items() if k not in ("key", "label")} for item in items]
 
 
-async def test_the_figures_by_province_entity_and_product(stamps_client: httpx.AsyncClient) -> None:
-    made = await crafted(stamps_client)
+async def test_the_figures_by_province_entity_and_product(stamps: httpx.AsyncClient) -> None:
+    made = await crafted(stamps)
     p1, p2, p3, p5 = made["p1"], made["p2"], made["p3"], made["p5"]
 
-    answer = await stamps_client.get(STATISTICS, params={"group_by": "province"}, headers=ADMIN)
+    answer = await stamps.get(STATISTICS, params={"group_by": "province"}, headers=ADMIN)
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert (body["group_by"], body["province_code"]) == ("province", None)
@@ -98,9 +82,7 @@ async def test_the_figures_by_province_entity_and_product(stamps_client: httpx.A
     assert body["items"][1]["active_stamp_coverage"] == 0.3333
 
     by_entity = (
-        await stamps_client.get(
-            STATISTICS, params={"group_by": "entity", "province_code": "22"}, headers=ADMIN
-        )
+        await stamps.get(STATISTICS, params={"group_by": "entity", "province_code": "22"}, headers=ADMIN)
     ).json()
     assert {item["key"]: item["label"] for item in by_entity["items"]} == {
         p1["entity_id"]: p1["entity_legal_name"], p3["entity_id"]: p3["entity_legal_name"],
@@ -112,9 +94,7 @@ async def test_the_figures_by_province_entity_and_product(stamps_client: httpx.A
     }
     assert by_entity["total"] == figures(5, 2, 4, 10, 3, 1)
 
-    by_product = (
-        await stamps_client.get(STATISTICS, params={"group_by": "product"}, headers=p1["officer"])
-    ).json()
+    by_product = (await stamps.get(STATISTICS, params={"group_by": "product"}, headers=p1["officer"])).json()
     products = {item["key"]: (item["label"], without_keys([item])[0]) for item in by_product["items"]}
     assert products == {
         p1["id"]: (p1["name"], figures(3, 2, 3, 8, 1, 1)),
@@ -126,20 +106,20 @@ async def test_the_figures_by_province_entity_and_product(stamps_client: httpx.A
     )
 
 
-async def test_who_sees_whose_figures(stamps_client: httpx.AsyncClient) -> None:
-    made = await crafted(stamps_client)
+async def test_who_sees_whose_figures(stamps: httpx.AsyncClient) -> None:
+    made = await crafted(stamps)
     province = {"group_by": "province"}
-    everything = (await stamps_client.get(STATISTICS, params=province, headers=ADMIN)).json()
-    national = await stamps_client.get(STATISTICS, params=province, headers=auth("national", "cong-quoc-gia"))
+    everything = (await stamps.get(STATISTICS, params=province, headers=ADMIN)).json()
+    national = await stamps.get(STATISTICS, params=province, headers=auth("national", "cong-quoc-gia"))
     assert national.json()["items"] == everything["items"]
-    officer_01 = (await stamps_client.get(STATISTICS, params=province, headers=made["p5"]["officer"])).json()
+    officer_01 = (await stamps.get(STATISTICS, params=province, headers=made["p5"]["officer"])).json()
     assert [item["key"] for item in officer_01["items"]] == ["01"]
     assert officer_01["total"] == figures(3, 2, 1, 5, 1, 1)
-    other_province = await stamps_client.get(
+    other_province = await stamps.get(
         STATISTICS, params={**province, "province_code": "22"}, headers=made["p5"]["officer"]
     )
     assert (other_province.json()["items"], other_province.json()["total"]) == ([], NOTHING)
-    producer = (await stamps_client.get(STATISTICS, params=province, headers=made["p1"]["producer"])).json()
+    producer = (await stamps.get(STATISTICS, params=province, headers=made["p1"]["producer"])).json()
     assert without_keys(producer["items"]) == [figures(5, 2, 4, 10, 2, 1)]  # its own two products only
     for who, headers in {
         "a commune officer": auth("commune_officer", made["p1"]["commune_code"]),
@@ -150,10 +130,10 @@ async def test_who_sees_whose_figures(stamps_client: httpx.AsyncClient) -> None:
         "an officer with a malformed scope": auth("province_officer", "2"),
         "another producer": auth("producer", str(uuid.uuid4())),
     }.items():
-        answer = await stamps_client.get(STATISTICS, params=province, headers=headers)
+        answer = await stamps.get(STATISTICS, params=province, headers=headers)
         assert answer.status_code == 200, (who, answer.text)
         assert (answer.json()["items"], answer.json()["total"]) == ([], NOTHING), who
-    anonymous = await stamps_client.get(STATISTICS, params=province)
+    anonymous = await stamps.get(STATISTICS, params=province)
     assert (anonymous.status_code, anonymous.headers["content-type"]) == (401, "application/problem+json")
 
 
@@ -167,8 +147,8 @@ async def test_who_sees_whose_figures(stamps_client: httpx.AsyncClient) -> None:
     ],
 )
 async def test_bad_parameters_are_422_naming_them(
-    stamps_client: httpx.AsyncClient, params: dict[str, str], field: str
+    stamps: httpx.AsyncClient, params: dict[str, str], field: str
 ) -> None:
-    answer = await stamps_client.get(STATISTICS, params=params, headers=ADMIN)
+    answer = await stamps.get(STATISTICS, params=params, headers=ADMIN)
     assert answer.status_code == 422, answer.text
     assert field in [error["field"] for error in answer.json()["errors"]]

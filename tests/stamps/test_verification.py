@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,26 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.stamps.config import StampsSettings
-from services.stamps.main import create_app
 from shared import clock, gs1
 from tests.builders import active_stamps, certificate_changed, generated_batch, serials_of, stamped_product
-from tests.conftest import asgi_client, in_process_events, test_jwks
-from tests.support.database import TestDatabase
 
 pytestmark = pytest.mark.commits  # the scan log writes through its own connection
 JSON = {"accept": "application/json"}
-
-
-@pytest.fixture
-async def stamps(database: TestDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    """The stamps service in-process on the test's database."""
-    settings = StampsSettings(
-        database_url=database.urls["stamps"], environment="test", jwt_public_keys=test_jwks(),
-        events=in_process_events("stamps"), batch_job_every_s=0, anomaly_job_every_s=0, resolver_host="tem.ocop.example.vn",
-    )  # fmt: skip
-    async for client in asgi_client(create_app(settings)):
-        yield client
 
 
 async def scans(stamps: httpx.AsyncClient, where: str = "true", *args: Any) -> list[dict[str, Any]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -18,7 +17,7 @@ from services.stamps.anomalies.schemas import (
 )
 from shared.db import SessionDep
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
-from shared.schemas import Page, page_of, problems
+from shared.schemas import IsoDateTime, Page, page_of, problems
 from shared.security.dependencies import PrincipalDep
 
 router = APIRouter(prefix="/v1/anomalies", tags=["anomalies"])
@@ -30,7 +29,7 @@ SerialQuery = Annotated[str | None, Query(min_length=1, max_length=18, descripti
 async def anomalies_list(
     session: SessionDep, principal: PrincipalDep, limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None,
     status: AnomalyStatus | None = None, rule: RuleId | None = None, province_code: ProvinceQuery = None,
-    serial: SerialQuery = None, since: datetime | None = None,
+    serial: SerialQuery = None, since: IsoDateTime | None = None,
 ) -> Page[AnomalyRead]:  # fmt: skip
     """The anomalies the caller may see (an officer its province's, a producer its own), newest first."""
     where = AnomalyFilter(status=status, rule=rule, province_code=province_code, serial=serial, since=since)

@@ -385,7 +385,11 @@ async def run_capture_job(session: AsyncSession, *, job: CaptureJob, limits: Epc
 async def fail_capture_job(session: AsyncSession, *, job_id: uuid.UUID, message: str) -> None:
     """Close a job the runner could not process (nothing of it stored)."""
     await EpcisRepository(session).finish_job(
-        job_id, success=False, errors=[{"field": "", "message": message}], event_count=0, at=clock.now()
+        job_id,
+        success=False,
+        errors=[{"field": "", "message": message, "type": "capture_failed"}],
+        event_count=0,
+        at=clock.now(),
     )
 
 

@@ -64,7 +64,7 @@ class Problem:
 
     def as_error(self) -> dict[str, Any]:
         """The problem as one entry of a problem response's ``errors``."""
-        return {"field": self.pointer, "message": self.message}
+        return {"field": self.pointer, "message": self.message, "type": "epcis_validation"}
 
 
 @cache
@@ -122,7 +122,8 @@ def parse(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise EpcisValidationError(
-            f"The body is not JSON: {exc}", errors=[{"field": "", "message": "invalid JSON"}]
+            f"The body is not JSON: {exc}",
+            errors=[{"field": "body", "message": "invalid JSON", "type": "json_invalid"}],
         ) from exc
 
 

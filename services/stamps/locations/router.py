@@ -27,10 +27,11 @@ from shared.security.dependencies import PrincipalDep
 
 router = APIRouter(tags=["locations"])
 ProvinceQuery = Annotated[str | None, Query(pattern=r"^[0-9]{2}$", description="Province code (2 digits)")]
-# The most URIs one public look-up names.
-MAX_URIS = 100
+# The most URIs one public look-up names, and the longest: the whole query, percent-encoded, stays well
+# inside the 32 kB a request line and headers may take (shared/server.py); a longer one never reaches us.
+MAX_URIS = 40
 UriQuery = Annotated[
-    list[Annotated[str, StringConstraints(min_length=1, max_length=2000)]],
+    list[Annotated[str, StringConstraints(min_length=1, max_length=200)]],
     Query(min_length=1, max_length=MAX_URIS, description="Location URIs (SGLN, Digital Link or ours)"),
 ]
 # Sites change rarely; a trace page may keep their names a few minutes.

@@ -14,7 +14,8 @@ class QueryParameterProblem(ProblemError):
 
     def __init__(self, parameter: str, message: str) -> None:
         super().__init__(
-            f"{parameter}: {message}", errors=[{"field": f"query.{parameter}", "message": message}]
+            f"{parameter}: {message}",
+            errors=[{"field": f"query.{parameter}", "message": message, "type": "query_parameter"}],
         )
 
 
