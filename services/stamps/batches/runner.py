@@ -9,7 +9,6 @@ chance in 10¹⁴ per million against a billion stamps) fails its chunk's COPY, 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from services.stamps.batches import repository
 from services.stamps.batches.repository import BatchRepository
 from shared import gs1
 from shared.db import Database
+from shared.jobs import WakeableJob
 
 logger = logging.getLogger("services.stamps.batches.runner")
 
@@ -82,19 +82,15 @@ async def _write(
             serials = await _draw(len(serials))
 
 
-class BatchJobs:
+class BatchJobs(WakeableJob):
     """The generation job in a service process: approved batches (and ones cut short), every ``every_s`` or when woken."""
 
+    name = "stamp generation"
+
     def __init__(self, database: Callable[[], Database], dsn: str, *, every_s: float) -> None:
+        super().__init__(every_s=every_s)
         self.database = database
         self.dsn = dsn
-        self.every_s = every_s
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def wake(self) -> None:
-        """Look for approved batches now."""
-        self._wake.set()
 
     async def run_once(self) -> int:
         """Generate every due batch (those another process is generating are skipped); stamps written."""
@@ -107,24 +103,3 @@ class BatchJobs:
             return sum([await generate(connection, batch_id) for batch_id in due])
         finally:
             await connection.close()
-
-    async def _loop(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                await self.run_once()
-            except Exception:  # the loop must outlive a database restart or one batch's failure
-                logger.exception("stamp generation pass failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.every_s)
-
-    def start(self) -> None:
-        """Start the loop."""
-        self._task = asyncio.create_task(self._loop())
-
-    async def stop(self) -> None:
-        """Stop the loop (a generation cut short resumes at the next start, from its last chunk)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task

@@ -7,31 +7,26 @@ processing raises is closed as a failure in a transaction of its own, so it is n
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
 from services.stamps.config import EpcisSettings
 from services.stamps.epcis import service
 from shared.db import Database
+from shared.jobs import WakeableJob
 
 logger = logging.getLogger("services.stamps.epcis.runner")
 
 
-class CaptureRunner:
+class CaptureRunner(WakeableJob):
     """Runs capture jobs every ``every_s`` or when woken (after a capture commits)."""
 
+    name = "EPCIS capture"
+
     def __init__(self, database: Callable[[], Database], limits: EpcisSettings, *, every_s: float) -> None:
+        super().__init__(every_s=every_s)
         self.database = database
         self.limits = limits
-        self.every_s = every_s
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def wake(self) -> None:
-        """Look for capture jobs now."""
-        self._wake.set()
 
     async def run_once(self) -> int:
         """Process every running job (those another runner holds are skipped); how many were processed."""
@@ -54,24 +49,3 @@ class CaptureRunner:
                         session, job_id=job_id, message=f"the capture failed: {type(exc).__name__}"
                     )
             done += 1
-
-    async def _loop(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                await self.run_once()
-            except Exception:  # the loop must outlive a database restart
-                logger.exception("capture pass failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.every_s)
-
-    def start(self) -> None:
-        """Start the loop."""
-        self._task = asyncio.create_task(self._loop())
-
-    async def stop(self) -> None:
-        """Stop the loop (a job cut short is still running and is processed at the next start)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
