@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -17,7 +18,7 @@ from shared.db import Database, create_read_pool
 from shared.docs import docs_router, mount_assets
 from shared.errors import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from shared.health import ReadinessCheck, database_ready, health_router
-from shared.logging import configure_logging
+from shared.logging import AccessLog, configure_logging
 from shared.middleware import RequestIdMiddleware
 from shared.schemas import Problem
 from shared.security.dependencies import build_verifier
@@ -106,7 +107,8 @@ def create_service_app(
     limits = BodyLimits(settings.max_body_bytes, tuple(large_bodies), settings.body_read_timeout_s)
     app.add_middleware(RequestBodyGuard, limits=limits)
     # Added last, so it is the outermost: every response, even a proxied one, carries the id.
-    app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)
+    access_log = settings.access_log and logging.getLogger("access").isEnabledFor(logging.INFO)
+    app.add_middleware(RequestIdMiddleware, access_log=AccessLog(name) if access_log else None)
     app.include_router(health_router(readiness))
     mount_assets(app)
     if openapi_url is not None:

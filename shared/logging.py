@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
 import sys
+import time
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,6 +64,88 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
+
+
+# Access lines wait in memory at most this long, or until this many bytes are waiting.
+ACCESS_FLUSH_S = 0.25
+ACCESS_BUFFER_BYTES = 64 * 1024
+
+
+class AccessLog:
+    """Each request's access line, the JSON of every other log line, written in batches.
+
+    Through ``logging`` a line cost a record, the handlers' lock, the formatter and a write system call
+    with its flush: a tenth of the gateway's CPU per proxied read (py-spy). As nginx's ``access_log …
+    buffer= flush=``, lines wait in memory until ``ACCESS_BUFFER_BYTES`` are waiting or ``ACCESS_FLUSH_S``
+    has passed, and at exit; a killed process loses at most that quarter-second of lines.
+    """
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self._timestamp = _Timestamps()
+        self._lines: list[bytes] = []
+        self._size = 0
+        self._timer: asyncio.TimerHandle | None = None
+        _OPEN_ACCESS_LOGS.add(self)
+
+    def write(
+        self, *, method: str, path: str, status: int, duration_ms: float, request_id: str | None
+    ) -> None:
+        """Queue one request's line."""
+        entry: dict[str, Any] = {
+            "ts": self._timestamp(time.time()),
+            "level": "info",
+            "service": self.service,
+            "logger": "access",
+            "msg": f"{method} {path} {status}",
+        }
+        if request_id:
+            entry["request_id"] = request_id
+        entry["method"] = method
+        entry["path"] = path
+        entry["status"] = status
+        entry["duration_ms"] = duration_ms
+        line = orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE)
+        self._lines.append(line)
+        self._size += len(line)
+        if self._size >= ACCESS_BUFFER_BYTES:
+            self.flush()
+        elif self._timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._timer = loop.call_later(ACCESS_FLUSH_S, self.flush)
+
+    def flush(self) -> None:
+        """Write the waiting lines to stdout, after whatever other logs stdout holds."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._lines:
+            return
+        data = b"".join(self._lines)
+        self._lines = []
+        self._size = 0
+        stream = sys.stdout
+        stream.flush()
+        binary = getattr(stream, "buffer", None)
+        if binary is None:
+            stream.write(data.decode())
+            stream.flush()
+        else:
+            binary.write(data)
+            binary.flush()
+
+
+_OPEN_ACCESS_LOGS: weakref.WeakSet[AccessLog] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_access_logs() -> None:
+    for access_log in list(_OPEN_ACCESS_LOGS):
+        access_log.flush()
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:

@@ -8,9 +8,9 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import PROBLEM_MEDIA_TYPE, internal_error_body
+from shared.logging import AccessLog
 from shared.request_id import REQUEST_ID_HEADER, accept_or_generate, set_request_id
 
-access_logger = logging.getLogger("access")
 error_logger = logging.getLogger("shared.middleware")
 
 _HEADER = REQUEST_ID_HEADER.lower().encode()
@@ -20,7 +20,7 @@ _NOSNIFF = (b"x-content-type-options", b"nosniff")
 class RequestIdMiddleware:
     """Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task per request on the hot path)."""
 
-    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
+    def __init__(self, app: ASGIApp, *, access_log: AccessLog | None = None) -> None:
         self.app = app
         self.access_log = access_log
 
@@ -75,17 +75,12 @@ class RequestIdMiddleware:
                 )
                 await send({"type": "http.response.body", "body": body})
         finally:
-            if self.access_log:
-                access_logger.info(
-                    "%s %s %s",
-                    scope["method"],
-                    scope["path"],
-                    status,
-                    extra={
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    },
+            if self.access_log is not None:
+                self.access_log.write(
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    request_id=request_id,
                 )
             set_request_id(None)

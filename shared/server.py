@@ -6,6 +6,8 @@ This protocol answers 431 to headers over ``OCOP_MAX_HEADER_BYTES`` and 408 to a
 are not complete within ``OCOP_HEADER_TIMEOUT_S`` of its first byte (or of the connection, for a
 client that sends nothing), then closes the connection. Every process runs with it
 (``--http shared.server:GuardedHttpToolsProtocol``); bodies are limited in ASGI (``shared.body_limits``).
+
+It also writes each response's head and body in one system call (``CoalescingTransport``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,47 @@ def _raw_problem(status: int, type_: str, title: str, detail: str) -> bytes:
     return head + body
 
 
+class CoalescingTransport:
+    """A transport whose writes within one turn of the event loop go out as one ``write``.
+
+    uvicorn writes a response's status line and headers, then its body, each straight to the socket:
+    two system calls per answer, the first the dearest part of a small proxied read (py-spy: a tenth
+    of the gateway's CPU under load). Held until the loop's next turn, a head and the body sent right
+    after it leave together; a streamed body's chunks still leave as they come, a turn later.
+    """
+
+    __slots__ = ("_loop", "_pending", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        """Queue ``data``; the first write of a turn schedules the flush."""
+        if not self._pending:
+            self._loop.call_soon(self.flush)
+        self._pending.append(data)
+
+    def flush(self) -> None:
+        """Write what is queued, in one call."""
+        if not self._pending:
+            return
+        data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+        self._pending = []
+        if not self._transport.is_closing():
+            self._transport.write(data)
+
+    def close(self) -> None:
+        """Flush, then close: a last answer is never lost to its connection's close."""
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        # Everything else (pause_reading, get_extra_info, is_closing, set_protocol…) is the transport's.
+        return getattr(self._transport, name)
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """HttpToolsProtocol that bounds the size and the duration of each request's headers."""
 
@@ -48,7 +91,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Start the clock: a connection that never completes a request's headers is closed."""
-        super().connection_made(transport)
+        super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
         self._arm_header_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:

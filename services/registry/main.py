@@ -11,6 +11,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from services.registry.admin_units.router import router as admin_units_router
+from services.registry.catalogue.router import RECORD_PREFIX, answer_public_record
 from services.registry.catalogue.router import router as catalogue_router
 from services.registry.changes.router import router as changes_router
 from services.registry.config import RegistrySettings, get_settings
@@ -31,6 +32,7 @@ from shared.app import create_service_app, database_lifespan
 from shared.body_limits import KIB, MIB
 from shared.events.relay import Routing
 from shared.events.wiring import event_routers, service_relay
+from shared.fastpath import FastPath
 
 # Uploads may be larger than JSON bodies: their own caps plus room for the multipart envelope.
 LARGE_BODIES = (
@@ -92,6 +94,8 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         ],
         lifespan=lifespan,
         large_bodies=LARGE_BODIES,
+        # The public record, the busiest read, skips the framework's routing (shared/fastpath.py).
+        inner_middleware=[(FastPath, {"prefixes": (RECORD_PREFIX,), "answer": answer_public_record})],
     )
 
 

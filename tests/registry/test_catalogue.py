@@ -489,3 +489,29 @@ async def test_a_record_not_in_the_catalogue_is_a_problem(
         problem = response.json()
         assert problem["type"] == "/problems/catalogue-product-not-found"
         assert problem["detail"] == f"No product {product_id} in the catalogue"
+
+
+async def test_the_fast_path_answers_as_the_route_does(
+    registry_client: httpx.AsyncClient, catalogue: Catalogue
+) -> None:
+    # Anonymous reads of a canonical id take shared/fastpath.py; a token or another id form the route.
+    partner = auth("partner", "portal-1")
+    for product_id in (
+        catalogue.public["Mật ong rừng"],
+        next(iter(catalogue.hidden.values())),
+        str(uuid.uuid4()),
+    ):
+        fast = await registry_client.get(f"/v1/catalogue/{product_id}")
+        routed = await registry_client.get(f"/v1/catalogue/{product_id}", headers=partner)
+        upper = await registry_client.get(f"/v1/catalogue/{product_id.upper()}")
+        assert fast.status_code == routed.status_code == upper.status_code
+        if fast.status_code == 200:
+            assert fast.content == routed.content
+        else:  # a problem names its request
+            assert {**fast.json(), "request_id": None} == {**routed.json(), "request_id": None}
+            assert fast.json()["request_id"] == fast.headers["x-request-id"]
+        assert fast.headers["content-type"] == routed.headers["content-type"] == upper.headers["content-type"]
+    # Forms FastAPI accepts but the fast path does not take still reach the route.
+    product_id = catalogue.public["Mật ong rừng"]
+    assert (await registry_client.get(f"/v1/catalogue/{product_id.replace('-', '')}")).status_code == 200
+    assert (await registry_client.head(f"/v1/catalogue/{product_id}")).status_code == 405

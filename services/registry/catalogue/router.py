@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from services.registry.catalogue import service
 from services.registry.catalogue.schemas import CatalogueParams, CatalogueProduct, CatalogueQuery
-from shared.db import ReadPoolDep
+from shared.db import ReadPoolDep, get_read_pool
 from shared.query_params import query_model, query_parameters
 from shared.schemas import Page, problems
 from shared.security.dependencies import get_principal
@@ -50,3 +51,19 @@ async def catalogue_search(
 async def catalogue_read(product_id: uuid.UUID, pool: ReadPoolDep) -> Response:
     """The public record of one product in the catalogue."""
     return _json(await service.get_public_product(pool, product_id))
+
+
+RECORD_PREFIX = "/v1/catalogue/"
+_CANONICAL_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+async def answer_public_record(request: Request) -> Response | None:
+    """``catalogue_read`` for the fast path (shared/fastpath.py), or None where the route must answer.
+
+    Only an anonymous read of a canonical id is taken: a token still goes through ``get_principal``,
+    and any other id through FastAPI's validation, so every answer stays the route's own.
+    """
+    product_id = request.scope["path"][len(RECORD_PREFIX) :]
+    if not _CANONICAL_ID.fullmatch(product_id) or "authorization" in request.headers:
+        return None
+    return await catalogue_read(uuid.UUID(product_id), await get_read_pool(request))
