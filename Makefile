@@ -8,7 +8,7 @@ UV_VERSION := 0.13.8
 CHROMIUM := /usr/bin/chromium
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: run test lint check-migrations bench install install-dev browser clean
+.PHONY: run test lint check-migrations bench install install-dev browser wrk clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,8 +59,17 @@ lint: install-dev
 	$(BIN)/lint-imports
 
 ## make bench: the benchmarks of bench/ (not part of make test)
-bench: install-dev
+bench: install-dev wrk
 	$(BIN)/python -m bench
+
+# wrk, the C load generator some benches offer (--load wrk): installed as root, otherwise say how.
+wrk:
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else \
+	    echo "--load wrk needs wrk: sudo apt-get install wrk" >&2; \
+	  fi; }
 
 ## Regenerate the lock files after changing pyproject.toml
 lock: | $(UV)

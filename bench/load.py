@@ -183,26 +183,39 @@ def parse_wrk(output: str) -> dict[str, float]:
     }
 
 
-def _wrk(url: str, connections: int, seconds: int) -> str:
+def _wrk(url: str, connections: int, seconds: int, script: str | None = None) -> str:
     command = ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if script is not None:
+        command[1:1] = ["-s", script]
     # wrk stops itself after -d; the timeout only guards against a hung process.
     completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=True)
     return completed.stdout
 
 
 def run_wrk(
-    url: str, *, connections: int, duration_s: float, warmup_s: float, on_window: WindowHook | None = None
+    url: str,
+    *,
+    connections: int,
+    duration_s: float,
+    warmup_s: float,
+    on_window: WindowHook | None = None,
+    script: str | None = None,
 ) -> LoadResult:
-    """The same measurement with wrk (whole seconds only); the warm-up is a separate, discarded run."""
+    """The same measurement with wrk (whole seconds only); the warm-up is a separate, discarded run.
+
+    ``script``: a wrk Lua script (e.g. one that walks a list of paths, ``walking_script``).
+    """
     require_loopback(url)
     if not wrk_available():
-        raise RuntimeError("wrk is not installed (Debian: apt-get install wrk); use --load python")
+        raise RuntimeError(
+            "wrk is not installed (Debian: apt-get install wrk; make bench installs it); use --load python"
+        )
     if warmup_s > 0:
-        _wrk(url, connections, max(1, round(warmup_s)))
+        _wrk(url, connections, max(1, round(warmup_s)), script)
     cpu_before = _children_cpu_s()
     if on_window:
         on_window("start")
-    output = _wrk(url, connections, max(1, round(duration_s)))
+    output = _wrk(url, connections, max(1, round(duration_s)), script)
     if on_window:
         on_window("end")
     # RUSAGE_CHILDREN only grows when a child is reaped: here, just the wrk run that has ended.
@@ -221,6 +234,21 @@ def run_wrk(
         p99_ms=parsed["p99_ms"],
         client_cpu_s=client_cpu_s,
     )
+
+
+def walking_script(paths_file: str, headers: dict[str, str]) -> str:
+    """A wrk Lua script sending the paths of ``paths_file`` (one per line) in turn, with ``headers``."""
+    lines = [f"wrk.headers[{name!r}] = {value!r}" for name, value in headers.items()]
+    lines += [
+        "local paths = {}",
+        f"for line in io.lines({paths_file!r}) do paths[#paths + 1] = line end",
+        "local next_index = 0",
+        "request = function()",
+        "  next_index = next_index % #paths + 1",
+        '  return wrk.format("GET", paths[next_index])',
+        "end",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 LOADERS: dict[str, Callable[..., LoadResult]] = {"python": run_python, "wrk": run_wrk}

@@ -34,7 +34,7 @@ import asyncpg
 import psutil
 
 from bench.cpu import background_busy
-from bench.load import REQUEST_TIMEOUT_S, percentile, require_loopback
+from bench.load import REQUEST_TIMEOUT_S, percentile, require_loopback, run_wrk, walking_script
 from bench.scenarios import BASELINE, pin_process_settings, throwaway_database
 from shared import clock, gs1
 from shared.db import asyncpg_dsn
@@ -149,12 +149,43 @@ def _cpu_s(pid: int) -> float:
     return float(times.user + times.system)
 
 
+def _measure_wrk(
+    name: str, urls: list[str], args: argparse.Namespace, headers: dict[str, str], servers: dict[str, int]
+) -> Measured:
+    """One scenario driven by wrk walking ``urls`` (one base URL); CPU per request over the measured window."""
+    base = urls[0][: urls[0].index("/", len("http://"))]
+    if any(not url.startswith(base + "/") for url in urls):
+        raise ValueError("wrk walks the paths of one base URL")
+    cpu: dict[str, float] = {}
+
+    def window(moment: str) -> None:
+        for server, pid in servers.items():
+            cpu[server] = _cpu_s(pid) - cpu.get(server, 0.0) if moment == "end" else _cpu_s(pid)
+
+    with tempfile.TemporaryDirectory() as scratch:
+        paths_file = Path(scratch) / "paths.txt"
+        paths_file.write_text("".join(url[len(base) :] + "\n" for url in urls))
+        script = Path(scratch) / "walk.lua"
+        script.write_text(walking_script(str(paths_file), headers))
+        result = run_wrk(
+            urls[0], connections=args.connections, duration_s=args.seconds, warmup_s=args.warmup,
+            on_window=window, script=str(script),
+        )  # fmt: skip
+    per_request = {server: spent * 1000 / max(1, result.requests) for server, spent in cpu.items()}
+    return Measured(
+        name, result.requests, result.requests, result.errors, result.rps, result.p50_ms, result.p99_ms,
+        cpu_ms_per_request=per_request,
+    )  # fmt: skip
+
+
 def _measure(
     name: str, urls: list[str], args: argparse.Namespace, headers: dict[str, str], servers: dict[str, int]
 ) -> Measured:
     """One scenario; ``servers`` (name → pid) are the processes whose CPU per request is reported."""
     for url in urls[:1]:
         require_loopback(url)
+    if args.load == "wrk":
+        return _measure_wrk(name, urls, args, headers, servers)
     before = {server: _cpu_s(pid) for server, pid in servers.items()}
     latencies, errors, answered = asyncio.run(
         _load(
@@ -181,6 +212,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--load", choices=("python", "wrk"), default="python",
+        help="load generator: the async Python client (default) or wrk, which leaves the servers more CPU",
+    )  # fmt: skip
     args = parser.parse_args()
     pin_process_settings(access_log=False)
     from tests.support.processes import process_env, running_suite
@@ -261,7 +296,8 @@ def main() -> None:
     print("\n".join(table))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"rounds": [[asdict(r) for r in results] for results in rounds],
-                                   "scans_logged": logged, "answers": answered, "connections": args.connections},
+                                   "scans_logged": logged, "answers": answered, "connections": args.connections,
+                                   "load": args.load},
                                   indent=2))  # fmt: skip
 
 
