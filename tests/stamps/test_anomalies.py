@@ -225,6 +225,42 @@ async def test_the_service_process_runs_the_detector_when_configured(database: T
     assert task.done()  # stopped with the service
 
 
+async def test_a_restarted_detector_goes_on_from_its_stored_watermark(stamps: httpx.AsyncClient) -> None:
+    """Stopped longer than its look-back, a new process examines what was logged meanwhile, and nothing twice."""
+    product, serials = await stamp_with_serials(stamps)
+    serial, batch = serials[0], product["batch_id"]
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    settings = app.state.settings.anomalies.model_copy(update={"settle_s": 0, "lookback_h": 1})
+    stopped_at = clock.now() - timedelta(hours=3)
+    [seen] = await logged_scans(
+        stamps,
+        {"serial": serial, "batch_id": batch, "scanned_at": stopped_at - timedelta(minutes=30), **HA_NOI},
+    )
+    with clock.frozen_at(stopped_at):
+        first = await AnomalyDetector(lambda: app.state.db, settings, every_s=1).run_once()
+    assert (list(first.examined), [a["rule"] for a in first.anomalies]) == ([seen], ["R8"])
+    [state] = await rows(stamps, "SELECT watermark, examined FROM stamps.anomaly_detector_state")
+    assert state.watermark == stopped_at
+    # Logged while no detector ran, more than lookback_h (1 h) ago: an hour after Hà Nội, in TP.HCM.
+    [meanwhile] = await logged_scans(
+        stamps,
+        {
+            "serial": serial,
+            "batch_id": batch,
+            "scanned_at": stopped_at + timedelta(minutes=30),
+            **HO_CHI_MINH,
+        },
+    )
+    restarted = AnomalyDetector(lambda: app.state.db, settings, every_s=1)
+    found = await restarted.run_once()
+    assert list(found.examined) == [meanwhile]
+    assert [a["rule"] for a in found.anomalies] == ["R5"]  # R8 of the serial is open already
+    assert (await AnomalyDetector(lambda: app.state.db, settings, every_s=1).run_once()).examined == {}
+    assert len(await rows(stamps, "SELECT 1 FROM stamps.anomaly")) == 2
+    [state] = await rows(stamps, "SELECT watermark FROM stamps.anomaly_detector_state")
+    assert state.watermark > stopped_at + timedelta(hours=2)
+
+
 # The queue
 
 
@@ -288,7 +324,11 @@ async def test_a_restarted_detector_raises_nothing_twice_even_once_resolved(
             f"{ANOMALIES}/{anomaly['id']}/resolve", json={"note": "đã xử lý"}, headers=ADMIN
         )
         assert answer.status_code == 200, answer.text
-    job = detector(stamps, settle_s=0)  # a new process looks a day back
+    # A detector with no stored state (a first start) looks back: it examines both scans again.
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    async with app.state.db.sessionmaker.begin() as session:
+        await session.execute(text("DELETE FROM stamps.anomaly_detector_state"))
+    job = detector(stamps, settle_s=0)
     again = await job.run_once()
     assert len(again.examined) == 2
     assert again.anomalies == []

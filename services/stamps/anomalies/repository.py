@@ -1,7 +1,7 @@
 """Every SQL statement of the anomaly detector and queue: set-based reads of the scan log, one statement a round each.
 
 The scan log (``stamps.scan``) is written by verification, and stamps and batches by their packages;
-the detector only reads them. It writes ``anomaly`` and ``stamp_risk``.
+the detector only reads them. It writes ``anomaly``, ``stamp_risk`` and its own ``anomaly_detector_state``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, TEXT
+from sqlalchemy.dialects.postgresql import insert as upsert
 
-from services.stamps.anomalies.models import Anomaly, StampRisk
+from services.stamps.anomalies.models import Anomaly, DetectorState, StampRisk
 from services.stamps.anomalies.rules import Scan
 from services.stamps.anomalies.schemas import AnomalyFilter
 from shared.pagination import KeysetPage
@@ -50,6 +51,24 @@ class AnomalyRepository(Repository[Anomaly]):
     """Reads the scan log and writes anomalies and stamp risks within the caller's transaction."""
 
     model = Anomaly
+
+    async def lock_state(self, name: str, *, start: datetime) -> DetectorState:
+        """The detector's state, row-locked for the round (a second detector waits); created at ``start``."""
+        await self.session.execute(
+            upsert(DetectorState).values(name=name, watermark=start, examined={}).on_conflict_do_nothing()
+        )
+        query = (
+            select(DetectorState)
+            .where(DetectorState.name == name)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.scalars(query)).one()
+
+    async def save_state(self, state: DetectorState) -> None:
+        """Write the detector's advanced state (in the round's transaction)."""
+        self.session.add(state)
+        await self.session.flush()
 
     async def new_scans(
         self, *, after: datetime, until: datetime, skip: Sequence[int], limit: int

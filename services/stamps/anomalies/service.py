@@ -35,6 +35,8 @@ PLACE_RULES = frozenset({"R1", "R10"})
 # Scans evaluated between two turns of the event loop (each a few tens of microseconds).
 YIELD_EVERY = 50
 SUSPENSION = "R5: impossible travel between scans, repeated (suspended automatically pending review)"
+# The detector's row in anomaly_detector_state.
+DETECTOR = "detector"
 
 
 def windows(settings: AnomalySettings) -> dict[str, timedelta]:
@@ -215,6 +217,35 @@ async def detect(
          for row in result.anomalies],
     )  # fmt: skip
     return result
+
+
+async def detection_round(
+    session: AsyncSession, *, settings: AnomalySettings, start: datetime | None = None
+) -> DetectionRound:
+    """One round from the stored watermark, which it advances in the same transaction as its anomalies.
+
+    The state row is locked for the round, so detectors in two processes take turns. Without a stored
+    state the detector starts at ``start`` (default: ``lookback_h`` ago). Each round reads again
+    ``overlap_s`` behind the watermark (scans commit after their time is taken) and skips the scans it
+    examined there, which the state keeps with it; a full round stops at its newest scan.
+    """
+    now = clock.now()
+    repository = AnomalyRepository(session)
+    state = await repository.lock_state(DETECTOR, start=start or now - timedelta(hours=settings.lookback_h))
+    examined = {int(i): datetime.fromisoformat(at) for i, at in (state.examined or {}).items()}
+    overlap = timedelta(seconds=settings.overlap_s)
+    until = now - timedelta(seconds=settings.settle_s)
+    found = await detect(
+        session, after=state.watermark - overlap, until=until, skip=examined.keys(), settings=settings
+    )
+    reached = found.last_at if found.full and found.last_at is not None else until
+    state.watermark = max(state.watermark, reached)
+    horizon = state.watermark - overlap
+    examined |= found.examined
+    state.examined = {str(i): at.isoformat() for i, at in sorted(examined.items()) if at >= horizon}
+    state.updated_at = now
+    await repository.save_state(state)
+    return found
 
 
 def _anomaly(item: NewScan, finding: Finding, evaluation: Evaluation) -> dict[str, Any]:
