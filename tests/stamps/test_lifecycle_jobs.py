@@ -13,6 +13,7 @@ import httpx
 import jsonschema
 import pytest
 
+from services.stamps.lifecycle import service
 from services.stamps.lifecycle.runner import ChangeJobs
 from tests.builders import ADMIN, generated_batch, location, serials_of, stamped_product
 from tests.conftest import asgi_client, auth, stamps_app
@@ -259,3 +260,27 @@ async def test_who_reads_a_change(jobs_stamps: httpx.AsyncClient) -> None:
     assert (await stamps.get(spanning, headers=ADMIN)).status_code == 200
     for headers in (product["producer"], product["officer"], other["producer"], other["officer"]):
         assert (await stamps.get(spanning, headers=headers)).status_code == 404
+
+
+async def test_a_failed_change_says_why_and_asking_again_goes_on(jobs_stamps: httpx.AsyncClient) -> None:
+    stamps = jobs_stamps
+    product = await stamped_product(stamps)
+    batch = await generated_batch(stamps, product, quantity=5)
+    url, queued = await queue(stamps, "issue", product["officer"], batch_id=batch["id"])
+    await job(stamps).run_change(queued["id"], chunks=1)
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    async with app.state.db.sessionmaker.begin() as session:  # what the job does when a chunk raises
+        await service.fail_change(
+            session, change_id=queued["id"], message="OperationalError: the server closed"
+        )
+    failed = await read(stamps, url)
+    assert (failed["status"], failed["error"], failed["changed"]) == (
+        "failed", "OperationalError: the server closed", 2,
+    )  # fmt: skip
+    assert failed["finished_at"] is not None
+    assert await job(stamps).run_once() == 0  # a failed change is not resumed by itself
+    url2, _ = await queue(stamps, "issue", product["officer"], batch_id=batch["id"])
+    assert url2 != url
+    await job(stamps).run_once()
+    assert counts(await read(stamps, url2)) == ("done", 5, 5, 3, 2, 0, {"issued": 2, "reserved": 3})
+    assert set((await states(stamps, await serials_of(stamps, batch))).values()) == {"issued"}
