@@ -37,6 +37,9 @@ class NewScan:
     product_id: uuid.UUID | None
     entity_id: uuid.UUID | None
     batch_quantity: int | None
+    # The stamp's GTIN and lot (what EPCIS events name it and its lot by); None for an unknown serial.
+    gtin: str | None = None
+    lot: str | None = None
 
 
 def _scan(row: Any) -> Scan:
@@ -77,8 +80,10 @@ class AnomalyRepository(Repository[Anomaly]):
         are not looked at)."""
         rows = await self.session.execute(
             text(f"""
-                SELECT {SCAN_COLUMNS}, b.province_code AS home, b.product_id, b.entity_id, b.quantity
+                SELECT {SCAN_COLUMNS}, b.province_code AS home, b.product_id, b.entity_id, b.quantity, b.gtin,
+                       coalesce(st.lot, b.lot) AS lot
                 FROM stamps.scan s LEFT JOIN stamps.stamp_batch b ON b.id = s.batch_id
+                LEFT JOIN stamps.stamp st ON st.serial = s.serial AND b.id IS NOT NULL
                 -- An anti-join (hashed), not "<> ALL": the overlap's examined ids may be many.
                 LEFT JOIN unnest(CAST(:skip AS bigint[])) AS examined(id) ON examined.id = s.id
                 WHERE s.scanned_at > :after AND s.scanned_at <= :until AND s.verdict <> 'malformed'
@@ -86,7 +91,7 @@ class AnomalyRepository(Repository[Anomaly]):
                 ORDER BY s.scanned_at, s.id LIMIT :limit"""),
             {"after": after, "until": until, "skip": list(skip), "limit": limit},
         )
-        return [NewScan(_scan(r), r.home, r.product_id, r.entity_id, r.quantity) for r in rows]
+        return [NewScan(_scan(r), r.home, r.product_id, r.entity_id, r.quantity, r.gtin, r.lot) for r in rows]
 
     async def histories(self, wanted: Mapping[str, int], *, until: datetime) -> dict[str, list[Scan]]:
         """For each serial, its latest ``wanted[serial]`` scans up to ``until``, oldest first (one statement)."""

@@ -17,11 +17,13 @@ from services.stamps.anomalies import rules
 from services.stamps.anomalies.errors import AnomalyAlreadyResolved, AnomalyNotFound
 from services.stamps.anomalies.models import Anomaly
 from services.stamps.anomalies.repository import AnomalyRepository, NewScan
-from services.stamps.anomalies.rules import Context, Evaluation, Finding, Scan, ScannerHour
+from services.stamps.anomalies.rules import Context, Evaluation, Finding, RetailSale, Scan, ScannerHour
 from services.stamps.anomalies.schemas import AnomalyFilter
 from services.stamps.config import AnomalySettings
 from services.stamps.lifecycle import service as lifecycle
 from services.stamps.outbox import OUTBOX
+from services.stamps.traceability import service as traceability
+from services.stamps.traceability.service import Sighting
 from shared import clock
 from shared.pagination import KeysetPage, decode_cursor
 from shared.security.dependencies import Forbidden, require_authenticated
@@ -113,6 +115,28 @@ def _before(history: Sequence[Scan], scan: Scan, limit: int) -> list[Scan]:
     return earlier[-limit:]
 
 
+# The EPCIS steps the rules read (R8, R11: where the stamp or its lot was received; R9: where it was sold).
+CHAIN_STEPS = ("receiving", "retail_selling")
+
+
+def _chain(seen: Sequence[Sighting], scan: Scan) -> dict[str, Any]:
+    """What the stamp's EPCIS chain up to the scan tells the rules (Context fields)."""
+    before = [x for x in seen if x.at <= scan.scanned_at]
+    received = [x for x in before if x.biz_step == "receiving"]
+    sales = [
+        x for x in before
+        if x.biz_step == "retail_selling" and not x.of_lot and x.latitude is not None and x.longitude is not None
+    ]  # fmt: skip
+    sale = None
+    if sales and sales[-1].latitude is not None and sales[-1].longitude is not None:
+        sale = RetailSale(sales[-1].at, sales[-1].latitude, sales[-1].longitude)
+    return {
+        "received_in": frozenset(x.province_code for x in received),
+        "received_by_shops_in": frozenset(x.province_code for x in received if x.kind == "shop"),
+        "retail_sale": sale,
+    }
+
+
 def _known(item: NewScan) -> bool:
     return item.scan.serial is not None and item.scan.verdict in rules.KNOWN_VERDICTS
 
@@ -155,6 +179,10 @@ async def detect(
     batches = sorted({i.scan.batch_id for i in new if i.scan.batch_id is not None})
     firsts = await repository.first_scans(batch_ids=batches, after=first - burst_window, until=last)
     out_of_region = await repository.out_of_region_serials(batches)
+    chains = await traceability.sightings(
+        session, stamps={(i.scan.serial, i.gtin, i.lot) for i in new if _known(i) and i.scan.serial and i.gtin},
+        biz_steps=CHAIN_STEPS, until=last,
+    )  # fmt: skip
     covers = windows(settings)
     raised = await repository.raised(
         serials=sorted(serial for serial in in_round if serial is not None),
@@ -179,6 +207,7 @@ async def detect(
             ip_hour=_hour(by_ip, scan), device_hour=_hour(by_device, scan),
             unknown_serials_here=by_province.get(scan.id, (0, 0))[1],
             batch_quantity=item.batch_quantity, first_scans_here=by_place.get(scan.id, (0, 0))[1],
+            **_chain(chains.get(scan.serial or "", ()) if _known(item) else (), scan),
         )  # fmt: skip
         history = (
             _before(histories.get(scan.serial or "", []), scan, settings.history) if _known(item) else []
