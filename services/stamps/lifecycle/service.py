@@ -113,7 +113,9 @@ def _checked_input(action: str, data: StampChangeRequest, today: date) -> list[s
     if action != "activate":
         for name in ("lot", "production_date", "expiry_date", "location_id"):
             if getattr(data, name) is not None:
-                raise InvalidField(f"body.{name}", "only an activation binds a lot and dates", code="extra")
+                raise InvalidField(
+                    f"body.{name}", "only an activation takes a lot, dates and a site", code="extra"
+                )
     if data.production_date is not None and data.production_date > today + timedelta(days=1):
         raise InvalidField("body.production_date", "a production date is not after tomorrow", code="future")
     if (
