@@ -5,10 +5,12 @@ stamps service's snapshot; a batch of ``--stamps`` (1,000,000) stamps generated 
 runner. Each round (``--rounds``, default 1, alternating which goes first) starts from every stamp
 reserved, no audit rows and a vacuumed table:
 
-- **lifecycle**: ``POST /v1/stamps/issue`` then ``/activate`` with ``batch_id`` as the service runs them
-  (``services.stamps.lifecycle.service.change_states`` in one transaction each, with the service's
-  engine settings, so its 15 s statement timeout too): the state change, the audit row and one audit
-  item per stamp, set-based;
+- **lifecycle**: ``POST /v1/stamps/issue`` then ``/activate`` with ``batch_id`` as the service runs them:
+  a batch above ``STAMPS_LIFECYCLE_SYNC_MAX`` (10,000) is queued (``service.change_states``, the 202) and
+  the lifecycle job applies it (``lifecycle.runner.ChangeJobs.run_change``: ``STAMPS_LIFECYCLE_CHUNK``
+  stamps a transaction, with the service's engine settings, so its 15 s statement timeout too): the state
+  change, one audit item per stamp and the EPCIS events, set-based per chunk; timed from the request to
+  the change done;
 - **baseline**: ``UPDATE stamps.stamp SET state = 'issued' WHERE batch_id = $1`` then ``… 'active'``,
   raw asyncpg, one transaction each: the least work that changes the same rows.
 
@@ -31,7 +33,9 @@ import asyncpg
 from bench.cpu import background_busy
 from bench.scenarios import throwaway_database
 from services.stamps.batches import runner
+from services.stamps.config import StampsSettings
 from services.stamps.lifecycle import service
+from services.stamps.lifecycle.runner import ChangeJobs
 from services.stamps.lifecycle.schemas import StampChangeRequest
 from shared import clock
 from shared.db import Database, asyncpg_dsn
@@ -81,6 +85,10 @@ async def _reset(connection: asyncpg.Connection) -> None:
 
 async def _lifecycle(database: Database, batch_id: uuid.UUID, quantity: int) -> float:
     today = clock.today()
+    settings = StampsSettings()
+    jobs = ChangeJobs(
+        lambda: database, every_s=1, chunk=settings.lifecycle_chunk, resolver_host=settings.resolver_host
+    )
     started = time.perf_counter()
     for action, body in (
         ("issue", StampChangeRequest(batch_id=batch_id)),
@@ -88,10 +96,15 @@ async def _lifecycle(database: Database, batch_id: uuid.UUID, quantity: int) -> 
                                         expiry_date=today + timedelta(days=365))),
     ):  # fmt: skip
         async with database.sessionmaker.begin() as session:
-            result = await service.change_states(
-                session, principal=ADMIN, action=action, data=body, today=today
-            )
-        assert result.changed == quantity, (action, result)
+            queued = await service.change_states(
+                session, principal=ADMIN, action=action, data=body, today=today,
+                sync_max=settings.lifecycle_sync_max,
+            )  # fmt: skip
+        assert isinstance(queued, service.ChangeStatus), (action, queued)
+        await jobs.run_change(queued.change.id)
+        async with database.sessionmaker() as session:
+            done = await service.get_change(session, principal=ADMIN, change_id=queued.change.id)
+        assert (done.change.status, done.change.changed) == ("done", quantity), (action, done)
     return time.perf_counter() - started
 
 

@@ -460,6 +460,7 @@ def stamps_app(database: TestDatabase, **settings: Any) -> FastAPI:
         "batch_job_every_s": 0,  # tests run the generation job themselves
         "anomaly_job_every_s": 0,  # and the anomaly detector
         "epcis_job_every_s": 0,  # and the EPCIS capture runner
+        "lifecycle_job_every_s": 0,  # and the lifecycle's whole-batch changes
     }  # fmt: skip
     return create_app(StampsSettings(**{**defaults, **settings}))
 

@@ -91,6 +91,13 @@ class StampsSettings(BaseServiceSettings):
     max_batch: int = Field(default=1_000_000, ge=1)
     # How often the generation job looks for approved batches (an approval also wakes it; 0: not here).
     batch_job_every_s: float = 30.0
+    # A whole batch of more stamps than this is changed by a background job (202 Accepted and a change
+    # resource to follow, GET /v1/stamp-changes/{id}); smaller batches and serial lists in the request (200).
+    lifecycle_sync_max: int = Field(default=10_000, ge=0)
+    # Stamps per transaction of such a job (each chunk commits its stamps, audit and EPCIS events).
+    lifecycle_chunk: int = Field(default=10_000, ge=1, le=100_000)
+    # How often the lifecycle job looks for queued changes (a queued change also wakes it; 0: not here).
+    lifecycle_job_every_s: float = 5.0
     # How often the anomaly detector examines new scans (0: not started in this process).
     anomaly_job_every_s: float = 10.0
     anomalies: AnomalySettings = AnomalySettings()

@@ -16,7 +16,9 @@ from services.stamps.config import StampsSettings, get_settings
 from services.stamps.epcis.router import router as epcis_router
 from services.stamps.epcis.runner import CaptureRunner
 from services.stamps.inbox import INBOX
+from services.stamps.lifecycle.router import changes_router
 from services.stamps.lifecycle.router import router as lifecycle_router
+from services.stamps.lifecycle.runner import ChangeJobs
 from services.stamps.locations.router import router as locations_router
 from services.stamps.outbox import OUTBOX
 from services.stamps.printing.router import router as printing_router
@@ -52,6 +54,14 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
                 )  # fmt: skip
                 jobs.start()
             app.state.batch_jobs = jobs
+            changes = None
+            if settings.lifecycle_job_every_s > 0:
+                changes = ChangeJobs(
+                    lambda: app.state.db, every_s=settings.lifecycle_job_every_s, chunk=settings.lifecycle_chunk,
+                    resolver_host=settings.resolver_host,
+                )  # fmt: skip
+                changes.start()
+            app.state.lifecycle_jobs = changes
             # The scan log writes through a connection of its own: its batches run one after another.
             scans = await create_read_pool(
                 settings.database_url.get_secret_value(), application_name="stamps-scans", min_size=1,
@@ -87,6 +97,8 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
                     await detector.stop()
                 await scan_log.stop()
                 await scans.close()
+                if changes is not None:
+                    await changes.stop()
                 if jobs is not None:
                     await jobs.stop()
 
@@ -101,6 +113,7 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
             batches_router,
             anomalies_router,
             lifecycle_router,
+            changes_router,
             locations_router,
             printing_router,
             statistics_router,

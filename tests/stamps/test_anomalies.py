@@ -15,7 +15,17 @@ from services.stamps.anomalies.runner import AnomalyDetector
 from services.stamps.config import StampsSettings
 from services.stamps.main import create_app
 from shared import clock, gs1
-from tests.builders import ADMIN, active_stamps, generated_batch, logged_scans, serials_of, stamped_product
+from tests.builders import (
+    ADMIN,
+    active_stamps,
+    epcis_event,
+    generated_batch,
+    location,
+    logged_scans,
+    serials_of,
+    stamped_product,
+    stored_epcis_events,
+)
 from tests.conftest import asgi_client, auth, in_process_events, test_jwks
 from tests.support.database import TestDatabase
 
@@ -225,6 +235,91 @@ async def test_the_service_process_runs_the_detector_when_configured(database: T
     assert task.done()  # stopped with the service
 
 
+async def test_a_restarted_detector_goes_on_from_its_stored_watermark(stamps: httpx.AsyncClient) -> None:
+    """Stopped longer than its look-back, a new process examines what was logged meanwhile, and nothing twice."""
+    product, serials = await stamp_with_serials(stamps)
+    serial, batch = serials[0], product["batch_id"]
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    settings = app.state.settings.anomalies.model_copy(update={"settle_s": 0, "lookback_h": 1})
+    stopped_at = clock.now() - timedelta(hours=3)
+    [seen] = await logged_scans(
+        stamps,
+        {"serial": serial, "batch_id": batch, "scanned_at": stopped_at - timedelta(minutes=30), **HA_NOI},
+    )
+    with clock.frozen_at(stopped_at):
+        first = await AnomalyDetector(lambda: app.state.db, settings, every_s=1).run_once()
+    assert (list(first.examined), [a["rule"] for a in first.anomalies]) == ([seen], ["R8"])
+    [state] = await rows(stamps, "SELECT watermark, examined FROM stamps.anomaly_detector_state")
+    assert state.watermark == stopped_at
+    # Logged while no detector ran, more than lookback_h (1 h) ago: an hour after Hà Nội, in TP.HCM.
+    [meanwhile] = await logged_scans(
+        stamps,
+        {
+            "serial": serial,
+            "batch_id": batch,
+            "scanned_at": stopped_at + timedelta(minutes=30),
+            **HO_CHI_MINH,
+        },
+    )
+    restarted = AnomalyDetector(lambda: app.state.db, settings, every_s=1)
+    found = await restarted.run_once()
+    assert list(found.examined) == [meanwhile]
+    assert [a["rule"] for a in found.anomalies] == ["R5"]  # R8 of the serial is open already
+    assert (await AnomalyDetector(lambda: app.state.db, settings, every_s=1).run_once()).examined == {}
+    assert len(await rows(stamps, "SELECT 1 FROM stamps.anomaly")) == 2
+    [state] = await rows(stamps, "SELECT watermark FROM stamps.anomaly_detector_state")
+    assert state.watermark > stopped_at + timedelta(hours=2)
+
+
+async def test_the_epcis_chain_informs_out_of_region_after_sale_and_burst(stamps: httpx.AsyncClient) -> None:
+    """R8 counts the provinces the lot was received in, R9 reads the serial's retail sale, R11 leaves a
+    registered shop that received the lot alone: EPCIS events at registered sites, read by the detector."""
+    product = await stamped_product(stamps)  # Quảng Ninh (22)
+    batch = await generated_batch(stamps, product, quantity=10, lot="L8")
+    serials = await serials_of(stamps, batch)
+    shop = await location(
+        stamps, product["producer"], name="Cửa hàng OCOP Quận 1", kind="shop", province_code="79",
+        commune_code=None, latitude=10.776, longitude=106.700,
+    )  # fmt: skip
+    gtin = product["gtin"].zfill(14)
+
+    def when(minutes: float) -> str:
+        return ago(minutes).astimezone(clock.VIETNAM).isoformat(timespec="milliseconds")
+
+    def unit(serial: str) -> str:
+        return f"https://tem.ocop.example.vn/01/{gtin}/21/{serial}"
+
+    at_shop = {"bizLocation": {"id": shop["uri"]}, "readPoint": {"id": shop["uri"]}}
+    received = epcis_event(
+        eventTime=when(300), epcList=[], bizStep="receiving", disposition="sellable_accessible",
+        quantityList=[{"epcClass": f"https://id.gs1.org/01/{gtin}/10/L8", "quantity": 10}], **at_shop,
+    )  # fmt: skip
+    sold = [
+        epcis_event(eventTime=when(40), epcList=[unit(s)], bizStep="retail_selling", disposition="retail_sold",
+                    **at_shop)
+        for s in serials[6:8]
+    ]  # fmt: skip
+    await stored_epcis_events(stamps, [received, *sold], entity_id=product["entity_id"])
+    batch_id = batch["id"]
+    in_hcm = [
+        {"serial": s, "batch_id": batch_id, "scanned_at": ago(50 - i), "province_code": "79", "device_hash": s.encode()}
+        for i, s in enumerate(serials[:5])
+    ]  # fmt: skip
+    await logged_scans(
+        stamps, *in_hcm,
+        {"serial": serials[5], "batch_id": batch_id, "scanned_at": ago(30), "device_hash": b"x", **HA_NOI},
+        # Sold in TP.HCM 40 minutes ago: one scanned in Hà Nội 20 minutes later, one next to the shop.
+        {"serial": serials[6], "batch_id": batch_id, "scanned_at": ago(20), "device_hash": b"y", **HA_NOI},
+        {"serial": serials[7], "batch_id": batch_id, "scanned_at": ago(20), "device_hash": b"z", **HO_CHI_MINH},
+    )  # fmt: skip
+    found = await detector(stamps, settle_s=0).run_once()
+    fired = sorted((a["rule"], serials.index(a["serial"])) for a in found.anomalies)
+    # R8 only where the lot was not received (Hà Nội); R9 only far from the sale; no R11 in TP.HCM.
+    assert fired == [("R8", 5), ("R8", 6), ("R9", 6)]
+    [after_sale] = [a for a in found.anomalies if a["rule"] == "R9"]
+    assert after_sale["detail"]["distance_km"] > 1_000
+
+
 # The queue
 
 
@@ -288,7 +383,11 @@ async def test_a_restarted_detector_raises_nothing_twice_even_once_resolved(
             f"{ANOMALIES}/{anomaly['id']}/resolve", json={"note": "đã xử lý"}, headers=ADMIN
         )
         assert answer.status_code == 200, answer.text
-    job = detector(stamps, settle_s=0)  # a new process looks a day back
+    # A detector with no stored state (a first start) looks back: it examines both scans again.
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    async with app.state.db.sessionmaker.begin() as session:
+        await session.execute(text("DELETE FROM stamps.anomaly_detector_state"))
+    job = detector(stamps, settle_s=0)
     again = await job.run_once()
     assert len(again.examined) == 2
     assert again.anomalies == []

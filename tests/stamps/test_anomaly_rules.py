@@ -339,3 +339,28 @@ def test_ip_only_journeys_need_300_km_within_24_hours(a: str, b: str, hours: flo
     assume(abs(margin) > 1e-6)
     impossible = distance >= 300 and hours <= 24 and margin > 0
     assert (journey(first, second, SETTINGS) is not None) == impossible
+
+
+def test_epcis_receiving_puts_a_province_in_region_and_a_shop_out_of_a_burst() -> None:
+    """R8 must not fire where (or next to where) the lot was received; R11 must not fire in a province whose
+    registered shop received it, and still fires elsewhere."""
+    far = at(0, where=HO_CHI_MINH)
+    assert [f.rule for f in evaluate(far, [], Context(home_province="22"), SETTINGS).findings] == ["R8"]
+    received = Context(home_province="22", received_in=frozenset({"79"}))
+    assert evaluate(far, [], received, SETTINGS).findings == ()
+    burst = Context(home_province="79", batch_quantity=10, first_scans_here=6)
+    first = Scan(1, far.scanned_at, serial="S1", batch_id=uuid.uuid4(), province_code="79")
+    assert [f.rule for f in evaluate(first, [], burst, SETTINGS).findings] == ["R11"]
+    warehouse = Context(
+        home_province="79", batch_quantity=10, first_scans_here=6, received_in=frozenset({"79"})
+    )
+    assert [f.rule for f in evaluate(first, [], warehouse, SETTINGS).findings] == ["R11"]
+    shop = Context(
+        home_province="79", batch_quantity=10, first_scans_here=6, received_in=frozenset({"79"}),
+        received_by_shops_in=frozenset({"79"}),
+    )  # fmt: skip
+    assert evaluate(first, [], shop, SETTINGS).findings == ()
+    elsewhere = Context(
+        home_province="79", batch_quantity=10, first_scans_here=6, received_by_shops_in=frozenset({"01"})
+    )
+    assert [f.rule for f in evaluate(first, [], elsewhere, SETTINGS).findings] == ["R11"]

@@ -57,3 +57,17 @@ class StampRisk(Base):
     rules: Mapped[list[str]] = mapped_column(ARRAY(String(4)), server_default="{}")
     impossible_travel: Mapped[int] = mapped_column(SmallInteger, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+
+
+class DetectorState(Base):
+    """Where the anomaly detector stands (migration 0012): one row, locked and advanced by each round in the
+    transaction that writes the round's anomalies, so a restart resumes exactly where the last round ended."""
+
+    __tablename__ = "anomaly_detector_state"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # Scans logged up to here are examined; each round reads again ``overlap_s`` behind it.
+    watermark: Mapped[datetime] = mapped_column(TS)
+    # The scans within the overlap already examined: scan id (as text) → when it was logged (ISO 8601).
+    examined: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())

@@ -1,7 +1,7 @@
 """Every SQL statement of the anomaly detector and queue: set-based reads of the scan log, one statement a round each.
 
 The scan log (``stamps.scan``) is written by verification, and stamps and batches by their packages;
-the detector only reads them. It writes ``anomaly`` and ``stamp_risk``.
+the detector only reads them. It writes ``anomaly``, ``stamp_risk`` and its own ``anomaly_detector_state``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, TEXT
+from sqlalchemy.dialects.postgresql import insert as upsert
 
-from services.stamps.anomalies.models import Anomaly, StampRisk
+from services.stamps.anomalies.models import Anomaly, DetectorState, StampRisk
 from services.stamps.anomalies.rules import Scan
 from services.stamps.anomalies.schemas import AnomalyFilter
 from shared.pagination import KeysetPage
@@ -36,6 +37,9 @@ class NewScan:
     product_id: uuid.UUID | None
     entity_id: uuid.UUID | None
     batch_quantity: int | None
+    # The stamp's GTIN and lot (what EPCIS events name it and its lot by); None for an unknown serial.
+    gtin: str | None = None
+    lot: str | None = None
 
 
 def _scan(row: Any) -> Scan:
@@ -51,6 +55,24 @@ class AnomalyRepository(Repository[Anomaly]):
 
     model = Anomaly
 
+    async def lock_state(self, name: str, *, start: datetime) -> DetectorState:
+        """The detector's state, row-locked for the round (a second detector waits); created at ``start``."""
+        await self.session.execute(
+            upsert(DetectorState).values(name=name, watermark=start, examined={}).on_conflict_do_nothing()
+        )
+        query = (
+            select(DetectorState)
+            .where(DetectorState.name == name)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.scalars(query)).one()
+
+    async def save_state(self, state: DetectorState) -> None:
+        """Write the detector's advanced state (in the round's transaction)."""
+        self.session.add(state)
+        await self.session.flush()
+
     async def new_scans(
         self, *, after: datetime, until: datetime, skip: Sequence[int], limit: int
     ) -> list[NewScan]:
@@ -58,8 +80,10 @@ class AnomalyRepository(Repository[Anomaly]):
         are not looked at)."""
         rows = await self.session.execute(
             text(f"""
-                SELECT {SCAN_COLUMNS}, b.province_code AS home, b.product_id, b.entity_id, b.quantity
+                SELECT {SCAN_COLUMNS}, b.province_code AS home, b.product_id, b.entity_id, b.quantity, b.gtin,
+                       coalesce(st.lot, b.lot) AS lot
                 FROM stamps.scan s LEFT JOIN stamps.stamp_batch b ON b.id = s.batch_id
+                LEFT JOIN stamps.stamp st ON st.serial = s.serial AND b.id IS NOT NULL
                 -- An anti-join (hashed), not "<> ALL": the overlap's examined ids may be many.
                 LEFT JOIN unnest(CAST(:skip AS bigint[])) AS examined(id) ON examined.id = s.id
                 WHERE s.scanned_at > :after AND s.scanned_at <= :until AND s.verdict <> 'malformed'
@@ -67,7 +91,7 @@ class AnomalyRepository(Repository[Anomaly]):
                 ORDER BY s.scanned_at, s.id LIMIT :limit"""),
             {"after": after, "until": until, "skip": list(skip), "limit": limit},
         )
-        return [NewScan(_scan(r), r.home, r.product_id, r.entity_id, r.quantity) for r in rows]
+        return [NewScan(_scan(r), r.home, r.product_id, r.entity_id, r.quantity, r.gtin, r.lot) for r in rows]
 
     async def histories(self, wanted: Mapping[str, int], *, until: datetime) -> dict[str, list[Scan]]:
         """For each serial, its latest ``wanted[serial]`` scans up to ``until``, oldest first (one statement)."""

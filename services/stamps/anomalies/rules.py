@@ -91,7 +91,12 @@ class Context:
     home_province: str | None = None
     # Other serials of the same batch already flagged out of region (R8).
     out_of_region_in_lot: int = 0
-    # The serial's retail sale, once EPCIS receiving/selling events exist (R9; no source yet).
+    # Provinces where EPCIS ``receiving`` events at registered sites received the stamp or its lot before
+    # this scan (R8: there, and next to there, the product is in region).
+    received_in: frozenset[str] = frozenset()
+    # Of those, the provinces where a registered shop received it (R11: a shop opening a box is no burst).
+    received_by_shops_in: frozenset[str] = frozenset()
+    # The serial's latest EPCIS ``retail_selling`` at a registered site with a position, before this scan (R9).
     retail_sale: RetailSale | None = None
     # What the same IP hash and the same device hash scanned in the hour up to this scan (R10).
     ip_hour: ScannerHour | None = None
@@ -233,10 +238,14 @@ def excessive_scans(case: Case, settings: AnomalySettings) -> Finding | None:
 
 
 def out_of_region(case: Case, settings: AnomalySettings) -> Finding | None:
-    """R8: scanned outside the product's province and its neighbours (no EPCIS receiving events yet)."""
+    """R8: scanned outside the product's province, the provinces EPCIS receiving events took it (or its lot)
+    to, and their neighbours."""
     where, home = case.scan.province, case.context.home_province
-    if where is None or home is None or where == home or where in geography.neighbours(home):
+    if where is None or home is None:
         return None
+    for region in (home, *sorted(case.context.received_in)):
+        if where == region or where in geography.neighbours(region):
+            return None
     in_lot = case.context.out_of_region_in_lot + 1
     score = R8_LOT if in_lot >= settings.out_of_region_lot else RULE_SCORES["R8"]
     return Finding(
@@ -248,7 +257,7 @@ def out_of_region(case: Case, settings: AnomalySettings) -> Finding | None:
 
 
 def after_sale_far_away(case: Case, settings: AnomalySettings) -> Finding | None:
-    """R9: scanned far from the shop soon after its retail sale (needs EPCIS sale events: issue 11)."""
+    """R9: scanned far from the shop soon after its retail sale (the serial's EPCIS retail_selling event)."""
     sale, here = case.context.retail_sale, place_of(case.scan, settings)
     if sale is None or here is None:
         return None
@@ -278,9 +287,12 @@ def enumeration(case: Case, settings: AnomalySettings) -> Finding | None:
 
 
 def batch_burst(case: Case, settings: AnomalySettings) -> Finding | None:
-    """R11: a large share of a batch first-scanned within the hour in one place (a stolen roll, a print leak)."""
+    """R11: a large share of a batch first-scanned within the hour in one place (a stolen roll, a print leak),
+    unless EPCIS receiving events put it (or its lot) in a registered shop of that province."""
     scan, quantity, here = case.scan, case.context.batch_quantity, case.context.first_scans_here
     if case.history or scan.province is None or not quantity or scan.batch_id is None:
+        return None
+    if scan.province in case.context.received_by_shops_in:  # a registered shop there received it
         return None
     if here < settings.burst_min_scans or here <= settings.burst_share * quantity:
         return None

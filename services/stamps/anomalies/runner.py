@@ -2,11 +2,13 @@
 
 Scan ids and times are taken before their transaction commits, so a scan may appear after a later one.
 Each round therefore reads only scans older than ``settle_s``, and reads again ``overlap_s`` behind
-its watermark, skipping the scans it has examined (ids kept for the overlap). Examining a scan twice
-is harmless anyway: a firing is not raised again while an anomaly of the same rule on the same subject
-was open at the scan's time within the rule's window (the same scan included), and the risk is
-recomputed from the history. The watermark lives in memory: on start the job looks ``lookback_h``
-back, so a stop longer than that leaves older scans unexamined.
+its watermark, skipping the scans it has examined (ids kept for the overlap). The watermark and those
+ids are stored (``anomaly_detector_state``) in the transaction of the round's anomalies
+(service.detection_round): a restarted process goes on where the last round ended, examining nothing
+twice and missing nothing however long it was stopped. Only with no stored state (the first start) does
+it look ``lookback_h`` back. Examining a scan twice would be harmless anyway: a firing is not raised
+again while an anomaly of the same rule on the same subject was open at the scan's time within the
+rule's window (the same scan included), and the risk is recomputed from the history.
 """
 
 from __future__ import annotations
@@ -15,11 +17,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from services.stamps.anomalies import service
 from services.stamps.config import AnomalySettings
-from shared import clock
 from shared.db import Database
 
 logger = logging.getLogger("services.stamps.anomalies.runner")
@@ -35,28 +36,18 @@ class AnomalyDetector:
         self.database = database
         self.settings = settings
         self.every_s = every_s
-        self.watermark = since or clock.now() - timedelta(hours=settings.lookback_h)
-        self._examined: dict[int, datetime] = {}
+        # Where a detector with no stored state starts (default: ``lookback_h`` back).
+        self.since = since
         self._task: asyncio.Task[None] | None = None
 
     async def run_once(self) -> service.DetectionRound:
         """One round, in one transaction: what it examined and raised (rounds repeat while a round is full)."""
-        overlap = timedelta(seconds=self.settings.overlap_s)
-        until = clock.now() - timedelta(seconds=self.settings.settle_s)
         async with self.database().sessionmaker.begin() as session:
-            found = await service.detect(
-                session, after=self.watermark - overlap, until=until, skip=self._examined.keys(),
-                settings=self.settings,
-            )  # fmt: skip
+            found = await service.detection_round(session, settings=self.settings, start=self.since)
         if found.to_suspend:
             logger.warning(
                 "repeated impossible travel: %s (%d suspended)", ", ".join(found.to_suspend), found.suspended
             )
-        reached = found.last_at if found.full and found.last_at is not None else until
-        self.watermark = max(self.watermark, reached)
-        self._examined.update(found.examined)
-        horizon = self.watermark - overlap
-        self._examined = {i: at for i, at in self._examined.items() if at >= horizon}
         return found
 
     async def _loop(self) -> None:

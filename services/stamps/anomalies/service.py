@@ -17,11 +17,13 @@ from services.stamps.anomalies import rules
 from services.stamps.anomalies.errors import AnomalyAlreadyResolved, AnomalyNotFound
 from services.stamps.anomalies.models import Anomaly
 from services.stamps.anomalies.repository import AnomalyRepository, NewScan
-from services.stamps.anomalies.rules import Context, Evaluation, Finding, Scan, ScannerHour
+from services.stamps.anomalies.rules import Context, Evaluation, Finding, RetailSale, Scan, ScannerHour
 from services.stamps.anomalies.schemas import AnomalyFilter
 from services.stamps.config import AnomalySettings
 from services.stamps.lifecycle import service as lifecycle
 from services.stamps.outbox import OUTBOX
+from services.stamps.traceability import service as traceability
+from services.stamps.traceability.service import Sighting
 from shared import clock
 from shared.pagination import KeysetPage, decode_cursor
 from shared.security.dependencies import Forbidden, require_authenticated
@@ -35,6 +37,8 @@ PLACE_RULES = frozenset({"R1", "R10"})
 # Scans evaluated between two turns of the event loop (each a few tens of microseconds).
 YIELD_EVERY = 50
 SUSPENSION = "R5: impossible travel between scans, repeated (suspended automatically pending review)"
+# The detector's row in anomaly_detector_state.
+DETECTOR = "detector"
 
 
 def windows(settings: AnomalySettings) -> dict[str, timedelta]:
@@ -111,6 +115,28 @@ def _before(history: Sequence[Scan], scan: Scan, limit: int) -> list[Scan]:
     return earlier[-limit:]
 
 
+# The EPCIS steps the rules read (R8, R11: where the stamp or its lot was received; R9: where it was sold).
+CHAIN_STEPS = ("receiving", "retail_selling")
+
+
+def _chain(seen: Sequence[Sighting], scan: Scan) -> dict[str, Any]:
+    """What the stamp's EPCIS chain up to the scan tells the rules (Context fields)."""
+    before = [x for x in seen if x.at <= scan.scanned_at]
+    received = [x for x in before if x.biz_step == "receiving"]
+    sales = [
+        x for x in before
+        if x.biz_step == "retail_selling" and not x.of_lot and x.latitude is not None and x.longitude is not None
+    ]  # fmt: skip
+    sale = None
+    if sales and sales[-1].latitude is not None and sales[-1].longitude is not None:
+        sale = RetailSale(sales[-1].at, sales[-1].latitude, sales[-1].longitude)
+    return {
+        "received_in": frozenset(x.province_code for x in received),
+        "received_by_shops_in": frozenset(x.province_code for x in received if x.kind == "shop"),
+        "retail_sale": sale,
+    }
+
+
 def _known(item: NewScan) -> bool:
     return item.scan.serial is not None and item.scan.verdict in rules.KNOWN_VERDICTS
 
@@ -153,6 +179,10 @@ async def detect(
     batches = sorted({i.scan.batch_id for i in new if i.scan.batch_id is not None})
     firsts = await repository.first_scans(batch_ids=batches, after=first - burst_window, until=last)
     out_of_region = await repository.out_of_region_serials(batches)
+    chains = await traceability.sightings(
+        session, stamps={(i.scan.serial, i.gtin, i.lot) for i in new if _known(i) and i.scan.serial and i.gtin},
+        biz_steps=CHAIN_STEPS, until=last,
+    )  # fmt: skip
     covers = windows(settings)
     raised = await repository.raised(
         serials=sorted(serial for serial in in_round if serial is not None),
@@ -177,6 +207,7 @@ async def detect(
             ip_hour=_hour(by_ip, scan), device_hour=_hour(by_device, scan),
             unknown_serials_here=by_province.get(scan.id, (0, 0))[1],
             batch_quantity=item.batch_quantity, first_scans_here=by_place.get(scan.id, (0, 0))[1],
+            **_chain(chains.get(scan.serial or "", ()) if _known(item) else (), scan),
         )  # fmt: skip
         history = (
             _before(histories.get(scan.serial or "", []), scan, settings.history) if _known(item) else []
@@ -215,6 +246,35 @@ async def detect(
          for row in result.anomalies],
     )  # fmt: skip
     return result
+
+
+async def detection_round(
+    session: AsyncSession, *, settings: AnomalySettings, start: datetime | None = None
+) -> DetectionRound:
+    """One round from the stored watermark, which it advances in the same transaction as its anomalies.
+
+    The state row is locked for the round, so detectors in two processes take turns. Without a stored
+    state the detector starts at ``start`` (default: ``lookback_h`` ago). Each round reads again
+    ``overlap_s`` behind the watermark (scans commit after their time is taken) and skips the scans it
+    examined there, which the state keeps with it; a full round stops at its newest scan.
+    """
+    now = clock.now()
+    repository = AnomalyRepository(session)
+    state = await repository.lock_state(DETECTOR, start=start or now - timedelta(hours=settings.lookback_h))
+    examined = {int(i): datetime.fromisoformat(at) for i, at in (state.examined or {}).items()}
+    overlap = timedelta(seconds=settings.overlap_s)
+    until = now - timedelta(seconds=settings.settle_s)
+    found = await detect(
+        session, after=state.watermark - overlap, until=until, skip=examined.keys(), settings=settings
+    )
+    reached = found.last_at if found.full and found.last_at is not None else until
+    state.watermark = max(state.watermark, reached)
+    horizon = state.watermark - overlap
+    examined |= found.examined
+    state.examined = {str(i): at.isoformat() for i, at in sorted(examined.items()) if at >= horizon}
+    state.updated_at = now
+    await repository.save_state(state)
+    return found
 
 
 def _anomaly(item: NewScan, finding: Finding, evaluation: Evaluation) -> dict[str, Any]:

@@ -83,9 +83,14 @@ def _ilmd(stamp: MovedStamp) -> dict[str, Any]:
 
 
 def events_for_change(
-    action: str, stamps: Sequence[MovedStamp], *, change_id: int, at: datetime, host: str
-) -> list[Generated]:
-    """The events ``action`` emits for ``stamps`` (none for an action without any), grouped by owner."""
+    action: str, stamps: Sequence[MovedStamp], *, change_id: int, at: datetime, host: str,
+    location: str | None = None, portion: str | None = None,
+) -> list[Generated]:  # fmt: skip
+    """The events ``action`` emits for ``stamps`` (none for an action without any), grouped by owner.
+
+    ``location`` (a site's SGLN or platform URI) is the events' readPoint and bizLocation. ``portion`` names one
+    portion of a change made in portions (a background job's chunk), so each portion's event ids are its own.
+    """
     if action not in SHAPES or not stamps:
         return []
     epcis_action, biz_step, disposition, persistent = SHAPES[action]
@@ -104,7 +109,10 @@ def events_for_change(
         first = batch[0]
         for chunk, start in enumerate(range(0, len(batch), MAX_EPCS)):
             part = batch[start : start + MAX_EPCS]
-            event_id = uuid.uuid5(GENERATED_NAMESPACE, f"stamp-change:{change_id}:{group}:{chunk}")
+            name = f"stamp-change:{change_id}:{group}:{chunk}"
+            if portion is not None:
+                name = f"stamp-change:{change_id}:{portion}:{group}:{chunk}"
+            event_id = uuid.uuid5(GENERATED_NAMESPACE, name)
             event: dict[str, Any] = {
                 **base, "eventID": f"urn:uuid:{event_id}",
                 "epcList": [f"https://{host.lower()}/01/{stamp.gtin.zfill(14)}/21/{stamp.serial}" for stamp in part],
@@ -112,6 +120,9 @@ def events_for_change(
             if biz_step is not None:
                 event["bizStep"] = biz_step
             event["disposition"] = disposition
+            if location is not None:
+                event["readPoint"] = {"id": location}
+                event["bizLocation"] = {"id": location}
             if persistent is not None:
                 event["persistentDisposition"] = persistent
             if action == "activate" and (ilmd := _ilmd(first)):

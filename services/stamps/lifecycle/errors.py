@@ -38,3 +38,17 @@ class ProductNotCertified(Conflict):
 
     type = "product-not-certified"
     title = "The product holds no OCOP certificate in force"
+
+
+class StampChangeNotFound(NotFound):
+    """No such lifecycle operation, or none the caller may see."""
+
+    type = "stamp-change-not-found"
+    title = "Stamp change not found"
+
+
+class StampChangePending(Conflict):
+    """Another change of the batch is still running in the background (``change_id`` names it)."""
+
+    type = "stamp-change-pending"
+    title = "Another change of the batch is in progress"

@@ -99,7 +99,7 @@ class StampRepository(Repository[Stamp]):
         """A batch's place and what the rules need of it (status, lot, product), or None."""
         query = select(
             StampBatch.id.label("batch_id"), StampBatch.entity_id, StampBatch.province_code, StampBatch.product_id,
-            StampBatch.status.label("batch_status"), StampBatch.lot.label("batch_lot"),
+            StampBatch.status.label("batch_status"), StampBatch.lot.label("batch_lot"), StampBatch.generated,
         ).where(StampBatch.id == batch_id)  # fmt: skip
         return (await self.session.execute(query)).first()
 
@@ -121,12 +121,17 @@ class StampRepository(Repository[Stamp]):
 
     async def open_change(
         self, *, action: str, actor: str, actor_role: str, reason: str | None, batch_id: uuid.UUID | None,
-        requested: int, at: datetime, activation: Activation | None = None,
+        requested: int, at: datetime, activation: Activation | None = None, location_id: uuid.UUID | None = None,
+        total: int | None = None,
     ) -> int:  # fmt: skip
-        """Record an operation (its count of changed stamps follows with ``close_change``); its id."""
+        """Record an operation (its count of changed stamps follows with ``close_change``); its id.
+
+        With ``total`` the operation is queued for the background job (it walks the batch's ``total`` stamps).
+        """
         values: dict[str, Any] = {
             "action": action, "actor": actor, "actor_role": actor_role, "reason": reason, "batch_id": batch_id,
-            "requested": requested, "changed": 0, "created_at": at,
+            "requested": requested, "changed": 0, "created_at": at, "location_id": location_id,
+            "status": "done" if total is None else "queued", "total": total,
         }  # fmt: skip
         if activation is not None:
             values |= {"lot": activation.lot, "production_date": activation.production_date,
@@ -136,12 +141,65 @@ class StampRepository(Repository[Stamp]):
         ).scalar_one()
         return change_id
 
-    async def close_change(self, change_id: int, *, changed: int, requested: int) -> None:
-        """Write how many stamps the operation selected and moved."""
+    async def close_change(
+        self, change_id: int, *, changed: int, requested: int, by_state: dict[str, int] | None = None
+    ) -> None:
+        """Write how many stamps the operation selected and moved (and in which states they were)."""
         await self.session.execute(
             update(StampChange)
             .where(StampChange.id == change_id)
-            .values(changed=changed, requested=requested)
+            .values(changed=changed, requested=requested, by_state=by_state)
+        )
+
+    async def change(self, change_id: int) -> StampChange | None:
+        """One operation, as it stands."""
+        return await self.session.get(StampChange, change_id, populate_existing=True)
+
+    async def pending_change(self, batch_id: uuid.UUID) -> StampChange | None:
+        """The batch's change queued or running in the background, if any (the batch lock held)."""
+        query = select(StampChange).where(
+            StampChange.batch_id == batch_id, StampChange.status.in_(("queued", "running"))
+        )
+        return (await self.session.scalars(query.order_by(StampChange.id).limit(1))).first()
+
+    async def pending_changes(self, limit: int) -> list[int]:
+        """Changes queued or running (a process stopped mid-way leaves them running), oldest first."""
+        query = (
+            select(StampChange.id)
+            .where(StampChange.status.in_(("queued", "running")))
+            .order_by(StampChange.id)
+            .limit(limit)
+        )
+        return list((await self.session.scalars(query)).all())
+
+    async def lock_pending(self, change_id: int) -> StampChange | None:
+        """The change row-locked while it is queued or running; None if done, failed, or locked by another process."""
+        query = (
+            select(StampChange)
+            .where(StampChange.id == change_id, StampChange.status.in_(("queued", "running")))
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.scalars(query)).first()
+
+    async def next_serials(self, batch_id: uuid.UUID, *, after: str | None, limit: int) -> list[str]:
+        """The batch's next ``limit`` serials after ``after``, in serial order (index ix_stamp_batch_serial)."""
+        query = select(Stamp.serial).where(Stamp.batch_id == batch_id).order_by(Stamp.serial).limit(limit)
+        if after is not None:
+            query = query.where(Stamp.serial > after)
+        return list((await self.session.scalars(query)).all())
+
+    async def save_change(self, change: StampChange) -> None:
+        """Write a change's progress."""
+        self.session.add(change)
+        await self.session.flush()
+
+    async def fail_change(self, change_id: int, *, error: str, at: datetime) -> None:
+        """A background change stopped on an error: failed, with the reason."""
+        await self.session.execute(
+            update(StampChange)
+            .where(StampChange.id == change_id, StampChange.status.in_(("queued", "running")))
+            .values(status="failed", error=error, finished_at=at)
         )
 
     async def move(

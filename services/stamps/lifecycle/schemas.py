@@ -30,6 +30,12 @@ class StampChangeRequest(BaseSchema):
     lot: Annotated[str | None, Field(pattern=LOT_PATTERN, description="activate: GS1 AI 10 lot")] = None
     production_date: Annotated[date | None, Field(description="activate: not after tomorrow")] = None
     expiry_date: Annotated[date | None, Field(description="activate: on or after the production date")] = None
+    location_id: Annotated[
+        uuid.UUID | None,
+        Field(
+            description="activate: one of the producer's registered sites, the events' readPoint and bizLocation"
+        ),
+    ] = None
 
 
 class StampChangeRead(ReadSchema):
@@ -42,6 +48,42 @@ class StampChangeRead(ReadSchema):
     unchanged: int = Field(description="Already in the target state")
     skipped: int = Field(description="batch_id: stamps in a state the action does not start from")
     by_state: dict[str, int] = Field(description="How many of the selected stamps were in each state before")
+
+
+ChangeStatus = Literal["queued", "running", "done", "failed"]
+
+
+class ChangeProgress(ReadSchema):
+    """How far a change is: stamps of the batch passed of all of them, the rate so far and the time left."""
+
+    done: int
+    total: int
+    rate_per_s: float | None
+    eta_s: float | None
+
+
+class StampChangeStatusRead(ReadSchema):
+    """A lifecycle operation as it stands: a whole-batch change runs in the background (queued → running → done)."""
+
+    id: int
+    action: Action
+    status: ChangeStatus
+    batch_id: uuid.UUID | None
+    actor: str
+    actor_role: str
+    reason: str | None
+    location_id: uuid.UUID | None
+    progress: ChangeProgress
+    changed: int
+    unchanged: int = Field(description="Already in the target state")
+    skipped: int = Field(description="In a state the action does not start from")
+    by_state: dict[str, int] = Field(description="How many of the stamps passed were in each state before")
+    error: str | None = Field(
+        description="failed: why (ask again: the stamps already moved are left as they are)"
+    )
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
 
 
 class StampHistoryRead(ReadSchema):

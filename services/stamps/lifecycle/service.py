@@ -4,6 +4,12 @@ reserved → issued (province) → active (producer, certificate in force) ⇄ s
 active/suspended → revoked (province); reserved/issued/active → void (producer or province).
 A list of serials is all or nothing; a batch moves its stamps in an allowed state and skips the rest.
 A stamp already in the target state is unchanged, so the same request twice changes nothing the second time.
+
+A whole batch of more than ``sync_max`` stamps is not changed in the request: the change is queued
+(``status`` queued) and the lifecycle job (runner.py) applies it ``run_change_chunk`` by chunk, each chunk
+one transaction with its audit items and EPCIS events and the change's progress, so a job cut short resumes
+after the last chunk committed and moves no stamp twice. The same request while it is queued or running
+answers the same change.
 """
 
 from __future__ import annotations
@@ -24,11 +30,16 @@ from services.stamps.lifecycle.errors import (
     BatchNotGenerated,
     ProductNotCertified,
     StampBatchNotFound,
+    StampChangeNotFound,
+    StampChangePending,
     StampNotFound,
     StampStateConflict,
 )
+from services.stamps.lifecycle.models import StampChange
 from services.stamps.lifecycle.repository import Activation, Moved, StampRepository, Transition
 from services.stamps.lifecycle.schemas import StampChangeRequest
+from services.stamps.locations import service as locations
+from services.stamps.locations.errors import LocationNotFound
 from services.stamps.snapshot import service as snapshot
 from shared import clock, gs1
 from shared.errors import InvalidField
@@ -68,6 +79,20 @@ class ChangeResult:
 
 
 @dataclass(frozen=True)
+class ChangeStatus:
+    """A change as it stands (a background one with its progress): done of total, rate, time left, counts."""
+
+    change: StampChange
+    done: int
+    total: int
+    rate_per_s: float | None
+    eta_s: float | None
+    unchanged: int
+    skipped: int
+    by_state: dict[str, int]
+
+
+@dataclass(frozen=True)
 class StampDetail:
     """A stamp and the operations that moved it."""
 
@@ -86,9 +111,11 @@ def _checked_input(action: str, data: StampChangeRequest, today: date) -> list[s
     if action in REASON_REQUIRED and not data.reason:
         raise InvalidField("body.reason", f"a reason is required to {action} stamps", code="missing")
     if action != "activate":
-        for name in ("lot", "production_date", "expiry_date"):
+        for name in ("lot", "production_date", "expiry_date", "location_id"):
             if getattr(data, name) is not None:
-                raise InvalidField(f"body.{name}", "only an activation binds a lot and dates", code="extra")
+                raise InvalidField(
+                    f"body.{name}", "only an activation takes a lot, dates and a site", code="extra"
+                )
     if data.production_date is not None and data.production_date > today + timedelta(days=1):
         raise InvalidField("body.production_date", "a production date is not after tomorrow", code="future")
     if (
@@ -128,14 +155,33 @@ async def _check_batch_rules(
             raise InvalidField("body.lot", f"the batch's lot is {batch.batch_lot}", code="lot")
 
 
+async def _site(
+    session: AsyncSession, principal: Principal, data: StampChangeRequest, owners: set[uuid.UUID]
+) -> str | None:
+    """The URI of the site an activation names (one of the stamps' producer's own), or None."""
+    if data.location_id is None:
+        return None
+    try:
+        site = await locations.get_location(session, principal=principal, location_id=data.location_id)
+    except LocationNotFound:
+        site = None
+    if site is None or owners != {site.entity_id}:
+        raise LocationNotFound(
+            f"No site {data.location_id} of the stamps' producer", field="body.location_id"
+        )
+    return site.uri
+
+
 async def change_states(
     session: AsyncSession, *, principal: Principal, action: str, data: StampChangeRequest, today: date,
-    resolver_host: str = DEFAULT_RESOLVER_HOST,
-) -> ChangeResult:  # fmt: skip
+    resolver_host: str = DEFAULT_RESOLVER_HOST, sync_max: int | None = None,
+) -> ChangeResult | ChangeStatus:  # fmt: skip
     """Move the selected stamps by ``action``, audited: a list all or nothing, a batch skipping other states.
 
     The stamps moved are recorded in the EPCIS repository as the events §4.4 names (epcis.stamp_events),
-    their EPCs Digital Links on ``resolver_host``, in the same transaction.
+    their EPCs Digital Links on ``resolver_host``, in the same transaction. A batch of more than
+    ``sync_max`` stamps is queued for the background job instead: its ChangeStatus (queued, or the same
+    change still queued or running).
     """
     require_authenticated(principal)
     serials = _checked_input(action, data, today)
@@ -163,6 +209,7 @@ async def change_states(
             )  # fmt: skip
         for row in batches.values():
             await _check_batch_rules(session, action, row, data, today, "body.serials")
+        site = await _site(session, principal, data, {row.entity_id for row in batches.values()})
         batch_id = next(iter(batches)) if len(batches) == 1 else None
     elif (batch_id := data.batch_id) is not None:
         batch = await repository.batch(batch_id)
@@ -171,7 +218,10 @@ async def change_states(
         if not policies.can_change_stamps(principal, action, _place(batch)):
             raise Forbidden(f"Stamps of batch {batch_id} may not be {to_state} by this caller.")
         await _check_batch_rules(session, action, batch, data, today, "body.batch_id")
+        site = await _site(session, principal, data, {batch.entity_id})
         await repository.lock_batch(batch_id)
+        if sync_max is not None and batch.generated > sync_max:
+            return await _queue(repository, principal, action, data, batch_id, batch.generated)
     now = clock.now()
     activation = None
     if action == "activate":
@@ -179,18 +229,140 @@ async def change_states(
     change_id = await repository.open_change(
         action=action, actor=principal.sub, actor_role=principal.role.value, reason=data.reason,
         batch_id=batch_id, requested=len(serials) if serials is not None else 0, at=now, activation=activation,
+        location_id=data.location_id,
     )  # fmt: skip
     moved = await repository.move(
         Transition(change_id, from_states, to_state, data.reason, now, activation),
         serials=serials, batch_id=None if serials is not None else batch_id, with_stamps=True,
     )  # fmt: skip
-    await _record_epcis_events(session, repository, action, moved, change_id, now, resolver_host)
+    await _record_epcis_events(
+        session, repository, action, moved, change_id, now, resolver_host, location=site
+    )
     return await _result(repository, change_id, action, to_state, moved)
+
+
+async def _queue(
+    repository: StampRepository, principal: Principal, action: str,
+    data: StampChangeRequest, batch_id: uuid.UUID, total: int,
+) -> ChangeStatus:  # fmt: skip
+    """Queue a whole-batch change for the job (the batch lock held), or answer the same one still pending."""
+    pending = await repository.pending_change(batch_id)
+    if pending is not None:
+        asked = (action, data.reason, data.lot, data.production_date, data.expiry_date, data.location_id)
+        if asked == (pending.action, pending.reason, pending.lot, pending.production_date, pending.expiry_date,
+                     pending.location_id):  # fmt: skip
+            return status_of(pending)
+        raise StampChangePending(
+            f"Change {pending.id} ({pending.action}) of batch {batch_id} is {pending.status}: ask again once it is done",
+            change_id=pending.id, field="body.batch_id",
+        )  # fmt: skip
+    activation = None
+    if action == "activate":
+        activation = Activation(principal.sub, data.lot, data.production_date, data.expiry_date)
+    change_id = await repository.open_change(
+        action=action, actor=principal.sub, actor_role=principal.role.value, reason=data.reason,
+        batch_id=batch_id, requested=0, at=clock.now(), activation=activation, location_id=data.location_id,
+        total=total,
+    )  # fmt: skip
+    change = await repository.change(change_id)
+    if change is None:  # inserted just now, in this transaction
+        raise StampChangeNotFound(f"No stamp change {change_id}")
+    return status_of(change)
+
+
+def status_of(change: StampChange) -> ChangeStatus:
+    """A change's progress and counts (a change made in its request is done: its total is what it selected)."""
+    by_state = {state: int(n) for state, n in (change.by_state or {}).items()}
+    done = change.requested
+    total = change.total if change.total is not None else done
+    rate = eta = None
+    if change.started_at is not None and done > 0:
+        elapsed = ((change.finished_at or clock.now()) - change.started_at).total_seconds()
+        if elapsed > 0:
+            rate = done / elapsed
+            eta = 0.0 if change.status == "done" else max(total - done, 0) / rate
+    unchanged = by_state.get(TRANSITIONS[change.action][1], 0)
+    return ChangeStatus(
+        change,
+        done,
+        total,
+        rate,
+        eta,
+        unchanged,
+        sum(by_state.values()) - change.changed - unchanged,
+        by_state,
+    )
+
+
+async def get_change(session: AsyncSession, *, principal: Principal, change_id: int) -> ChangeStatus:
+    """A change the caller may see (through its batch: its producer, its province's officers, admins)."""
+    require_authenticated(principal)
+    repository = StampRepository(session)
+    change = await repository.change(change_id)
+    batch = await repository.batch(change.batch_id) if change is not None and change.batch_id else None
+    place = _place(batch) if batch is not None else Place(None, None, None)
+    if change is None or not policies.can_read(principal, place):
+        raise StampChangeNotFound(f"No stamp change {change_id}", field="path.change_id")
+    return status_of(change)
+
+
+async def pending_changes(session: AsyncSession, *, limit: int) -> list[int]:
+    """The ids of the changes the job has to (go on to) apply, oldest first."""
+    return await StampRepository(session).pending_changes(limit)
+
+
+async def run_change_chunk(
+    session: AsyncSession, *, change_id: int, chunk: int, resolver_host: str = DEFAULT_RESOLVER_HOST
+) -> bool:
+    """Apply the next ``chunk`` stamps of a queued or running change, in the caller's transaction; whether
+    more remain. The change row is locked (another process's job skips it) and advanced with the stamps."""
+    repository = StampRepository(session)
+    change = await repository.lock_pending(change_id)
+    if change is None or change.batch_id is None:
+        return False
+    await repository.lock_batch(change.batch_id)
+    now = clock.now()
+    if change.status == "queued":
+        change.status, change.started_at = "running", now
+    serials = await repository.next_serials(change.batch_id, after=change.after_serial, limit=chunk)
+    if serials:
+        from_states, to_state = TRANSITIONS[change.action]
+        activation = None
+        if change.action == "activate":
+            activation = Activation(change.actor, change.lot, change.production_date, change.expiry_date)
+        moved = await repository.move(
+            Transition(change.id, from_states, to_state, change.reason, now, activation),
+            serials=serials, with_stamps=True,
+        )  # fmt: skip
+        site = None
+        if change.location_id is not None:
+            site = (await locations.public_place(session, location_id=change.location_id)).uri
+        await _record_epcis_events(
+            session, repository, change.action, moved, change.id, now, resolver_host, location=site,
+            portion=serials[0],
+        )  # fmt: skip
+        by_state = dict(change.by_state or {})
+        for state, n in moved.before.items():
+            by_state[state] = by_state.get(state, 0) + n
+        change.by_state = by_state
+        change.requested += sum(moved.before.values())
+        change.changed += sum(moved.moved.values())
+        change.after_serial = serials[-1]
+    more = len(serials) == chunk
+    if not more:
+        change.status, change.finished_at = "done", now
+    await repository.save_change(change)
+    return more
+
+
+async def fail_change(session: AsyncSession, *, change_id: int, message: str) -> None:
+    """A background change stopped on an error: it is failed (the chunks committed stay; asking again goes on)."""
+    await StampRepository(session).fail_change(change_id, error=message, at=clock.now())
 
 
 async def _record_epcis_events(
     session: AsyncSession, repository: StampRepository, action: str, moved: Moved, change_id: int, at: datetime,
-    host: str,
+    host: str, *, location: str | None = None, portion: str | None = None,
 ) -> None:  # fmt: skip
     """Store the EPCIS events of the stamps a change moved (TRACEABILITY §4.4), one per ≤ 10,000 of them."""
     if not moved.stamps:
@@ -208,7 +380,10 @@ async def _record_epcis_events(
         )
         for row in moved.stamps
     ]
-    for owner in events_for_change(action, stamps, change_id=change_id, at=at, host=host):
+    generated = events_for_change(
+        action, stamps, change_id=change_id, at=at, host=host, location=location, portion=portion
+    )
+    for owner in generated:
         await epcis.record_events(
             session, events=owner.events, entity_id=owner.entity_id, province_code=owner.province_code
         )
@@ -220,7 +395,7 @@ async def _result(
     changed = sum(moved.moved.values())
     requested = sum(moved.before.values())
     unchanged = moved.before.get(to_state, 0)
-    await repository.close_change(change_id, changed=changed, requested=requested)
+    await repository.close_change(change_id, changed=changed, requested=requested, by_state=moved.before)
     return ChangeResult(
         change_id=change_id, action=action, requested=requested, changed=changed, unchanged=unchanged,
         skipped=requested - changed - unchanged, by_state=moved.before,

@@ -171,6 +171,28 @@ class TraceabilityRepository:
         )
         return (await self.session.execute(statement)).first()
 
+    async def sightings(
+        self, spellings: Sequence[str], *, biz_steps: Sequence[str], until: Any
+    ) -> Sequence[Any]:
+        """Events up to ``until`` of ``biz_steps`` at a known place that name one of ``spellings`` as an EPC or
+        a class: each (epc, biz_step, event_time, place) row, oldest first (one statement, the epc index)."""
+        if not spellings:
+            return []
+        statement = (
+            select(
+                EPCS.c.epc, EVENTS.c.biz_step, EVENTS.c.event_time,
+                func.coalesce(EVENTS.c.biz_location, EVENTS.c.read_point).label("place"),
+            )
+            .select_from(EPCS.join(EVENTS, EVENTS.c.id == EPCS.c.event_uuid))
+            .where(
+                EPCS.c.epc.in_(spellings), EPCS.c.role.in_((*EPC_ROLES, *CLASS_ROLES)),
+                EVENTS.c.biz_step.in_(biz_steps), EVENTS.c.event_time <= until,
+                or_(EVENTS.c.biz_location.is_not(None), EVENTS.c.read_point.is_not(None)),
+            )
+            .order_by(EVENTS.c.event_time, EVENTS.c.id)
+        )  # fmt: skip
+        return (await self.session.execute(statement)).all()
+
     async def chain(
         self, visible: Visibility, spellings: Sequence[str], *, lot_of: tuple[str, str] | None, limit: int
     ) -> Sequence[Any]:

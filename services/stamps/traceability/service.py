@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import aclosing
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -345,6 +346,53 @@ async def _steps(session: AsyncSession, rows: Sequence[Any]) -> list[TraceStep]:
             )
         )  # fmt: skip
     return steps
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """A stamp (or its lot) seen by an EPCIS event at a registered site: when, which step, and the site."""
+
+    serial: str
+    of_lot: bool
+    biz_step: str
+    at: datetime
+    province_code: str
+    kind: str
+    latitude: float | None
+    longitude: float | None
+
+
+async def sightings(
+    session: AsyncSession, *, stamps: Collection[tuple[str, str, str | None]], biz_steps: Collection[str],
+    until: datetime,
+) -> dict[str, list[Sighting]]:  # fmt: skip
+    """For each stamp (serial, GTIN, lot), the events of ``biz_steps`` up to ``until`` that name it or its lot
+    at a registered site, oldest first (two statements for all of them: the events, then the sites).
+
+    The anomaly detector's read of the chain (R8, R9, R11): events at an unregistered place are left out.
+    """
+    wanted: dict[str, list[tuple[str, bool]]] = {}
+    for serial, gtin, lot in stamps:
+        forms = _object_forms(serial, gtin, lot)
+        for index, form in enumerate(forms):
+            wanted.setdefault(form, []).append((serial, index == 1))
+    rows = await TraceabilityRepository(session).sightings(
+        sorted(wanted), biz_steps=sorted(biz_steps), until=until
+    )
+    places = await locations.describe(session, uris={row.place for row in rows}) if rows else {}
+    found: dict[str, list[Sighting]] = {}
+    for row in rows:
+        place = places.get(row.place)
+        if place is None:
+            continue
+        for serial, of_lot in wanted.get(row.epc, ()):
+            found.setdefault(serial, []).append(
+                Sighting(
+                    serial, of_lot, row.biz_step, row.event_time, place.province_code, place.kind,
+                    place.latitude, place.longitude,
+                )
+            )  # fmt: skip
+    return found
 
 
 def _object_forms(serial: str, gtin: str, lot: str | None) -> list[str]:
