@@ -60,7 +60,7 @@ class StampRisk(Base):
 
 
 class DetectorState(Base):
-    """Where the anomaly detector stands (migration 0012): one row, locked and advanced by each round in the
+    """Where the anomaly detector stands (migration 0010): one row, locked and advanced by each round in the
     transaction that writes the round's anomalies, so a restart resumes exactly where the last round ended."""
 
     __tablename__ = "anomaly_detector_state"

@@ -28,7 +28,7 @@ class Stamp(Base):
     __tablename__ = "stamp"
     __table_args__ = (
         CheckConstraint(f"state IN {STAMP_STATES}", name="state"),
-        # A whole-batch change walks its batch in serial order, a chunk at a time (migration 0012).
+        # A whole-batch change walks its batch in serial order, a chunk at a time (migration 0010).
         Index("ix_stamp_batch_serial", "batch_id", "serial"),
     )
 
