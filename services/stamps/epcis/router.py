@@ -43,8 +43,9 @@ def _settings(request: Request) -> StampsSettings:
     return settings
 
 
-def _wake_runner(request: Request) -> None:
-    """Store the document as soon as the job has committed (background tasks run after it)."""
+async def _wake_runner(request: Request) -> None:
+    """Store the document as soon as the job has committed (background tasks run after it; async: on the
+    event loop, not in a worker thread)."""
     runner = getattr(request.app.state, "epcis_capture", None)
     if runner is not None:
         runner.wake()
