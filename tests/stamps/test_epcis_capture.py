@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import text
 
 from services.stamps.config import EpcisSettings
-from services.stamps.epcis import identifiers
+from services.stamps.epcis import identifiers, runner
 from services.stamps.epcis.runner import CaptureRunner
 from services.stamps.epcis.stamp_events import MovedStamp, events_for_change
 from shared import clock, gs1
@@ -263,6 +263,26 @@ async def test_one_pass_stores_many_documents_each_on_its_own_terms(stamps: http
         product["entity_id"]
     ]
     assert await run_jobs(stamps) == 0
+
+
+@pytest.mark.parametrize("pass_jobs", [1, 500])
+async def test_jobs_another_runner_holds_are_skipped_not_waited_for(
+    stamps: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, pass_jobs: int
+) -> None:
+    monkeypatch.setattr(runner, "PASS_JOBS", pass_jobs)  # a pass of one job still finds the free one
+    held = await capture(stamps, document(object_event(["urn:epc:id:sgtin:0614141.107346.9"])), ADMIN)
+    free = await capture(stamps, document(object_event(["urn:epc:id:sgtin:0614141.107346.10"])), ADMIN)
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    async with app.state.db.sessionmaker.begin() as other_runner:  # holds the oldest job, as a pass does
+        await other_runner.execute(
+            text("SELECT id FROM stamps.epcis_capture_job WHERE id = :id FOR UPDATE"),
+            {"id": held["captureID"]},
+        )
+        assert await run_jobs(stamps) == 1
+        assert (await job(stamps, free["captureID"], ADMIN))["running"] is False
+    assert (await job(stamps, held["captureID"], ADMIN))["running"] is True
+    assert await run_jobs(stamps) == 1
+    assert await event_count(stamps) == 2
 
 
 async def test_a_job_that_cannot_be_processed_fails_alone(stamps: httpx.AsyncClient) -> None:

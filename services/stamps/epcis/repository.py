@@ -36,8 +36,8 @@ FROM unnest(
 ON CONFLICT (event_id) DO NOTHING
 RETURNING id
 """
-# The running jobs of a pass, oldest first: at most $1 jobs, and no more documents than fit in $2 bytes
-# (always the first); those another runner holds are skipped.
+# The running jobs of a pass, oldest first: the first $1 no other runner holds (locked here), and of
+# those no more documents than fit in $2 bytes (always the first; the rest stay locked until the pass ends).
 _CLAIMED = """
 SELECT id, error_behaviour, captured_by, captured_role, captured_scope, created_at, CAST(document AS text) AS document
 FROM stamps.epcis_capture_job
@@ -48,15 +48,18 @@ _CLAIM_JOBS = (
     + """id IN (
     SELECT id FROM (
         SELECT id, size_bytes, sum(size_bytes) OVER (ORDER BY created_at, id) AS upto
-        FROM stamps.epcis_capture_job
-        WHERE status = 'running'
-        ORDER BY created_at, id
-        LIMIT $1
+        FROM (
+            SELECT id, created_at, size_bytes
+            FROM stamps.epcis_capture_job
+            WHERE status = 'running'
+            ORDER BY created_at, id
+            LIMIT $1
+            FOR UPDATE SKIP LOCKED
+        ) AS free
     ) AS oldest
     WHERE upto - size_bytes < $2
 )
 ORDER BY created_at, id
-FOR UPDATE SKIP LOCKED
 """
 )
 _INSERT_JOB = """
