@@ -13,6 +13,7 @@ from services.stamps.anomalies.runner import AnomalyDetector
 from services.stamps.batches.router import router as batches_router
 from services.stamps.batches.runner import BatchJobs
 from services.stamps.config import StampsSettings, get_settings
+from services.stamps.epcis.errors import security_problem
 from services.stamps.epcis.router import router as epcis_router
 from services.stamps.epcis.runner import CaptureRunner
 from services.stamps.inbox import INBOX
@@ -31,6 +32,7 @@ from services.stamps.verification.scanlog import ScanLog
 from shared.app import create_service_app, database_lifespan
 from shared.db import asyncpg_dsn, create_read_pool
 from shared.events.wiring import event_routers, service_relay
+from shared.security.dependencies import Forbidden, Unauthenticated
 
 
 def create_app(settings: StampsSettings | None = None) -> FastAPI:
@@ -102,7 +104,7 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
                 if jobs is not None:
                     await jobs.stop()
 
-    return create_service_app(
+    app = create_service_app(
         name="stamps",
         title="OCOP Stamps",
         description="E-stamp batches and serials, GS1 Digital Link, verification, scan log and EPCIS 2.0.",
@@ -130,6 +132,10 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
         # The resolver's answers skip the framework's routing (docs: verification/fastpath.py).
         inner_middleware=[(ResolverFastPath, {})],
     )
+    # The EPCIS interface's 401 and 403 in the REST binding's shape (epcisException:SecurityException).
+    for security in (Unauthenticated, Forbidden):
+        app.add_exception_handler(security, security_problem)
+    return app
 
 
 app = create_app()

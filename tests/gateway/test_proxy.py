@@ -100,6 +100,24 @@ async def test_head_answers_the_headers_alone_and_the_next_request_still_works(
             assert echoed.json()["query"] == "after=head"
 
 
+async def test_options_reach_the_service_and_its_empty_answer_comes_back(gateway: RunningProcess) -> None:
+    preflight = {"Origin": "https://app.example.vn", "Access-Control-Request-Method": "POST"}
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        for _ in range(2):  # a 204 has no body: the kept-alive connection must still serve the next request
+            answer = await client.options("/epcis/capture", headers=preflight)
+            assert answer.status_code == 204
+            assert answer.content == b""
+            assert (answer.headers["allow"], answer.headers["gs1-epcis-version"]) == (
+                "OPTIONS, POST, GET",
+                "2.0.0",
+            )
+            assert (answer.headers["x-seen-method"], answer.headers["x-seen-origin"]) == (
+                "OPTIONS",
+                "https://app.example.vn",
+            )
+            assert (await client.get("/v1/stamps/echo")).status_code == 200
+
+
 async def test_many_concurrent_requests_each_get_their_own_answer(gateway: RunningProcess) -> None:
     async with httpx.AsyncClient(base_url=gateway.url) as client:
         answers = await asyncio.gather(*(client.get("/v1/stamps/echo", params={"n": n}) for n in range(60)))

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import text
 
 from services.stamps.config import EpcisSettings
-from services.stamps.epcis import identifiers
+from services.stamps.epcis import identifiers, runner
 from services.stamps.epcis.runner import CaptureRunner
 from services.stamps.epcis.stamp_events import MovedStamp, events_for_change
 from shared import clock, gs1
@@ -217,6 +217,95 @@ async def test_proceed_stores_the_valid_events_and_lists_the_others(stamps: http
 
 
 # Bad input
+
+
+async def test_one_pass_stores_many_documents_each_on_its_own_terms(stamps: httpx.AsyncClient) -> None:
+    product = await stamped_product(stamps)
+    shared_id = "urn:uuid:" + str(uuid.uuid4())
+    first = await capture(
+        stamps, document(object_event(["urn:epc:id:sgtin:0614141.107346.1"], eventID=shared_id),
+                         object_event(["urn:epc:id:sgtin:0614141.107346.2"])), ADMIN,
+    )  # fmt: skip
+    proceed = await capture(
+        stamps,
+        document(object_event(["urn:epc:id:sgtin:0614141.107346.3"]),
+                 object_event(["urn:epc:id:sgtin:0614141.107346.4"], bizStep="shippping")),
+        ADMIN, **{"GS1-Capture-Error-Behaviour": "proceed"},
+    )  # fmt: skip
+    again = await capture(
+        stamps, document(object_event(["urn:epc:id:sgtin:0614141.107346.5"], eventID=shared_id),
+                         object_event(["urn:epc:id:sgtin:0614141.107346.6"])), ADMIN,
+    )  # fmt: skip
+    own = await capture(stamps, document(object_event([link(product)])), product["producer"])
+    assert await run_jobs(stamps) == 4
+    found = {
+        name: await job(stamps, accepted["captureID"], headers)
+        for name, accepted, headers in (
+            ("first", first, ADMIN), ("proceed", proceed, ADMIN), ("again", again, ADMIN),
+            ("own", own, product["producer"]),
+        )
+    }  # fmt: skip
+    assert {name: (j["running"], j["success"], j["eventCount"]) for name, j in found.items()} == {
+        "first": (False, True, 2), "proceed": (False, False, 1), "again": (False, True, 1), "own": (False, True, 1),
+    }  # fmt: skip
+    assert {e["field"] for e in found["proceed"]["errors"]} == {"/epcisBody/eventList/1/bizStep"}
+    rows = await query(stamps, "SELECT event_id, capture_job_id, entity_id, doc FROM stamps.epcis_event")
+    by_job: dict[str, set[str]] = {}
+    for row in rows:
+        by_job.setdefault(str(row.capture_job_id), set()).update(row.doc["epcList"])
+    assert by_job == {
+        first["captureID"]: {"urn:epc:id:sgtin:0614141.107346.1", "urn:epc:id:sgtin:0614141.107346.2"},
+        proceed["captureID"]: {"urn:epc:id:sgtin:0614141.107346.3"},
+        again["captureID"]: {"urn:epc:id:sgtin:0614141.107346.6"},
+        own["captureID"]: {link(product)},
+    }
+    assert [str(row.entity_id) for row in rows if row.capture_job_id == uuid.UUID(own["captureID"])] == [
+        product["entity_id"]
+    ]
+    assert await run_jobs(stamps) == 0
+
+
+@pytest.mark.parametrize("pass_jobs", [1, 500])
+async def test_jobs_another_runner_holds_are_skipped_not_waited_for(
+    stamps: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, pass_jobs: int
+) -> None:
+    monkeypatch.setattr(runner, "PASS_JOBS", pass_jobs)  # a pass of one job still finds the free one
+    held = await capture(stamps, document(object_event(["urn:epc:id:sgtin:0614141.107346.9"])), ADMIN)
+    free = await capture(stamps, document(object_event(["urn:epc:id:sgtin:0614141.107346.10"])), ADMIN)
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    async with app.state.db.sessionmaker.begin() as other_runner:  # holds the oldest job, as a pass does
+        await other_runner.execute(
+            text("SELECT id FROM stamps.epcis_capture_job WHERE id = :id FOR UPDATE"),
+            {"id": held["captureID"]},
+        )
+        assert await run_jobs(stamps) == 1
+        assert (await job(stamps, free["captureID"], ADMIN))["running"] is False
+    assert (await job(stamps, held["captureID"], ADMIN))["running"] is True
+    assert await run_jobs(stamps) == 1
+    assert await event_count(stamps) == 2
+
+
+async def test_a_job_that_cannot_be_processed_fails_alone(stamps: httpx.AsyncClient) -> None:
+    before = await capture(stamps, document(object_event(["urn:epc:id:sgtin:0614141.107346.7"])), ADMIN)
+    broken = uuid.uuid4()  # a job whose stored document lacks what the request checked (eventTime)
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    async with app.state.db.sessionmaker.begin() as session:
+        await session.execute(
+            text(
+                "INSERT INTO stamps.epcis_capture_job (id, status, error_behaviour, captured_by, captured_role,"
+                " document, created_at) VALUES (:id, 'running', 'rollback', 'admin-1', 'admin', CAST(:doc AS jsonb),"
+                " now())"
+            ),
+            {"id": broken, "doc": json.dumps(document({"type": "ObjectEvent", "action": "OBSERVE"}))},
+        )
+    after = await capture(stamps, document(object_event(["urn:epc:id:sgtin:0614141.107346.8"])), ADMIN)
+    assert await run_jobs(stamps) == 3
+    failed = await job(stamps, str(broken), ADMIN)
+    assert (failed["running"], failed["success"], failed["eventCount"]) == (False, False, 0)
+    assert failed["errors"] == [{"field": "", "message": "the capture failed: KeyError"}]
+    for accepted in (before, after):
+        assert (await job(stamps, accepted["captureID"], ADMIN))["eventCount"] == 1
+    assert await event_count(stamps) == 2
 
 
 async def test_invalid_json_is_400(stamps: httpx.AsyncClient) -> None:

@@ -51,11 +51,12 @@ async def test_a_stamps_journey_is_public_and_on_its_page(committing_stamps: htt
     )  # fmt: skip
     del packed["epcList"]
     shipped = epcis_event(eventTime=later(2), epcList=[CARTON])
-    # The shop registered its site with its GLN; the event names it by the GLN's Digital Link.
+    # The shop registered its site with its GLN and its commune's code alone (the registry knows the
+    # commune's name from the products there); the event names it by the GLN's Digital Link.
     shop_gln = gln("8931111")
     await location(
         stamps_client, product["producer"], name="Cửa hàng OCOP Bãi Cháy", kind="shop", gln=shop_gln,
-        gln_company_prefix_length=7,
+        gln_company_prefix_length=7, commune_code=product["commune_code"],
     )  # fmt: skip
     received = epcis_event(
         eventTime=later(3), epcList=[CARTON], bizStep="receiving",
@@ -78,19 +79,23 @@ async def test_a_stamps_journey_is_public_and_on_its_page(committing_stamps: htt
         ("commissioning", "Produced"),
         ("packing", "Packed"),  # at a GLN no site is registered under: the URI only
         ("shipping", "Shipped"),
-        ("receiving", "Received at Cửa hàng OCOP Bãi Cháy, Tỉnh Quảng Ninh"),
+        ("receiving", "Received at Cửa hàng OCOP Bãi Cháy, Phường Hạ Long, Tỉnh Quảng Ninh"),
     ]
     captured = trace["steps"][1:]
     assert captured[0]["place"] == {
         "uri": "/414/8934567000109",
         "name": None,
         "commune": None,
+        "commune_code": None,
         "province": None,
     }
     assert captured[2]["place"] == {
-        "uri": f"/414/{shop_gln}", "name": "Cửa hàng OCOP Bãi Cháy", "commune": "22001", "province": "Tỉnh Quảng Ninh",
+        "uri": f"/414/{shop_gln}", "name": "Cửa hàng OCOP Bãi Cháy", "commune": "Phường Hạ Long",
+        "commune_code": product["commune_code"], "province": "Tỉnh Quảng Ninh",
     }  # fmt: skip
-    assert captured[2]["summary_vi"] == "Được nhận tại Cửa hàng OCOP Bãi Cháy, Tỉnh Quảng Ninh"
+    assert (
+        captured[2]["summary_vi"] == "Được nhận tại Cửa hàng OCOP Bãi Cháy, Phường Hạ Long, Tỉnh Quảng Ninh"
+    )
     assert entity not in answer.text
     assert "entity_id" not in answer.text
 
@@ -115,7 +120,7 @@ async def test_a_stamps_journey_is_public_and_on_its_page(committing_stamps: htt
     assert (
         page.text.index("Packed")
         < page.text.index("Shipped")
-        < page.text.index("Received at Cửa hàng OCOP Bãi Cháy")
+        < page.text.index("Received at Cửa hàng OCOP Bãi Cháy, Phường Hạ Long, Tỉnh Quảng Ninh")
     )
     # The JSON answer of the same link has no journey (the hot path reads no events).
     plain = await stamps_client.get(
@@ -139,12 +144,17 @@ async def test_an_unknown_stamp_has_no_trace(stamps_client: httpx.AsyncClient) -
 
 def test_summaries_name_the_place_when_known() -> None:
     shop = TracePlace(uri="urn:epc:id:sgln:8931111.00005.0", name="Cửa hàng OCOP Bãi Cháy", commune=None,
-                      province="Tỉnh Quảng Ninh")  # fmt: skip
+                      commune_code="22001", province="Tỉnh Quảng Ninh")  # fmt: skip
     assert summary("receiving", shop) == (
         "Được nhận tại Cửa hàng OCOP Bãi Cháy, Tỉnh Quảng Ninh",
         "Received at Cửa hàng OCOP Bãi Cháy, Tỉnh Quảng Ninh",
     )
     assert summary("shipping", shop)[1] == "Shipped from Cửa hàng OCOP Bãi Cháy, Tỉnh Quảng Ninh"
+    named = shop.model_copy(update={"commune": "Phường Bãi Cháy"})
+    assert (
+        summary("receiving", named)[0]
+        == "Được nhận tại Cửa hàng OCOP Bãi Cháy, Phường Bãi Cháy, Tỉnh Quảng Ninh"
+    )
     assert summary("repairing", None) == ("repairing", "repairing")
     assert summary(None, None) == ("Sự kiện", "Event")
 

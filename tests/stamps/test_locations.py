@@ -18,7 +18,7 @@ from services.stamps.locations import identifiers, service
 from services.stamps.locations.errors import GlnTaken
 from services.stamps.locations.schemas import LocationCreate
 from shared.security.principal import Principal, Role
-from tests.builders import ADMIN, gln, location, location_body
+from tests.builders import ADMIN, gln, location, location_body, stamped_product
 from tests.conftest import asgi_client, auth, stamps_app
 from tests.support.database import TestDatabase
 
@@ -157,7 +157,7 @@ async def test_a_site_without_a_gln_gets_a_platform_uri_that_resolves(
     assert public.status_code == 200
     assert public.json() == {
         "id": site["id"], "uri": site["uri"], "gln": None, "name": "Cửa hàng OCOP Hạ Long", "kind": "shop",
-        "commune_code": "22001", "province_code": "22", "province_name": "Tỉnh Quảng Ninh",
+        "commune_code": "22001", "commune_name": None, "province_code": "22", "province_name": "Tỉnh Quảng Ninh",
         "latitude": 20.951, "longitude": 107.080,
     }  # fmt: skip
     assert public.headers["cache-control"] == "public, max-age=300"
@@ -208,6 +208,9 @@ async def test_a_gln_names_one_site(stamps_client: httpx.AsyncClient) -> None:
         ({"province_code": "00"}, "body.province_code"),
         ({"province_code": "2"}, "body.province_code"),
         ({"commune_code": "2200"}, "body.commune_code"),
+        ({"commune_name": ""}, "body.commune_name"),
+        ({"commune_name": "x" * 256}, "body.commune_name"),
+        ({"commune_code": None, "commune_name": "Phường Hạ Long"}, "body.commune_name"),
         ({"kind": "farm"}, "body.kind"),
         ({"name": ""}, "body.name"),
         ({"name": "x" * 256}, "body.name"),
@@ -229,6 +232,72 @@ async def test_a_missing_name_kind_or_province_is_named(stamps_client: httpx.Asy
     response = await stamps_client.post(LOCATIONS, json={"address": "Hạ Long"}, headers=producer())
     assert response.status_code == 422
     assert {"body.name", "body.kind", "body.province_code"} <= {e["field"] for e in response.json()["errors"]}
+
+
+# Commune names
+
+
+async def test_a_commune_the_registry_knows_is_named_by_the_registry(
+    stamps_client: httpx.AsyncClient,
+) -> None:
+    product = await stamped_product(stamps_client)  # the registry's product in 07090, "Phường Hạ Long"
+    site = await location(stamps_client, product["producer"], commune_code="07090")
+    assert (site["commune_code"], site["commune_name"]) == ("07090", "Phường Hạ Long")
+    public = (await stamps_client.get(f"/loc/{site['id']}")).json()
+    assert (public["commune_name"], public["province_name"]) == ("Phường Hạ Long", "Tỉnh Quảng Ninh")
+    # The same name given in another case or spacing is the registry's; another name is refused.
+    spelled = await location(
+        stamps_client, product["producer"], commune_code="07090", commune_name=" phường  hạ long"
+    )
+    assert spelled["commune_name"] == "Phường Hạ Long"
+    wrong = await stamps_client.post(
+        LOCATIONS,
+        json=location_body(commune_code="07090", commune_name="Phường Bãi Cháy"),
+        headers=product["producer"],
+    )
+    assert wrong.status_code == 422
+    assert wrong.json()["errors"][0]["field"] == "body.commune_name"
+    assert "Phường Hạ Long" in wrong.json()["errors"][0]["message"]
+
+
+async def test_a_commune_in_another_province_is_refused(stamps_client: httpx.AsyncClient) -> None:
+    product = await stamped_product(stamps_client)
+    answer = await stamps_client.post(
+        LOCATIONS, json=location_body(commune_code="07090", province_code="01"), headers=product["producer"]
+    )
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["field"] == "body.commune_code"
+
+
+async def test_a_commune_the_registry_does_not_know_keeps_the_name_given(
+    stamps_client: httpx.AsyncClient,
+) -> None:
+    named, headers = await own_site(stamps_client, commune_code="22009", commune_name="Phường Cửa Ông")
+    assert (named["commune_code"], named["commune_name"]) == ("22009", "Phường Cửa Ông")
+    unnamed = await location(stamps_client, headers, commune_code="22010")
+    assert unnamed["commune_name"] is None
+
+
+async def test_changing_the_commune_renames_it_and_clearing_it_clears_the_name(
+    stamps_client: httpx.AsyncClient,
+) -> None:
+    product = await stamped_product(stamps_client)
+    site = await location(
+        stamps_client, product["producer"], commune_code="22009", commune_name="Phường Cửa Ông"
+    )
+    url = f"{LOCATIONS}/{site['id']}"
+    moved = await stamps_client.patch(url, json={"commune_code": "07090"}, headers=product["producer"])
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["commune_name"] == "Phường Hạ Long"
+    renamed = await stamps_client.patch(url, json={"name": "Kho mới"}, headers=product["producer"])
+    assert renamed.json()["commune_name"] == "Phường Hạ Long"
+    cleared = await stamps_client.patch(url, json={"commune_code": None}, headers=product["producer"])
+    assert (cleared.json()["commune_code"], cleared.json()["commune_name"]) == (None, None)
+    refused = await stamps_client.patch(
+        url, json={"commune_name": "Phường Cửa Ông"}, headers=product["producer"]
+    )
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "body.commune_name"
 
 
 # Who may register, read and change

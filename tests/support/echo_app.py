@@ -58,6 +58,17 @@ async def set_cookie(_: Request) -> Response:
     return response
 
 
+async def discovery(request: Request) -> Response:
+    """As the stamps service answers EPCIS's OPTIONS: 204, no body, Allow and GS1-* headers."""
+    return Response(
+        status_code=204,
+        headers={
+            "Allow": "OPTIONS, POST, GET", "GS1-EPCIS-Version": "2.0.0", "X-Seen-Method": request.method,
+            "X-Seen-Origin": request.headers.get("origin", ""),
+        },
+    )  # fmt: skip
+
+
 async def healthz(_: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
@@ -70,6 +81,7 @@ app = Starlette(
         Route("/v1/stamps/big", big),
         Route("/v1/stamps/set-cookie", set_cookie),
         Route("/v1/stamps/plain", healthz),
+        Route("/epcis/capture", discovery, methods=["OPTIONS"]),
         Route("/v1/stamps/{rest:path}", echo, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         # An upload route (a large body cap at the gateway), for the streaming test.
         Route("/v1/imports", echo, methods=["POST"]),

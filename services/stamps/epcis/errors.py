@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.errors import ProblemError
+from fastapi import Request
+from starlette.responses import Response
+
+from shared.errors import ProblemError, problem_response
+
+# The binding's titles of its security problems (openapi.yaml: 401UnauthorizedRequest, 403ClientUnauthorized).
+SECURITY_TITLES = {401: "Unauthorised request", 403: "Access to resource forbidden"}
+SECURITY_EXCEPTION = "epcisException:SecurityException"
 
 
 class EpcisValidationError(ProblemError):
@@ -32,7 +39,7 @@ class EpcisForbidden(ProblemError):
 
     status = 403
     type = "epcisException:SecurityException"
-    title = "Not allowed to capture these events"
+    title = SECURITY_TITLES[403]
 
 
 class CaptureJobNotFound(ProblemError):
@@ -49,3 +56,21 @@ class EventNotFound(ProblemError):
     status = 404
     type = "epcisException:NoSuchResourceException"
     title = "Event not found"
+
+
+async def security_problem(request: Request, exc: Exception) -> Response:
+    """A 401 or 403 of the platform's security layer (no token, a bad one, a forbidden role): on the EPCIS
+    interface (``/epcis/…``) typed as the REST binding types it, ``epcisException:SecurityException``;
+    elsewhere as every other service's."""
+    if not isinstance(exc, ProblemError):  # registered for the security layer's problems only
+        raise exc
+    epcis = request.url.path == "/epcis" or request.url.path.startswith("/epcis/")
+    return problem_response(
+        exc.status,
+        SECURITY_EXCEPTION if epcis else exc.type,
+        SECURITY_TITLES.get(exc.status, exc.title) if epcis else exc.title,
+        exc.detail,
+        request.url.path,
+        headers=exc.headers,
+        **exc.extensions,
+    )

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+import orjson
+from sqlalchemy import select
 
 from services.stamps.epcis.models import CaptureJob, EpcisEvent
 from shared.pagination import KeysetPage
@@ -25,14 +26,55 @@ INSERT INTO stamps.epcis_event (
     read_point, biz_location, capture_job_id, entity_id, province_code, origin, doc
 )
 SELECT e.id, e.event_id, e.type, e.action, e.event_time, e.tz, $7::timestamptz, e.biz_step, e.disposition,
-       e.read_point, e.biz_location, $8::uuid, e.entity_id, e.province_code, $9::text, CAST(e.doc AS jsonb)
+       e.read_point, e.biz_location, e.capture_job_id, e.entity_id, e.province_code, $9::text,
+       CAST(e.doc AS jsonb)
 FROM unnest(
     $1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $10::text[], $11::text[],
-    $12::text[], $13::text[], $14::uuid[], $15::text[], $16::text[]
+    $12::text[], $13::text[], $8::uuid[], $14::uuid[], $15::text[], $16::text[]
 ) AS e(id, event_id, type, action, event_time, tz, biz_step, disposition, read_point, biz_location,
-       entity_id, province_code, doc)
+       capture_job_id, entity_id, province_code, doc)
 ON CONFLICT (event_id) DO NOTHING
 RETURNING id
+"""
+# The running jobs of a pass, oldest first: the first $1 no other runner holds (locked here), and of
+# those no more documents than fit in $2 bytes (always the first; the rest stay locked until the pass ends).
+_CLAIMED = """
+SELECT id, error_behaviour, captured_by, captured_role, captured_scope, created_at, CAST(document AS text) AS document
+FROM stamps.epcis_capture_job
+WHERE status = 'running' AND """
+_CLAIM_JOB = _CLAIMED + "id = $1 FOR UPDATE SKIP LOCKED"
+_CLAIM_JOBS = (
+    _CLAIMED
+    + """id IN (
+    SELECT id FROM (
+        SELECT id, size_bytes, sum(size_bytes) OVER (ORDER BY created_at, id) AS upto
+        FROM (
+            SELECT id, created_at, size_bytes
+            FROM stamps.epcis_capture_job
+            WHERE status = 'running'
+            ORDER BY created_at, id
+            LIMIT $1
+            FOR UPDATE SKIP LOCKED
+        ) AS free
+    ) AS oldest
+    WHERE upto - size_bytes < $2
+)
+ORDER BY created_at, id
+"""
+)
+_INSERT_JOB = """
+INSERT INTO stamps.epcis_capture_job (
+    id, status, error_behaviour, captured_by, captured_role, captured_scope, event_count, size_bytes, document,
+    errors, created_at
+)
+VALUES ($1, 'running', $2, $3, $4, $5, 0, $6, CAST($7::text AS jsonb), '[]'::jsonb, $8)
+"""
+_FINISH_JOBS = """
+UPDATE stamps.epcis_capture_job AS job
+SET status = done.status, errors = CAST(done.errors AS jsonb), event_count = done.event_count,
+    finished_at = $5::timestamptz, document = NULL
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) AS done(id, status, errors, event_count)
+WHERE job.id = done.id
 """
 
 
@@ -53,6 +95,47 @@ class EventRow:
     entity_id: uuid.UUID | None
     province_code: str | None
     doc: str
+    capture_job_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class NewCaptureJob:
+    """A capture job as recorded: running, nothing stored yet (the columns a capture job reads as)."""
+
+    id: uuid.UUID
+    error_behaviour: str
+    captured_by: str
+    captured_role: str
+    captured_scope: str | None
+    size_bytes: int
+    created_at: datetime
+    status: str = "running"
+    event_count: int = 0
+    finished_at: datetime | None = None
+    errors: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A running capture job claimed by a runner pass: who captured, how, and the document (JSON text)."""
+
+    id: uuid.UUID
+    error_behaviour: str
+    captured_by: str
+    captured_role: str
+    captured_scope: str | None
+    created_at: datetime
+    document: str | None
+
+
+@dataclass(frozen=True)
+class FinishedJob:
+    """A capture job's outcome: success or failure, its errors, how many events it stored."""
+
+    id: uuid.UUID
+    success: bool
+    errors: list[dict[str, Any]]
+    event_count: int
 
 
 @dataclass(frozen=True)
@@ -76,9 +159,8 @@ class EpcisRepository(Repository[EpcisEvent]):
         return raw.driver_connection
 
     async def insert_events(
-        self, events: Sequence[EventRow], epcs: Sequence[EpcRow], *, record_time: datetime,
-        capture_job_id: uuid.UUID | None, origin: str,
-    ) -> set[uuid.UUID]:  # fmt: skip
+        self, events: Sequence[EventRow], epcs: Sequence[EpcRow], *, record_time: datetime, origin: str
+    ) -> set[uuid.UUID]:
         """Store the events whose eventID is new (one statement), then their EPC rows (one COPY); the ids stored."""
         if not events:
             return set()
@@ -87,7 +169,7 @@ class EpcisRepository(Repository[EpcisEvent]):
             _INSERT_EVENTS,
             [e.id for e in events], [e.event_id for e in events], [e.type for e in events],
             [e.action for e in events], [e.event_time for e in events],
-            [e.event_time_zone_offset for e in events], record_time, capture_job_id, origin,
+            [e.event_time_zone_offset for e in events], record_time, [e.capture_job_id for e in events], origin,
             [e.biz_step for e in events], [e.disposition for e in events], [e.read_point for e in events],
             [e.biz_location for e in events], [e.entity_id for e in events], [e.province_code for e in events],
             [e.doc for e in events],
@@ -103,61 +185,41 @@ class EpcisRepository(Repository[EpcisEvent]):
             )
         return stored
 
-    async def stored_event_ids(self, event_ids: Sequence[str]) -> dict[str, uuid.UUID]:
-        """Which of these eventIDs are stored already, and under which row id."""
-        if not event_ids:
-            return {}
-        query = select(EpcisEvent.event_id, EpcisEvent.id).where(EpcisEvent.event_id.in_(list(event_ids)))
-        return {row.event_id: row.id for row in (await self.session.execute(query)).all()}
-
     async def event_by_event_id(self, event_id: str) -> EpcisEvent | None:
         """The stored event with this eventID, or None."""
         return (await self.session.scalars(select(EpcisEvent).where(EpcisEvent.event_id == event_id))).first()
 
     # Capture jobs
 
-    async def add_job(self, job: CaptureJob) -> CaptureJob:
-        """Record a new capture job (its id is set by the caller)."""
-        self.session.add(job)
-        await self.session.flush()
-        return job
+    async def add_job(self, job: NewCaptureJob, *, document: str) -> None:
+        """Record a new running capture job (one INSERT) with ``document``, the JSON text it stores."""
+        await (await self._driver()).execute(
+            _INSERT_JOB, job.id, job.error_behaviour, job.captured_by, job.captured_role, job.captured_scope,
+            job.size_bytes, document, job.created_at,
+        )  # fmt: skip
 
     async def job(self, job_id: uuid.UUID) -> CaptureJob | None:
         """A capture job by id, or None."""
         return await self.session.get(CaptureJob, job_id)
 
-    async def claim_running_job(self) -> CaptureJob | None:
-        """The oldest running job, row-locked (jobs another runner holds are skipped), or None."""
-        query = (
-            select(CaptureJob)
-            .where(CaptureJob.status == "running")
-            .order_by(CaptureJob.created_at, CaptureJob.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        return (await self.session.scalars(query)).first()
+    async def claim_running_jobs(self, *, max_jobs: int, max_bytes: int) -> list[ClaimedJob]:
+        """The oldest running jobs, row-locked (those another runner holds skipped): at most ``max_jobs``, and
+        no more than fit in ``max_bytes`` of documents (the oldest always)."""
+        rows = await (await self._driver()).fetch(_CLAIM_JOBS, max_jobs, max_bytes)
+        return [ClaimedJob(**dict(row)) for row in rows]
 
-    async def finish_job(
-        self,
-        job_id: uuid.UUID,
-        *,
-        success: bool,
-        errors: list[dict[str, Any]],
-        event_count: int,
-        at: datetime,
-    ) -> None:
-        """Close a job: its outcome, errors and stored-event count; its document is no longer kept."""
-        await self.session.execute(
-            update(CaptureJob)
-            .where(CaptureJob.id == job_id)
-            .values(
-                status="success" if success else "failure",
-                errors=errors,
-                event_count=event_count,
-                finished_at=at,
-                document=None,
-            )
-        )
+    async def claim_running_job(self, job_id: uuid.UUID) -> ClaimedJob | None:
+        """This job, row-locked, if it is running and no other runner holds it; otherwise None."""
+        row = await (await self._driver()).fetchrow(_CLAIM_JOB, job_id)
+        return None if row is None else ClaimedJob(**dict(row))
+
+    async def finish_jobs(self, jobs: Sequence[FinishedJob], *, at: datetime) -> None:
+        """Close jobs (one statement): outcome, errors and stored-event count; their documents are not kept."""
+        if jobs:
+            await (await self._driver()).execute(
+                _FINISH_JOBS, [job.id for job in jobs], ["success" if job.success else "failure" for job in jobs],
+                [orjson.dumps(job.errors).decode() for job in jobs], [job.event_count for job in jobs], at,
+            )  # fmt: skip
 
     async def list_jobs(
         self, *, captured_by: tuple[str, str, str | None] | None, after: tuple[Any, ...] | None, limit: int

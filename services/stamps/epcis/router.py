@@ -43,8 +43,9 @@ def _settings(request: Request) -> StampsSettings:
     return settings
 
 
-def _wake_runner(request: Request) -> None:
-    """Store the document as soon as the job has committed (background tasks run after it)."""
+async def _wake_runner(request: Request) -> None:
+    """Store the document as soon as the job has committed (background tasks run after it; async: on the
+    event loop, not in a worker thread)."""
     runner = getattr(request.app.state, "epcis_capture", None)
     if runner is not None:
         runner.wake()
@@ -114,3 +115,48 @@ async def epcis_events_capture(
     return await idempotency.create(
         response, capture, location=lambda captured: f"/epcis/events/{quote(captured.event_id, safe='')}"
     )
+
+
+# Discovery (the REST binding's OPTIONS): which versions and formats this interface speaks, and, where
+# events are captured, its limits. Public: nothing in it is the caller's, and a browser's CORS preflight
+# carries no token.
+GS1_DISCOVERY = {
+    "GS1-EPCIS-Version": "2.0.0", "GS1-EPCIS-Min": "2.0.0", "GS1-EPCIS-Max": "2.0.0",
+    "GS1-CBV-Version": "2.0.0", "GS1-CBV-Min": "2.0.0", "GS1-CBV-Max": "2.0.0",
+    # Events are answered as they were captured: an EPC keeps the form (URN or Digital Link) it came in.
+    "GS1-EPC-Format": "Never_Translates",
+}  # fmt: skip
+
+
+def _discovery(allow: str, capture: StampsSettings | None = None) -> Response:
+    headers = {"Allow": allow, **GS1_DISCOVERY}
+    if capture is not None:
+        headers |= service.capture_limit_headers(capture.epcis) | {"GS1-Capture-Error-Behaviour": "all"}
+    return Response(status_code=status.HTTP_204_NO_CONTENT, headers=headers)
+
+
+_DISCOVERED: dict[int | str, dict[str, Any]] = {204: {"description": "Allow and the GS1-* discovery headers"}}
+
+
+@router.options("/capture", status_code=204, response_class=Response, responses=_DISCOVERED)
+async def epcis_capture_discovery(request: Request) -> Response:
+    """The capture interface's settings: versions, capture limits (events, bytes), error behaviours."""
+    return _discovery("OPTIONS, POST, GET", _settings(request))
+
+
+@router.options("/capture/{capture_id}", status_code=204, response_class=Response, responses=_DISCOVERED)
+async def epcis_capture_job_discovery(capture_id: uuid.UUID) -> Response:  # noqa: ARG001 - documented
+    """A capture job's resource: versions, and the methods it answers."""
+    return _discovery("OPTIONS, GET")
+
+
+@router.options("/events", status_code=204, response_class=Response, responses=_DISCOVERED)
+async def epcis_events_discovery(request: Request) -> Response:
+    """The events resource: versions, the methods (query, capture one event) and the capture limits."""
+    return _discovery("OPTIONS, GET, POST", _settings(request))
+
+
+@router.options("/events/{event_id:path}", status_code=204, response_class=Response, responses=_DISCOVERED)
+async def epcis_event_discovery(event_id: str) -> Response:  # noqa: ARG001 - documented
+    """One event's resource: versions, and the methods it answers."""
+    return _discovery("OPTIONS, GET")

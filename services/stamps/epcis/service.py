@@ -34,7 +34,14 @@ from services.stamps.epcis.errors import (
     EpcisForbidden,
 )
 from services.stamps.epcis.models import CaptureJob
-from services.stamps.epcis.repository import EpcisRepository, EpcRow, EventRow
+from services.stamps.epcis.repository import (
+    ClaimedJob,
+    EpcisRepository,
+    EpcRow,
+    EventRow,
+    FinishedJob,
+    NewCaptureJob,
+)
 from services.stamps.epcis.validation import BIZ_STEP, DISPOSITION, Problem
 from services.stamps.locations import service as locations
 from services.stamps.snapshot import service as snapshot
@@ -160,31 +167,61 @@ def prepare(
     return prepared, problems
 
 
+@dataclass
+class Ownership:
+    """What deciding events' owners needs: the known GTINs' producers, and the capturing producers' places."""
+
+    owners: dict[str, tuple[uuid.UUID, str]]
+    provinces: dict[uuid.UUID, str | None] = field(default_factory=dict)
+    places: dict[uuid.UUID, set[str]] = field(default_factory=dict)
+
+    @classmethod
+    async def of(
+        cls, session: AsyncSession, prepared: Sequence[Prepared], entities: Sequence[uuid.UUID]
+    ) -> Ownership:
+        """The owners of the events' GTINs (one statement), and each capturing producer's province and sites."""
+        found = cls(
+            await snapshot.owners_of_gtins(session, gtins=sorted({g for p in prepared for g in p.gtins}))
+        )
+        for entity in dict.fromkeys(entities):
+            found.provinces[entity] = await snapshot.province_of_entity(session, entity_id=entity)
+            registered = await locations.owned_uris(session, entity_id=entity)
+            found.places[entity] = {identifiers.canonical(uri) for uri in registered}
+        return found
+
+
+def _own_entity(reach: Visibility) -> uuid.UUID | None:
+    return uuid.UUID(str(reach.value)) if reach.reach is Reach.entity else None
+
+
 async def _assign_owners(
     session: AsyncSession, prepared: list[Prepared], reach: Visibility
+) -> dict[int, list[str]]:
+    """Set each event's owner (producer and province); the offending EPCs of events the caller may not capture."""
+    own_entity = _own_entity(reach)
+    ownership = await Ownership.of(session, prepared, [own_entity] if own_entity is not None else [])
+    return _owned(prepared, own_entity, ownership)
+
+
+def _owned(
+    prepared: list[Prepared], own_entity: uuid.UUID | None, ownership: Ownership
 ) -> dict[int, list[str]]:
     """Set each event's owner (producer and province); the offending EPCs of events the caller may not capture.
 
     A producer's events are its own; an admin's or a service's belong to the producer of their GTINs
     when all name one producer (otherwise to nobody: the national and admin views still read them).
     """
-    owners = await snapshot.owners_of_gtins(session, gtins=sorted({g for p in prepared for g in p.gtins}))
-    own_entity = reach.value if reach.reach is Reach.entity else None
-    own_province: str | None = None
-    own_places: set[str] = set()
-    if own_entity is not None:
-        own_province = await snapshot.province_of_entity(session, entity_id=uuid.UUID(str(own_entity)))
-        registered = await locations.owned_uris(session, entity_id=uuid.UUID(str(own_entity)))
-        own_places = {identifiers.canonical(uri) for uri in registered}
+    owners = ownership.owners
     offending: dict[int, list[str]] = {}
     for item in prepared:
         named = {owners[g] for g in item.gtins if g in owners}
         if own_entity is not None:
+            own_places = ownership.places[own_entity]
             bad = [
                 identifiers.digital_link(epc)
                 for epc, _ in item.epcs
                 if (gtin := identifiers.gtin_of(epc)) is not None
-                and (gtin not in owners or str(owners[gtin][0]) != str(own_entity))
+                and (gtin not in owners or owners[gtin][0] != own_entity)
             ]
             bad += [
                 identifiers.digital_link(place)
@@ -193,8 +230,8 @@ async def _assign_owners(
             ]
             if bad:
                 offending[item.index] = bad
-            entity: uuid.UUID | None = uuid.UUID(str(own_entity))
-            province = next(iter(sorted(p for _, p in named)), own_province)
+            entity: uuid.UUID | None = own_entity
+            province = next(iter(sorted(p for _, p in named)), ownership.provinces[own_entity])
         elif len({e for e, _ in named}) == 1:
             entity, province = next(iter(named))
         else:
@@ -243,10 +280,9 @@ def _forbid(offending: dict[int, list[str]]) -> None:
 
 
 async def _store(
-    session: AsyncSession, prepared: list[Prepared], *, capture_job_id: uuid.UUID | None, origin: str,
-    record_time: datetime,
-) -> set[uuid.UUID]:  # fmt: skip
-    """Store the events whose eventID is new, with their EPC rows; the row ids stored."""
+    session: AsyncSession, prepared: list[Prepared], *, origin: str, record_time: datetime
+) -> set[uuid.UUID]:
+    """Store the events whose eventID is new (the first of the same id), with their EPC rows; the row ids stored."""
     unique: dict[str, Prepared] = {}
     for item in prepared:
         unique.setdefault(item.row.event_id, item)
@@ -255,9 +291,7 @@ async def _store(
     for part in _statements(list(unique.values())):
         rows = [item.row for item in part]
         epcs = [EpcRow(item.row.id, epc, role) for item in part for epc, role in item.epcs]
-        stored |= await repository.insert_events(
-            rows, epcs, record_time=record_time, capture_job_id=capture_job_id, origin=origin
-        )
+        stored |= await repository.insert_events(rows, epcs, record_time=record_time, origin=origin)
     return stored
 
 
@@ -306,13 +340,13 @@ async def capture_event(
     prepared, problems = prepare(events, context=document["@context"])
     validation.raise_problems(problems, "event")
     _forbid(await _assign_owners(session, prepared, reach))
-    stored = await _store(session, prepared, capture_job_id=None, origin="capture", record_time=now)
+    stored = await _store(session, prepared, origin="capture", record_time=now)
     return CaptureOutcome(prepared[0].row.event_id, bool(stored))
 
 
 async def capture_document(
     session: AsyncSession, *, principal: Principal, body: bytes, error_behaviour: str, limits: EpcisSettings
-) -> CaptureJob:
+) -> NewCaptureJob:
     """Accept an EPCISDocument as a capture job (``POST /epcis/capture``) after the cheap checks.
 
     Size, JSON, GS1's schema, vocabulary, times, identifiers and (for a producer) ownership are checked
@@ -333,21 +367,31 @@ async def capture_document(
         validation.raise_problems(problems, "document")
         prepared, problems = prepare(events, context=document.get("@context"))
         validation.raise_problems(problems, "document")
-        _forbid(await _assign_owners(session, prepared, reach))
-    job = CaptureJob(
-        id=uuid.uuid4(), status="running", error_behaviour=error_behaviour, captured_by=principal.sub,
-        captured_role=principal.role.value, captured_scope=principal.scope, event_count=0, size_bytes=len(body),
-        document=document, errors=[], created_at=now,
+        # Only a producer can be refused what it names (admins and services: never).
+        if reach.reach is Reach.entity:
+            _forbid(await _assign_owners(session, prepared, reach))
+    job = NewCaptureJob(
+        id=uuid.uuid4(), error_behaviour=error_behaviour, captured_by=principal.sub,
+        captured_role=principal.role.value, captured_scope=principal.scope, size_bytes=len(body), created_at=now,
     )  # fmt: skip
-    return await EpcisRepository(session).add_job(job)
+    # The document as checked (CBV values in their short form), serialised by orjson, parsed by PostgreSQL.
+    await EpcisRepository(session).add_job(job, document=orjson.dumps(document).decode())
+    return job
 
 
-async def run_capture_job(session: AsyncSession, *, job: CaptureJob, limits: EpcisSettings) -> None:
-    """Store a running job's events (the caller's transaction): all or nothing, or the valid ones with ``proceed``."""
-    principal = Principal(sub=job.captured_by, role=Role(job.captured_role), scope=job.captured_scope)
-    reach = policies.epcis_capture_reach(principal)
-    now = clock.now()
-    document = job.document or {}
+@dataclass
+class _Outcome:
+    """A claimed job as a pass processes it: its events ready to store, its problems, what it stored."""
+
+    job: ClaimedJob
+    prepared: list[Prepared]
+    problems: list[Problem]
+    offending: dict[int, list[str]] = field(default_factory=dict)
+
+
+def _job_events(job: ClaimedJob, limits: EpcisSettings) -> tuple[list[Prepared], list[Problem]]:
+    """A job's events ready to store, and its problems (those the request already refused are not checked twice)."""
+    document = orjson.loads(job.document) if job.document else {}
     if job.error_behaviour == "rollback":
         # The request refused any problem of the document (schema, vocabulary, times): not checked twice.
         events: list[Any] = document.get("epcisBody", {}).get("eventList", [])
@@ -361,41 +405,87 @@ async def run_capture_job(session: AsyncSession, *, job: CaptureJob, limits: Epc
         context=document.get("@context"),
         skip=frozenset(p.event for p in problems if p.event is not None),
     )
-    problems += found
-    offending = (
-        await _assign_owners(session, prepared, reach)
-        if reach.reach is not Reach.nothing
-        else {item.index: ["(the capturing role may no longer capture)"] for item in prepared}
+    return prepared, problems + found
+
+
+async def run_capture_jobs(
+    session: AsyncSession, *, jobs: Sequence[ClaimedJob], limits: EpcisSettings
+) -> int:
+    """Store claimed jobs' events in the caller's transaction; each job all or nothing, or its valid events
+    with ``proceed``; how many jobs were closed.
+
+    One statement per table for the whole pass: the GTINs' owners, the events (an eventID already stored,
+    or named by an earlier job of the pass, is stored once: by the first), their EPC rows, the jobs closed.
+    """
+    now = clock.now()
+    outcomes: list[_Outcome] = []
+    entities: list[uuid.UUID] = []
+    reaches: list[Visibility] = []
+    for job in jobs:
+        reach = policies.epcis_capture_reach(
+            Principal(sub=job.captured_by, role=Role(job.captured_role), scope=job.captured_scope)
+        )
+        reaches.append(reach)
+        if (entity := _own_entity(reach)) is not None:
+            entities.append(entity)
+        outcomes.append(_Outcome(job, *_job_events(job, limits)))
+    ownership = await Ownership.of(session, [item for o in outcomes for item in o.prepared], entities)
+    for outcome, reach in zip(outcomes, reaches, strict=True):
+        outcome.offending = (
+            _owned(outcome.prepared, _own_entity(reach), ownership)
+            if reach.reach is not Reach.nothing
+            else {item.index: ["(the capturing role may no longer capture)"] for item in outcome.prepared}
+        )
+        outcome.problems += [
+            Problem(f"/epcisBody/eventList/{index}", f"not the caller's EPC: {epc}", index)
+            for index, epcs in outcome.offending.items()
+            for epc in epcs[:OFFENDING_SHOWN]
+        ]
+    storing: list[Prepared] = []
+    for outcome in outcomes:
+        if not (outcome.problems and outcome.job.error_behaviour == "rollback"):
+            for item in outcome.prepared:
+                if item.index not in outcome.offending:
+                    item.row = EventRow(**{**item.row.__dict__, "capture_job_id": outcome.job.id})
+                    storing.append(item)
+    stored = await _store(session, storing, origin="capture", record_time=now)
+    counts: dict[uuid.UUID, int] = {}
+    for item in storing:
+        if item.row.id in stored and item.row.capture_job_id is not None:
+            counts[item.row.capture_job_id] = counts.get(item.row.capture_job_id, 0) + 1
+    await EpcisRepository(session).finish_jobs(
+        [
+            FinishedJob(
+                o.job.id,
+                success=not o.problems,
+                event_count=counts.get(o.job.id, 0),
+                errors=[problem.as_error() for problem in o.problems[: validation.PROBLEMS_SHOWN]],
+            )
+            for o in outcomes
+        ],
+        at=now,
     )
-    problems += [
-        Problem(f"/epcisBody/eventList/{index}", f"not the caller's EPC: {epc}", index)
-        for index, epcs in offending.items()
-        for epc in epcs[:OFFENDING_SHOWN]
-    ]
-    errors = [problem.as_error() for problem in problems[: validation.PROBLEMS_SHOWN]]
-    repository = EpcisRepository(session)
-    if problems and job.error_behaviour == "rollback":
-        await repository.finish_job(job.id, success=False, errors=errors, event_count=0, at=now)
-        return
-    good = [item for item in prepared if item.index not in offending]
-    stored = await _store(session, good, capture_job_id=job.id, origin="capture", record_time=now)
-    await repository.finish_job(job.id, success=not problems, errors=errors, event_count=len(stored), at=now)
+    return len(outcomes)
 
 
 async def fail_capture_job(session: AsyncSession, *, job_id: uuid.UUID, message: str) -> None:
     """Close a job the runner could not process (nothing of it stored)."""
-    await EpcisRepository(session).finish_job(
-        job_id,
-        success=False,
-        errors=[{"field": "", "message": message, "type": "capture_failed"}],
-        event_count=0,
+    await EpcisRepository(session).finish_jobs(
+        [FinishedJob(job_id, success=False, errors=[{"field": "", "message": message, "type": "capture_failed"}],
+                     event_count=0)],
         at=clock.now(),
-    )
+    )  # fmt: skip
 
 
-async def next_capture_job(session: AsyncSession) -> CaptureJob | None:
-    """The oldest running capture job, locked for this transaction, or None."""
-    return await EpcisRepository(session).claim_running_job()
+async def claim_capture_jobs(session: AsyncSession, *, max_jobs: int, max_bytes: int) -> list[ClaimedJob]:
+    """The oldest running capture jobs (at most ``max_jobs``, within ``max_bytes`` of documents), locked for
+    this transaction; those another runner holds are skipped."""
+    return await EpcisRepository(session).claim_running_jobs(max_jobs=max_jobs, max_bytes=max_bytes)
+
+
+async def claim_capture_job(session: AsyncSession, *, job_id: uuid.UUID) -> ClaimedJob | None:
+    """This capture job if it is still running and no other runner holds it, locked for this transaction."""
+    return await EpcisRepository(session).claim_running_job(job_id)
 
 
 def _started(principal: Principal, job: CaptureJob) -> bool:
@@ -440,5 +530,5 @@ async def record_events(
         raise ValueError(f"generated event invalid: {problems[0].pointer}: {problems[0].message}")
     for item in prepared:
         item.row = _with_owner(item.row, entity_id, province_code)
-    await _store(session, prepared, capture_job_id=None, origin=origin, record_time=clock.now())
+    await _store(session, prepared, origin=origin, record_time=clock.now())
     return [item.row.event_id for item in prepared]

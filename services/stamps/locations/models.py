@@ -31,6 +31,8 @@ class Location(UUIDPrimaryKey, Timestamps, Base):
     kind: Mapped[str] = mapped_column(String(20))
     address: Mapped[str | None] = mapped_column(Text)
     commune_code: Mapped[str | None] = mapped_column(String(10))
+    # The commune's name: the registry's (the snapshot's products there), else as its owner gave it.
+    commune_name: Mapped[str | None] = mapped_column(String(255))
     province_code: Mapped[str] = mapped_column(String(2))
     latitude: Mapped[float | None] = mapped_column(Double)
     longitude: Mapped[float | None] = mapped_column(Double)

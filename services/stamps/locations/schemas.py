@@ -23,6 +23,13 @@ KIND_NAMES: dict[str, tuple[str, str]] = {
 Name = Annotated[str, Field(min_length=1, max_length=255, description="The site's name as people know it")]
 Address = Annotated[str, Field(min_length=1, max_length=500, description="Street address")]
 CommuneCode = Annotated[str, Field(pattern=r"^[0-9]{5}$", description="Commune (ward) code, 5 digits")]
+CommuneName = Annotated[
+    str,
+    Field(
+        min_length=1, max_length=255,
+        description="The commune's name (with commune_code); where the registry knows the commune, its name is kept",
+    ),
+]  # fmt: skip
 ProvinceCode = Annotated[
     str, Field(pattern=r"^[0-9]{2}$", description="Province code, 2 digits (one of the 34 since 1 July 2025)")
 ]
@@ -48,6 +55,7 @@ class LocationCreate(BaseSchema):
     kind: LocationKind
     address: Address | None = None
     commune_code: CommuneCode | None = None
+    commune_name: CommuneName | None = None
     province_code: ProvinceCode
     latitude: Latitude | None = None
     longitude: Longitude | None = None
@@ -64,6 +72,7 @@ class LocationUpdate(BaseSchema):
     kind: LocationKind | None = None
     address: Address | None = None
     commune_code: CommuneCode | None = None
+    commune_name: CommuneName | None = None
     province_code: ProvinceCode | None = None
     latitude: Latitude | None = None
     longitude: Longitude | None = None
@@ -80,6 +89,7 @@ class LocationRead(ReadSchema):
     kind: LocationKind
     address: str | None
     commune_code: str | None
+    commune_name: str | None
     province_code: str
     latitude: float | None
     longitude: float | None
@@ -97,6 +107,7 @@ class Place:
     name: str
     kind: str
     commune_code: str | None
+    commune_name: str | None
     province_code: str
     province_name: str | None
     latitude: float | None
@@ -112,6 +123,7 @@ class PlaceRead(ReadSchema):
     name: str
     kind: LocationKind
     commune_code: str | None
+    commune_name: str | None
     province_code: str
     province_name: str | None
     latitude: float | None

@@ -14,6 +14,7 @@ from services.stamps.locations.errors import GlnTaken, LocationNotFound
 from services.stamps.locations.models import Location
 from services.stamps.locations.repository import LocationRepository
 from services.stamps.locations.schemas import LocationCreate, LocationFilter, LocationUpdate, Place
+from services.stamps.snapshot import service as snapshot
 from shared.errors import InvalidField
 from shared.pagination import KeysetPage, decode_cursor
 from shared.security import scopes
@@ -21,7 +22,7 @@ from shared.security.dependencies import Forbidden, require_authenticated
 from shared.security.principal import Principal, Role
 
 # Fields a change may clear; name, kind and province are always there.
-_CLEARABLE = frozenset({"address", "commune_code", "latitude", "longitude"})
+_CLEARABLE = frozenset({"address", "commune_code", "commune_name", "latitude", "longitude"})
 
 
 def _owner(location: Location) -> scopes.Place:
@@ -31,6 +32,31 @@ def _owner(location: Location) -> scopes.Place:
 def _check_province(field: str, code: str) -> None:
     if code not in PROVINCES:
         raise InvalidField(field, "not the code of one of Vietnam's 34 provinces", code="unknown_province")
+
+
+async def _commune_name(
+    session: AsyncSession, commune_code: str | None, given: str | None, province_code: str
+) -> str | None:
+    """The name a site's commune is shown by: the registry's, where the snapshot knows the commune (a name
+    given must be that one, and the commune must lie in the site's province); otherwise the name given."""
+    if commune_code is None:
+        if given is not None:
+            raise InvalidField("body.commune_name", "only with a commune_code", code="unexpected")
+        return None
+    known = await snapshot.commune(session, commune_code=commune_code)
+    if known is None:
+        return given
+    name, province = known
+    if province != province_code:
+        raise InvalidField(
+            "body.commune_code", f"the registry places commune {commune_code} in province {province}",
+            code="commune_province",
+        )  # fmt: skip
+    if given is not None and " ".join(given.split()).casefold() != " ".join(name.split()).casefold():
+        raise InvalidField(
+            "body.commune_name", f"the registry names commune {commune_code} '{name}'", code="commune_name"
+        )
+    return name
 
 
 def _check_coordinates(latitude: float | None, longitude: float | None) -> None:
@@ -87,6 +113,9 @@ async def register_location(
     else:
         uri = identifiers.platform_uri(resolver_host, location_id)
     fields = data.model_dump(exclude={"entity_id", "gln_company_prefix_length"})
+    fields["commune_name"] = await _commune_name(
+        session, data.commune_code, data.commune_name, data.province_code
+    )
     return await repository.add(Location(id=location_id, uri=uri, entity_id=entity_id, **fields))
 
 
@@ -132,6 +161,16 @@ async def update_location(
     _check_coordinates(
         changes.get("latitude", location.latitude), changes.get("longitude", location.longitude)
     )
+    if changes.keys() & {"commune_code", "commune_name", "province_code"}:
+        # A new commune is named afresh (the registry's name, or the one given); the same one keeps its name.
+        code = changes.get("commune_code", location.commune_code)
+        kept = location.commune_name if code == location.commune_code else None
+        changes["commune_name"] = await _commune_name(
+            session,
+            code,
+            changes.get("commune_name", kept),
+            changes.get("province_code", location.province_code),
+        )
     for name, value in changes.items():
         setattr(location, name, value)
     return await repository.save(location)
@@ -141,7 +180,8 @@ def _place(location: Location) -> Place:
     province = PROVINCES.get(location.province_code)
     return Place(
         id=location.id, uri=location.uri, gln=location.gln, name=location.name, kind=location.kind,
-        commune_code=location.commune_code, province_code=location.province_code,
+        commune_code=location.commune_code, commune_name=location.commune_name,
+        province_code=location.province_code,
         province_name=province.name if province else None, latitude=location.latitude,
         longitude=location.longitude,
     )  # fmt: skip

@@ -87,6 +87,17 @@ class SnapshotRepository(Repository[ProductSnapshot]):
         query = select(PRODUCTS.c.province_code).where(PRODUCTS.c.entity_id == entity_id).limit(1)
         return (await self.session.execute(query)).scalar_one_or_none()
 
+    async def commune(self, commune_code: str) -> tuple[str, str] | None:
+        """The commune's name and province as the newest product in it names them (None: no named product there)."""
+        query = (
+            select(PRODUCTS.c.commune_name, PRODUCTS.c.province_code)
+            .where(PRODUCTS.c.commune_code == commune_code, PRODUCTS.c.commune_name.is_not(None))
+            .order_by(PRODUCTS.c.registry_updated_at.desc(), PRODUCTS.c.id)
+            .limit(1)
+        )
+        row = (await self.session.execute(query)).first()
+        return None if row is None else (row.commune_name, row.province_code)
+
     async def is_empty(self) -> bool:
         """Whether no product has been received yet."""
         return (await self.session.execute(select(PRODUCTS.c.id).limit(1))).first() is None

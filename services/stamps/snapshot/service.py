@@ -153,3 +153,8 @@ async def owners_of_gtins(session: AsyncSession, *, gtins: list[str]) -> dict[st
 async def province_of_entity(session: AsyncSession, *, entity_id: uuid.UUID) -> str | None:
     """The province code of a producer, as its products in the snapshot say (None if none is known)."""
     return await SnapshotRepository(session).province_of_entity(entity_id)
+
+
+async def commune(session: AsyncSession, *, commune_code: str) -> tuple[str, str] | None:
+    """A commune's name and province code as the registry last named them on a product there (None: unknown)."""
+    return await SnapshotRepository(session).commune(commune_code)

@@ -49,7 +49,8 @@ class TracePlace(ReadSchema):
 
     uri: str = Field(description="The readPoint or bizLocation of the event")
     name: str | None = Field(description="The site's name (the raw URI when it is not registered)")
-    commune: str | None
+    commune: str | None = Field(description="The commune's name (the registry's where it knows the commune)")
+    commune_code: str | None
     province: str | None
 
 

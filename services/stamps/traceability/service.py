@@ -308,7 +308,7 @@ def summary(biz_step: str | None, place: TracePlace | None) -> tuple[str, str]:
     if place is None or place.name is None:
         return vi, en
     at_vi, at_en = _AT.get(biz_step or "", ("tại", "at"))
-    where = place.name if place.province is None else f"{place.name}, {place.province}"
+    where = ", ".join(part for part in (place.name, place.commune, place.province) if part)
     return f"{vi} {at_vi} {where}", f"{en} {at_en} {where}"
 
 
@@ -322,10 +322,14 @@ async def describe_places(session: AsyncSession, uris: Collection[str]) -> dict[
     for uri in uris:
         place = known.get(uri)
         places[uri] = (
-            TracePlace(uri=uri, name=None, commune=None, province=None)
+            TracePlace(uri=uri, name=None, commune=None, commune_code=None, province=None)
             if place is None
             else TracePlace(
-                uri=uri, name=place.name, commune=place.commune_code, province=place.province_name
+                uri=uri,
+                name=place.name,
+                commune=place.commune_name,
+                commune_code=place.commune_code,
+                province=place.province_name,
             )
         )
     return places
