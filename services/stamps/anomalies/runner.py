@@ -5,7 +5,9 @@ Each round therefore reads only scans older than ``settle_s``, and reads again `
 its watermark, skipping the scans it has examined (ids kept for the overlap). Examining a scan twice
 is harmless anyway: a firing is not raised again while an anomaly of the same rule on the same subject
 was open at the scan's time within the rule's window (the same scan included), and the risk is
-recomputed from the history. The watermark lives in memory: on start the job looks ``lookback_h``
+recomputed from the history. A scan whose consumer shares its location later, from the scan's page, is
+examined again once that is committed (by the time it was shared, in the same window and overlap). The
+watermark lives in memory: on start the job looks ``lookback_h``
 back, so a stop longer than that leaves older scans unexamined.
 """
 
@@ -37,6 +39,7 @@ class AnomalyDetector:
         self.every_s = every_s
         self.watermark = since or clock.now() - timedelta(hours=settings.lookback_h)
         self._examined: dict[int, datetime] = {}
+        self._relocated: dict[int, datetime] = {}
         self._task: asyncio.Task[None] | None = None
 
     async def run_once(self) -> service.DetectionRound:
@@ -46,7 +49,7 @@ class AnomalyDetector:
         async with self.database().sessionmaker.begin() as session:
             found = await service.detect(
                 session, after=self.watermark - overlap, until=until, skip=self._examined.keys(),
-                settings=self.settings,
+                relocated=self._relocated.keys(), settings=self.settings,
             )  # fmt: skip
         if found.to_suspend:
             logger.warning(
@@ -57,6 +60,8 @@ class AnomalyDetector:
         self._examined.update(found.examined)
         horizon = self.watermark - overlap
         self._examined = {i: at for i, at in self._examined.items() if at >= horizon}
+        self._relocated.update(found.relocated)
+        self._relocated = {i: at for i, at in self._relocated.items() if at >= horizon}
         return found
 
     async def _loop(self) -> None:

@@ -52,6 +52,8 @@ class DetectionRound:
 
     # The scans examined (id → time logged).
     examined: dict[int, datetime] = field(default_factory=dict)
+    # The scans examined again for the location shared from their page (id → time it was shared).
+    relocated: dict[int, datetime] = field(default_factory=dict)
     last_at: datetime | None = None
     full: bool = False
     anomalies: list[dict[str, Any]] = field(default_factory=list)
@@ -121,14 +123,22 @@ async def detect(
     after: datetime,
     until: datetime,
     skip: Collection[int],
+    relocated: Collection[int] = (),
     settings: AnomalySettings,
 ) -> DetectionRound:
     """Examine the scans logged in (after, until] (those in ``skip`` were examined already): raise anomalies,
     update the stamps' risk and emit ``stamps.stamp.anomaly_detected``, in the caller's transaction."""
     repository = AnomalyRepository(session)
-    new = await repository.new_scans(after=after, until=until, skip=sorted(skip), limit=settings.round_limit)
+    new = await repository.new_scans(
+        after=after, until=until, skip=sorted(skip), relocated=sorted(relocated), limit=settings.round_limit
+    )
     result = DetectionRound(
         examined={item.scan.id: item.scan.scanned_at for item in new}, full=len(new) >= settings.round_limit,
+        relocated={
+            item.scan.id: item.located_at
+            for item in new
+            if item.located_at is not None and after < item.located_at <= until
+        },
         last_at=new[-1].scan.scanned_at if new else None,
     )  # fmt: skip
     if not new:
