@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
@@ -111,6 +112,10 @@ class StampsSettings(BaseServiceSettings):
     scan_salt_days: int = Field(default=30, ge=1, le=365)
     # Monthly partitions of the scan log created ahead of time.
     scan_partitions_ahead: int = Field(default=12, ge=1, le=60)
+
+    def scan_token_signing(self) -> tuple[bytes, timedelta]:
+        """The key scan tokens are signed with, and how long a token opens its scan's page."""
+        return self.scan_token_key.get_secret_value().encode(), timedelta(hours=self.scan_token_hours)
 
     @model_validator(mode="after")
     def _check_scan_keys(self) -> StampsSettings:

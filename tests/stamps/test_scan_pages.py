@@ -194,7 +194,8 @@ async def test_a_location_is_shared_once_per_scan_and_stored_on_it(stamps: httpx
         ({"lat": 21, "lon": 105, "accuracy": -1}, "body.accuracy"),
         ({"lat": 21, "lon": 105, "accuracy": 100_001}, "body.accuracy"),
         ({"lat": "north", "lon": 105}, "body.lat"), ({"lat": True, "lon": 105}, "body.lat"),
-        ({"lat": 21, "lon": 105, "altitude": 3}, "body.altitude"),
+        ({"lat": 21, "lon": 105, "altitude": 3}, "body.altitude"), ({"lat": 0.0, "accuracy": None}, "body.lon"),
+        ({"lat": 21, "lon": 105, "accuracy": True}, "body.accuracy"),
     ],
 )  # fmt: skip
 async def test_an_invalid_location_is_a_422_naming_the_field(

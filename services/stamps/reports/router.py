@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request, Response
@@ -34,12 +33,9 @@ async def reports_create(
 ) -> ReportReceipt:  # fmt: skip
     """Report a suspicious product or stamp (anyone; no token needed): from a scan's page with its ``token``,
     or with the stamp's ``serial``; an optional photo. Officers of the stamp's province review it."""
-    settings = request.app.state.settings
+    key, life = request.app.state.settings.scan_token_signing()
     data = await body.photo.read(MAX_IMAGE_BYTES + 1) if body.photo is not None else None
-    report = await service.create_report(
-        session, data=body, photo=data, token_key=settings.scan_token_key.get_secret_value().encode(),
-        token_life=timedelta(hours=settings.scan_token_hours),
-    )  # fmt: skip
+    report = await service.create_report(session, data=body, photo=data, token_key=key, token_life=life)
     return ReportReceipt.model_validate(report)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import secrets
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -151,7 +150,8 @@ async def _page(request: Request, scanned: service.Scanned) -> Response:
         )  # fmt: skip
         return _html(page, problem.status, device=device, headers=problem.headers)
     settings = request.app.state.settings
-    token = service.token_of(verification, key=settings.scan_token_key.get_secret_value().encode())
+    key, _ = settings.scan_token_signing()
+    token = service.token_of(verification, key=key)
     query = request.url.query
     uri = service.stamp_uri(verification, settings.resolver_host, link)
     response = Response(
@@ -163,11 +163,6 @@ async def _page(request: Request, scanned: service.Scanned) -> Response:
     )  # fmt: skip
     _remember(response, device)
     return response
-
-
-def _token_settings(request: Request) -> tuple[bytes, timedelta]:
-    settings = request.app.state.settings
-    return settings.scan_token_key.get_secret_value().encode(), timedelta(hours=settings.scan_token_hours)
 
 
 async def _journey(request: Request, verification: Verification) -> list[TraceStep]:
@@ -263,15 +258,12 @@ async def answer_path(request: Request) -> Response | None:
     return None
 
 
-@router.get(
-    "/s/{token}", response_class=HTMLResponse, summary="The page of one scan",
-    responses={200: {"content": PAGE_CONTENT}, 404: {"content": PAGE_CONTENT}, 410: {"content": PAGE_CONTENT}},
-)  # fmt: skip
+@router.get("/s/{token}", summary="The page of one scan", responses=_with_pages(404, 410))
 async def scan_page(request: Request, token: str, session: SessionDep) -> Response:
     """The verification page of the scan a browser was sent to (307 from the resolver): the verdict of that
     scan, logging none; a token that is not ours (404) or has expired (410) is a page saying to scan again."""
     lang = pages.language(request.query_params.get("lang"))
-    key, life = _token_settings(request)
+    key, life = request.app.state.settings.scan_token_signing()
     try:
         shown = await service.scan_page(session, token=token, key=key, life=life)
     except ProblemError as problem:
@@ -294,7 +286,7 @@ async def scan_page(request: Request, token: str, session: SessionDep) -> Respon
 async def scan_locate(request: Request, token: str, body: ScanLocation, session: SessionDep) -> Response:
     """Share the location of the scan whose page this is, with the consumer's consent: once per scan, within
     the token's life; the anomaly rules use it as they use ``?lat=&lon=``."""
-    key, life = _token_settings(request)
+    key, life = request.app.state.settings.scan_token_signing()
     await service.locate_scan(
         session,
         token=token,

@@ -117,8 +117,6 @@ class ScanLocation(BaseSchema):
     lon: Annotated[
         float, NotBool, Field(ge=-180, le=180, allow_inf_nan=False, description="Longitude, WGS 84")
     ]
-    accuracy: Annotated[
-        float | None,
-        NotBool,
-        Field(ge=0, le=100_000, allow_inf_nan=False, description="Accuracy radius in metres"),
-    ] = None
+    accuracy: Annotated[float, NotBool, Field(ge=0, le=100_000, allow_inf_nan=False)] | None = Field(
+        default=None, description="Accuracy radius in metres"
+    )
