@@ -92,7 +92,10 @@ async def test_apps_and_linkset_clients_are_answered_as_before(stamps: httpx.Asy
     pip = await stamps.get(path + "?linkType=gs1:pip", headers=BROWSER)
     assert pip.status_code == 307
     assert "/v1/catalogue/" in pip.headers["location"]
-    assert [row["channel"] for row in await scans(stamps)] == ["json", "linkset", "linkset"]
+    logged = await scans(stamps)
+    assert [row["channel"] for row in logged] == ["json", "linkset", "linkset"]
+    # Only a browser's scan keeps its reasons (for its page).
+    assert [row["reasons"] for row in logged] == [None, None, None]
 
 
 async def test_the_short_link_and_an_unknown_stamp_redirect_too_and_a_malformed_link_does_not(

@@ -58,7 +58,8 @@ class Scan(Base):
     longitude: Mapped[float | None] = mapped_column(Double)
     accuracy_m: Mapped[float | None] = mapped_column(REAL)
     province_code: Mapped[str | None] = mapped_column(String(2))
-    # Why the scan was judged as it was (its page shows the verdict of the scan itself).
+    # Why a browser's scan was judged as it was (its page shows the verdict of the scan itself); None for
+    # apps' scans.
     reasons: Mapped[list[str] | None] = mapped_column(ARRAY(String(32)))
     # When the consumer shared the location from the scan's page (None: none shared there).
     located_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))

@@ -85,31 +85,22 @@ def _facts_query() -> Select[Any]:
 FACTS_QUERY = _facts_query()
 FACTS = AsyncpgStatement.compile(FACTS_QUERY)
 
-# A batch of scans and the stamps' summaries, in one statement that answers the scans' ids in the batch's
-# order (each scan's page is named by its id). The ids are drawn after the ordering, so they rise in the
-# batch's order as the counts it showed did. The summary arrays name each serial once (ON CONFLICT may
-# not touch a row twice), in serial order so that concurrent batches lock rows in the same order.
-RECORD_SCANS = """
-WITH numbered AS MATERIALIZED (
-    SELECT nextval('stamps.scan_id_seq') AS id, s.*
-    FROM unnest(
+# A batch of scans and the stamps' summaries, in one statement. The summary arrays name each serial once
+# (ON CONFLICT may not touch a row twice), in serial order so that concurrent batches lock rows in the
+# same order.
+_SCANS = """unnest(
         $1::timestamptz[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::uuid[],
         $7::varchar[], $8::varchar[], $9::smallint[], $10::varchar[], $11::bytea[], $12::bytea[],
         $13::varchar[], $14::float8[], $15::float8[], $16::real[], $17::varchar[], $18::varchar[]
     ) WITH ORDINALITY AS s(scanned_at, serial, gtin, lot, path, batch_id, verdict, rules, risk, channel,
                            ip_hash, device_hash, user_agent, latitude, longitude, accuracy_m, province_code,
-                           reasons, n)
-    ORDER BY s.n
-), scans AS (
-    INSERT INTO stamps.scan (
-        id, scanned_at, serial, gtin, lot, path, batch_id, verdict, rules, risk, channel, ip_hash, device_hash,
-        user_agent, latitude, longitude, accuracy_m, province_code, reasons
-    )
-    SELECT s.id, s.scanned_at, s.serial, s.gtin, s.lot, s.path, s.batch_id, s.verdict,
+                           reasons, n)"""
+_INSERTED = """scanned_at, serial, gtin, lot, path, batch_id, verdict, rules, risk, channel, ip_hash, device_hash,
+        user_agent, latitude, longitude, accuracy_m, province_code, reasons"""
+_VALUES = """s.scanned_at, s.serial, s.gtin, s.lot, s.path, s.batch_id, s.verdict,
            string_to_array(s.rules, ','), s.risk, s.channel, s.ip_hash, s.device_hash, s.user_agent,
-           s.latitude, s.longitude, s.accuracy_m, s.province_code, string_to_array(s.reasons, ',')
-    FROM numbered s
-), seen AS (
+           s.latitude, s.longitude, s.accuracy_m, s.province_code, string_to_array(s.reasons, ',')"""
+_SUMMARIES = """seen AS (
     INSERT INTO stamps.stamp_scan AS summary (
         serial, scan_count, first_scanned_at, first_scan_province, last_scanned_at
     )
@@ -117,7 +108,27 @@ WITH numbered AS MATERIALIZED (
     ON CONFLICT (serial) DO UPDATE SET
         scan_count = summary.scan_count + excluded.scan_count,
         last_scanned_at = greatest(summary.last_scanned_at, excluded.last_scanned_at)
-)
+)"""
+RECORD_SCANS = f"""
+WITH scans AS (
+    INSERT INTO stamps.scan ({_INSERTED})
+    SELECT {_VALUES}
+    FROM {_SCANS}
+), {_SUMMARIES}
+SELECT NULL::bigint[]
+"""
+# The same, answering the scans' ids in the batch's order, for a batch with a browser's scan (its page is
+# named by its id). The ids are drawn after the ordering, so they rise in the batch's order as the counts
+# it showed did. Numbering costs a few per cent of the statement at large batches, so apps' batches skip it.
+RECORD_NUMBERED_SCANS = f"""
+WITH numbered AS MATERIALIZED (
+    SELECT nextval('stamps.scan_id_seq') AS id, s.* FROM {_SCANS}
+    ORDER BY s.n
+), scans AS (
+    INSERT INTO stamps.scan (id, {_INSERTED})
+    SELECT s.id, {_VALUES}
+    FROM numbered s
+), {_SUMMARIES}
 SELECT array_agg(id ORDER BY n) FROM numbered
 """
 
@@ -148,7 +159,7 @@ class ScanRow:
     longitude: float | None
     accuracy_m: float | None
     province_code: str | None
-    reasons: str  # comma-separated, as ``rules``
+    reasons: str | None  # comma-separated, as ``rules``; for a browser's scan only (its page shows them)
 
 
 @dataclass(slots=True)
@@ -187,14 +198,18 @@ async def facts_of(
 
 
 async def record_scans(
-    connection: asyncpg.Connection, scans: Sequence[ScanRow], summaries: Iterable[SummaryRow]
-) -> list[int]:
-    """Log ``scans`` and add ``summaries`` to the stamps' scan summaries, in one committed statement; the
-    scans' ids, in their order."""
+    connection: asyncpg.Connection,
+    scans: Sequence[ScanRow],
+    summaries: Iterable[SummaryRow],
+    *,
+    numbered: bool,
+) -> list[int] | None:
+    """Log ``scans`` and add ``summaries`` to the stamps' scan summaries, in one committed statement; with
+    ``numbered``, the scans' ids in their order."""
     columns = [[getattr(scan, name) for scan in scans] for name in SCAN_COLUMNS]
     ordered = sorted(summaries, key=lambda summary: summary.serial)
-    ids: list[int] = await connection.fetchval(
-        RECORD_SCANS,
+    ids: list[int] | None = await connection.fetchval(
+        RECORD_NUMBERED_SCANS if numbered else RECORD_SCANS,
         *columns,
         [summary.serial for summary in ordered],
         [summary.count for summary in ordered],
