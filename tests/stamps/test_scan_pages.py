@@ -3,6 +3,7 @@ new scan, and the location a consumer consents to share from it."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -10,9 +11,11 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from services.stamps.config import StampsSettings
 from services.stamps.verification import tokens
 from shared import clock, gs1
 from tests.builders import active_stamps, logged_scans, stamped_product
+from tests.conftest import auth
 from tests.stamps.test_verification import path_of, reserved, scans
 
 pytestmark = pytest.mark.commits  # the scan log writes through its own connection
@@ -227,3 +230,36 @@ async def test_a_location_needs_a_valid_living_token(stamps: httpx.AsyncClient) 
     assert (forged.status_code, forged.json()["type"]) == (404, "/problems/scan-token-invalid")
     assert (await stamps.post("/s/nonsense/geo", json=body)).status_code == 404
     assert (await scans(stamps))[0]["latitude"] is None
+
+
+async def test_the_scans_page_and_a_report_are_public_whoever_asks(stamps: httpx.AsyncClient) -> None:
+    product = await stamped_product(stamps)
+    _, serials = await active_stamps(stamps, product, quantity=1)
+    location = (await redirected(stamps, path_of(product, serials[0]))).headers["location"]
+    token = urlsplit(location).path.removeprefix("/s/")
+    # The token is the capability: any caller, or none, sees the page and may report; a token of a role
+    # changes nothing (the producer of another product included).
+    for headers in (
+        {}, auth("admin"), product["officer"], product["producer"], auth("producer", str(uuid.uuid4())),
+        auth("commune_officer", "22001"), auth("council_member", str(uuid.uuid4())), auth("partner", "portal-1"),
+        auth("national"), auth("service", "registry"), auth("province_officer", "01"),
+    ):  # fmt: skip
+        page = await stamps.get(location, headers={**BROWSER, **headers})
+        assert (page.status_code, 'data-state="genuine"' in page.text) == (200, True), headers
+        sent = await stamps.post(
+            "/v1/reports", data={"token": token, "kind": "other", "description": "Thử"}, headers=headers
+        )
+        assert sent.status_code == 201, (headers, sent.text)
+    assert len(await scans(stamps)) == 1
+
+
+def test_production_refuses_the_development_keys() -> None:
+    real: dict[str, Any] = {"scan_hash_key": "h" * 32, "scan_token_key": "t" * 32}
+    base: dict[str, Any] = {"environment": "production", "database_url": "postgresql://u:Xk29vQ7@db/ocop"}
+    assert StampsSettings(**base, **real).scan_token_signing() == (b"t" * 32, timedelta(hours=24))
+    for name in real:
+        for weak in ("short", "development-only-" + "x" * 32):
+            with pytest.raises(ValueError, match=name):
+                StampsSettings(**base, **{**real, name: weak})
+        with pytest.raises(ValueError, match=name):
+            StampsSettings(**base, **{key: value for key, value in real.items() if key != name})
