@@ -14,7 +14,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     ),
     "stamps": (
         "/v1/stamp-batches", "/v1/stamps", "/v1/stamp-statistics", "/v1/scans", "/v1/anomalies", "/epcis", "/01", "/v",
-        "/v1/locations", "/loc", "/v1/trace", "/v1/outbox/stamps",
+        "/v1/locations", "/loc", "/v1/trace", "/v1/outbox/stamps", "/s", "/v1/counterfeit-reports",
     ),
 }  # fmt: skip
 
@@ -60,4 +60,5 @@ def upstream_for(path: str) -> str | None:
 LARGE_BODIES = (
     ("POST /v1/imports", 51 * 1024 * 1024),
     ("POST /v1/products/[^/]+/images", 5 * 1024 * 1024 + 64 * 1024),
+    ("POST /v1/counterfeit-reports", 5 * 1024 * 1024 + 64 * 1024),
 )

@@ -89,6 +89,7 @@ _PROBLEM_DESCRIPTIONS = {
     403: "The caller may see this but not do this",
     404: "No such resource, or none the caller may see",
     409: "Conflicts with the current state",
+    410: "Gone: it was here once and is no longer",
     413: "Too large",
     415: "Unsupported media type",
     503: "Briefly unavailable (a dependency is down); retry after the Retry-After seconds",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
@@ -108,6 +109,10 @@ class StampsSettings(BaseServiceSettings):
     resolver_host: str = DEFAULT_RESOLVER_HOST
     # Device ids are hashed with this key before they are logged (32+ characters in production).
     scan_hash_key: SecretStr = SecretStr("development-only-scan-hash-key-0000000000")
+    # A browser's scan is answered with a 307 to its page, /s/{token}: the token (the scan's id and time) is
+    # signed with this key (32+ characters in production) and opens the page for ``scan_token_hours``.
+    scan_token_key: SecretStr = SecretStr("development-only-scan-token-key-000000000")
+    scan_token_hours: float = Field(default=24, gt=0, le=24 * 7)
     # Concurrent verifications are logged together: at most this many scans per statement.
     scan_batch_max: int = Field(default=256, ge=1, le=5_000)
     # IP hashes' daily salts are kept this many days, then dropped (the hashes become unlinkable).
@@ -115,12 +120,18 @@ class StampsSettings(BaseServiceSettings):
     # Monthly partitions of the scan log created ahead of time.
     scan_partitions_ahead: int = Field(default=12, ge=1, le=60)
 
+    def scan_token_signing(self) -> tuple[bytes, timedelta]:
+        """The key scan tokens are signed with, and how long a token opens its scan's page."""
+        return self.scan_token_key.get_secret_value().encode(), timedelta(hours=self.scan_token_hours)
+
     @model_validator(mode="after")
-    def _check_scan_hash_key(self) -> StampsSettings:
-        """Outside development and test, device ids must be hashed with a real key."""
-        key = self.scan_hash_key.get_secret_value()
-        if self.environment == "production" and (len(key) < 32 or key.startswith("development-only")):
-            raise ValueError("scan_hash_key must be set (32 characters or more) in production")
+    def _check_scan_keys(self) -> StampsSettings:
+        """Outside development and test, device ids are hashed and scan tokens signed with real keys."""
+        for name in ("scan_hash_key", "scan_token_key"):
+            key: SecretStr = getattr(self, name)
+            value = key.get_secret_value()
+            if self.environment == "production" and (len(value) < 32 or value.startswith("development-only")):
+                raise ValueError(f"{name} must be set (32 characters or more) in production")
         return self
 
 

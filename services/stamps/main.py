@@ -23,6 +23,7 @@ from services.stamps.lifecycle.runner import ChangeJobs
 from services.stamps.locations.router import router as locations_router
 from services.stamps.outbox import OUTBOX
 from services.stamps.printing.router import router as printing_router
+from services.stamps.reports.router import router as reports_router
 from services.stamps.snapshot import service as snapshot
 from services.stamps.statistics.router import router as statistics_router
 from services.stamps.traceability.router import router as traceability_router
@@ -30,9 +31,14 @@ from services.stamps.verification.fastpath import ResolverFastPath
 from services.stamps.verification.router import router as verification_router
 from services.stamps.verification.scanlog import ScanLog
 from shared.app import create_service_app, database_lifespan
+from shared.body_limits import KIB
 from shared.db import asyncpg_dsn, create_read_pool
 from shared.events.wiring import event_routers, service_relay
+from shared.images import MAX_IMAGE_BYTES
 from shared.security.dependencies import Forbidden, Unauthenticated
+
+# Uploads the gateway lets through as well: a consumer report's photo (the cap of product images) in its form.
+UPLOADS = (("POST /v1/counterfeit-reports", MAX_IMAGE_BYTES + 64 * KIB),)
 
 
 def create_app(settings: StampsSettings | None = None) -> FastAPI:
@@ -118,6 +124,7 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
             changes_router,
             locations_router,
             printing_router,
+            reports_router,
             statistics_router,
             traceability_router,
             epcis_router,
@@ -128,6 +135,7 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
         # in front stops anything over twice that before it is read.
         large_bodies=[
             (r"POST /epcis/(capture|events)", 2 * settings.epcis.max_document_bytes),
+            *UPLOADS,
         ],
         # The resolver's answers skip the framework's routing (docs: verification/fastpath.py).
         inner_middleware=[(ResolverFastPath, {})],

@@ -11,5 +11,6 @@ def load_models() -> None:
     import services.stamps.lifecycle.models
     import services.stamps.locations.models
     import services.stamps.printing.models
+    import services.stamps.reports.models
     import services.stamps.snapshot.models
     import services.stamps.verification.models  # noqa: F401

@@ -129,3 +129,8 @@ def epcis_visibility(principal: Principal) -> Visibility:
     admins and the national client every event; commune officers, council members, partners and the rest none."""
     visible = scopes.visibility(principal, unscoped=EPCIS_UNSCOPED)
     return visible if visible.reach in (Reach.everything, Reach.province, Reach.entity) else scopes.NOTHING
+
+
+def can_resolve_report(principal: Principal, place: Place) -> bool:
+    """A consumer's report is resolved by an officer of its province (or an admin); its producer only reads it."""
+    return principal.role is Role.admin or _province_officer_of(principal, place)

@@ -184,6 +184,24 @@ async def test_revoking_a_certificate_shows_on_its_stamps_verified_through_the_g
         for link in links:
             answer = await ok(gateway.get(link, headers=json_only))
             assert (answer["outcome"], answer["certificate"]["number"]) == ("genuine", certificate["number"])
+        # A browser is sent to the page of its scan; that page and a consumer's report pass the gateway too.
+        browser = {"accept": "text/html"}
+        sent = await gateway.get(links[0], headers=browser)
+        assert sent.status_code == 307, sent.text
+        location = sent.headers["location"]
+        assert location.startswith("/s/")
+        for _ in range(2):  # a reload is no new scan
+            page = await gateway.get(location, headers=browser)
+            assert (page.status_code, page.headers["content-type"]) == (200, "text/html; charset=utf-8")
+            assert 'data-state="genuine"' in page.text
+        report = await gateway.post(
+            "/v1/counterfeit-reports",
+            data={"token": location.removeprefix("/s/"), "kind": "other", "description": "Thử"},
+        )
+        assert report.status_code == 201, report.text
+        assert (
+            await ok(gateway.get(f"/v1/counterfeit-reports/{report.json()['id']}", headers=owner.headers))
+        )["serial"] == serials[0]
 
         revoke = {"ground": "quality_violation", "reason": "Mẫu lưu không đạt chỉ tiêu vi sinh"}
         await ok(gateway.post(f"/v1/certificates/{certificate['id']}/revoke", json=revoke, headers=ADMIN))

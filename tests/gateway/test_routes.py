@@ -40,6 +40,10 @@ from gateway.routes import upstream_for
         ("/v1/trace", "stamps"),
         ("/v1/stamps/7K3Q9M2XH4TB8VNCF9/trace", "stamps"),
         ("/.well-known/gs1resolver", "stamps"),
+        ("/s/AAAAAAAAAHsABmGd5U4VgMpzWIfvDLN_oAF4BVlKyW8", "stamps"),
+        ("/s/AAAAAAAAAHsABmGd5U4VgMpzWIfvDLN_oAF4BVlKyW8/geo", "stamps"),
+        ("/v1/counterfeit-reports", "stamps"),
+        ("/v1/counterfeit-reports/0b6f/resolve", "stamps"),
     ],
 )
 def test_prefix_routes_to_owner(path: str, service: str) -> None:
@@ -58,6 +62,7 @@ def test_prefix_routes_to_owner(path: str, service: str) -> None:
         "/.well-known/jwks.json",
         "/.well-known/gs1resolver/x",
         "/v1/products/0b6f/passport",
+        "/sx/1",
         "/v1/reports/summary",
         "/v1/productsX",
         "/healthz",

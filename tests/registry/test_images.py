@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from services.registry.products.images import image_type
+from shared.images import image_type
 from tests import builders
 from tests.builders import Producer, jpeg, png, webp
 

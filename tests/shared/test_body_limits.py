@@ -6,6 +6,7 @@ import httpx
 
 from gateway.routes import LARGE_BODIES as GATEWAY_LARGE_BODIES
 from services.registry.main import LARGE_BODIES as REGISTRY_LARGE_BODIES
+from services.stamps.main import UPLOADS as STAMPS_UPLOADS
 from shared.body_limits import MIB, BodyLimits
 
 
@@ -17,8 +18,8 @@ def test_a_route_of_its_own_has_its_own_cap() -> None:
     assert limits.cap_for("POST", "/v1/products/a/b/images") == MIB
 
 
-def test_the_edge_accepts_what_the_registry_accepts() -> None:
-    assert dict(GATEWAY_LARGE_BODIES) == dict(REGISTRY_LARGE_BODIES)
+def test_the_edge_accepts_the_uploads_the_services_accept() -> None:
+    assert dict(GATEWAY_LARGE_BODIES) == dict(REGISTRY_LARGE_BODIES) | dict(STAMPS_UPLOADS)
 
 
 async def test_a_json_body_over_the_default_cap_is_413_in_the_service(

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from services.stamps.anomalies.runner import AnomalyDetector
 from services.stamps.config import StampsSettings
 from services.stamps.main import create_app
+from services.stamps.verification import tokens
 from shared import clock, gs1
 from tests.builders import (
     ADMIN,
@@ -318,6 +319,37 @@ async def test_the_epcis_chain_informs_out_of_region_after_sale_and_burst(stamps
     assert fired == [("R8", 5), ("R8", 6), ("R9", 6)]
     [after_sale] = [a for a in found.anomalies if a["rule"] == "R9"]
     assert after_sale["detail"]["distance_km"] > 1_000
+
+
+async def test_a_location_shared_from_the_scans_page_is_examined_as_an_apps_would_be(
+    stamps: httpx.AsyncClient,
+) -> None:
+    product, serials = await stamp_with_serials(stamps)
+    serial, batch = serials[0], product["batch_id"]
+    # Hà Nội by an app's GPS, then a browser's scan 50 minutes later without a location yet.
+    _, browser_scan = await logged_scans(
+        stamps,
+        {"serial": serial, "batch_id": batch, "scanned_at": ago(120), "device_hash": b"a", **HA_NOI},
+        {"serial": serial, "batch_id": batch, "scanned_at": ago(70), "device_hash": b"b", "channel": "html"},
+    )
+    job = detector(stamps, settle_s=0)
+    first = await job.run_once()
+    assert len(first.examined) == 2
+    assert [a["rule"] for a in first.anomalies] == ["R8"]
+    # The consumer shares, from that scan's page, that it was in TP.HCM: the next round examines it again.
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    scanned_at = (await rows(stamps, "SELECT scanned_at FROM stamps.scan WHERE id = :id", id=browser_scan))[0]
+    key = app.state.settings.scan_token_key.get_secret_value().encode()
+    token = tokens.issue(key, browser_scan, scanned_at.scanned_at)
+    where = {"lat": HO_CHI_MINH["latitude"], "lon": HO_CHI_MINH["longitude"], "accuracy": 25}
+    assert (await stamps.post(f"/s/{token}/geo", json=where)).status_code == 204
+    second = await job.run_once()
+    assert list(second.relocated) == [browser_scan]
+    assert [(a["rule"], a["scan_id"]) for a in second.anomalies] == [("R5", browser_scan)]
+    travel = (await rows(stamps, "SELECT * FROM stamps.anomaly WHERE rule = 'R5'"))[0]
+    assert travel.detail["to_province"] == "79"
+    # Once is enough: a later round does not examine it again.
+    assert (await job.run_once()).relocated == {}
 
 
 # The queue

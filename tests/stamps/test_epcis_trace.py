@@ -110,10 +110,14 @@ async def test_a_stamps_journey_is_public_and_on_its_page(committing_stamps: htt
     ]  # fmt: skip
     assert (await stamps_client.get(f"/v1/trace?gtin={product['gtin']}&lot=L2611A")).status_code == 401
 
+    # A browser is sent (307) to the page of its scan.
     page = await stamps_client.get(
-        gs1.digital_link(product["gtin"], serial).path(), headers={"accept": "text/html"}
+        gs1.digital_link(product["gtin"], serial).path(),
+        headers={"accept": "text/html"},
+        follow_redirects=True,
     )
     assert page.status_code == 200, page.text
+    assert page.url.path.startswith("/s/")
     assert "Hành trình sản phẩm" in page.text
     assert "Đóng gói" in page.text
     assert "The product&#x27;s journey" in page.text

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import uvicorn
-from playwright.async_api import Browser, Page, Route, expect
+from playwright.async_api import Browser, Page, Response, Route, expect
 from sqlalchemy import text
 
 from services.stamps.config import StampsSettings
@@ -34,7 +34,7 @@ from services.stamps.verification.verdicts import (
     judge,
 )
 from shared import gs1
-from tests.builders import active_stamps, generated_batch, serials_of, stamped_product
+from tests.builders import active_stamps, generated_batch, png, serials_of, stamped_product
 from tests.conftest import asgi_client, in_process_events, test_jwks
 from tests.support.database import TestDatabase
 from tests.support.processes import free_port
@@ -221,6 +221,48 @@ def test_later_scans_say_how_often_since_when_and_where() -> None:
     html = render_verdict(verdict=verdict, facts=facts, history=unplaced, serial=SERIAL, lang="vi", uri=URI,
                           switch_href="?lang=en")  # fmt: skip
     assert "lần đầu vào ngày 01/12/2026. Nếu" in html
+
+
+TOKEN = "AAAAAAAAAHsABmGd5U4VgMpzWIfvDLN_oAF4BVlKyW8"
+
+
+@pytest.mark.parametrize("outcome", OUTCOMES)
+def test_the_page_of_a_scan_offers_the_location_and_on_a_worrying_outcome_a_report(outcome: str) -> None:
+    verdict, facts, history = scenario(outcome)
+    html = render_verdict(
+        verdict=verdict, facts=facts, history=history, serial=SERIAL, lang="vi", uri=URI, switch_href="?lang=en",
+        token=TOKEN,
+    )  # fmt: skip
+    # Both languages' blocks carry them; the script posts to our own paths only (connect-src 'self').
+    assert html.count(f'data-geo="/s/{TOKEN}/geo"') == 2
+    assert "connect-src 'self'; form-action 'self'" in html
+    reportable = outcome in ("caution", "suspected", "revoked", "not_activated", "unknown")
+    assert (html.count('<form method="post" action="/v1/counterfeit-reports"') == 2) is reportable
+    assert (f'<input type="hidden" name="token" value="{TOKEN}">' in html) is reportable
+    for lang, button in (("vi", "Chia sẻ vị trí của tôi"), ("en", "Share my location")):
+        assert button in block_of(html, lang)
+    [script] = re.findall(r"<script>(.*?)</script>", html)
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in html
+    located = render_verdict(
+        verdict=verdict, facts=facts, history=history, serial=SERIAL, lang="vi", uri=URI, switch_href="?lang=en",
+        token=TOKEN, located=True,
+    )  # fmt: skip
+    assert "data-geo=" not in located
+    assert '<p data-geo-state="done">Cảm ơn bạn, vị trí đã được ghi nhận.</p>' in located
+    # Without a token (a page rendered elsewhere) there is nothing to post to.
+    assert 'class="card geo"' not in page_of(outcome)
+    assert "/v1/counterfeit-reports" not in page_of(outcome)
+
+
+def test_an_invalid_scan_token_page_says_to_scan_again() -> None:
+    for status in (404, 410):
+        html = render_error(
+            status=status, lang="vi", problem_title="No such scan", detail="", field=None, rescan=True
+        )
+        assert "<h1>Liên kết kết quả đã hết hạn hoặc không hợp lệ</h1>" in html
+        assert "Hãy quét lại mã QR trên tem để xem kết quả xác thực." in html
+        assert "Scan the QR code on the stamp again to see its verification." in block_of(html, "en")
 
 
 @pytest.mark.parametrize("outcome", ["revoked", "not_activated"])
@@ -535,10 +577,17 @@ async def served(database: TestDatabase) -> AsyncIterator[tuple[httpx.AsyncClien
             await serving
 
 
+# Where the consumer stands (Hạ Long, Quảng Ninh), as the browser's Geolocation API reports it.
+HA_LONG = {"latitude": 20.951, "longitude": 107.080, "accuracy": 30.0}
+
+
 @pytest.fixture
 async def browsing(browser: Browser) -> AsyncIterator[tuple[Page, list[str]]]:
-    """A phone-sized page whose requests are recorded; anything not on this machine is aborted."""
-    context = await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    """A phone-sized page whose requests are recorded (anything not on this machine is aborted), allowed to
+    read its location (HA_LONG)."""
+    context = await browser.new_context(
+        viewport=PHONE, is_mobile=True, has_touch=True, geolocation=HA_LONG, permissions=["geolocation"]
+    )
     requested: list[str] = []
 
     async def record(route: Route) -> None:
@@ -556,7 +605,7 @@ async def browsing(browser: Browser) -> AsyncIterator[tuple[Page, list[str]]]:
 
 
 @pytest.mark.commits
-async def test_a_browser_scanning_a_stamp_gets_the_page(
+async def test_a_browser_scanning_a_stamp_is_sent_to_the_page_of_its_scan(
     served: tuple[httpx.AsyncClient, str], browsing: tuple[Page, list[str]], screenshots: Path
 ) -> None:
     stamps, base = served
@@ -569,19 +618,25 @@ async def test_a_browser_scanning_a_stamp_gets_the_page(
 
     answer = await page.goto(base + link.path())
     assert answer is not None
+    # The scan is answered 307 (never cached) to the page of that scan, named by its token.
+    redirect = await redirect_of(answer)
+    assert redirect.status == 307
+    assert redirect.headers["cache-control"] == "no-store"
+    assert redirect.headers["link"] == f'<{link.uri(RESOLVER)}?linkType=linkset>; rel="linkset"'
+    token_page = urlsplit(page.url).path
+    assert token_page.startswith("/s/")
     assert answer.status == 200
     assert answer.headers["content-type"] == "text/html; charset=utf-8"
     assert answer.headers["cache-control"] == "no-store"
-    # A browser without a device id is given one, kept two years, out of reach of scripts.
-    cookie = await answer.header_value("set-cookie")
+    # A browser without a device id is given one with the redirect, kept two years, out of reach of scripts.
+    cookie = await redirect.header_value("set-cookie")
     assert cookie is not None
     assert cookie.startswith("ocop_device=")
     for attribute in ("HttpOnly", "Max-Age=63072000", "Path=/", "SameSite=lax", "Secure"):
         assert attribute in cookie
     await expect(page.locator("h1:visible")).to_have_text("Sản phẩm OCOP chính hãng")
-    await expect(
-        page.get_by_text("Bạn là người đầu tiên xác thực sản phẩm này.").filter(visible=True)
-    ).to_be_visible()
+    first = page.get_by_text("Bạn là người đầu tiên xác thực sản phẩm này.").filter(visible=True)
+    await expect(first).to_be_visible()
     await expect(page.locator("h2:visible")).to_have_text(product["name"])
     await expect(page.get_by_text("Phường Hạ Long, Tỉnh Quảng Ninh").filter(visible=True)).to_be_visible()
     # The journey: the activation's commissioning event (EPCIS, generated by the lifecycle).
@@ -592,24 +647,40 @@ async def test_a_browser_scanning_a_stamp_gets_the_page(
     await expect(
         page.get_by_text(f"chỉ dẫn đến trang {RESOLVER}", exact=False).filter(visible=True)
     ).to_be_visible()
+    # Nothing to report on a genuine stamp; the location may be shared.
+    assert await page.locator("form[data-report]").count() == 0
+    await expect(page.get_by_role("button", name="Chia sẻ vị trí của tôi")).to_be_visible()
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     await page.screenshot(path=screenshots / "served-genuine-vi.png", full_page=True)
+
+    # A reload shows that scan again: the same count, no new scan.
+    reloaded = await page.reload()
+    assert reloaded is not None
+    assert reloaded.status == 200
+    assert urlsplit(page.url).path == token_page
+    await expect(first).to_be_visible()
+    assert len(await stamps_scans(stamps)) == 1
 
     await page.get_by_role("link", name="English").click()
     await expect(page.locator("h1:visible")).to_have_text("Genuine OCOP product")
     assert await page.evaluate("document.documentElement.lang") == "en"
-    assert page.url == f"{base}{link.path()}?lang=en"
-    # Still the first verification: switching language is no new scan.
+    assert page.url == f"{base}{token_page}?lang=en"
+    # Still the first verification: switching language is no new scan, nor is reloading in English.
     await expect(page.get_by_text("You are the first to verify this product.")).to_be_visible()
+    await page.reload()
+    await expect(page.get_by_text("You are the first to verify this product.")).to_be_visible()
+    assert len(await stamps_scans(stamps)) == 1
 
     # The stamp not yet activated, by its short link.
     answer = await page.goto(f"{base}/v/{gs1.grouped(serials[1]).lower()}")
     assert answer is not None
     assert answer.status == 200
+    assert (await redirect_of(answer)).status == 307
     await expect(page.locator("h1:visible")).to_have_text("Tem chưa kích hoạt — không mua")
+    await expect(page.get_by_text("Báo cáo sản phẩm đáng ngờ").filter(visible=True)).to_be_visible()
     assert all(urlsplit(url).hostname == "127.0.0.1" for url in requested), requested
 
-    # Every page loaded is a logged scan (the switch loads none), on the html channel; an app asking for JSON still gets JSON.
+    # Every scan is logged once, on the html channel; an app asking for JSON still gets JSON, unredirected.
     rows = await stamps_scans(stamps)
     assert [(row["serial"], row["channel"]) for row in rows] == [(serials[0], "html"), (serials[1], "html")]
     # The second scan came with the cookie of the first: one device.
@@ -617,11 +688,105 @@ async def test_a_browser_scanning_a_stamp_gets_the_page(
     assert rows[0]["device_hash"] == rows[1]["device_hash"]
     second = await page.goto(f"{base}/v/{serials[1]}")
     assert second is not None
-    assert await second.header_value("set-cookie") is None
+    assert await (await redirect_of(second)).header_value("set-cookie") is None
     async with httpx.AsyncClient(base_url=base) as app_client:
         json_answer = await app_client.get(link.path(), headers={"accept": "application/json"})
+    assert json_answer.status_code == 200
     assert json_answer.headers["content-type"] == "application/json"
     assert json_answer.json()["outcome"] == "genuine"
+
+
+@pytest.mark.commits
+async def test_a_consumer_shares_the_location_of_a_scan_from_its_page(
+    served: tuple[httpx.AsyncClient, str], browsing: tuple[Page, list[str]], screenshots: Path
+) -> None:
+    stamps, base = served
+    page, requested = browsing
+    product = await stamped_product(stamps)
+    _, serials = await active_stamps(stamps, product, quantity=1)
+    await page.goto(base + gs1.digital_link(product["gtin"], serials[0]).path())
+    share = page.get_by_role("button", name="Chia sẻ vị trí của tôi")
+    await share.click()
+    await expect(
+        page.get_by_text("Cảm ơn bạn, vị trí đã được ghi nhận.").filter(visible=True)
+    ).to_be_visible()
+    await expect(share).to_be_hidden()
+    # The English half says so too, without a request.
+    await page.get_by_role("link", name="English").click()
+    await expect(
+        page.get_by_text("Thank you, your location was recorded.").filter(visible=True)
+    ).to_be_visible()
+    await page.screenshot(path=screenshots / "served-geo-en.png", full_page=True)
+    [row] = await stamps_scans(stamps)
+    assert (row["latitude"], row["longitude"], row["accuracy_m"], row["province_code"]) == (
+        HA_LONG["latitude"], HA_LONG["longitude"], HA_LONG["accuracy"], "22"
+    )  # fmt: skip
+    # A reload: no button any more, the thanks, still one scan.
+    await page.reload()
+    await expect(
+        page.get_by_text("Thank you, your location was recorded.").filter(visible=True)
+    ).to_be_visible()
+    assert await page.get_by_role("button", name="Share my location").count() == 0
+    assert len(await stamps_scans(stamps)) == 1
+    assert all(urlsplit(url).hostname == "127.0.0.1" for url in requested), requested
+
+
+@pytest.mark.commits
+async def test_a_consumer_reports_a_revoked_stamp_with_a_photo(
+    served: tuple[httpx.AsyncClient, str], browsing: tuple[Page, list[str]], screenshots: Path, tmp_path: Path
+) -> None:
+    stamps, base = served
+    page, _ = browsing
+    product = await stamped_product(stamps)
+    _, serials = await active_stamps(stamps, product, quantity=1)
+    revoked = await stamps.post(
+        "/v1/stamps/revoke",
+        json={"serials": serials, "reason": "revoke: thu hồi"},
+        headers=product["officer"],
+    )
+    assert revoked.status_code == 200, revoked.text
+    await page.goto(base + gs1.digital_link(product["gtin"], serials[0]).path())
+    await expect(page.locator("h1:visible")).to_have_text("Đã bị thu hồi — không mua")
+    await page.get_by_text("Báo cáo sản phẩm đáng ngờ").filter(visible=True).click()
+    form = page.locator("form[data-report]:visible")
+    await form.get_by_label("Vấn đề").select_option("stamp_damaged")
+    await form.get_by_label("Mô tả").fill("Tem bị bóc ra và dán lại trên nắp chai.")
+    await form.get_by_label("Tên cửa hàng (không bắt buộc)").fill("Tạp hóa Minh Anh")
+    photo = tmp_path / "tem.png"
+    photo.write_bytes(png())
+    await form.get_by_label("Ảnh", exact=False).set_input_files(photo)
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await page.screenshot(path=screenshots / "served-report-vi.png", full_page=True)
+    await form.get_by_role("button", name="Gửi báo cáo").click()
+    sent = page.get_by_text("Cảm ơn bạn. Báo cáo đã được gửi đến cơ quan quản lý OCOP.").filter(visible=True)
+    await expect(sent).to_be_visible()
+    await expect(form).to_be_hidden()
+    [report] = (await stamps.get("/v1/counterfeit-reports", headers=product["officer"])).json()["items"]
+    assert (report["serial"], report["kind"], report["shop_name"], report["shop_address"], report["photo_type"]) == (
+        serials[0], "stamp_damaged", "Tạp hóa Minh Anh", None, "image/png"
+    )  # fmt: skip
+    assert report["scan_id"] == (await stamps_scans(stamps))[0]["id"]
+    # Without a photo the form is sent all the same (the browser sends an empty file part).
+    await page.reload()
+    await page.get_by_text("Báo cáo sản phẩm đáng ngờ").filter(visible=True).click()
+    await page.locator("form[data-report]:visible").get_by_label("Mô tả").fill("Giá rẻ bất thường.")
+    await page.locator("form[data-report]:visible").get_by_role("button", name="Gửi báo cáo").click()
+    await expect(sent).to_be_visible()
+    listed = (await stamps.get("/v1/counterfeit-reports", headers=product["officer"])).json()["items"]
+    assert [(r["kind"], r["photo_type"]) for r in listed] == [
+        ("suspected_fake", None),
+        ("stamp_damaged", "image/png"),
+    ]
+    assert len(await stamps_scans(stamps)) == 1
+
+
+async def redirect_of(answer: Response) -> Response:
+    """The 307 a page's final answer was redirected from."""
+    earlier = answer.request.redirected_from
+    assert earlier is not None
+    response = await earlier.response()
+    assert response is not None
+    return response
 
 
 @pytest.mark.commits
@@ -670,7 +835,10 @@ async def stamps_scans(stamps: httpx.AsyncClient) -> list[dict[str, Any]]:
     app = stamps._transport.app  # type: ignore[attr-defined]
     async with app.state.db.engine.connect() as connection:
         rows = await connection.execute(
-            text("SELECT serial, channel, device_hash FROM stamps.scan ORDER BY id")
+            text(
+                "SELECT id, serial, channel, device_hash, latitude, longitude, accuracy_m, province_code"
+                " FROM stamps.scan ORDER BY id"
+            )
         )
         return [dict(row._mapping) for row in rows]
 

@@ -42,11 +42,10 @@ from services.registry.products.errors import (
     UnsupportedImageType,
 )  # fmt: skip
 from services.registry.products.identifiers import gtin_is_valid, gtin_is_vietnamese, product_code
-from services.registry.products.images import image_type
 from services.registry.products.models import Media, Product, ProductChange
 from services.registry.products.repository import UNIT_COLUMNS, ProductRepository
 from services.registry.products.schemas import CertificationIn, ProductCreate, ProductUpdate, Warning
-from shared import clock
+from shared import clock, images
 from shared.db import Database
 from shared.errors import Conflict, InvalidField, ProblemError
 from shared.events.envelope import Envelope
@@ -65,7 +64,7 @@ REGISTERED = tuple(
     name for name in ProductCreate.model_fields if name not in ("entity_id", "images", "status")
 )
 CHANGEABLE = ("id", "entity_id", *REGISTERED, "name_folded", "product_group", "sector", "updated_at")
-MAX_IMAGE_BYTES = 5 * 1024 * 1024
+MAX_IMAGE_BYTES = images.MAX_IMAGE_BYTES
 MAX_IMAGES = 10
 
 # The cycle's forward path plus the ways back it allows; certified/lapsed are reached only through
@@ -743,7 +742,7 @@ async def add_image(
     product = await _editable(session, principal=principal, product_id=product_id)
     if len(data) > MAX_IMAGE_BYTES:
         raise ImageTooLarge(f"Images are limited to {MAX_IMAGE_BYTES // (1024 * 1024)} MiB", field="file")
-    content_type = image_type(data)
+    content_type = images.image_type(data)
     if content_type is None:
         raise UnsupportedImageType("Upload a JPEG, PNG or WebP image", field="file")
     digest = hashlib.sha256(data).hexdigest()

@@ -70,4 +70,6 @@ class DetectorState(Base):
     watermark: Mapped[datetime] = mapped_column(TS)
     # The scans within the overlap already examined: scan id (as text) → when it was logged (ISO 8601).
     examined: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    # The scans re-examined for a location shared from their page: scan id (as text) → when it was shared.
+    relocated: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())

@@ -40,6 +40,8 @@ class NewScan:
     # The stamp's GTIN and lot (what EPCIS events name it and its lot by); None for an unknown serial.
     gtin: str | None = None
     lot: str | None = None
+    # When the consumer shared the scan's location from its page (None: not from there).
+    located_at: datetime | None = None
 
 
 def _scan(row: Any) -> Scan:
@@ -74,24 +76,41 @@ class AnomalyRepository(Repository[Anomaly]):
         await self.session.flush()
 
     async def new_scans(
-        self, *, after: datetime, until: datetime, skip: Sequence[int], limit: int
+        self, *, after: datetime, until: datetime, skip: Sequence[int], relocated: Sequence[int], limit: int
     ) -> list[NewScan]:
-        """Scans logged in (after, until] but not in ``skip``, oldest first, with their batch (malformed ones
-        are not looked at)."""
+        """Scans logged in (after, until] but not in ``skip``, and scans whose consumer shared their location
+        in (after, until] (from the scan's page) but not in ``relocated``, oldest first, with their batch
+        (malformed ones are not looked at)."""
         rows = await self.session.execute(
             text(f"""
-                SELECT {SCAN_COLUMNS}, b.province_code AS home, b.product_id, b.entity_id, b.quantity, b.gtin,
-                       coalesce(st.lot, b.lot) AS lot
-                FROM stamps.scan s LEFT JOIN stamps.stamp_batch b ON b.id = s.batch_id
+                SELECT {SCAN_COLUMNS}, s.located_at, b.province_code AS home, b.product_id, b.entity_id,
+                       b.quantity, b.gtin, coalesce(st.lot, b.lot) AS lot
+                FROM (
+                    SELECT s.* FROM stamps.scan s
+                    -- An anti-join (hashed), not "<> ALL": the overlap's examined ids may be many.
+                    LEFT JOIN unnest(CAST(:skip AS bigint[])) AS examined(id) ON examined.id = s.id
+                    WHERE s.scanned_at > :after AND s.scanned_at <= :until AND examined.id IS NULL
+                    UNION
+                    -- Few scans are located from their page: a partial index finds them.
+                    SELECT s.* FROM stamps.scan s
+                    LEFT JOIN unnest(CAST(:relocated AS bigint[])) AS seen(id) ON seen.id = s.id
+                    WHERE s.located_at > :after AND s.located_at <= :until AND seen.id IS NULL
+                ) s LEFT JOIN stamps.stamp_batch b ON b.id = s.batch_id
                 LEFT JOIN stamps.stamp st ON st.serial = s.serial AND b.id IS NOT NULL
-                -- An anti-join (hashed), not "<> ALL": the overlap's examined ids may be many.
-                LEFT JOIN unnest(CAST(:skip AS bigint[])) AS examined(id) ON examined.id = s.id
-                WHERE s.scanned_at > :after AND s.scanned_at <= :until AND s.verdict <> 'malformed'
-                  AND examined.id IS NULL
+                WHERE s.verdict <> 'malformed'
                 ORDER BY s.scanned_at, s.id LIMIT :limit"""),
-            {"after": after, "until": until, "skip": list(skip), "limit": limit},
+            {
+                "after": after,
+                "until": until,
+                "skip": list(skip),
+                "relocated": list(relocated),
+                "limit": limit,
+            },
         )
-        return [NewScan(_scan(r), r.home, r.product_id, r.entity_id, r.quantity, r.gtin, r.lot) for r in rows]
+        return [
+            NewScan(_scan(r), r.home, r.product_id, r.entity_id, r.quantity, r.gtin, r.lot, r.located_at)
+            for r in rows
+        ]
 
     async def histories(self, wanted: Mapping[str, int], *, until: datetime) -> dict[str, list[Scan]]:
         """For each serial, its latest ``wanted[serial]`` scans up to ``until``, oldest first (one statement)."""

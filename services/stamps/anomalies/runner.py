@@ -5,7 +5,9 @@ Each round therefore reads only scans older than ``settle_s``, and reads again `
 its watermark, skipping the scans it has examined (ids kept for the overlap). The watermark and those
 ids are stored (``anomaly_detector_state``) in the transaction of the round's anomalies
 (service.detection_round): a restarted process goes on where the last round ended, examining nothing
-twice and missing nothing however long it was stopped. Only with no stored state (the first start) does
+twice and missing nothing however long it was stopped. A scan whose consumer shares its location
+later, from the scan's page, is examined again once that is committed (by the time it was shared, in the
+same window and overlap; those ids are stored too). Only with no stored state (the first start) does
 it look ``lookback_h`` back. Examining a scan twice would be harmless anyway: a firing is not raised
 again while an anomaly of the same rule on the same subject was open at the scan's time within the
 rule's window (the same scan included), and the risk is recomputed from the history.

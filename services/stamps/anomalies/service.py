@@ -56,6 +56,8 @@ class DetectionRound:
 
     # The scans examined (id → time logged).
     examined: dict[int, datetime] = field(default_factory=dict)
+    # The scans examined again for the location shared from their page (id → time it was shared).
+    relocated: dict[int, datetime] = field(default_factory=dict)
     last_at: datetime | None = None
     full: bool = False
     anomalies: list[dict[str, Any]] = field(default_factory=list)
@@ -147,14 +149,22 @@ async def detect(
     after: datetime,
     until: datetime,
     skip: Collection[int],
+    relocated: Collection[int] = (),
     settings: AnomalySettings,
 ) -> DetectionRound:
     """Examine the scans logged in (after, until] (those in ``skip`` were examined already): raise anomalies,
     update the stamps' risk and emit ``stamps.stamp.anomaly_detected``, in the caller's transaction."""
     repository = AnomalyRepository(session)
-    new = await repository.new_scans(after=after, until=until, skip=sorted(skip), limit=settings.round_limit)
+    new = await repository.new_scans(
+        after=after, until=until, skip=sorted(skip), relocated=sorted(relocated), limit=settings.round_limit
+    )
     result = DetectionRound(
         examined={item.scan.id: item.scan.scanned_at for item in new}, full=len(new) >= settings.round_limit,
+        relocated={
+            item.scan.id: item.located_at
+            for item in new
+            if item.located_at is not None and after < item.located_at <= until
+        },
         last_at=new[-1].scan.scanned_at if new else None,
     )  # fmt: skip
     if not new:
@@ -261,20 +271,31 @@ async def detection_round(
     now = clock.now()
     repository = AnomalyRepository(session)
     state = await repository.lock_state(DETECTOR, start=start or now - timedelta(hours=settings.lookback_h))
-    examined = {int(i): datetime.fromisoformat(at) for i, at in (state.examined or {}).items()}
+    examined = _scan_times(state.examined)
+    relocated = _scan_times(state.relocated)
     overlap = timedelta(seconds=settings.overlap_s)
     until = now - timedelta(seconds=settings.settle_s)
     found = await detect(
-        session, after=state.watermark - overlap, until=until, skip=examined.keys(), settings=settings
-    )
+        session, after=state.watermark - overlap, until=until, skip=examined.keys(), relocated=relocated.keys(),
+        settings=settings,
+    )  # fmt: skip
     reached = found.last_at if found.full and found.last_at is not None else until
     state.watermark = max(state.watermark, reached)
     horizon = state.watermark - overlap
-    examined |= found.examined
-    state.examined = {str(i): at.isoformat() for i, at in sorted(examined.items()) if at >= horizon}
+    state.examined = _stored_scan_times(examined | found.examined, horizon)
+    state.relocated = _stored_scan_times(relocated | found.relocated, horizon)
     state.updated_at = now
     await repository.save_state(state)
     return found
+
+
+def _scan_times(stored: dict[str, str] | None) -> dict[int, datetime]:
+    return {int(i): datetime.fromisoformat(at) for i, at in (stored or {}).items()}
+
+
+def _stored_scan_times(times: dict[int, datetime], horizon: datetime) -> dict[str, str]:
+    # Only the overlap's: older ones are behind the watermark and never read again.
+    return {str(i): at.isoformat() for i, at in sorted(times.items()) if at >= horizon}
 
 
 def _anomaly(item: NewScan, finding: Finding, evaluation: Evaluation) -> dict[str, Any]:

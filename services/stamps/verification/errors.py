@@ -43,3 +43,27 @@ class ScanNotLogged(ProblemError):
     status = 503
     type = "scan-log-unavailable"
     title = "Verification is briefly unavailable"
+
+
+class ScanTokenInvalid(ProblemError):
+    """Not the token of a scan of ours (malformed or forged): the consumer scans the stamp again."""
+
+    status = 404
+    type = "scan-token-invalid"
+    title = "No such scan"
+
+
+class ScanTokenExpired(ProblemError):
+    """The scan's page has outlived its token: the consumer scans the stamp again."""
+
+    status = 410
+    type = "scan-token-expired"
+    title = "This scan's page has expired"
+
+
+class LocationAlreadyShared(ProblemError):
+    """The scan has a location already: one per scan."""
+
+    status = 409
+    type = "location-already-shared"
+    title = "This scan already has a location"

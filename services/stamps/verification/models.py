@@ -32,6 +32,7 @@ class Scan(Base):
         Index("ix_scan_id", "id"),
         Index("ix_scan_ip", "ip_hash", "scanned_at"),
         Index("ix_scan_batch", "batch_id", "scanned_at", postgresql_where=text("batch_id IS NOT NULL")),
+        Index("ix_scan_located", "located_at", postgresql_where=text("located_at IS NOT NULL")),
         CheckConstraint(f"verdict IN {OUTCOMES}", name="verdict"),
         {"postgresql_partition_by": "RANGE (scanned_at)"},
     )
@@ -57,6 +58,11 @@ class Scan(Base):
     longitude: Mapped[float | None] = mapped_column(Double)
     accuracy_m: Mapped[float | None] = mapped_column(REAL)
     province_code: Mapped[str | None] = mapped_column(String(2))
+    # Why a browser's scan was judged as it was (its page shows the verdict of the scan itself); None for
+    # apps' scans.
+    reasons: Mapped[list[str] | None] = mapped_column(ARRAY(String(32)))
+    # When the consumer shared the location from the scan's page (None: none shared there).
+    located_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
 
 
 class StampScan(Base):

@@ -131,6 +131,29 @@ STRINGS: Final[dict[Lang, dict[str, str]]] = {
         "details": "Chi tiết kỹ thuật",
         "field": "Trường",
         "status": "Mã lỗi",
+        "error_token": "Liên kết kết quả đã hết hạn hoặc không hợp lệ",
+        "hint_token": "Hãy quét lại mã QR trên tem để xem kết quả xác thực.",
+        "geo_title": "Giúp phát hiện tem giả",
+        "geo_text": "Nếu bạn đồng ý, hãy chia sẻ vị trí của lượt quét này để cơ quan quản lý phát hiện tem bị sao "
+        "chép. Vị trí chỉ gắn với lượt quét này.",
+        "geo_button": "Chia sẻ vị trí của tôi",
+        "geo_done": "Cảm ơn bạn, vị trí đã được ghi nhận.",
+        "geo_denied": "Bạn chưa cho phép trình duyệt truy cập vị trí.",
+        "geo_failed": "Không gửi được vị trí. Vui lòng thử lại.",
+        "report": "Báo cáo sản phẩm đáng ngờ",
+        "report_kind": "Vấn đề",
+        "kind_suspected_fake": "Nghi ngờ hàng giả",
+        "kind_stamp_damaged": "Tem bị rách, bóc ra hoặc dán lại",
+        "kind_product_mismatch": "Sản phẩm không khớp với thông tin trên trang",
+        "kind_expired": "Hết hạn hoặc hư hỏng",
+        "kind_other": "Vấn đề khác",
+        "report_text": "Mô tả",
+        "report_shop": "Tên cửa hàng (không bắt buộc)",
+        "report_address": "Địa chỉ cửa hàng (không bắt buộc)",
+        "report_photo": "Ảnh (không bắt buộc; JPEG, PNG hoặc WebP, tối đa 5 MB)",
+        "report_send": "Gửi báo cáo",
+        "report_sent": "Cảm ơn bạn. Báo cáo đã được gửi đến cơ quan quản lý OCOP.",
+        "report_failed": "Không gửi được báo cáo. Vui lòng kiểm tra lại và thử lần nữa.",
     },
     "en": {
         "lang": "en",
@@ -201,14 +224,52 @@ STRINGS: Final[dict[Lang, dict[str, str]]] = {
         "details": "Technical details",
         "field": "Field",
         "status": "Error code",
+        "error_token": "This result link has expired or is not valid",
+        "hint_token": "Scan the QR code on the stamp again to see its verification.",
+        "geo_title": "Help find fake stamps",
+        "geo_text": "If you agree, share where this scan took place so the authority can detect copied stamps. "
+        "The location is tied to this scan only.",
+        "geo_button": "Share my location",
+        "geo_done": "Thank you, your location was recorded.",
+        "geo_denied": "You did not allow the browser to use your location.",
+        "geo_failed": "The location could not be sent. Please try again.",
+        "report": "Report a suspicious product",
+        "report_kind": "What is wrong",
+        "kind_suspected_fake": "I think it is a counterfeit",
+        "kind_stamp_damaged": "The stamp is torn, peeled off or stuck back",
+        "kind_product_mismatch": "The product does not match this page",
+        "kind_expired": "Expired or spoiled",
+        "kind_other": "Something else",
+        "report_text": "Description",
+        "report_shop": "Shop name (optional)",
+        "report_address": "Shop address (optional)",
+        "report_photo": "Photo (optional; JPEG, PNG or WebP, at most 5 MB)",
+        "report_send": "Send report",
+        "report_sent": "Thank you. Your report was sent to the OCOP authority.",
+        "report_failed": "The report could not be sent. Please check it and try again.",
     },
 }
-# The language switch without a request (a request would log another scan): show the other block, keep
-# the address (so a reload stays in that language). Without script the link still works.
+# The page's one script. The language switch without a request (a request would log another scan): show the
+# other block, keep the address (so a reload stays in that language); without script the link still
+# works. On a scan's page: share the location with consent (POST /s/{token}/geo), send a report (POST
+# /v1/counterfeit-reports) and say how it went, in both languages' blocks at once.
 _SCRIPT: Final = (
-    'document.addEventListener("click",function(e){var a=e.target.closest("a[data-lang]");if(!a)return;'
+    "function each(q,f){Array.prototype.forEach.call(document.querySelectorAll(q),f)}"
+    'function say(k,v){each("[data-"+k+"]",function(p){p.hidden=p.getAttribute("data-"+k)!==v})}'
+    'document.addEventListener("click",function(e){var a=e.target.closest("a[data-lang]");if(a){'
     "e.preventDefault();document.documentElement.lang=a.dataset.lang;document.title=a.dataset.title;"
-    'history.replaceState(null,"",a.href)})'
+    'history.replaceState(null,"",a.href);return}var b=e.target.closest("button[data-geo]");if(!b)return;'
+    'if(!navigator.geolocation){say("geo-state","failed");return}'
+    "navigator.geolocation.getCurrentPosition(function(p){var c=p.coords;"
+    'fetch(b.dataset.geo,{method:"POST",headers:{"content-type":"application/json"},body:JSON.stringify('
+    "{lat:c.latitude,lon:c.longitude,accuracy:Math.min(c.accuracy,100000)})}).then(function(r){"
+    'if(r.ok||r.status===409){say("geo-state","done");each("button[data-geo]",function(x){x.hidden=true})}'
+    'else say("geo-state","failed")},function(){say("geo-state","failed")})},'
+    'function(){say("geo-state","denied")},{enableHighAccuracy:true,timeout:20000,maximumAge:60000})});'
+    'document.addEventListener("submit",function(e){var f=e.target.closest("form[data-report]");if(!f)return;'
+    'e.preventDefault();fetch(f.action,{method:"POST",body:new FormData(f)}).then(function(r){'
+    'if(r.ok){each("form[data-report]",function(x){x.hidden=true});say("report-state","sent")}'
+    'else say("report-state","failed")},function(){say("report-state","failed")})})'
 )
 _SCRIPT_HASH: Final = "sha256-" + base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()
 _MONTHS_EN: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -248,7 +309,22 @@ _CSS: Final = (
     ".serial{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:1.1rem;letter-spacing:.04em}"
     ".hint{font-size:.9rem;color:#374151}"
     "details{font-size:.85rem;color:#374151;margin-top:.75rem}"
+    "[hidden]{display:none!important}"
+    ".geo button,.report button{font:inherit;font-weight:600;padding:.6rem 1rem;border-radius:.5rem;"
+    "border:0;background:#1d4ed8;color:#fff;margin-top:.6rem}"
+    ".geo h3{font-size:1rem;margin:0 0 .4rem}.geo p+p{margin-top:.5rem}.geo [data-geo-state]{font-weight:600}"
+    ".report summary{font-weight:700;cursor:pointer;color:#a1121b;font-size:1.05rem}"
+    ".report details{margin:0;font-size:1rem;color:inherit}"
+    ".report label{display:block;font-size:.9rem;margin-top:.6rem}"
+    ".report select,.report textarea,.report input{display:block;width:100%;font:inherit;margin-top:.2rem;"
+    "padding:.4rem;border:1px solid #93a3b8;border-radius:.35rem;background:#fff}"
+    ".report textarea{min-height:5rem}"
+    ".report [data-report-state]{font-weight:600;margin-top:.6rem}"
 )
+# Outcomes whose page offers the report form: a consumer has something to tell the authority.
+REPORTABLE: Final = ("caution", "suspected", "revoked", "not_activated", "unknown")
+REPORT_KINDS: Final = ("suspected_fake", "stamp_damaged", "product_mismatch", "expired", "other")
+REPORT_TEXT_MAX = 2000
 
 
 def language(lang: str | None) -> Lang:
@@ -266,12 +342,16 @@ def render_verdict(
     uri: str,
     switch_href: str,
     trace: Sequence[TraceStep] = (),
+    token: str | None = None,
+    located: bool = False,
 ) -> str:
     """The verification page of one scan: the verdict first, then the product, its certificate and history,
     and a short timeline of the stamp's journey (``trace``: its first steps, from the EPCIS events).
 
     ``switch_href`` is this page's address in the other language (``?lang=en``); both languages are in
     the document and the switch shows the other one without a request, which would count as a new scan.
+    With the scan's ``token`` (its page, ``/s/{token}``) the page offers to share the location (unless
+    ``located`` already) and, on a worrying outcome, a report form.
     """
     shown = language(lang)
     hrefs = _hrefs(shown, switch_href)
@@ -286,14 +366,19 @@ def render_verdict(
             uri=uri,
             switch_href=hrefs[each],
             trace=trace,
+            token=token,
+            located=located,
         )
         for each in LANGS
     }
     return _document(shown, COLOURS[outcome], outcome, blocks)
 
 
-def render_error(*, status: int, lang: str, problem_title: str, detail: str, field: str | None) -> str:
-    """The page of a scan that could not be verified: 400 for a malformed link (with a hint), else generic."""
+def render_error(
+    *, status: int, lang: str, problem_title: str, detail: str, field: str | None, rescan: bool = False
+) -> str:
+    """The page of a scan that could not be verified: 400 for a malformed link (with a hint), else generic;
+    ``rescan`` for a scan's page whose token is not (or no longer) valid: scan the stamp again."""
     outcome: Outcome = "malformed" if status == 400 else "unknown"
     shown = language(lang)
     blocks = {
@@ -304,6 +389,7 @@ def render_error(*, status: int, lang: str, problem_title: str, detail: str, fie
             problem_title=problem_title,
             detail=detail,
             field=field,
+            rescan=rescan,
         )
         for each in LANGS
     }
@@ -329,7 +415,7 @@ def _document(shown: Lang, colour: str, state: str, blocks: dict[Lang, str]) -> 
         f'<!DOCTYPE html><html lang="{shown}" data-state="{_e(state)}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
-        f"script-src '{_SCRIPT_HASH}'; img-src 'self' https:\">"
+        f"script-src '{_SCRIPT_HASH}'; img-src 'self' https:; connect-src 'self'; form-action 'self'\">"
         f'<meta name="robots" content="noindex"><meta name="theme-color" content="{colour}">'
         f"<title>{_e(STRINGS[shown]['title'])}</title><style>{_CSS}</style></head><body><main>"
         + "".join(f'<div class="l-{each}" lang="{each}">{blocks[each]}</div>' for each in LANGS)
@@ -339,7 +425,8 @@ def _document(shown: Lang, colour: str, state: str, blocks: dict[Lang, str]) -> 
 
 def _verdict_block(
     text: dict[str, str], *, verdict: Verdict, facts: StampFacts | None, history: ScanHistory | None,
-    serial: str, uri: str, switch_href: str, trace: Sequence[TraceStep] = (),
+    serial: str, uri: str, switch_href: str, trace: Sequence[TraceStep] = (), token: str | None = None,
+    located: bool = False,
 ) -> str:  # fmt: skip
     outcome = verdict.outcome
     parts = [_top(text, switch_href), _verdict(text, verdict)]
@@ -352,16 +439,59 @@ def _verdict_block(
         parts.append(_product(text, facts, verdict))
         if trace:
             parts.append(_timeline(text, trace))
+    if token is not None and outcome in REPORTABLE:
+        parts.append(_report(text, token))
     parts.append(_stamp(text, serial, uri))
+    if token is not None:
+        parts.append(_geo(text, token, located))
     return "".join(parts)
 
 
+def _geo(text: dict[str, str], token: str, located: bool) -> str:
+    states = "".join(
+        f'<p data-geo-state="{state}"{"" if located and state == "done" else " hidden"}>'
+        f"{_e(text['geo_' + state])}</p>"
+        for state in ("done", "denied", "failed")
+    )
+    button = (
+        ""
+        if located
+        else f'<button type="button" data-geo="/s/{_e(token)}/geo">{_e(text["geo_button"])}</button>'
+    )
+    return (
+        f'<section class="card geo"><h3>{_e(text["geo_title"])}</h3><p class="hint">{_e(text["geo_text"])}</p>'
+        f"{button}{states}</section>"
+    )
+
+
+def _report(text: dict[str, str], token: str) -> str:
+    kinds = "".join(f'<option value="{kind}">{_e(text["kind_" + kind])}</option>' for kind in REPORT_KINDS)
+    return (
+        f'<section class="card report"><details><summary>{_e(text["report"])}</summary>'
+        '<form method="post" action="/v1/counterfeit-reports" enctype="multipart/form-data" data-report>'
+        f'<input type="hidden" name="token" value="{_e(token)}">'
+        f'<label>{_e(text["report_kind"])}<select name="kind">{kinds}</select></label>'
+        f'<label>{_e(text["report_text"])}<textarea name="description" required maxlength="{REPORT_TEXT_MAX}">'
+        "</textarea></label>"
+        f'<label>{_e(text["report_shop"])}<input name="shop_name" maxlength="200"></label>'
+        f'<label>{_e(text["report_address"])}<input name="shop_address" maxlength="500"></label>'
+        f'<label>{_e(text["report_photo"])}<input type="file" name="photo" accept="image/jpeg,image/png,image/webp">'
+        f'</label><button type="submit">{_e(text["report_send"])}</button></form>'
+        f'<p data-report-state="sent" hidden>{_e(text["report_sent"])}</p>'
+        f'<p data-report-state="failed" hidden>{_e(text["report_failed"])}</p></details></section>'
+    )
+
+
 def _error_block(
-    text: dict[str, str], *, outcome: Outcome, status: int, problem_title: str, detail: str, field: str | None
-) -> str:
+    text: dict[str, str], *, outcome: Outcome, status: int, problem_title: str, detail: str, field: str | None,
+    rescan: bool = False,
+) -> str:  # fmt: skip
     key = {400: "error_400", 404: "error_404", 429: "error_429"}.get(
         status, "error_5xx" if status >= 500 else "error_other"
     )
+    hint = "hint_400" if status == 400 else "hint_other"
+    if rescan:
+        key, hint = "error_token", "hint_token"
     technical = [f"<dt>{_e(text['status'])}</dt><dd>{status} {_e(problem_title)}</dd>"]
     if field:
         technical.append(f"<dt>{_e(text['field'])}</dt><dd>{_e(field)}</dd>")
@@ -370,7 +500,7 @@ def _error_block(
     return (
         _top(text, f"?lang={text['switch_lang']}")
         + _banner(outcome, f"<h1>{_e(text[key])}</h1>")
-        + f'<section class="card"><p class="hint">{_e(text["hint_400" if status == 400 else "hint_other"])}</p>'
+        + f'<section class="card"><p class="hint">{_e(text[hint])}</p>'
         + f"<details><summary>{_e(text['details'])}</summary><dl>{''.join(technical)}</dl></details></section>"
     )
 

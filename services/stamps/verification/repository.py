@@ -1,22 +1,24 @@
-"""Every SQL statement of the verification path: asyncpg only, one statement per step of a batch of scans.
+"""Every SQL statement of the verification path and of a scan's page.
 
-The hot path reads the facts of all the stamps a batch of concurrent scans names in one statement, and
+The hot path (asyncpg only, one statement per step of a batch of scans) reads the facts of all the stamps a batch of concurrent scans names in one statement, and
 writes the batch's scan rows and per-stamp summaries in one more (PLATFORM-NOTES: round trips, not
-fsync, are the cost). Each runs outside a transaction, so the write is committed when it returns.
+fsync, are the cost). Each runs outside a transaction, so the write is committed when it returns. A scan's
+page (``ScanRepository``) reads that scan and adds a consented location within the request's transaction.
 """
 
 from __future__ import annotations
 
 import secrets
 import typing
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Date, String, Table, any_, bindparam, column, func, select, table, true
+from sqlalchemy import Date, Select, String, Table, any_, bindparam, column, func, select, table, text, true
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.stamps.batches.models import StampBatch
 from services.stamps.lifecycle.models import Stamp
@@ -38,10 +40,10 @@ RISKS = table("stamp_risk", column("serial"), column("risk_score"), column("rule
 SALT_BYTES = 32
 
 
-def _facts_statement() -> AsyncpgStatement:
+def _facts_query() -> Select[Any]:
     """The stamp, its batch, product, producer, current certificate, scan summary and risk, for many serials."""
     current = current_certificate(BATCHES.c.product_id, bindparam("today", type_=Date))
-    query = (
+    return (
         select(
             STAMPS.c.serial,
             STAMPS.c.batch_id,
@@ -77,44 +79,62 @@ def _facts_statement() -> AsyncpgStatement:
         .outerjoin(RISKS, RISKS.c.serial == STAMPS.c.serial)
         .where(STAMPS.c.serial == any_(bindparam("serials", type_=ARRAY(String))))
     )
-    return AsyncpgStatement.compile(query)
 
 
-FACTS = _facts_statement()
+# The hot path runs it through asyncpg; a scan's page through the request's session.
+FACTS_QUERY = _facts_query()
+FACTS = AsyncpgStatement.compile(FACTS_QUERY)
 
-# A batch of scans and the stamps' summaries, in one statement. The summary arrays name each serial
-# once (ON CONFLICT may not touch a row twice), in serial order so that concurrent batches lock rows in
-# the same order.
-RECORD_SCANS = """
-WITH scans AS (
-    INSERT INTO stamps.scan (
-        scanned_at, serial, gtin, lot, path, batch_id, verdict, rules, risk, channel, ip_hash, device_hash,
-        user_agent, latitude, longitude, accuracy_m, province_code
-    )
-    SELECT s.scanned_at, s.serial, s.gtin, s.lot, s.path, s.batch_id, s.verdict,
-           string_to_array(s.rules, ','), s.risk, s.channel, s.ip_hash, s.device_hash, s.user_agent,
-           s.latitude, s.longitude, s.accuracy_m, s.province_code
-    FROM unnest(
+# A batch of scans and the stamps' summaries, in one statement. The summary arrays name each serial once
+# (ON CONFLICT may not touch a row twice), in serial order so that concurrent batches lock rows in the
+# same order.
+_SCANS = """unnest(
         $1::timestamptz[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::uuid[],
         $7::varchar[], $8::varchar[], $9::smallint[], $10::varchar[], $11::bytea[], $12::bytea[],
-        $13::varchar[], $14::float8[], $15::float8[], $16::real[], $17::varchar[]
-    ) AS s(scanned_at, serial, gtin, lot, path, batch_id, verdict, rules, risk, channel, ip_hash, device_hash,
-           user_agent, latitude, longitude, accuracy_m, province_code)
-), seen AS (
+        $13::varchar[], $14::float8[], $15::float8[], $16::real[], $17::varchar[], $18::varchar[]
+    ) WITH ORDINALITY AS s(scanned_at, serial, gtin, lot, path, batch_id, verdict, rules, risk, channel,
+                           ip_hash, device_hash, user_agent, latitude, longitude, accuracy_m, province_code,
+                           reasons, n)"""
+_INSERTED = """scanned_at, serial, gtin, lot, path, batch_id, verdict, rules, risk, channel, ip_hash, device_hash,
+        user_agent, latitude, longitude, accuracy_m, province_code, reasons"""
+_VALUES = """s.scanned_at, s.serial, s.gtin, s.lot, s.path, s.batch_id, s.verdict,
+           string_to_array(s.rules, ','), s.risk, s.channel, s.ip_hash, s.device_hash, s.user_agent,
+           s.latitude, s.longitude, s.accuracy_m, s.province_code, string_to_array(s.reasons, ',')"""
+_SUMMARIES = """seen AS (
     INSERT INTO stamps.stamp_scan AS summary (
         serial, scan_count, first_scanned_at, first_scan_province, last_scanned_at
     )
-    SELECT * FROM unnest($18::varchar[], $19::int[], $20::timestamptz[], $21::varchar[], $22::timestamptz[])
+    SELECT * FROM unnest($19::varchar[], $20::int[], $21::timestamptz[], $22::varchar[], $23::timestamptz[])
     ON CONFLICT (serial) DO UPDATE SET
         scan_count = summary.scan_count + excluded.scan_count,
         last_scanned_at = greatest(summary.last_scanned_at, excluded.last_scanned_at)
-)
-SELECT 1
+)"""
+RECORD_SCANS = f"""
+WITH scans AS (
+    INSERT INTO stamps.scan ({_INSERTED})
+    SELECT {_VALUES}
+    FROM {_SCANS}
+), {_SUMMARIES}
+SELECT NULL::bigint[]
+"""
+# The same, answering the scans' ids in the batch's order, for a batch with a browser's scan (its page is
+# named by its id). The ids are drawn after the ordering, so they rise in the batch's order as the counts
+# it showed did. Numbering costs a few per cent of the statement at large batches, so apps' batches skip it.
+RECORD_NUMBERED_SCANS = f"""
+WITH numbered AS MATERIALIZED (
+    SELECT nextval('stamps.scan_id_seq') AS id, s.* FROM {_SCANS}
+    ORDER BY s.n
+), scans AS (
+    INSERT INTO stamps.scan (id, {_INSERTED})
+    SELECT s.id, {_VALUES}
+    FROM numbered s
+), {_SUMMARIES}
+SELECT array_agg(id ORDER BY n) FROM numbered
 """
 
 SCAN_COLUMNS = (
     "scanned_at", "serial", "gtin", "lot", "path", "batch_id", "verdict", "rules", "risk", "channel",
-    "ip_hash", "device_hash", "user_agent", "latitude", "longitude", "accuracy_m", "province_code",
+    "ip_hash", "device_hash", "user_agent", "latitude", "longitude", "accuracy_m", "province_code", "reasons",
 )  # fmt: skip
 
 
@@ -139,6 +159,7 @@ class ScanRow:
     longitude: float | None
     accuracy_m: float | None
     province_code: str | None
+    reasons: str | None  # comma-separated, as ``rules``; for a browser's scan only (its page shows them)
 
 
 @dataclass(slots=True)
@@ -152,7 +173,7 @@ class SummaryRow:
     last_at: datetime
 
 
-def _facts(row: asyncpg.Record) -> StampFacts:
+def _facts(row: asyncpg.Record | Mapping[str, Any]) -> StampFacts:
     certificate = None
     if row["c_id"] is not None:
         certificate = Certificate(
@@ -177,13 +198,18 @@ async def facts_of(
 
 
 async def record_scans(
-    connection: asyncpg.Connection, scans: Sequence[ScanRow], summaries: Iterable[SummaryRow]
-) -> None:
-    """Log ``scans`` and add ``summaries`` to the stamps' scan summaries, in one committed statement."""
+    connection: asyncpg.Connection,
+    scans: Sequence[ScanRow],
+    summaries: Iterable[SummaryRow],
+    *,
+    numbered: bool,
+) -> list[int] | None:
+    """Log ``scans`` and add ``summaries`` to the stamps' scan summaries, in one committed statement; with
+    ``numbered``, the scans' ids in their order."""
     columns = [[getattr(scan, name) for scan in scans] for name in SCAN_COLUMNS]
     ordered = sorted(summaries, key=lambda summary: summary.serial)
-    await connection.execute(
-        RECORD_SCANS,
+    ids: list[int] | None = await connection.fetchval(
+        RECORD_NUMBERED_SCANS if numbered else RECORD_SCANS,
         *columns,
         [summary.serial for summary in ordered],
         [summary.count for summary in ordered],
@@ -191,6 +217,7 @@ async def record_scans(
         [summary.first_province for summary in ordered],
         [summary.last_at for summary in ordered],
     )
+    return ids
 
 
 async def salt_of(connection: asyncpg.Connection, day: date) -> bytes:
@@ -219,3 +246,81 @@ async def ensure_partitions(connection: asyncpg.Connection, first_month: date, m
         "SELECT stamps.ensure_scan_partitions($1, $2)", first_month, months
     )
     return created
+
+
+# A scan's page: the scan as logged, read by its key (the partition's time and the id), and the consented
+# location its page adds.
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedScan:
+    """One scan as the log holds it, for the page of that scan."""
+
+    id: int
+    scanned_at: datetime
+    serial: str | None
+    gtin: str | None
+    lot: str | None
+    batch_id: Any
+    verdict: str
+    rules: tuple[str, ...]
+    reasons: tuple[str, ...]
+    risk: int
+    located: bool
+    province_code: str | None
+
+
+class ScanRepository:
+    """The scan log's statements of a scan's page, in the request's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def scan(self, scan_id: int, scanned_at: datetime) -> LoggedScan | None:
+        """The scan logged at ``scanned_at`` with ``scan_id`` (one partition, one index probe)."""
+        row = (
+            await self.session.execute(
+                text("""
+                    SELECT id, scanned_at, serial, gtin, lot, batch_id, verdict, rules, reasons, risk,
+                           latitude IS NOT NULL AS located, province_code
+                    FROM stamps.scan WHERE scanned_at = :at AND id = :id"""),
+                {"at": scanned_at, "id": scan_id},
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        return LoggedScan(
+            row.id, row.scanned_at, row.serial, row.gtin, row.lot, row.batch_id, row.verdict,
+            tuple(row.rules or ()), tuple(row.reasons or ()), row.risk, row.located, row.province_code,
+        )  # fmt: skip
+
+    async def facts(self, serial: str, today: date) -> StampFacts | None:
+        """What is known of ``serial`` now (None: no such stamp)."""
+        row = (await self.session.execute(FACTS_QUERY, {"serials": [serial], "today": today})).one_or_none()
+        return _facts(row._mapping) if row is not None else None
+
+    async def count_until(self, serial: str, scan_id: int) -> int:
+        """How often ``serial`` had been verified once the scan ``scan_id`` was (the scans its summary counts)."""
+        counted: int = await self.session.scalar(
+            text("""
+                SELECT count(*) FROM stamps.scan
+                WHERE serial = :serial AND id <= :id AND batch_id IS NOT NULL AND verdict <> 'unknown'"""),
+            {"serial": serial, "id": scan_id},
+        )
+        return counted
+
+    async def locate(
+        self, scan_id: int, scanned_at: datetime, *, latitude: float, longitude: float, accuracy_m: float | None,
+        province_code: str | None, at: datetime,
+    ) -> bool:  # fmt: skip
+        """Store the consented location on a scan that has none yet; False if it has one already."""
+        located = await self.session.scalar(
+            text("""
+                UPDATE stamps.scan SET latitude = :lat, longitude = :lon, accuracy_m = :acc,
+                       province_code = coalesce(:province, province_code), located_at = :now
+                WHERE scanned_at = :at AND id = :id AND latitude IS NULL
+                RETURNING id"""),
+            {"lat": latitude, "lon": longitude, "acc": accuracy_m, "province": province_code, "now": at,
+             "at": scanned_at, "id": scan_id},
+        )  # fmt: skip
+        return located is not None

@@ -1,8 +1,10 @@
-"""The GS1 resolver routes: ``/01/{gtin}[/10/{lot}]/21/{serial}``, the short ``/v/{serial}``, the description file.
+"""The GS1 resolver routes: ``/01/{gtin}[/10/{lot}]/21/{serial}``, the short ``/v/{serial}``, the description file;
+and the page of one scan, ``/s/{token}``, with its consented location.
 
 Public and anonymous: a consumer's phone, an app backend or a partner resolves a stamp. JSON for
 ``Accept: application/json``; the RFC 9264 linkset for ``linkType=linkset|all`` or
-``Accept: application/linkset+json``. Every request that names a stamp is logged before it is answered.
+``Accept: application/linkset+json``; a browser is answered 307 to the page of its scan (a reload shows
+that scan again and logs none). Every request that names a stamp is logged before it is answered.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from services.stamps.traceability.schemas import TraceStep
 from services.stamps.verification import pages, service
 from services.stamps.verification.errors import InvalidLocation, ScanNotLogged, UnknownLinkType
 from services.stamps.verification.scanlog import ScanLogUnavailable, Verification
-from services.stamps.verification.schemas import ResolverDescription, VerificationRead
+from services.stamps.verification.schemas import ResolverDescription, ScanLocation, VerificationRead
+from shared.db import SessionDep
 from shared.errors import ProblemError
 from shared.schemas import problems
 
@@ -122,7 +125,8 @@ def _switch_href(request: Request, lang: pages.Lang) -> str:
 
 
 async def _page(request: Request, scanned: service.Scanned) -> Response:
-    """The verification page (HTML) of one scan; a problem becomes an error page with its status."""
+    """A browser's scan: logged, then 307 to the page of that scan (``/s/{token}``); a problem becomes an error
+    page with its status."""
     lang = pages.language(request.query_params.get("lang"))
     device: str | None = None
     try:
@@ -145,13 +149,20 @@ async def _page(request: Request, scanned: service.Scanned) -> Response:
             field=field if isinstance(field, str) else None,
         )  # fmt: skip
         return _html(page, problem.status, device=device, headers=problem.headers)
-    uri = service.stamp_uri(verification, request.app.state.settings.resolver_host, link)
-    page = pages.render_verdict(
-        verdict=verification.verdict, facts=verification.facts, history=verification.history,
-        serial=link.serial, lang=lang, uri=uri, switch_href=_switch_href(request, lang),
-        trace=await _journey(request, verification),
+    settings = request.app.state.settings
+    key, _ = settings.scan_token_signing()
+    token = service.token_of(verification, key=key)
+    query = request.url.query
+    uri = service.stamp_uri(verification, settings.resolver_host, link)
+    response = Response(
+        status_code=307,
+        headers={
+            **PAGE_HEADERS, "location": f"/s/{token}" + (f"?{query}" if query else ""),
+            "link": f'<{uri}?linkType=linkset>; rel="linkset"',
+        },
     )  # fmt: skip
-    return _html(page, _status(verification), device=device)
+    _remember(response, device)
+    return response
 
 
 async def _journey(request: Request, verification: Verification) -> list[TraceStep]:
@@ -167,11 +178,15 @@ async def _journey(request: Request, verification: Verification) -> list[TraceSt
 
 def _html(page: str, status: int, *, device: str | None, headers: dict[str, str] | None = None) -> Response:
     response = HTMLResponse(page, status, headers={**PAGE_HEADERS, **(headers or {})})
+    _remember(response, device)
+    return response
+
+
+def _remember(response: Response, device: str | None) -> None:
     if device is not None:
         response.set_cookie(
             DEVICE_COOKIE, device, max_age=DEVICE_COOKIE_AGE_S, secure=True, httponly=True, samesite="lax"
         )
-    return response
 
 
 async def _answer(request: Request, scanned: service.Scanned) -> Response:
@@ -241,6 +256,47 @@ async def answer_path(request: Request) -> Response | None:
     if path.startswith("/v/") and "/" not in path[3:] and len(path) > 3:
         return await _answer(request, service.read_short(_raw_path(request, path)[3:]))
     return None
+
+
+@router.get("/s/{token}", summary="The page of one scan", responses=_with_pages(404, 410))
+async def scan_page(request: Request, token: str, session: SessionDep) -> Response:
+    """The verification page of the scan a browser was sent to (307 from the resolver): the verdict of that
+    scan, logging none; a token that is not ours (404) or has expired (410) is a page saying to scan again."""
+    lang = pages.language(request.query_params.get("lang"))
+    key, life = request.app.state.settings.scan_token_signing()
+    try:
+        shown = await service.scan_page(session, token=token, key=key, life=life)
+    except ProblemError as problem:
+        page = pages.render_error(
+            status=problem.status, lang=lang, problem_title=problem.title, detail=problem.detail or "",
+            field=None, rescan=True,
+        )  # fmt: skip
+        return _html(page, problem.status, device=None)
+    verification, link = shown.verification, shown.link
+    uri = service.stamp_uri(verification, request.app.state.settings.resolver_host, link)
+    page = pages.render_verdict(
+        verdict=verification.verdict, facts=verification.facts, history=verification.history,
+        serial=link.serial, lang=lang, uri=uri, switch_href=_switch_href(request, lang),
+        trace=await _journey(request, verification), token=token, located=shown.located,
+    )  # fmt: skip
+    return _html(page, _status(verification), device=None)
+
+
+@router.post("/s/{token}/geo", status_code=204, responses=problems(404, 409, 410))
+async def scan_locate(request: Request, token: str, body: ScanLocation, session: SessionDep) -> Response:
+    """Share the location of the scan whose page this is, with the consumer's consent: once per scan, within
+    the token's life; the anomaly rules use it as they use ``?lat=&lon=``."""
+    key, life = request.app.state.settings.scan_token_signing()
+    await service.locate_scan(
+        session,
+        token=token,
+        key=key,
+        life=life,
+        latitude=body.lat,
+        longitude=body.lon,
+        accuracy_m=body.accuracy,
+    )
+    return Response(status_code=204, headers={"cache-control": "no-store"})
 
 
 @router.get("/.well-known/gs1resolver", response_model=ResolverDescription)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -68,6 +69,8 @@ class Verification:
     facts: StampFacts | None
     history: ScanHistory | None
     scanned_at: datetime
+    # The scan's id in the log, for a browser's scan (its page's token names it); 0 for the others.
+    scan_id: int = 0
 
 
 class ScanLogUnavailable(Exception):
@@ -174,8 +177,12 @@ class ScanLog:
             salts = {day: await self._salt_of(connection, day) for day in days}
             known = await repository.facts_of(connection, list(serials), min(days)) if serials else {}
             answers, scans, summaries = self._judge(batch, known, salts)
-            await repository.record_scans(connection, scans, summaries.values())
-        return answers
+            # A browser's scan is answered with the address of its page, which names the scan by its id.
+            numbered = any(request.channel == "html" for request, _ in batch)
+            ids = await repository.record_scans(connection, scans, summaries.values(), numbered=numbered)
+        if ids is None:
+            return answers
+        return [dataclasses.replace(answer, scan_id=id_) for answer, id_ in zip(answers, ids, strict=True)]
 
     def _judge(
         self, batch: list[tuple[ScanRequest, asyncio.Future[Verification]]], known: dict[str, StampFacts],
@@ -229,6 +236,7 @@ class ScanLog:
                     request.longitude,
                     request.accuracy_m,
                     province,
+                    ",".join(verdict.reasons) if request.channel == "html" else None,
                 )
             )
         return answers, scans, summaries

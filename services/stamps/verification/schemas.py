@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from shared.schemas import ReadSchema
+from pydantic import Field
+
+from shared.schemas import BaseSchema, NotBool, ReadSchema
 
 
 class RiskRead(ReadSchema):
@@ -106,3 +108,15 @@ class ResolverDescription(ReadSchema):
     validatesAIcombination: bool
     supportedLinkTypes: list[str]
     shortLink: str
+
+
+class ScanLocation(BaseSchema):
+    """A location the consumer consented to share from a scan's page (the browser's Geolocation API)."""
+
+    lat: Annotated[float, NotBool, Field(ge=-90, le=90, allow_inf_nan=False, description="Latitude, WGS 84")]
+    lon: Annotated[
+        float, NotBool, Field(ge=-180, le=180, allow_inf_nan=False, description="Longitude, WGS 84")
+    ]
+    accuracy: Annotated[float, NotBool, Field(ge=0, le=100_000, allow_inf_nan=False)] | None = Field(
+        default=None, description="Accuracy radius in metres"
+    )

@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, cast
 from urllib.parse import quote, unquote
 
-from services.stamps.verification.errors import MalformedLink
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.stamps.anomalies import geography
+from services.stamps.verification import tokens
+from services.stamps.verification.errors import (
+    LocationAlreadyShared,
+    MalformedLink,
+    ScanTokenExpired,
+    ScanTokenInvalid,
+)
+from services.stamps.verification.repository import LoggedScan, ScanRepository
 from services.stamps.verification.scanlog import ScanLog, ScanRequest, Verification
-from shared import gs1
+from services.stamps.verification.verdicts import (
+    Outcome,
+    ScanHistory,
+    StampFacts,
+    Verdict,
+    certificate_verdict,
+)
+from shared import clock, gs1
 
 GS1_VOC = "https://gs1.org/voc/"
 # The link types a stamp's linkset offers (GS1 Web Vocabulary), and what each names here.
@@ -198,3 +215,83 @@ def resolver_description(host: str) -> dict[str, Any]:
         "supportedLinkTypes": [GS1_VOC + kind for kind in LINK_TYPES],
         "shortLink": f"https://{host.lower()}/v/{{serial}}",
     }
+
+
+# A scan's page (/s/{token}): the browser's scan is answered with a 307 there, so a reload shows that scan
+# again and logs none.
+
+
+def token_of(verification: Verification, *, key: bytes) -> str:
+    """The token of the page of the scan ``verification`` answers."""
+    return tokens.issue(key, verification.scan_id, verification.scanned_at)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanPage:
+    """What the page of one scan shows: its verification as judged then, and whether it has a location."""
+
+    verification: Verification
+    link: gs1.DigitalLink
+    located: bool
+
+
+async def _logged(repository: ScanRepository, token: str, *, key: bytes, life: timedelta) -> LoggedScan:
+    try:
+        named = tokens.read(key, token, now=clock.now(), life=life)
+    except tokens.ExpiredScanToken:
+        raise ScanTokenExpired("scan the stamp again to verify it") from None
+    except tokens.InvalidScanToken:
+        raise ScanTokenInvalid("this is no scan of ours; scan the stamp again") from None
+    logged = await repository.scan(named.id, named.scanned_at)
+    # Tokens are issued for the scans of a stamp's serial only (a malformed link gets its error page).
+    if logged is None or logged.serial is None:
+        raise ScanTokenInvalid("this is no scan of ours; scan the stamp again")
+    return logged
+
+
+async def scan_page(session: AsyncSession, *, token: str, key: bytes, life: timedelta) -> ScanPage:
+    """The verification of the scan ``token`` names, as it was judged (logs nothing): the verdict, reasons
+    and risk of that scan, the stamp's facts, and its count of verifications as that scan made it."""
+    repository = ScanRepository(session)
+    logged = await _logged(repository, token, key=key, life=life)
+    serial = cast(str, logged.serial)
+    day = clock.vietnam_date(logged.scanned_at)
+    facts = await repository.facts(serial, day) if logged.verdict != "unknown" else None
+    history = None
+    if facts is not None:
+        count = await repository.count_until(serial, logged.id)
+        history = ScanHistory(count, facts.first_scanned_at or logged.scanned_at, facts.first_scan_province)
+    verdict = Verdict(
+        cast(Outcome, logged.verdict), logged.reasons, logged.rules, logged.risk,
+        certificate_verdict(facts.certificate if facts else None, day), "R12" in logged.rules,
+    )  # fmt: skip
+    verification = Verification(verdict, facts, history, logged.scanned_at, logged.id)
+    link = gs1.DigitalLink(gtin=logged.gtin or "", serial=serial, lot=logged.lot)
+    return ScanPage(verification, link, logged.located)
+
+
+async def locate_scan(
+    session: AsyncSession, *, token: str, key: bytes, life: timedelta, latitude: float, longitude: float,
+    accuracy_m: float | None,
+) -> None:  # fmt: skip
+    """Store the location the consumer consented to share on the scan ``token`` names: once per scan, within
+    the token's life. The anomaly detector examines the scan again with it (as it does ``?lat=&lon=``)."""
+    repository = ScanRepository(session)
+    logged = await _logged(repository, token, key=key, life=life)
+    province = geography.province_at(latitude, longitude)
+    located = await repository.locate(
+        logged.id, logged.scanned_at, latitude=latitude, longitude=longitude, accuracy_m=accuracy_m,
+        province_code=province, at=clock.now(),
+    )  # fmt: skip
+    if not located:
+        raise LocationAlreadyShared("a scan's location is shared once")
+
+
+async def scanned_serial(session: AsyncSession, *, token: str, key: bytes, life: timedelta) -> LoggedScan:
+    """The scan ``token`` names (for a report sent from its page); ScanTokenInvalid or ScanTokenExpired."""
+    return await _logged(ScanRepository(session), token, key=key, life=life)
+
+
+async def stamp_facts(session: AsyncSession, *, serial: str) -> StampFacts | None:
+    """What is known of the stamp ``serial`` today (None: no stamp of ours), for another package's rules."""
+    return await ScanRepository(session).facts(serial, clock.today())

@@ -2,7 +2,8 @@
 
 A file that merely starts with an image signature (an HTML page behind a PNG header, say) is refused:
 PNG chunks must chain with valid CRCs from IHDR to IEND, JPEG segments must lead from SOI to a scan
-and end with EOI, and a WebP's RIFF size must match the file.
+and end with EOI, and a WebP's RIFF size must match the file. Used by the registry's product images and
+the stamps service's consumer reports, with the same size cap.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ JPEG_SOS = 0xDA
 # Markers that stand alone, without a length: TEM and RST0–7.
 JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8)}
 WEBP_CHUNKS = (b"VP8 ", b"VP8L", b"VP8X")
+# The largest image accepted (a product's image, a consumer report's photo).
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
 
 
 def _is_png(data: bytes) -> bool:

@@ -1,0 +1,1 @@
+"""Consumers' reports of a suspicious product or stamp, and their review by officers."""
