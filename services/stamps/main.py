@@ -27,13 +27,14 @@ from services.stamps.reports.router import router as reports_router
 from services.stamps.snapshot import service as snapshot
 from services.stamps.statistics.router import router as statistics_router
 from services.stamps.traceability.router import router as traceability_router
-from services.stamps.verification.fastpath import ResolverFastPath
+from services.stamps.verification.router import answer_path
 from services.stamps.verification.router import router as verification_router
 from services.stamps.verification.scanlog import ScanLog
 from shared.app import create_service_app, database_lifespan
 from shared.body_limits import KIB
 from shared.db import asyncpg_dsn, create_read_pool
 from shared.events.wiring import event_routers, service_relay
+from shared.fastpath import FastPath
 from shared.images import MAX_IMAGE_BYTES
 from shared.security.dependencies import Forbidden, Unauthenticated
 
@@ -137,8 +138,13 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
             (r"POST /epcis/(capture|events)", 2 * settings.epcis.max_document_bytes),
             *UPLOADS,
         ],
-        # The resolver's answers skip the framework's routing (docs: verification/fastpath.py).
-        inner_middleware=[(ResolverFastPath, {})],
+        # The resolver's answers skip the framework's routing (shared/fastpath.py).
+        inner_middleware=[
+            (
+                FastPath,
+                {"prefixes": ("/01/", "/v/"), "answer": answer_path, "methods": frozenset({"GET", "HEAD"})},
+            )
+        ],
     )
     # The EPCIS interface's 401 and 403 in the REST binding's shape (epcisException:SecurityException).
     for security in (Unauthenticated, Forbidden):
