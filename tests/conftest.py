@@ -69,7 +69,11 @@ def _signer() -> TokenSigner:
     return TokenSigner(rsa_pair()[0], kid=JWT_KID, issuer=JWT_ISSUER)
 
 
-def sign(principal: Principal, ttl_s: int = 900) -> str:
+# Tests build some headers once, at import (tests/builders.py ADMIN): they must outlive a slow run.
+TEST_TOKEN_TTL_S = 6 * 3600
+
+
+def sign(principal: Principal, ttl_s: int = TEST_TOKEN_TTL_S) -> str:
     """A token the processes under test accept."""
     return _signer().sign(principal, audience=JWT_AUDIENCE, ttl_s=ttl_s)
 
