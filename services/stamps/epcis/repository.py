@@ -78,9 +78,13 @@ WHERE job.id = done.id
 """
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class EventRow:
-    """One event to store: its indexed columns, its owner and its JSON (already serialised)."""
+    """One event to store: its indexed columns, its owner and its JSON (already serialised).
+
+    Not frozen: the owner and the capture job are set on the row where they are decided (a frozen row
+    was copied whole for each, three constructions an event).
+    """
 
     id: uuid.UUID
     event_id: str
@@ -165,14 +169,16 @@ class EpcisRepository(Repository[EpcisEvent]):
         if not events:
             return set()
         driver = await self._driver()
+        # The statement's arrays, built in one pass over the events (a column each).
+        (ids, event_ids, types, actions, times, offsets, jobs, steps, dispositions, read_points, biz_locations,
+         entities, provinces, docs) = map(list, zip(*(
+            (e.id, e.event_id, e.type, e.action, e.event_time, e.event_time_zone_offset, e.capture_job_id,
+             e.biz_step, e.disposition, e.read_point, e.biz_location, e.entity_id, e.province_code, e.doc)
+            for e in events
+        ), strict=True))  # fmt: skip
         rows = await driver.fetch(
-            _INSERT_EVENTS,
-            [e.id for e in events], [e.event_id for e in events], [e.type for e in events],
-            [e.action for e in events], [e.event_time for e in events],
-            [e.event_time_zone_offset for e in events], record_time, [e.capture_job_id for e in events], origin,
-            [e.biz_step for e in events], [e.disposition for e in events], [e.read_point for e in events],
-            [e.biz_location for e in events], [e.entity_id for e in events], [e.province_code for e in events],
-            [e.doc for e in events],
+            _INSERT_EVENTS, ids, event_ids, types, actions, times, offsets, record_time, jobs, origin, steps,
+            dispositions, read_points, biz_locations, entities, provinces, docs,
         )  # fmt: skip
         stored = {row["id"] for row in rows}
         records = [(x.event_uuid, x.epc, x.role) for x in epcs if x.event_uuid in stored]
