@@ -39,7 +39,6 @@ from services.stamps.epcis.models import CaptureJob
 from services.stamps.epcis.repository import (
     ClaimedJob,
     EpcisRepository,
-    EpcRow,
     EventRow,
     FinishedJob,
     NewCaptureJob,
@@ -158,7 +157,7 @@ def prepare(
             doc = {"@context": extra_context, **doc}
         epcs = list(dict.fromkeys(epcs))
         row = EventRow(
-            id=uuid.uuid4(), event_id=event_id, type=event["type"], action=event.get("action"),
+            event_id=event_id, type=event["type"], action=event.get("action"),
             event_time=datetime.fromisoformat(event["eventTime"]),
             event_time_zone_offset=event["eventTimeZoneOffset"],
             biz_step=validation.index_value(BIZ_STEP, event.get("bizStep")),
@@ -312,9 +311,12 @@ async def _store(
     repository = EpcisRepository(session)
     stored: set[uuid.UUID] = set()
     for part in _statements(list(unique.values())):
-        rows = [item.row for item in part]
-        epcs = [EpcRow(item.row.id, epc, role) for item in part for epc, role in item.epcs]
-        stored |= await repository.insert_events(rows, epcs, record_time=record_time, origin=origin)
+        ids = await repository.insert_events(
+            [item.row for item in part], [item.epcs for item in part], record_time=record_time, origin=origin
+        )
+        for item in part:
+            item.row.id = ids.get(item.row.event_id)
+        stored.update(ids.values())
     return stored
 
 
