@@ -119,6 +119,34 @@ def _location(event: dict[str, Any], key: str, index: int, problems: list[Proble
     return _canonical(place.get("id"), index, problems, key, "id", read=identifiers.canonical_place)
 
 
+def _identifiers(
+    event: dict[str, Any], index: int, found: list[Problem]
+) -> tuple[list[tuple[str, str]], str | None, str | None]:
+    """An event's canonical EPCs by role, its read point and business location; their problems to ``found``."""
+    epcs: list[tuple[str, str]] = []
+    for key, role in EPC_LISTS:
+        for i, value in enumerate(event.get(key) or ()):
+            if (epc := _canonical(value, index, found, key, i)) is not None:
+                epcs.append((epc, role))
+    if (parent := _canonical(event.get("parentID"), index, found, "parentID")) is not None:
+        epcs.append((parent, "parent"))
+    for key, role in QUANTITY_LISTS:
+        for i, element in enumerate(event.get(key) or ()):
+            value = element.get("epcClass") if isinstance(element, dict) else None
+            if (epc := _canonical(value, index, found, key, i, "epcClass")) is not None:
+                epcs.append((epc, role))
+    return epcs, _location(event, "readPoint", index, found), _location(event, "bizLocation", index, found)
+
+
+def identifier_problems(events: Sequence[Any]) -> list[Problem]:
+    """The identifier problems ``prepare`` would find, without building the rows (a request that only checks)."""
+    problems: list[Problem] = []
+    for index, event in enumerate(events):
+        if isinstance(event, dict):
+            _identifiers(event, index, problems)
+    return problems
+
+
 def prepare(
     events: Sequence[Any], *, context: Any = None, skip: frozenset[int] = frozenset()
 ) -> tuple[list[Prepared], list[Problem]]:
@@ -134,20 +162,7 @@ def prepare(
         if index in skip or not isinstance(event, dict):
             continue
         found: list[Problem] = []
-        epcs: list[tuple[str, str]] = []
-        for key, role in EPC_LISTS:
-            for i, value in enumerate(event.get(key) or ()):
-                if (epc := _canonical(value, index, found, key, i)) is not None:
-                    epcs.append((epc, role))
-        if (parent := _canonical(event.get("parentID"), index, found, "parentID")) is not None:
-            epcs.append((parent, "parent"))
-        for key, role in QUANTITY_LISTS:
-            for i, element in enumerate(event.get(key) or ()):
-                value = element.get("epcClass") if isinstance(element, dict) else None
-                if (epc := _canonical(value, index, found, key, i, "epcClass")) is not None:
-                    epcs.append((epc, role))
-        read_point = _location(event, "readPoint", index, found)
-        biz_location = _location(event, "bizLocation", index, found)
+        epcs, read_point, biz_location = _identifiers(event, index, found)
         if found:
             problems += found
             continue
@@ -391,10 +406,12 @@ async def capture_document(
         events, problems = _checked(document, limits, now)
         if error_behaviour == "rollback":
             validation.raise_problems(problems, "document")
-            prepared, problems = prepare(events, context=document.get("@context"))
-            validation.raise_problems(problems, "document")
-    # Only a producer can be refused what it names (admins and services: never).
+            validation.raise_problems(identifier_problems(events), "document")
+    # Only a producer can be refused what it names (admins and services: never); the rows built for it
+    # are not kept (the runner builds them from the job's document).
     if error_behaviour == "rollback" and reach.reach is Reach.entity:
+        with collector_paused():
+            prepared, _ = prepare(events, context=document.get("@context"))
         _forbid(await _assign_owners(session, prepared, reach))
     job = NewCaptureJob(
         id=uuid.uuid4(), error_behaviour=error_behaviour, captured_by=principal.sub,
