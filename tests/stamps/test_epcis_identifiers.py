@@ -151,7 +151,9 @@ def test_canonical_never_fails_otherwise(text: str) -> None:
 @example("0614141", "107346", "2018")
 @example("893456", "7000012", "A.b~c-d_1")
 @example("0614141", "107346", "a" * 21)
-def test_the_common_sgtin_urn_reads_as_the_general_parser_reads_it(company: str, item: str, serial: str) -> None:
+def test_the_common_sgtin_urn_reads_as_the_general_parser_reads_it(
+    company: str, item: str, serial: str
+) -> None:
     """Lower-case SGTIN URNs take a shortcut; the upper-case scheme takes the general parser: one answer."""
     urn = f"urn:epc:id:sgtin:{company}.{item}.{serial}"
     upper = urn.replace("urn:epc:id:sgtin:", "URN:EPC:ID:SGTIN:")
