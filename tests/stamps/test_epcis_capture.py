@@ -408,6 +408,27 @@ async def test_a_malformed_gs1_identifier_is_400(stamps: httpx.AsyncClient) -> N
     assert answer.json()["errors"][0]["field"] == "/epcisBody/eventList/0/epcList/0"
 
 
+async def test_a_documents_malformed_identifiers_are_400_naming_each_and_nothing_is_stored(
+    stamps: httpx.AsyncClient,
+) -> None:
+    good = object_event(["urn:epc:id:sgtin:0614141.107346.31"])
+    short = object_event(["urn:epc:id:sgtin:0614141.107346.32", "urn:epc:id:sgtin:0614141.10734.33"])
+    place = object_event(
+        ["urn:epc:id:sgtin:0614141.107346.34"],
+        readPoint={"id": "urn:epc:id:sgln:0614141.0077.0"}, bizLocation={"id": "urn:epc:id:sgln:0614141.0077.0"},
+    )  # fmt: skip
+    before = await event_count(stamps)
+    problem = await capture(stamps, document(good, short, place), ADMIN, status=400)
+    assert [error["field"] for error in problem["errors"]] == [
+        "/epcisBody/eventList/1/epcList/1",
+        "/epcisBody/eventList/2/readPoint/id",
+        "/epcisBody/eventList/2/bizLocation/id",
+    ]
+    assert all("not a valid identifier" in error["message"] for error in problem["errors"])
+    assert await run_jobs(stamps) == 0
+    assert await event_count(stamps) == before
+
+
 # Who may capture
 
 

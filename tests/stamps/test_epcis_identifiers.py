@@ -6,7 +6,7 @@ import contextlib
 from urllib.parse import quote
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from services.stamps.epcis import identifiers
@@ -141,3 +141,26 @@ def test_a_malformed_gs1_identifier_is_refused(uri: str) -> None:
 def test_canonical_never_fails_otherwise(text: str) -> None:
     with contextlib.suppress(InvalidIdentifier):
         canonical(text)
+
+
+@given(
+    st.text(alphabet="0123456789", min_size=1, max_size=14),
+    st.text(alphabet="0123456789", min_size=1, max_size=9),
+    st.text(alphabet="0123456789ABCXYZabcxyz._~-%/", min_size=0, max_size=24),
+)
+@example("0614141", "107346", "2018")
+@example("893456", "7000012", "A.b~c-d_1")
+@example("0614141", "107346", "a" * 21)
+def test_the_common_sgtin_urn_reads_as_the_general_parser_reads_it(
+    company: str, item: str, serial: str
+) -> None:
+    """Lower-case SGTIN URNs take a shortcut; the upper-case scheme takes the general parser: one answer."""
+    urn = f"urn:epc:id:sgtin:{company}.{item}.{serial}"
+    upper = urn.replace("urn:epc:id:sgtin:", "URN:EPC:ID:SGTIN:")
+    answers = []
+    for form in (urn, upper):
+        try:
+            answers.append(canonical(form))
+        except InvalidIdentifier:
+            answers.append(None)
+    assert answers[0] == answers[1]

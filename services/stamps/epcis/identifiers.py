@@ -41,6 +41,9 @@ _DIGITS = re.compile(r"[0-9]+")
 # characters only (what the lifecycle generates and what scanners send): no URL parsing, no re-encoding.
 _ITEM_LINK = re.compile(r"(?i:https?)://[^/?#]+/01/([0-9]{14})/21/([0-9A-Za-z._~-]{1,20})")
 _URN = re.compile(r"urn:epc:(id|class|idpat):([a-z]+):(.+)", re.IGNORECASE)
+# The common URN, an SGTIN in lower case whose serial holds unreserved characters only (what the bench,
+# GS1's examples and most capturing systems send): canonical without the general parser's splitting.
+_SGTIN_URN = re.compile(r"urn:epc:id:sgtin:([0-9]{6,12})\.([0-9]{1,7})\.([0-9A-Za-z._~-]{1,20})")
 
 
 def _value(raw: str) -> str:
@@ -165,6 +168,10 @@ def canonical(uri: str) -> str:
     text = uri.strip()
     if (item := _ITEM_LINK.fullmatch(text)) is not None and _gtin14_valid(item.group(1)):
         return f"/01/{item.group(1)}/21/{item.group(2)}"
+    if (sgtin := _SGTIN_URN.fullmatch(text)) is not None:
+        company, reference, serial = sgtin.groups()
+        if len(company) + len(reference) == 13:
+            return f"/01/{_with_check(reference[0] + company + reference[1:])}/21/{serial}"
     if (match := _URN.fullmatch(text)) is not None:
         mapped = _urn(match.group(1).lower(), match.group(2).lower(), match.group(3))
         return mapped if mapped is not None else text
@@ -176,6 +183,12 @@ def canonical(uri: str) -> str:
         # Scheme and host are case-insensitive (RFC 3986); the rest is kept as it is.
         return f"{parts.scheme.lower()}://{parts.netloc.lower()}{text[len(parts.scheme) + 3 + len(parts.netloc) :]}"
     return text
+
+
+@lru_cache(maxsize=4096)
+def canonical_place(uri: str) -> str:
+    """``canonical`` of a location (remembered: a document's events name the same few places)."""
+    return canonical(uri)
 
 
 def within(canonical_form: str, places: set[str]) -> bool:

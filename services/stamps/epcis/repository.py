@@ -1,7 +1,8 @@
 """Every SQL statement on EPCIS events, their EPCs and capture jobs: set-based, one statement for N events.
 
 Events are written by one statement over arrays (``unnest``) on the session's own asyncpg connection,
-inside the caller's transaction, an eventID already stored skipped (``ON CONFLICT DO NOTHING``); the EPC
+inside the caller's transaction, an eventID already stored skipped (``ON CONFLICT DO NOTHING``), each row's id
+drawn by PostgreSQL (``gen_random_uuid()``: a UUID object an event cost Python more than its row); the EPC
 rows of the events it stored follow by binary COPY (an event's EPCs are unique, so nothing can clash).
 """
 
@@ -25,16 +26,16 @@ INSERT INTO stamps.epcis_event (
     id, event_id, type, action, event_time, event_time_zone_offset, record_time, biz_step, disposition,
     read_point, biz_location, capture_job_id, entity_id, province_code, origin, doc
 )
-SELECT e.id, e.event_id, e.type, e.action, e.event_time, e.tz, $7::timestamptz, e.biz_step, e.disposition,
-       e.read_point, e.biz_location, e.capture_job_id, e.entity_id, e.province_code, $9::text,
+SELECT gen_random_uuid(), e.event_id, e.type, e.action, e.event_time, e.tz, $6::timestamptz, e.biz_step,
+       e.disposition, e.read_point, e.biz_location, e.capture_job_id, e.entity_id, e.province_code, $8::text,
        CAST(e.doc AS jsonb)
 FROM unnest(
-    $1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $10::text[], $11::text[],
-    $12::text[], $13::text[], $8::uuid[], $14::uuid[], $15::text[], $16::text[]
-) AS e(id, event_id, type, action, event_time, tz, biz_step, disposition, read_point, biz_location,
+    $1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $9::text[], $10::text[],
+    $11::text[], $12::text[], $7::uuid[], $13::uuid[], $14::text[], $15::text[]
+) AS e(event_id, type, action, event_time, tz, biz_step, disposition, read_point, biz_location,
        capture_job_id, entity_id, province_code, doc)
 ON CONFLICT (event_id) DO NOTHING
-RETURNING id
+RETURNING id, event_id
 """
 # The running jobs of a pass, oldest first: the first $1 no other runner holds (locked here), and of
 # those no more documents than fit in $2 bytes (always the first; the rest stay locked until the pass ends).
@@ -78,11 +79,14 @@ WHERE job.id = done.id
 """
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class EventRow:
-    """One event to store: its indexed columns, its owner and its JSON (already serialised)."""
+    """One event to store: its indexed columns, its owner and its JSON (already serialised).
 
-    id: uuid.UUID
+    Not frozen: the owner and the capture job are set on the row where they are decided (a frozen row
+    was copied whole for each, three constructions an event), and its id once stored (PostgreSQL draws it).
+    """
+
     event_id: str
     type: str
     action: str | None
@@ -96,6 +100,7 @@ class EventRow:
     province_code: str | None
     doc: str
     capture_job_id: uuid.UUID | None = None
+    id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -138,15 +143,6 @@ class FinishedJob:
     event_count: int
 
 
-@dataclass(frozen=True)
-class EpcRow:
-    """One EPC (or quantity class) of an event, canonical, in its role."""
-
-    event_uuid: uuid.UUID
-    epc: str
-    role: str
-
-
 class EpcisRepository(Repository[EpcisEvent]):
     """Reads and writes EPCIS events and capture jobs within the caller's transaction."""
 
@@ -159,23 +155,32 @@ class EpcisRepository(Repository[EpcisEvent]):
         return raw.driver_connection
 
     async def insert_events(
-        self, events: Sequence[EventRow], epcs: Sequence[EpcRow], *, record_time: datetime, origin: str
-    ) -> set[uuid.UUID]:
-        """Store the events whose eventID is new (one statement), then their EPC rows (one COPY); the ids stored."""
+        self, events: Sequence[EventRow], epcs: Sequence[Sequence[tuple[str, str]]], *, record_time: datetime,
+        origin: str,
+    ) -> dict[str, uuid.UUID]:  # fmt: skip
+        """Store the events whose eventID is new (one statement), then the EPC rows (canonical EPC, role) of
+        those stored (one COPY; ``epcs[i]`` are ``events[i]``'s); the new rows' ids by eventID."""
         if not events:
-            return set()
+            return {}
         driver = await self._driver()
+        # The statement's arrays, built in one pass over the events (a column each).
+        (event_ids, types, actions, times, offsets, jobs, steps, dispositions, read_points, biz_locations,
+         entities, provinces, docs) = map(list, zip(*(
+            (e.event_id, e.type, e.action, e.event_time, e.event_time_zone_offset, e.capture_job_id,
+             e.biz_step, e.disposition, e.read_point, e.biz_location, e.entity_id, e.province_code, e.doc)
+            for e in events
+        ), strict=True))  # fmt: skip
         rows = await driver.fetch(
-            _INSERT_EVENTS,
-            [e.id for e in events], [e.event_id for e in events], [e.type for e in events],
-            [e.action for e in events], [e.event_time for e in events],
-            [e.event_time_zone_offset for e in events], record_time, [e.capture_job_id for e in events], origin,
-            [e.biz_step for e in events], [e.disposition for e in events], [e.read_point for e in events],
-            [e.biz_location for e in events], [e.entity_id for e in events], [e.province_code for e in events],
-            [e.doc for e in events],
+            _INSERT_EVENTS, event_ids, types, actions, times, offsets, record_time, jobs, origin, steps,
+            dispositions, read_points, biz_locations, entities, provinces, docs,
         )  # fmt: skip
-        stored = {row["id"] for row in rows}
-        records = [(x.event_uuid, x.epc, x.role) for x in epcs if x.event_uuid in stored]
+        stored: dict[str, uuid.UUID] = {row["event_id"]: row["id"] for row in rows}
+        records = [
+            (row_id, epc, role)
+            for event, its in zip(events, epcs, strict=True)
+            if (row_id := stored.get(event.event_id)) is not None
+            for epc, role in its
+        ]
         if records:
             await driver.copy_records_to_table(
                 "epcis_event_epc",

@@ -88,11 +88,28 @@ def words(vocabulary: Vocabulary) -> frozenset[str]:
     raise LookupError(vocabulary.definition)  # pragma: no cover - the schema file is ours
 
 
+# The words already read, per vocabulary and value (a document repeats a few values: reading them once).
+_WORDS_READ: dict[tuple[str, str], str | None] = {}
+_WORDS_READ_MAX = 4096
+
+
 def cbv_word(vocabulary: Vocabulary, value: str) -> str | None:
     """The CBV bare word ``value`` stands for (in any of its three forms); None for an extension URI.
 
     Raises ValueError for a CBV value (bare word, CBV URN or CBV Web URI) that CBV 2.0 does not define.
     """
+    key = (vocabulary.definition, value)
+    try:
+        return _WORDS_READ[key]
+    except KeyError:
+        pass
+    word = _cbv_word(vocabulary, value)
+    if len(_WORDS_READ) < _WORDS_READ_MAX:
+        _WORDS_READ[key] = word
+    return word
+
+
+def _cbv_word(vocabulary: Vocabulary, value: str) -> str | None:
     for prefix in (vocabulary.urn, vocabulary.web, vocabulary.web.replace("https:", "http:", 1)):
         if value.startswith(prefix):
             word = value[len(prefix) :]
