@@ -129,11 +129,13 @@ def process_env(urls: dict[str, str], ports: dict[str, int]) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_suite(urls: dict[str, str], log_dir: Path) -> Iterator[dict[str, RunningProcess]]:
-    """The four processes, each on a free port, stopped on exit."""
+def running_suite(
+    urls: dict[str, str], log_dir: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[dict[str, RunningProcess]]:
+    """The four processes, each on a free port, stopped on exit; ``extra_env`` added to their environment."""
     specs: list[ProcessSpec] = [*SERVICES, GATEWAY]
     ports = {spec.name: free_port() for spec in specs}
-    env = process_env(urls, ports)
+    env = process_env(urls, ports) | (extra_env or {})
     started = {
         spec.name: start_process(spec.app, spec.name, ports[spec.name], env, log_dir, spec.uvicorn_args())
         for spec in specs
