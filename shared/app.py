@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -67,6 +68,22 @@ def _document_errors_as_problems(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def frozen_after_start(lifespan: Lifespan) -> Lifespan:
+    """``lifespan``, after whose start every object alive so far is moved out of the collector's sight."""
+
+    @asynccontextmanager
+    async def frozen(app: FastAPI) -> AsyncIterator[None]:
+        async with lifespan(app):
+            # A full collection walks every object the collector tracks: after start-up (the imports,
+            # the app, its pools) ~160,000 in the stamps service, 110–165 ms under load with every request
+            # waiting — the verification bench's p99 was those pauses. Frozen, they are never walked again.
+            gc.collect()
+            gc.freeze()
+            yield
+
+    return frozen
+
+
 def create_service_app(
     *,
     name: str,
@@ -87,7 +104,7 @@ def create_service_app(
         title=title,
         description=description,
         version=version,
-        lifespan=lifespan,
+        lifespan=frozen_after_start(lifespan),
         responses=PROBLEM_RESPONSES,
         openapi_url=openapi_url,
         docs_url=None,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import os
+from typing import Any, Literal
 
-from pydantic import SecretStr, model_validator
+import pydantic_core
+from pydantic import BaseModel, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.events.settings import EventSettings
@@ -52,6 +54,32 @@ class BaseServiceSettings(BaseSettings):
             if isinstance(value, SecretStr) and _is_placeholder(value.get_secret_value()):
                 raise ValueError(f"{name} holds a placeholder secret; set a real one for {self.environment}")
         return self
+
+    def child_environment(self) -> dict[str, str]:
+        """The environment of a child process that must read exactly these settings (secrets included)."""
+        prefix = str(self.model_config.get("env_prefix", "")).upper()
+        # The parent's own variables of this prefix go: nested ones (``X__Y``) would be merged into ours.
+        inherited = {name: value for name, value in os.environ.items() if not name.upper().startswith(prefix)}
+        for name, value in self:
+            if value is not None:
+                plain = _plain(value)
+                inherited[f"{prefix}{name.upper()}"] = (
+                    plain if isinstance(plain, str) else pydantic_core.to_json(plain).decode()
+                )
+        return inherited
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with its secrets revealed and its models as dicts, ready for JSON."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, BaseModel):
+        return {name: _plain(item) for name, item in value}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
 
 
 def _is_placeholder(secret: str) -> bool:

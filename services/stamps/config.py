@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -99,8 +100,14 @@ class StampsSettings(BaseServiceSettings):
     lifecycle_chunk: int = Field(default=10_000, ge=1, le=100_000)
     # How often the lifecycle job looks for queued changes (a queued change also wakes it; 0: not here).
     lifecycle_job_every_s: float = 5.0
-    # How often the anomaly detector examines new scans (0: not started in this process).
+    # How often the anomaly detector examines new scans (0: not started by this process).
     anomaly_job_every_s: float = 10.0
+    # Where it runs: "process", a child process of lower CPU priority (its rounds cost about what the
+    # verifications they examine cost, and on this event loop they would hold verifications up);
+    # "inline", on this process's event loop (tests that drive it, a deployment running it alone).
+    anomaly_detector: Literal["process", "inline"] = "process"
+    # How much the child lowers its CPU priority (nice), so that requests come first.
+    anomaly_detector_nice: int = Field(default=10, ge=0, le=19)
     anomalies: AnomalySettings = AnomalySettings()
     # How often the EPCIS capture runner looks for captured documents (a capture also wakes it; 0: not here).
     epcis_job_every_s: float = 5.0

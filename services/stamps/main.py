@@ -32,6 +32,7 @@ from services.stamps.verification.router import router as verification_router
 from services.stamps.verification.scanlog import ScanLog
 from shared.app import create_service_app, database_lifespan
 from shared.body_limits import KIB
+from shared.children import ChildProcess
 from shared.db import asyncpg_dsn, create_read_pool
 from shared.events.wiring import event_routers, service_relay
 from shared.fastpath import FastPath
@@ -83,8 +84,14 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
             )  # fmt: skip
             await scan_log.start()
             app.state.scan_log = scan_log
-            detector = None
-            if settings.anomaly_job_every_s > 0:
+            detector: AnomalyDetector | ChildProcess | None = None
+            if settings.anomaly_job_every_s > 0 and settings.anomaly_detector == "process":
+                detector = ChildProcess(
+                    "services.stamps.commands.detect_anomalies", name="anomaly detector",
+                    environment=settings.child_environment(), nice=settings.anomaly_detector_nice,
+                )  # fmt: skip
+                await detector.start()
+            elif settings.anomaly_job_every_s > 0:
                 detector = AnomalyDetector(
                     lambda: app.state.db, settings.anomalies, every_s=settings.anomaly_job_every_s
                 )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 from sqlalchemy import text
 
@@ -16,6 +19,7 @@ from services.stamps.config import StampsSettings
 from services.stamps.main import create_app
 from services.stamps.verification import tokens
 from shared import clock, gs1
+from shared.children import ChildProcess
 from tests.builders import (
     ADMIN,
     active_stamps,
@@ -219,10 +223,44 @@ async def test_scans_logged_by_the_resolver_reach_the_detector(stamps: httpx.Asy
     assert (risk.risk_score, risk.impossible_travel) == (75, 1)
 
 
-async def test_the_service_process_runs_the_detector_when_configured(database: TestDatabase) -> None:
+async def test_the_detector_runs_in_a_child_process_of_lower_priority(database: TestDatabase) -> None:
+    """By default the service starts the detector as a niced child, which examines scans and stops with it."""
+    settings = StampsSettings(
+        database_url=database.urls["stamps"], environment="test", jwt_public_keys=test_jwks(),
+        events=in_process_events("stamps"), batch_job_every_s=0, anomaly_job_every_s=0.2,
+        anomalies={"settle_s": 0},
+    )  # fmt: skip
+    app = create_app(settings)
+    async for stamps in asgi_client(app):
+        child = app.state.anomaly_detector
+        assert isinstance(child, ChildProcess)
+        assert child.process is not None
+        process = psutil.Process(child.process.pid)
+        assert process.ppid() == os.getpid()
+        assert process.nice() == os.nice(0) + settings.anomaly_detector_nice
+        product, serials = await stamp_with_serials(stamps)
+        # The child read the parent's settings (this test's database, not the environment's).
+        await logged_scans(
+            stamps,
+            {"serial": serials[0], "batch_id": product["batch_id"], "scanned_at": ago(30), **HA_NOI},
+            {"serial": serials[0], "batch_id": product["batch_id"], "scanned_at": ago(1), **HO_CHI_MINH},
+        )
+        found: list[Any] = []
+        for _ in range(150):
+            found = await rows(stamps, "SELECT rule FROM stamps.anomaly WHERE serial = :s", s=serials[0])
+            if found:
+                break
+            await asyncio.sleep(0.1)
+        assert {row.rule for row in found} == {"R5", "R8"}
+    assert app.state.anomaly_detector.process is None
+    assert not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+
+
+async def test_the_detector_can_run_on_the_service_event_loop(database: TestDatabase) -> None:
     settings = StampsSettings(
         database_url=database.urls["stamps"], environment="test", jwt_public_keys=test_jwks(),
         events=in_process_events("stamps"), batch_job_every_s=0, anomaly_job_every_s=3_600,
+        anomaly_detector="inline",
     )  # fmt: skip
     app = create_app(settings)
     async for _ in asgi_client(app):

@@ -1,4 +1,8 @@
-"""The anomaly detector: a background job of the stamps process that examines new scans every few seconds.
+"""The anomaly detector: a background job that examines new scans every few seconds.
+
+It runs in a child process of the stamps service, at a lower CPU priority (``anomaly_detector``,
+``commands/detect_anomalies.py``): its rounds cost about as much CPU per scan as the verification
+itself and, on the service's event loop, would hold verifications up behind them.
 
 Scan ids and times are taken before their transaction commits, so a scan may appear after a later one.
 Each round therefore reads only scans older than ``settle_s``, and reads again ``overlap_s`` behind
@@ -22,7 +26,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from services.stamps.anomalies import service
-from services.stamps.config import AnomalySettings
+from services.stamps.config import AnomalySettings, StampsSettings
+from shared.children import stop_signal
 from shared.db import Database
 
 logger = logging.getLogger("services.stamps.anomalies.runner")
@@ -72,3 +77,19 @@ class AnomalyDetector:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+async def run_alone(settings: StampsSettings, *, with_parent: bool) -> None:
+    """Run the detector in this process until it is told to stop (the stamps service's child, or alone)."""
+    database = Database.connect(
+        settings.database_url.get_secret_value(), application_name="stamps-detector", pool_size=2,
+        max_overflow=0, statement_timeout_ms=settings.db_statement_timeout_ms,
+    )  # fmt: skip
+    detector = AnomalyDetector(lambda: database, settings.anomalies, every_s=settings.anomaly_job_every_s)
+    stopping = stop_signal(with_parent)
+    detector.start()
+    try:
+        await stopping.wait()
+    finally:
+        await detector.stop()
+        await database.dispose()
