@@ -1,9 +1,17 @@
-"""Rate limits at the edge: anonymous callers per IP, authenticated ones per subject, writes per subject.
+"""Rate limits at the edge: anonymous callers per IP, authenticated ones per subject, writes on top.
 
 Counters live in this process's memory (counted synchronously on the event loop: a few µs per
 request), or in Redis when ``OCOP_REDIS_URL`` is set so that several gateway replicas share them. A caller over its limit gets 429 problem+json with ``Retry-After``; the request never
 reaches a service. A token only counts as a subject when it verifies (the same keys the services
-trust), so a forged ``sub`` cannot escape the per-IP limit.
+trust), so a forged ``sub`` cannot escape the per-IP limit. Every write also counts against the
+writes limit: its subject's, or without a valid token its address's.
+
+What counts: the API (``/v1/``) and the writes of a scan's page (``POST /s/{token}/geo``, a
+consumer's location). The verification reads (``/01/…``, ``/v/…``, the page ``/s/{token}``) are
+deliberately never counted: they are the platform's hot path, a serial carries 80 random bits so
+enumerating serials is hopeless whatever the rate, and shops scan from behind shared NATs, where a
+per-address limit would refuse honest consumers (the stamps service's anomaly rules watch for
+enumeration instead).
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ logger = logging.getLogger("gateway.ratelimit")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Only the public API is limited; health checks and the docs stay reachable for operators and probes.
 LIMITED_PREFIXES = ("/v1/",)
+# Outside it only writes count: a scan's page is read unlimited, its location is written limited.
+LIMITED_WRITE_PREFIXES = ("/s/",)
 VERIFIED_CACHE_SIZE = 4096
 # How often, at most, the in-process counters drop the windows that have ended.
 SWEEP_EVERY_S = 60.0
@@ -170,6 +180,13 @@ async def _first_refused_shared(
     return None
 
 
+def _counted(path: str, method: str) -> bool:
+    """Whether a request counts: the API's, and writes under LIMITED_WRITE_PREFIXES (never a verification)."""
+    if path.startswith(LIMITED_PREFIXES):
+        return True
+    return method in WRITE_METHODS and path.startswith(LIMITED_WRITE_PREFIXES)
+
+
 class RateLimitMiddleware:
     """Pure ASGI: counts each request against its caller's limits before anything else happens."""
 
@@ -199,14 +216,17 @@ class RateLimitMiddleware:
                 token = credentials.strip() if scheme.lower() == "bearer" else None
                 break
         subject = self.subjects.subject(token) if token else None
+        write = scope["method"] in WRITE_METHODS
         if subject is None:
+            if write:
+                return ((self.anonymous, "ip", address), (self.writes, "ip-writes", address))
             return ((self.anonymous, "ip", address),)
-        if scope["method"] in WRITE_METHODS:
+        if write:
             return ((self.authenticated, "subject", subject), (self.writes, "writes", subject))
         return ((self.authenticated, "subject", subject),)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(LIMITED_PREFIXES):
+        if scope["type"] != "http" or not _counted(scope["path"], scope["method"]):
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
@@ -248,7 +268,10 @@ class RateLimitMiddleware:
         else:
             stats = await self.limiter.get_window_stats(item, kind, key)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-        who = {"ip": "this address", "subject": "this client", "writes": "this client's writes"}[kind]
+        who = {
+            "ip": "this address", "ip-writes": "this address's writes",
+            "subject": "this client", "writes": "this client's writes",
+        }[kind]  # fmt: skip
         response = problem_response(
             429,
             "rate-limited",

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
+import importlib
 import importlib.util
+import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -18,8 +23,10 @@ import asyncpg
 import kubernetes_validate
 import pytest
 import yaml
+from pydantic import SecretStr, ValidationError
 
 from shared import dbadmin
+from shared.config import BaseServiceSettings
 from shared.topology import EXTENSIONS, EXTENSIONS_SCHEMA, GATEWAY, PROCESSES, SERVICES, ProcessSpec
 from tests.conftest import Run
 
@@ -244,15 +251,18 @@ def test_database_urls_and_passwords_come_from_secrets() -> None:
 
 
 @pytest.mark.parametrize("spec", PROCESSES, ids=lambda spec: spec.name)
-def test_each_process_sees_only_its_own_database_secret(spec: ProcessSpec) -> None:
-    """A process's pods read its own URL from its own Secret and nothing else secret."""
+def test_each_process_sees_only_its_own_secrets(spec: ProcessSpec) -> None:
+    """A process's pods read its own URL from its own Secret, and nothing secret of another process."""
     (container,) = _containers(_find("Deployment", spec.name))
     refs = {
         name: entry["valueFrom"]["secretKeyRef"]
         for name, entry in _env(container).items()
         if "secretKeyRef" in entry.get("valueFrom", {})
     }
-    assert refs == {f"{spec.env_prefix}DATABASE_URL": {"name": f"ocop-{spec.name}-db", "key": "database-url"}}
+    assert refs[f"{spec.env_prefix}DATABASE_URL"] == {"name": f"ocop-{spec.name}-db", "key": "database-url"}
+    for name, ref in refs.items():
+        assert name.startswith(spec.env_prefix), name
+        assert ref["name"].startswith(f"ocop-{spec.name}-"), ref
 
 
 def test_migrate_job_has_the_admin_url_and_every_role_password() -> None:
@@ -418,6 +428,130 @@ def test_compose_variables_are_all_in_the_env_example() -> None:
     example = (DEPLOY / "env" / "compose.env.example").read_text()
     defined = set(re.findall(r"^([A-Z0-9_]+)=", example, flags=re.MULTILINE))
     assert used <= defined, used - defined
+
+
+# ---------------------------------------------------------------------------------------------------
+# Settings production refuses to leave at their defaults: compose and Kubernetes give every one
+
+# What an operator puts into a Secret or the env file: long, random, no placeholder.
+OPERATOR_SECRET = secrets.token_urlsafe(32)
+# ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?message}, ${VAR?message}: compose's interpolation.
+COMPOSE_VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}")
+
+
+def _settings_class(spec: ProcessSpec) -> type[BaseServiceSettings]:
+    """The settings class of a process: the BaseServiceSettings subclass of its package's config module."""
+    package = spec.app.split(":")[0].rsplit(".", 1)[0]
+    module = importlib.import_module(f"{package}.config")
+    (found,) = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, BaseServiceSettings)
+        and value is not BaseServiceSettings
+    ]
+    assert found.model_config.get("env_prefix") == spec.env_prefix
+    return found
+
+
+def _settings_from(cls: type[BaseServiceSettings], environment: dict[str, str]) -> BaseServiceSettings:
+    """``cls`` read from ``environment`` alone (none of the test run's own settings of that process)."""
+    prefix = str(cls.model_config.get("env_prefix"))
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith(prefix) or name.startswith("OCOP_"):
+                patch.delenv(name)
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        return cls()
+
+
+@functools.cache
+def _refused_defaults(cls: type[BaseServiceSettings]) -> frozenset[str]:
+    """The environment variables of the secrets production refuses to leave at their defaults.
+
+    Every secret of the class is given a real value (production starts), then each in turn is left
+    at its default: those whose default stops production are the ones a deployment must provide.
+    """
+    prefix = str(cls.model_config.get("env_prefix"))
+    secret_variables = [
+        f"{prefix}{name.upper()}"
+        for name, field in cls.model_fields.items()
+        if SecretStr in (typing.get_args(field.annotation) or (field.annotation,))
+    ]
+    production = {f"{prefix}ENVIRONMENT": "production"}
+    every_secret = dict.fromkeys(secret_variables, OPERATOR_SECRET)
+    _settings_from(cls, production | every_secret)
+    refused = set()
+    for variable in secret_variables:
+        try:
+            _settings_from(cls, production | {k: v for k, v in every_secret.items() if k != variable})
+        except ValidationError:
+            refused.add(variable)
+    return frozenset(refused)
+
+
+def _kubernetes_environment(spec: ProcessSpec) -> tuple[dict[str, str], set[str]]:
+    """What a process's pods see (a Secret holding what an operator put there); the names read from Secrets."""
+    (container,) = _containers(_find("Deployment", spec.name))
+    environment: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        environment.update(_find("ConfigMap", source["configMapRef"]["name"])["data"])
+    from_secrets = set()
+    for name, entry in _env(container).items():
+        if "secretKeyRef" in entry.get("valueFrom", {}):
+            environment[name] = OPERATOR_SECRET
+            from_secrets.add(name)
+        elif "value" in entry:
+            environment[name] = str(entry["value"])
+    return environment, from_secrets
+
+
+def _compose_environment(spec: ProcessSpec) -> tuple[dict[str, str], set[str]]:
+    """What a process's container sees (the env file filled in); the names whose value the env file must give."""
+    environment: dict[str, str] = {}
+    required = set()
+    for name, value in _compose()["services"][spec.name]["environment"].items():
+        operators = [match.group(2) or "" for match in COMPOSE_VARIABLE.finditer(str(value))]
+        if any(operator.endswith("?") for operator in operators):
+            required.add(name)
+        environment[name] = COMPOSE_VARIABLE.sub(_interpolate_as_operator, str(value))
+    return environment, required
+
+
+def _interpolate_as_operator(match: re.Match[str]) -> str:
+    """A compose variable's value once the operator filled in the env file: theirs, or the default."""
+    operator, default = match.group(2), match.group(3)
+    if operator and operator.endswith("-"):
+        return default
+    return OPERATOR_SECRET
+
+
+def test_production_refuses_some_defaults() -> None:
+    """The probe finds what the settings refuse: production without them does not start."""
+    refused = {spec.name: _refused_defaults(_settings_class(spec)) for spec in PROCESSES}
+    assert any(refused.values()), refused
+    for spec in PROCESSES:
+        if refused[spec.name]:
+            with pytest.raises(ValidationError):
+                _settings_from(_settings_class(spec), {f"{spec.env_prefix}ENVIRONMENT": "production"})
+
+
+@pytest.mark.parametrize("spec", PROCESSES, ids=lambda spec: spec.name)
+@pytest.mark.parametrize("target", ["kubernetes", "compose"])
+def test_production_gets_every_setting_it_refuses_to_default(spec: ProcessSpec, target: str) -> None:
+    """Each such setting comes from a Secret or the env file (required), and the process starts in production."""
+    cls = _settings_class(spec)
+    read = _kubernetes_environment if target == "kubernetes" else _compose_environment
+    environment, from_operator = read(spec)
+    assert environment[f"{spec.env_prefix}ENVIRONMENT"] == "production"
+    missing = _refused_defaults(cls) - from_operator
+    assert not missing, f"{target} does not give {spec.name} {sorted(missing)} from a secret"
+    # Whatever else production refuses (a check on a setting that is not a secret) fails here too.
+    assert _settings_from(cls, environment).environment == "production"
+    for variable in _refused_defaults(cls):
+        with pytest.raises(ValidationError):
+            _settings_from(cls, {k: v for k, v in environment.items() if k != variable})
 
 
 # ---------------------------------------------------------------------------------------------------

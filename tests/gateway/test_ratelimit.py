@@ -1,4 +1,4 @@
-"""Rate limits at the gateway: per IP for anonymous callers, per subject with a valid token, writes apart."""
+"""Rate limits at the gateway: per IP for anonymous callers, per subject with a valid token, writes apart, verification never."""
 
 from __future__ import annotations
 
@@ -85,6 +85,43 @@ async def test_writes_have_a_smaller_budget_than_reads(gateway: httpx.AsyncClien
         assert (await gateway.post("/v1/products", json={}, headers=producer)).status_code == 502
     _assert_limited(await gateway.post("/v1/products", json={}, headers=producer))
     assert (await gateway.get("/v1/products", headers=producer)).status_code == 502
+
+
+# A scan token's shape (43 URL-safe characters); the services are down, so any will do here.
+SCAN_PAGE = "/s/" + "A" * 43
+
+
+async def test_anonymous_writes_count_against_the_address_writes_limit(gateway: httpx.AsyncClient) -> None:
+    for _ in range(2):
+        assert (await gateway.post(f"{SCAN_PAGE}/geo", json={"lat": 21.0, "lon": 105.8})).status_code == 502
+    refused = await gateway.post(f"{SCAN_PAGE}/geo", json={"lat": 21.0, "lon": 105.8})
+    _assert_limited(refused)
+    assert "this address's writes" in refused.json()["detail"]
+    # A consumer's report through the API shares that budget.
+    _assert_limited(await gateway.post("/v1/counterfeit-reports", json={}))
+
+
+async def test_scan_page_writes_share_the_address_anonymous_limit(migrated_database: TestDatabase) -> None:
+    settings = _settings(migrated_database, rate_limit_anonymous="3/minute", rate_limit_writes="100/minute")
+    async for client in asgi_client(create_app(settings)):
+        for _ in range(2):
+            assert (await client.get("/v1/catalogue")).status_code == 502
+        assert (await client.post(f"{SCAN_PAGE}/geo", json={})).status_code == 502
+        refused = await client.post(f"{SCAN_PAGE}/geo", json={})
+        _assert_limited(refused)
+        assert "this address may make 3" in refused.json()["detail"]
+
+
+async def test_verification_reads_are_never_counted(gateway: httpx.AsyncClient) -> None:
+    # Well past the anonymous limit (3): the resolver's paths and a scan's page all reach the service.
+    for _ in range(5):
+        assert (await gateway.get("/01/09506000134352/21/ABC123")).status_code == 502
+        assert (await gateway.get("/v/ABC123")).status_code == 502
+        assert (await gateway.get(SCAN_PAGE)).status_code == 502
+    # While the address's writes to a scan's page are counted from the first.
+    for _ in range(2):
+        assert (await gateway.post(f"{SCAN_PAGE}/geo", json={})).status_code == 502
+    _assert_limited(await gateway.post(f"{SCAN_PAGE}/geo", json={}))
 
 
 async def test_replicas_share_counters_in_redis(migrated_database: TestDatabase) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,12 +14,14 @@ from shared import gs1
 from shared.images import MAX_IMAGE_BYTES
 from tests.builders import active_stamps, png, stamped_product
 from tests.conftest import auth
+from tests.stamps.test_anomalies import rows
 from tests.stamps.test_verification import path_of
 
 pytestmark = pytest.mark.commits  # the scan log writes through its own connection
 REPORTS = "/v1/counterfeit-reports"
 BROWSER = {"accept": "text/html"}
 ADMIN = auth("admin")
+RECEIVED = "stamps.counterfeit_report.received"
 
 
 async def scanned(stamps: httpx.AsyncClient, path: str) -> str:
@@ -34,6 +37,13 @@ def form(**fields: str) -> dict[str, str]:
         "description": "Tem in mờ, bao bì khác hẳn hàng mua ở Hạ Long.",
         **fields,
     }
+
+
+async def received_events(stamps: httpx.AsyncClient) -> list[Any]:
+    """The outbox rows of reports received, oldest first."""
+    return await rows(
+        stamps, "SELECT subject, data FROM stamps.outbox_event WHERE type = :t ORDER BY seq", t=RECEIVED
+    )
 
 
 async def reported(
@@ -100,6 +110,38 @@ async def test_a_report_on_an_unknown_code_goes_to_the_province_where_it_was_sca
     assert [(r["id"], r["province_code"], r["entity_id"]) for r in ha_noi] == [(receipt["id"], "01", None)]
 
 
+async def test_a_report_emits_one_event_without_personal_data(stamps: httpx.AsyncClient) -> None:
+    product = await stamped_product(stamps)
+    batch, serials = await active_stamps(stamps, product, quantity=1)
+    token = await scanned(stamps, path_of(product, serials[0]))
+    receipt = await reported(
+        stamps,
+        form(
+            token=token, kind="product_mismatch", shop_name="Cửa hàng Minh Anh", shop_address="12 Bạch Đằng"
+        ),
+        png(),
+    )
+    [event] = await received_events(stamps)
+    assert event.subject == f"counterfeit_report/{receipt['id']}"
+    received_at = event.data.pop("received_at")
+    assert datetime.fromisoformat(received_at) == datetime.fromisoformat(receipt["created_at"])
+    # Exactly these: no description, shop, photo or scan (they may identify the consumer or others).
+    assert event.data == {
+        "report_id": receipt["id"], "serial": serials[0], "gtin": batch["gtin"], "batch_id": batch["id"],
+        "product_id": product["id"], "entity_id": product["entity_id"], "province_code": "22",
+        "kind": "product_mismatch", "has_photo": True,
+    }  # fmt: skip
+
+    stranger = gs1.new_serial()
+    unknown = await reported(stamps, form(serial=stranger))
+    assert [e.data["report_id"] for e in await received_events(stamps)] == [receipt["id"], unknown["id"]]
+    data = (await received_events(stamps))[1].data
+    assert {k: v for k, v in data.items() if k != "received_at"} == {
+        "report_id": unknown["id"], "serial": stranger, "gtin": None, "batch_id": None, "product_id": None,
+        "entity_id": None, "province_code": None, "kind": "suspected_fake", "has_photo": False,
+    }  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("fields", "field"),
     [
@@ -125,6 +167,7 @@ async def test_an_invalid_report_is_a_422_naming_the_field(
     problem = answer.json()
     assert field in [error["field"] for error in problem["errors"]], problem
     assert (await stamps.get(REPORTS, headers=ADMIN)).json()["items"] == []
+    assert await received_events(stamps) == []
 
 
 async def test_the_token_and_the_serial_must_name_the_same_stamp(stamps: httpx.AsyncClient) -> None:
@@ -152,6 +195,7 @@ async def test_a_photo_is_checked_as_product_images_are(
     )
     assert (answer.status_code, answer.json()["type"], answer.json()["field"]) == (status, kind, "photo")
     assert (await stamps.get(REPORTS, headers=ADMIN)).json()["items"] == []
+    assert await received_events(stamps) == []
 
 
 async def test_who_sees_and_resolves_a_report(stamps: httpx.AsyncClient) -> None:

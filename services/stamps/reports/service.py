@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.stamps import policies
+from services.stamps.outbox import OUTBOX
 from services.stamps.reports.errors import (
     PhotoTooLarge,
     ReportAlreadyResolved,
@@ -24,6 +26,8 @@ from shared.pagination import KeysetPage, decode_cursor
 from shared.security.dependencies import Forbidden, require_authenticated
 from shared.security.principal import Principal
 from shared.security.scopes import Place
+
+COUNTERFEIT_REPORT_RECEIVED = "stamps.counterfeit_report.received"
 
 
 def _place(report: ConsumerReport) -> Place:
@@ -53,7 +57,8 @@ async def create_report(
     session: AsyncSession, *, data: ReportCreate, photo: bytes | None, token_key: bytes, token_life: timedelta
 ) -> ConsumerReport:
     """Store a consumer's report (anyone may send one) about the stamp of a scan's page (``token``) or a typed
-    serial; it goes to the officers of the stamp's province (else of where the scan was) and its producer."""
+    serial; it goes to the officers of the stamp's province (else of where the scan was) and its producer.
+    ``stamps.counterfeit_report.received`` is emitted in the same transaction."""
     photo_type = _photo_type(photo) if photo else None
     scan_id: int | None = None
     scanned_at: datetime | None = None
@@ -83,7 +88,28 @@ async def create_report(
         product_id=facts.product_id if facts else None, entity_id=facts.entity_id if facts else None,
         province_code=facts.province_code if facts else located_in, status="open",
     )  # fmt: skip
-    return await ReportRepository(session).add(report)
+    report = await ReportRepository(session).add(report)
+    await OUTBOX.emit(
+        session, type=COUNTERFEIT_REPORT_RECEIVED, subject=f"counterfeit_report/{report.id}",
+        data=event_data(report, gtin=facts.gtin if facts else None),
+    )  # fmt: skip
+    return report
+
+
+def event_data(report: ConsumerReport, *, gtin: str | None) -> dict[str, Any]:
+    """The ``stamps.counterfeit_report.received`` data: what is reported about which stamp, nothing of who reports it."""
+
+    def text(value: uuid.UUID | None) -> str | None:
+        return None if value is None else str(value)
+
+    # Left out on purpose (docs/EVENTS.md): the description and the shop, free text that may name people;
+    # the photo; the scan, whose row links the report to a device, an address and a shared location.
+    return {
+        "report_id": str(report.id), "serial": report.serial or None, "gtin": gtin,
+        "batch_id": text(report.batch_id), "product_id": text(report.product_id),
+        "entity_id": text(report.entity_id), "province_code": report.province_code, "kind": report.kind,
+        "has_photo": report.photo_type is not None, "received_at": report.created_at.isoformat(),
+    }  # fmt: skip
 
 
 async def list_reports(
