@@ -149,6 +149,7 @@ def pin_process_settings(*, access_log: bool) -> None:
     # must never be refused.
     os.environ["GATEWAY_RATE_LIMIT_ANONYMOUS"] = "10000000/minute"
     os.environ["GATEWAY_RATE_LIMIT_AUTHENTICATED"] = "10000000/minute"
+    os.environ["GATEWAY_RATE_LIMIT_VERIFICATION"] = "10000000/minute"
 
 
 def _auth(role: Role, scope: str | None) -> dict[str, str]:

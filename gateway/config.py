@@ -32,6 +32,8 @@ class GatewaySettings(BaseServiceSettings):
     rate_limit_anonymous: str = "300/minute"
     rate_limit_authenticated: str = "1200/minute"
     rate_limit_writes: str = "120/minute"
+    # Stamp verifications (GET /01/…, /v/…, /s/{token}) per address: a shop's or a campus's NAT included.
+    rate_limit_verification: str = "600/minute"
     rate_limit_key_prefix: str = "ocop-gateway"
     max_concurrent_per_address: int = 64
     redis_url: str | None = Field(
@@ -51,6 +53,7 @@ class GatewaySettings(BaseServiceSettings):
             self.rate_limit_anonymous,
             self.rate_limit_authenticated,
             self.rate_limit_writes,
+            self.rate_limit_verification,
             storage,
             self.rate_limit_key_prefix,
             self.max_concurrent_per_address,

@@ -6,12 +6,12 @@ reaches a service. A token only counts as a subject when it verifies (the same k
 trust), so a forged ``sub`` cannot escape the per-IP limit. Every write also counts against the
 writes limit: its subject's, or without a valid token its address's.
 
-What counts: the API (``/v1/``) and the writes of a scan's page (``POST /s/{token}/geo``, a
-consumer's location). The verification reads (``/01/…``, ``/v/…``, the page ``/s/{token}``) are
-deliberately never counted: they are the platform's hot path, a serial carries 80 random bits so
-enumerating serials is hopeless whatever the rate, and shops scan from behind shared NATs, where a
-per-address limit would refuse honest consumers (the stamps service's anomaly rules watch for
-enumeration instead).
+What counts: the API (``/v1/``), the writes of a scan's page (``POST /s/{token}/geo``, a consumer's
+location), and the verification reads (``/01/…``, ``/v/…``, the page ``/s/{token}``: DESIGN.md,
+anonymous callers "verify a stamp … rate-limited"). Those reads count against a limit of their own per
+address, far above the API's: shops and campuses scan from behind shared NATs, and a serial carries 80
+random bits, so no rate makes enumerating serials pay; the limit bounds what one address can make the
+scan log write (the anomaly rules, R10, watch for enumeration below it).
 """
 
 from __future__ import annotations
@@ -37,8 +37,11 @@ logger = logging.getLogger("gateway.ratelimit")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Only the public API is limited; health checks and the docs stay reachable for operators and probes.
 LIMITED_PREFIXES = ("/v1/",)
-# Outside it only writes count: a scan's page is read unlimited, its location is written limited.
+# Outside it only writes count: a scan's location, shared from its page.
 LIMITED_WRITE_PREFIXES = ("/s/",)
+# Reads of the resolver and of a scan's page count against the verification limit.
+VERIFICATION_PREFIXES = ("/01/", "/v/", "/s/")
+VERIFICATION_METHODS = frozenset({"GET", "HEAD"})
 VERIFIED_CACHE_SIZE = 4096
 # How often, at most, the in-process counters drop the windows that have ended.
 SWEEP_EVERY_S = 60.0
@@ -51,6 +54,8 @@ class RateLimits:
     anonymous: str
     authenticated: str
     writes: str
+    # Verification reads (GET /01/…, /v/…, /s/{token}) per address, whoever calls.
+    verification: str = "600/minute"
     # "memory://" (this process) or a Redis URL, always used through the async client.
     storage_url: str = "memory://"
     key_prefix: str = "ocop-gateway"
@@ -181,10 +186,16 @@ async def _first_refused_shared(
 
 
 def _counted(path: str, method: str) -> bool:
-    """Whether a request counts: the API's, and writes under LIMITED_WRITE_PREFIXES (never a verification)."""
+    """Whether a request counts: the API's, verifications, and writes under LIMITED_WRITE_PREFIXES."""
     if path.startswith(LIMITED_PREFIXES):
         return True
-    return method in WRITE_METHODS and path.startswith(LIMITED_WRITE_PREFIXES)
+    if method in WRITE_METHODS:
+        return path.startswith(LIMITED_WRITE_PREFIXES)
+    return _verification(path, method)
+
+
+def _verification(path: str, method: str) -> bool:
+    return method in VERIFICATION_METHODS and path.startswith(VERIFICATION_PREFIXES)
 
 
 class RateLimitMiddleware:
@@ -195,6 +206,7 @@ class RateLimitMiddleware:
         self.anonymous: RateLimitItem = parse(limits.anonymous)
         self.authenticated: RateLimitItem = parse(limits.authenticated)
         self.writes: RateLimitItem = parse(limits.writes)
+        self.verification: RateLimitItem = parse(limits.verification)
         self.limiter: FixedWindowRateLimiter | AsyncFixedWindowRateLimiter
         if limits.storage_url.removeprefix("async+").startswith("memory://"):
             # limits' synchronous strategy over counters of our own, called without awaiting: no
@@ -209,6 +221,8 @@ class RateLimitMiddleware:
         self.in_progress: dict[str, int] = {}
 
     def _checks(self, scope: Scope, address: str) -> tuple[Check, ...]:
+        if _verification(scope["path"], scope["method"]):
+            return ((self.verification, "ip-verification", address),)
         token = None
         for name, value in scope["headers"]:
             if name == b"authorization":
@@ -270,6 +284,7 @@ class RateLimitMiddleware:
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         who = {
             "ip": "this address", "ip-writes": "this address's writes",
+            "ip-verification": "this address's verifications",
             "subject": "this client", "writes": "this client's writes",
         }[kind]  # fmt: skip
         response = problem_response(

@@ -1,4 +1,4 @@
-"""Rate limits at the gateway: per IP for anonymous callers, per subject with a valid token, writes apart, verification never."""
+"""Rate limits at the gateway: per IP for anonymous callers, per subject with a valid token, writes and verifications apart."""
 
 from __future__ import annotations
 
@@ -112,16 +112,26 @@ async def test_scan_page_writes_share_the_address_anonymous_limit(migrated_datab
         assert "this address may make 3" in refused.json()["detail"]
 
 
-async def test_verification_reads_are_never_counted(gateway: httpx.AsyncClient) -> None:
-    # Well past the anonymous limit (3): the resolver's paths and a scan's page all reach the service.
-    for _ in range(5):
-        assert (await gateway.get("/01/09506000134352/21/ABC123")).status_code == 502
-        assert (await gateway.get("/v/ABC123")).status_code == 502
-        assert (await gateway.get(SCAN_PAGE)).status_code == 502
-    # While the address's writes to a scan's page are counted from the first.
-    for _ in range(2):
-        assert (await gateway.post(f"{SCAN_PAGE}/geo", json={})).status_code == 502
-    _assert_limited(await gateway.post(f"{SCAN_PAGE}/geo", json={}))
+async def test_verifications_have_a_limit_of_their_own_per_address(migrated_database: TestDatabase) -> None:
+    settings = _settings(
+        migrated_database, rate_limit_anonymous="3/minute", rate_limit_writes="2/minute",
+        rate_limit_verification="6/minute",
+    )  # fmt: skip
+    async for gateway in asgi_client(create_app(settings)):
+        # Past the anonymous API limit (3): the resolver's paths and a scan's page reach the service ...
+        for _ in range(2):
+            assert (await gateway.get("/01/09506000134352/21/ABC123")).status_code == 502
+            assert (await gateway.get("/v/ABC123")).status_code == 502
+            assert (await gateway.get(SCAN_PAGE)).status_code == 502
+        # ... until the address's verification limit (6), whoever the caller says it is.
+        refused = await gateway.get("/v/ABC123", headers=auth("admin"))
+        _assert_limited(refused)
+        assert "this address's verifications may make 6" in refused.json()["detail"]
+        # The API's own budget was not spent by them, and a scan's location is a write, counted as one.
+        assert (await gateway.get("/v1/catalogue")).status_code == 502
+        for _ in range(2):
+            assert (await gateway.post(f"{SCAN_PAGE}/geo", json={})).status_code == 502
+        _assert_limited(await gateway.post(f"{SCAN_PAGE}/geo", json={}))
 
 
 async def test_replicas_share_counters_in_redis(migrated_database: TestDatabase) -> None:
