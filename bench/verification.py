@@ -43,6 +43,9 @@ from tests.support.processes import HOST, free_port, start_process, stop, wait_u
 
 RESULTS = REPO_ROOT / "bench" / "results" / "verification.json"
 GTIN = "08934567000017"
+# A scenario waits (at most SETTLE_LIMIT_S) for the machine to be less busy than this.
+QUIET = 0.10
+SETTLE_LIMIT_S = 120.0
 
 
 @dataclass
@@ -144,6 +147,50 @@ async def _load(urls: list[str], *, connections: int, duration_s: float, warmup_
     return latencies, errors, answered
 
 
+async def _load_open(urls: list[str], *, rate: float, connections: int, duration_s: float, warmup_s: float,
+                     headers: dict[str, str]) -> tuple[list[float], int, int]:  # fmt: skip
+    """Open loop: requests are due at ``rate`` per second over ``connections``, whatever the answers do.
+
+    Each latency runs from the moment its request was due, not from when it could be sent: a stall
+    counts against every request it held back (no coordinated omission).
+    """
+    latencies: list[float] = []
+    errors = 0
+    answered = 0
+    began = time.perf_counter()
+    window_start, window_end = began + warmup_s, began + warmup_s + duration_s
+    interval = connections / rate
+    cursor = iter(range(10**12))
+
+    async def worker(session: aiohttp.ClientSession, offset: float) -> None:
+        nonlocal errors, answered
+        due = began + offset
+        while due < window_end:
+            if (wait := due - time.perf_counter()) > 0:
+                await asyncio.sleep(wait)
+            url = urls[next(cursor) % len(urls)]
+            ok = False
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.get(url, headers=headers) as response:
+                    await response.read()
+                    ok = response.status == 200
+            answered += ok
+            if window_start <= due < window_end:
+                if ok:
+                    latencies.append(time.perf_counter() - due)
+                else:
+                    errors += 1
+            due += interval
+
+    connector = aiohttp.TCPConnector(limit=connections, limit_per_host=connections)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+    ) as s:
+        await asyncio.gather(*(worker(s, number / rate) for number in range(connections)))
+    latencies.sort()
+    return latencies, errors, answered
+
+
 def _cpu_s(pid: int) -> float:
     """The CPU ``pid`` and its live children (the stamps service's anomaly detector) have used."""
     process = psutil.Process(pid)
@@ -184,19 +231,41 @@ def _measure_wrk(
     )  # fmt: skip
 
 
+def _settle(limit_s: float = SETTLE_LIMIT_S) -> None:
+    """Wait until the machine is quiet: the anomaly detector catches up with the last scenario's scans."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        busy = background_busy()
+        if busy is None or busy < QUIET:
+            return
+    print(f"  (the machine was still busy after {limit_s:.0f} s)")
+
+
 def _measure(
-    name: str, urls: list[str], args: argparse.Namespace, headers: dict[str, str], servers: dict[str, int]
+    name: str,
+    urls: list[str],
+    args: argparse.Namespace,
+    headers: dict[str, str],
+    servers: dict[str, int],
+    rate: float | None = None,
 ) -> Measured:
-    """One scenario; ``servers`` (name → pid) are the processes whose CPU per request is reported."""
+    """One scenario; ``servers`` (name → pid) are the processes whose CPU per request is reported.
+
+    With ``rate`` the load is an open loop at that many requests per second (else closed, as fast as answered).
+    """  # fmt: skip
     for url in urls[:1]:
         require_loopback(url)
-    if args.load == "wrk":
+    # Each scenario starts on a quiet machine: the detector working off the last one's scans would
+    # take the CPU of the next (the ceiling's included).
+    _settle()
+    if args.load == "wrk" and rate is None:
         return _measure_wrk(name, urls, args, headers, servers)
     before = {server: _cpu_s(pid) for server, pid in servers.items()}
+    window = {"connections": args.connections, "duration_s": args.seconds, "warmup_s": args.warmup}
     latencies, errors, answered = asyncio.run(
-        _load(
-            urls, connections=args.connections, duration_s=args.seconds, warmup_s=args.warmup, headers=headers
-        )
+        _load(urls, headers=headers, **window)
+        if rate is None
+        else _load_open(urls, rate=rate, headers=headers, **window)
     )
     # Over the whole run (warm-up included), per answer: what each server spent on one request.
     cpu = {
@@ -221,6 +290,10 @@ def main() -> None:
     parser.add_argument(
         "--load", choices=("python", "wrk"), default="python",
         help="load generator: the async Python client (default) or wrk, which leaves the servers more CPU",
+    )  # fmt: skip
+    parser.add_argument(
+        "--open-shares", type=lambda text: [float(share) for share in text.split(",") if share], default=[0.25, 0.35],
+        help="shares of the ceiling offered through the gateway in an open loop after the closed-loop scenarios",
     )  # fmt: skip
     args = parser.parse_args()
     pin_process_settings(access_log=False)
@@ -267,6 +340,16 @@ def main() -> None:
                     ]
                     for name, urls, servers in order if number % 2 == 0 else reversed(order):
                         results.append(_measure(name, urls, args, json_headers, servers))
+                    # The latency the issue asks for at a given share of this round's ceiling: an open
+                    # loop offering exactly that rate through the gateway over the same connections.
+                    gateway_servers = {"gateway": pids["gateway"], "stamps": pids["stamps"]}
+                    for share in args.open_shares:
+                        results.append(
+                            _measure(
+                                f"gateway -> stamps, {share:.0%} of ceiling offered", through, args, json_headers,
+                                gateway_servers, rate=share * results[0].rps,
+                            )
+                        )  # fmt: skip
                     for result in results:
                         result.ratio_to_ceiling = result.rps / results[0].rps
                     rounds.append(results)

@@ -69,6 +69,9 @@ class AnomalySettings(BaseModel):
     lookback_h: float = Field(default=6, ge=0)
     # Scans examined per round at most (the rest wait for the next round).
     round_limit: int = Field(default=1_000, ge=1)
+    # Behind on a burst of scans, the detector works at most this share of the time (each full round is
+    # followed by a pause in proportion): verifications come first, the detector catches up after.
+    busy_share: float = Field(default=0.5, gt=0, le=1)
 
 
 class EpcisSettings(BaseModel):
@@ -122,6 +125,8 @@ class StampsSettings(BaseServiceSettings):
     scan_token_hours: float = Field(default=24, gt=0, le=24 * 7)
     # Concurrent verifications are logged together: at most this many scans per statement.
     scan_batch_max: int = Field(default=256, ge=1, le=5_000)
+    # Batches of scans logged at once, each on a connection of its own.
+    scan_batches_in_flight: int = Field(default=2, ge=1, le=16)
     # IP hashes' daily salts are kept this many days, then dropped (the hashes become unlinkable).
     scan_salt_days: int = Field(default=30, ge=1, le=365)
     # Monthly partitions of the scan log created ahead of time.

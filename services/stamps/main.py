@@ -72,15 +72,17 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
                 )  # fmt: skip
                 changes.start()
             app.state.lifecycle_jobs = changes
-            # The scan log writes through a connection of its own: its batches run one after another.
+            # The scan log writes through connections of its own, one per batch in flight.
             scans = await create_read_pool(
-                settings.database_url.get_secret_value(), application_name="stamps-scans", min_size=1,
-                max_size=1, statement_timeout_ms=settings.db_statement_timeout_ms,
+                settings.database_url.get_secret_value(), application_name="stamps-scans",
+                min_size=settings.scan_batches_in_flight, max_size=settings.scan_batches_in_flight,
+                statement_timeout_ms=settings.db_statement_timeout_ms,
             )  # fmt: skip
             scan_log = ScanLog(
                 scans, device_key=settings.scan_hash_key.get_secret_value().encode(),
                 max_batch=settings.scan_batch_max, salt_days=settings.scan_salt_days,
                 partitions_ahead=settings.scan_partitions_ahead, province_at=geography.province_at,
+                in_flight=settings.scan_batches_in_flight,
             )  # fmt: skip
             await scan_log.start()
             app.state.scan_log = scan_log

@@ -14,8 +14,10 @@ import psutil
 import pytest
 from sqlalchemy import text
 
+from services.stamps.anomalies import runner
 from services.stamps.anomalies.runner import AnomalyDetector
-from services.stamps.config import StampsSettings
+from services.stamps.anomalies.service import DetectionRound
+from services.stamps.config import AnomalySettings, StampsSettings
 from services.stamps.main import create_app
 from services.stamps.verification import tokens
 from shared import clock, gs1
@@ -516,3 +518,32 @@ async def test_bad_queries_and_bodies_name_their_field(stamps: httpx.AsyncClient
         assert any(field in error["field"] for error in answer.json()["errors"]), answer.json()
     assert (await stamps.get(f"{ANOMALIES}/not-a-uuid", headers=ADMIN)).status_code == 422
     assert (await stamps.get(f"{ANOMALIES}/{uuid.uuid4()}", headers=ADMIN)).status_code == 404
+
+
+async def test_a_detector_behind_a_burst_leaves_the_cpu_to_verifications_half_the_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After each full round it pauses as long as the round took (busy_share 0.5); a round that caught up does not."""
+    pauses: list[float] = []
+    rounds = iter([DetectionRound(full=True), DetectionRound(full=True), DetectionRound(full=False)])
+    moments = iter([100.0, 100.8, 200.0, 200.2, 300.0, 300.5])
+
+    class Stop(Exception):
+        """Ends the loop at its first wait for the next period."""
+
+    async def fake_sleep(seconds: float) -> None:
+        if seconds == 3_600:
+            raise Stop
+        pauses.append(round(seconds, 6))
+
+    job = AnomalyDetector(lambda: None, AnomalySettings(busy_share=0.5), every_s=3_600)  # type: ignore[arg-type, return-value]
+
+    async def scripted_round() -> DetectionRound:
+        return next(rounds)
+
+    monkeypatch.setattr(job, "run_once", scripted_round)
+    monkeypatch.setattr(runner.time, "monotonic", lambda: next(moments))
+    monkeypatch.setattr(runner.asyncio, "sleep", fake_sleep)
+    with pytest.raises(Stop):
+        await job._loop()
+    assert pauses == [0.8, 0.2]

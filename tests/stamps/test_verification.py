@@ -11,7 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from services.stamps.verification.scanlog import ScanLog, ScanRequest
 from shared import clock, gs1
+from shared.db import create_read_pool
 from tests.builders import active_stamps, certificate_changed, generated_batch, serials_of, stamped_product
 
 pytestmark = pytest.mark.commits  # the scan log writes through its own connection
@@ -376,3 +378,52 @@ async def test_the_resolver_keeps_request_ids_its_documented_routes_and_other_pa
     assert (await stamps.get("/v/a/b", headers=JSON)).status_code == 404
     assert (await stamps.post("/v/7K3Q9M2XH4TB8VNCF9", headers=JSON)).status_code == 405
     assert len(await scans(stamps)) == 1
+
+
+async def test_batches_in_flight_together_never_share_a_serial_so_counts_stay_exact(
+    stamps: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two batches are logged at once; a serial waits for its flight to land, so each scan counts once, in order."""
+    product, serials = await reserved(stamps, quantity=6)
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    settings = app.state.settings
+    pool = await create_read_pool(
+        settings.database_url.get_secret_value(), application_name="test-scans", min_size=2, max_size=2
+    )
+    log = ScanLog(pool, device_key=b"k" * 32, max_batch=4, in_flight=2)
+    flying = 0
+    most_flying = 0
+    original = log._log
+
+    async def counted(batch: Any) -> Any:
+        nonlocal flying, most_flying
+        flying += 1
+        most_flying = max(most_flying, flying)
+        try:
+            return await original(batch)
+        finally:
+            flying -= 1
+
+    monkeypatch.setattr(log, "_log", counted)
+    await log.start()
+    try:
+        # Two busy serials among four others: most batches find a serial of theirs already in flight.
+        order = [serials[i % 2] if i % 3 else serials[2 + i % 4] for i in range(60)]
+        answers = await asyncio.gather(
+            *(
+                log.verify(
+                    ScanRequest(
+                        serial, product["gtin"].zfill(14), None, None, "api", "198.51.100.7", None, None
+                    )
+                )
+                for serial in order
+            )
+        )
+    finally:
+        await log.stop()
+        await pool.close()
+    assert most_flying == 2
+    for serial in set(order):
+        counts = [a.history.count for s, a in zip(order, answers, strict=True) if s == serial and a.history]
+        assert counts == list(range(1, order.count(serial) + 1))  # each scan once, in arrival order
+    assert len(await scans(stamps)) == 60

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -60,12 +61,21 @@ class AnomalyDetector:
     async def _loop(self) -> None:
         while True:
             try:
-                found = await self.run_once()
+                found = await self._timed_round()
                 while found.full:
-                    found = await self.run_once()
+                    found = await self._timed_round()
             except Exception:  # the loop must outlive a database restart or one bad round
                 logger.exception("anomaly detection round failed")
             await asyncio.sleep(self.every_s)
+
+    async def _timed_round(self) -> service.DetectionRound:
+        """One round; a full one (more scans wait) is followed by a pause, so that rounds take ``busy_share``."""
+        started = time.monotonic()
+        found = await self.run_once()
+        if found.full:
+            took = time.monotonic() - started
+            await asyncio.sleep(took * (1 / self.settings.busy_share - 1))
+        return found
 
     def start(self) -> None:
         """Start the loop."""

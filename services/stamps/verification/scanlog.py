@@ -85,11 +85,16 @@ class ScanLog:
 
     def __init__(
         self, pool: ReadPool, *, device_key: bytes, max_batch: int = 256, salt_days: int = 30,
-        partitions_ahead: int = 12, province_at: ProvinceAt | None = None,
+        partitions_ahead: int = 12, province_at: ProvinceAt | None = None, in_flight: int = 1,
     ) -> None:  # fmt: skip
         self._pool = pool
         self._device_key = device_key
         self._max_batch = max_batch
+        # Batches logged at once (each on a connection of the pool): the next batch need not wait for the
+        # last one's round trips. A serial is in one flight at a time, so its count and summary stay exact.
+        self._max_in_flight = in_flight
+        self._flights: set[asyncio.Task[None]] = set()
+        self._serials_in_flight: set[str] = set()
         self._salt_days = salt_days
         self._partitions_ahead = partitions_ahead
         self._province_at = province_at
@@ -110,8 +115,9 @@ class ScanLog:
         if self._task is None:
             return
         task, self._task = self._task, None
-        if self._pending:
+        if self._pending or self._flights:
             self._drained.clear()
+            self._wake.set()
             await self._drained.wait()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -144,29 +150,57 @@ class ScanLog:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._pending:
-                batch = [self._pending.popleft() for _ in range(min(self._max_batch, len(self._pending)))]
-                try:
-                    answers = await self._log(batch)
-                except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-                    log.warning("scan log: a batch of %d scans was not logged: %s", len(batch), exc)
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(ScanLogUnavailable(str(exc)))
-                    continue
-                except Exception as exc:
-                    log.exception("scan log: a batch of %d scans failed", len(batch))
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for (_, future), answer in zip(batch, answers, strict=True):
-                    if not future.done():
-                        future.set_result(answer)
-            self._drained.set()
+            while self._pending and len(self._flights) < self._max_in_flight:
+                batch = self._next_batch()
+                if not batch:
+                    break  # what waits names serials in flight: their flights' landing wakes us
+                flight = asyncio.create_task(self._fly(batch), name="scan-log-batch")
+                self._flights.add(flight)
+                flight.add_done_callback(self._landed)
+            if not self._pending and not self._flights:
+                self._drained.set()
             if self._upkept_at is not None and clock.now() - self._upkept_at > UPKEEP_EVERY:
                 with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
                     await self.upkeep()
+
+    def _next_batch(self) -> list[tuple[ScanRequest, asyncio.Future[Verification]]]:
+        """Up to ``max_batch`` waiting scans, in arrival order, of serials no flight is logging."""
+        batch: list[tuple[ScanRequest, asyncio.Future[Verification]]] = []
+        held: list[tuple[ScanRequest, asyncio.Future[Verification]]] = []
+        while self._pending and len(batch) < self._max_batch:
+            item = self._pending.popleft()
+            serial = item[0].serial
+            if serial is not None and serial in self._serials_in_flight:
+                held.append(item)
+            else:
+                batch.append(item)
+        self._pending.extendleft(reversed(held))
+        self._serials_in_flight.update(request.serial for request, _ in batch if request.serial is not None)
+        return batch
+
+    def _landed(self, flight: asyncio.Task[None]) -> None:
+        self._flights.discard(flight)
+        self._wake.set()
+
+    async def _fly(self, batch: list[tuple[ScanRequest, asyncio.Future[Verification]]]) -> None:
+        try:
+            answers = await self._log(batch)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            log.warning("scan log: a batch of %d scans was not logged: %s", len(batch), exc)
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(ScanLogUnavailable(str(exc)))
+        except Exception as exc:
+            log.exception("scan log: a batch of %d scans failed", len(batch))
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+        else:
+            for (_, future), answer in zip(batch, answers, strict=True):
+                if not future.done():
+                    future.set_result(answer)
+        finally:
+            self._serials_in_flight.difference_update(request.serial for request, _ in batch)
 
     async def _log(self, batch: list[tuple[ScanRequest, asyncio.Future[Verification]]]) -> list[Verification]:
         # Each scan is judged at the time it arrived (its request's clock), and its address hashed with
