@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -22,6 +24,7 @@ from services.stamps.main import create_app
 from services.stamps.verification import tokens
 from shared import clock, gs1
 from shared.children import ChildProcess
+from shared.topology import REPO_ROOT
 from tests.builders import (
     ADMIN,
     active_stamps,
@@ -547,3 +550,14 @@ async def test_a_detector_behind_a_burst_leaves_the_cpu_to_verifications_half_th
     with pytest.raises(Stop):
         await job._loop()
     assert pauses == [0.8, 0.2]
+
+
+def test_the_detector_command_refuses_to_run_without_a_period() -> None:
+    """Run alone with the replicas' STAMPS_ANOMALY_JOB_EVERY_S=0 it would spin: it says so and exits."""
+    environment = {**os.environ, "STAMPS_ANOMALY_JOB_EVERY_S": "0", "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "services.stamps.commands.detect_anomalies"],
+        env=environment, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "STAMPS_ANOMALY_JOB_EVERY_S must be above 0" in done.stderr

@@ -30,6 +30,8 @@ def main() -> None:
     parser.add_argument(WITH_PARENT, dest="with_parent", action="store_true", help="exit when stdin closes")
     args = parser.parse_args()
     settings = get_settings()
+    if settings.anomaly_job_every_s <= 0:
+        parser.error("STAMPS_ANOMALY_JOB_EVERY_S must be above 0 for the process that runs the detector")
     configure_logging("stamps-detector", settings.log_level)
     if not args.with_parent:  # a supervising parent has lowered it already
         os.nice(settings.anomaly_detector_nice)
