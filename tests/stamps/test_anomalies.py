@@ -17,8 +17,9 @@ import pytest
 from sqlalchemy import text
 
 from services.stamps.anomalies import runner
+from services.stamps.anomalies.repository import AnomalyRepository
 from services.stamps.anomalies.runner import AnomalyDetector
-from services.stamps.anomalies.service import DetectionRound
+from services.stamps.anomalies.service import DetectionRound, scanner_limit
 from services.stamps.config import AnomalySettings, StampsSettings
 from services.stamps.main import create_app
 from services.stamps.verification import tokens
@@ -545,8 +546,8 @@ async def test_a_detector_behind_a_burst_leaves_the_cpu_to_verifications_half_th
         return next(rounds)
 
     monkeypatch.setattr(job, "run_once", scripted_round)
-    monkeypatch.setattr(runner.time, "monotonic", lambda: next(moments))
-    monkeypatch.setattr(runner.asyncio, "sleep", fake_sleep)
+    monkeypatch.setattr(runner, "monotonic", lambda: next(moments))
+    monkeypatch.setattr(runner, "pause", fake_sleep)
     with pytest.raises(Stop):
         await job._loop()
     assert pauses == [0.8, 0.2]
@@ -561,3 +562,36 @@ def test_the_detector_command_refuses_to_run_without_a_period() -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "STAMPS_ANOMALY_JOB_EVERY_S must be above 0" in done.stderr
+
+
+async def test_a_scanner_with_thousands_of_scans_in_the_hour_costs_a_round_a_bounded_read(
+    stamps: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A device enumerated 3,000 codes in the hour: a round of its next 30 reads its latest scans only, and fires."""
+    limits = {"round_limit": 50, "enumeration_unknown_per_h": 20, "enumeration_distinct_per_h": 100}
+    earlier = [
+        {"serial": f"GUESS{i:013d}", "verdict": "unknown", "scanned_at": ago(55 - i / 70), "device_hash": b"bot"}
+        for i in range(3_000)
+    ]  # fmt: skip
+    latest = [
+        {"serial": f"NEXT{i:014d}", "verdict": "unknown", "scanned_at": ago(5 - i / 10), "device_hash": b"bot"}
+        for i in range(30)
+    ]  # fmt: skip
+    await logged_scans(stamps, *earlier, *latest)
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    settings = app.state.settings.anomalies.model_copy(update={**limits, "settle_s": 0})
+    job = AnomalyDetector(lambda: app.state.db, settings, every_s=1, since=ago(6))
+    read: list[int] = []
+    original = AnomalyRepository.scanner_scans
+
+    async def counted(self: AnomalyRepository, **arguments: Any) -> list[Any]:
+        found = await original(self, **arguments)
+        read.append(len(found))
+        return found
+
+    monkeypatch.setattr(AnomalyRepository, "scanner_scans", counted)
+    found = await job.run_once()
+    assert len(found.examined) == 30
+    assert read == [scanner_limit(settings)]  # 50 + 2 × 101 of the hour's 3,030
+    assert [a["rule"] for a in found.anomalies] == ["R10"]
+    assert found.anomalies[0]["detail"]["unknown_per_h"] > 20

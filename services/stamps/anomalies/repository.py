@@ -134,22 +134,36 @@ class AnomalyRepository(Repository[Anomaly]):
         return found
 
     async def scanner_scans(
-        self, *, ip_hashes: Sequence[bytes], device_hashes: Sequence[bytes], after: datetime, until: datetime
-    ) -> list[Scan]:
-        """Every scan in (after, until] from one of these IP hashes or devices, oldest first."""
+        self, *, ip_hashes: Sequence[bytes], device_hashes: Sequence[bytes], after: datetime, until: datetime,
+        per_scanner: int,
+    ) -> list[Scan]:  # fmt: skip
+        """The latest ``per_scanner`` scans in (after, until] of each of these IP hashes and devices, oldest first.
+
+        Each scanner's are read backwards from an index and cut off: a scanner with thousands of scans in
+        the hour costs a round no more than one with ``per_scanner``.
+        """
         if not ip_hashes and not device_hashes:
             return []
         query = text(f"""
-            SELECT {SCAN_COLUMNS} FROM stamps.scan s
-            WHERE s.scanned_at > :after AND s.scanned_at <= :until
-              AND (s.ip_hash = ANY(:ips) OR s.device_hash = ANY(:devices))
-            ORDER BY s.scanned_at, s.id""").bindparams(
-            bindparam("ips", type_=ARRAY(BYTEA)), bindparam("devices", type_=ARRAY(BYTEA))
-        )
+            SELECT s.* FROM unnest(CAST(:ips AS bytea[])) AS scanner(hash) CROSS JOIN LATERAL (
+                SELECT {SCAN_COLUMNS} FROM stamps.scan s
+                WHERE s.ip_hash = scanner.hash AND s.scanned_at > :after AND s.scanned_at <= :until
+                ORDER BY s.scanned_at DESC LIMIT :per_scanner
+            ) s
+            UNION ALL
+            SELECT s.* FROM unnest(CAST(:devices AS bytea[])) AS scanner(hash) CROSS JOIN LATERAL (
+                SELECT {SCAN_COLUMNS} FROM stamps.scan s
+                WHERE s.device_hash = scanner.hash AND s.scanned_at > :after AND s.scanned_at <= :until
+                ORDER BY s.scanned_at DESC LIMIT :per_scanner
+            ) s""").bindparams(bindparam("ips", type_=ARRAY(BYTEA)), bindparam("devices", type_=ARRAY(BYTEA)))
         rows = await self.session.execute(
-            query, {"ips": list(ip_hashes), "devices": list(device_hashes), "after": after, "until": until}
-        )
-        return [_scan(row) for row in rows]
+            query,
+            {"ips": list(ip_hashes), "devices": list(device_hashes), "after": after, "until": until,
+             "per_scanner": per_scanner},
+        )  # fmt: skip
+        # A scan by a listed IP and a listed device comes twice.
+        unique = {row.id: _scan(row) for row in rows}
+        return sorted(unique.values(), key=lambda scan: (scan.scanned_at, scan.id))
 
     async def unknown_scans(
         self, *, provinces: Sequence[str], after: datetime, until: datetime

@@ -32,6 +32,9 @@ from shared.children import stop_signal
 from shared.db import Database
 
 logger = logging.getLogger("services.stamps.anomalies.runner")
+# The loop's clock and wait, by name so that a test can drive them.
+monotonic = time.monotonic
+pause = asyncio.sleep
 
 
 class AnomalyDetector:
@@ -66,15 +69,15 @@ class AnomalyDetector:
                     found = await self._timed_round()
             except Exception:  # the loop must outlive a database restart or one bad round
                 logger.exception("anomaly detection round failed")
-            await asyncio.sleep(self.every_s)
+            await pause(self.every_s)
 
     async def _timed_round(self) -> service.DetectionRound:
         """One round; a full one (more scans wait) is followed by a pause, so that rounds take ``busy_share``."""
-        started = time.monotonic()
+        started = monotonic()
         found = await self.run_once()
         if found.full:
-            took = time.monotonic() - started
-            await asyncio.sleep(took * (1 / self.settings.busy_share - 1))
+            took = monotonic() - started
+            await pause(took * (1 / self.settings.busy_share - 1))
         return found
 
     def start(self) -> None:

@@ -67,6 +67,17 @@ class DetectionRound:
     suspended: int = 0
 
 
+def scanner_limit(settings: AnomalySettings) -> int:
+    """How many of one scanner's latest scans a round reads for R10: the round's own, and twice R10's thresholds.
+
+    A scanner with more in the hour is over a threshold within what is read (its latest scans' counts are
+    lower bounds that already fire), unless its latest scans repeat a few serials: then its distinct
+    count may read lower than the hour's.
+    """
+    thresholds = max(settings.enumeration_unknown_per_h, settings.enumeration_distinct_per_h)
+    return settings.round_limit + 2 * (thresholds + 1)
+
+
 def _sliding(
     scans: Sequence[Scan], key: Callable[[Scan], Any], span: timedelta
 ) -> dict[int, tuple[int, int]]:
@@ -178,7 +189,7 @@ async def detect(
     scanners = await repository.scanner_scans(
         ip_hashes=sorted({i.scan.ip_hash for i in new if i.scan.ip_hash}),
         device_hashes=sorted({i.scan.device_hash for i in new if i.scan.device_hash}),
-        after=first - hour, until=last,
+        after=first - hour, until=last, per_scanner=scanner_limit(settings),
     )  # fmt: skip
     cluster_window = timedelta(hours=settings.unknown_cluster_window_h)
     unknown_provinces = sorted({p for i in new if i.scan.verdict == "unknown" and (p := i.scan.province)})

@@ -31,6 +31,9 @@ class Scan(Base):
         Index("ix_scan_serial", "serial", "scanned_at"),
         Index("ix_scan_id", "id"),
         Index("ix_scan_ip", "ip_hash", "scanned_at"),
+        Index(
+            "ix_scan_device", "device_hash", "scanned_at", postgresql_where=text("device_hash IS NOT NULL")
+        ),
         Index("ix_scan_batch", "batch_id", "scanned_at", postgresql_where=text("batch_id IS NOT NULL")),
         Index("ix_scan_located", "located_at", postgresql_where=text("located_at IS NOT NULL")),
         CheckConstraint(f"verdict IN {OUTCOMES}", name="verdict"),
