@@ -79,7 +79,11 @@ def frozen_after_start(lifespan: Lifespan) -> Lifespan:
             # waiting — the verification bench's p99 was those pauses. Frozen, they are never walked again.
             gc.collect()
             gc.freeze()
-            yield
+            try:
+                yield
+            finally:
+                # Stopped, its objects may be garbage (an app of a test, its pools): let them be collected.
+                gc.unfreeze()
 
     return frozen
 

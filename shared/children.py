@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Mapping, Sequence
 
 logger = logging.getLogger("shared.children")
@@ -23,6 +24,8 @@ WITH_PARENT = "--exit-with-parent"
 STOP_TIMEOUT_S = 10.0
 FIRST_RESTART_S = 1.0
 LAST_RESTART_S = 30.0
+# A child that ran this long before it died starts the back-off again from FIRST_RESTART_S.
+HEALTHY_AFTER_S = 60.0
 
 
 class ChildProcess:
@@ -34,12 +37,13 @@ class ChildProcess:
     ) -> None:  # fmt: skip
         self.command = [sys.executable, "-m", module, *args, WITH_PARENT]
         self.name = name
-        # How much lower than ours the child's CPU priority is.
-        self.nice = nice
         # The child's whole environment (default: ours), e.g. settings.child_environment().
         self.environment = dict(environment) if environment is not None else None
+        # How much lower than ours the child's CPU priority is.
+        self.nice = nice
         self.process: asyncio.subprocess.Process | None = None
         self.starts = 0
+        self.started_at = 0.0
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -48,10 +52,12 @@ class ChildProcess:
         self._task = asyncio.create_task(self._watch(), name=f"{self.name}-watch")
 
     async def _spawn(self) -> None:
-        # Its output goes where ours goes; its input is the pipe whose end tells it we are gone.
+        # Its output goes where ours goes; its input is the pipe whose end tells it we are gone. A session
+        # of its own: a terminal's Ctrl-C reaches us alone, and we stop it (no restart racing our shutdown).
         self.process = await asyncio.create_subprocess_exec(
-            *self.command, stdin=asyncio.subprocess.PIPE, env=self.environment
+            *self.command, stdin=asyncio.subprocess.PIPE, env=self.environment, start_new_session=True
         )
+        self.started_at = time.monotonic()
         self.starts += 1
         if self.nice:
             with contextlib.suppress(ProcessLookupError):
@@ -64,19 +70,30 @@ class ChildProcess:
         delay = FIRST_RESTART_S
         while self.process is not None:
             code = await self.process.wait()
+            if time.monotonic() - self.started_at > HEALTHY_AFTER_S:
+                delay = FIRST_RESTART_S  # it had run well: a new failure, not the last one again
             logger.warning(
                 "%s (pid %d) exited with %s; restarting in %.0f s", self.name, self.process.pid, code, delay
             )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, LAST_RESTART_S)
-            await self._spawn()
+            while True:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, LAST_RESTART_S)
+                try:
+                    await self._spawn()
+                    break
+                except OSError:  # no fork now (memory, a pids limit): try again later, never give up
+                    logger.exception("%s could not be started; trying again in %.0f s", self.name, delay)
 
     async def stop(self) -> None:
         """Ask the child to finish (SIGTERM), kill it if it has not within ``STOP_TIMEOUT_S``."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await self._task
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # the watcher's failure must not stop the service's shutdown
+                logger.exception("%s: its watcher had failed", self.name)
             self._task = None
         process, self.process = self.process, None
         if process is None or process.returncode is not None:

@@ -1,4 +1,4 @@
-"""What every service does once it has started: the objects of its start-up are frozen out of the collector."""
+"""What every service does once it has started: the objects of its start-up are frozen out of the collector until it stops."""
 
 from __future__ import annotations
 
@@ -34,3 +34,6 @@ async def test_objects_alive_after_start_up_are_frozen() -> None:
         # The collector tracks no frozen object: the start-up's state is out of its sight.
         assert not any(isinstance(tracked, StartUpState) for tracked in gc.get_objects())
         assert made
+    # Stopped, everything is in sight again (a stopped app's cycles can be collected).
+    assert gc.get_freeze_count() == 0
+    assert any(isinstance(tracked, StartUpState) for tracked in gc.get_objects())

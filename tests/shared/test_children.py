@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -17,6 +18,7 @@ from gateway.config import GatewaySettings
 from services.registry.config import RegistrySettings
 from services.scoring.config import ScoringSettings
 from services.stamps.config import StampsSettings
+from shared import children
 from shared.children import ChildProcess
 from shared.config import BaseServiceSettings
 from shared.topology import REPO_ROOT
@@ -128,3 +130,33 @@ def test_a_child_reads_exactly_its_parents_settings(
     monkeypatch.setattr(os, "environ", environment)
     assert settings_class() == settings
     assert environment["PATH"]  # the rest of the parent's environment is kept
+
+
+async def test_a_child_that_cannot_be_started_again_is_tried_until_it_can(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed fork (memory, a pids limit) neither ends the watching nor the parent's shutdown."""
+    marker = tmp_path / "marker"
+    monkeypatch.setattr(children, "FIRST_RESTART_S", 0.05)
+    child = ChildProcess(CHILD, [str(marker)], name="test child", environment=ENVIRONMENT)
+    await child.start()
+    try:
+        await until(lambda: note(marker) == "started")
+        marker.unlink()
+        spawn = asyncio.create_subprocess_exec
+        refusals = iter([OSError(11, "Resource temporarily unavailable")] * 2)
+
+        async def refusing(*command: Any, **options: Any) -> Any:
+            refusal = next(refusals, None)
+            if refusal is not None:
+                raise refusal
+            return await spawn(*command, **options)
+
+        monkeypatch.setattr(asyncio, "create_subprocess_exec", refusing)
+        assert child.process is not None
+        os.kill(child.process.pid, signal.SIGKILL)
+        await until(lambda: note(marker) == "started")  # third time lucky
+        assert child.starts == 2
+    finally:
+        await child.stop()
+    assert note(marker) == "stopped"

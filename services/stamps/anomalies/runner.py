@@ -95,7 +95,7 @@ class AnomalyDetector:
 async def run_alone(settings: StampsSettings, *, with_parent: bool) -> None:
     """Run the detector in this process until it is told to stop (the stamps service's child, or alone)."""
     database = Database.connect(
-        settings.database_url.get_secret_value(), application_name="stamps-detector", pool_size=2,
+        settings.database_url.get_secret_value(), application_name="stamps-detector", pool_size=1,
         max_overflow=0, statement_timeout_ms=settings.db_statement_timeout_ms,
     )  # fmt: skip
     detector = AnomalyDetector(lambda: database, settings.anomalies, every_s=settings.anomaly_job_every_s)

@@ -95,6 +95,8 @@ class ScanLog:
         self._max_in_flight = in_flight
         self._flights: set[asyncio.Task[None]] = set()
         self._serials_in_flight: set[str] = set()
+        # Scans of a serial in flight, in arrival order: back to the head of the line when it lands.
+        self._held: dict[str, list[tuple[ScanRequest, asyncio.Future[Verification]]]] = {}
         self._salt_days = salt_days
         self._partitions_ahead = partitions_ahead
         self._province_at = province_at
@@ -115,7 +117,7 @@ class ScanLog:
         if self._task is None:
             return
         task, self._task = self._task, None
-        if self._pending or self._flights:
+        if self._pending or self._flights or self._held:
             self._drained.clear()
             self._wake.set()
             await self._drained.wait()
@@ -157,7 +159,7 @@ class ScanLog:
                 flight = asyncio.create_task(self._fly(batch), name="scan-log-batch")
                 self._flights.add(flight)
                 flight.add_done_callback(self._landed)
-            if not self._pending and not self._flights:
+            if not self._pending and not self._flights and not self._held:
                 self._drained.set()
             if self._upkept_at is not None and clock.now() - self._upkept_at > UPKEEP_EVERY:
                 with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
@@ -166,15 +168,15 @@ class ScanLog:
     def _next_batch(self) -> list[tuple[ScanRequest, asyncio.Future[Verification]]]:
         """Up to ``max_batch`` waiting scans, in arrival order, of serials no flight is logging."""
         batch: list[tuple[ScanRequest, asyncio.Future[Verification]]] = []
-        held: list[tuple[ScanRequest, asyncio.Future[Verification]]] = []
         while self._pending and len(batch) < self._max_batch:
             item = self._pending.popleft()
             serial = item[0].serial
             if serial is not None and serial in self._serials_in_flight:
-                held.append(item)
+                # Set aside once, not looked at again until its serial lands: a flood of one serial
+                # costs each scan one look, not one per wake-up.
+                self._held.setdefault(serial, []).append(item)
             else:
                 batch.append(item)
-        self._pending.extendleft(reversed(held))
         self._serials_in_flight.update(request.serial for request, _ in batch if request.serial is not None)
         return batch
 
@@ -200,7 +202,12 @@ class ScanLog:
                 if not future.done():
                     future.set_result(answer)
         finally:
-            self._serials_in_flight.difference_update(request.serial for request, _ in batch)
+            landed = {request.serial for request, _ in batch if request.serial is not None}
+            self._serials_in_flight.difference_update(landed)
+            released = [item for serial in sorted(landed) for item in self._held.pop(serial, [])]
+            # Ahead of later arrivals; among themselves in arrival order, so their counts rise as they came.
+            released.sort(key=lambda item: item[0].scanned_at or clock.now())
+            self._pending.extendleft(reversed(released))
 
     async def _log(self, batch: list[tuple[ScanRequest, asyncio.Future[Verification]]]) -> list[Verification]:
         # Each scan is judged at the time it arrived (its request's clock), and its address hashed with
