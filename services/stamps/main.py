@@ -72,10 +72,11 @@ def create_app(settings: StampsSettings | None = None) -> FastAPI:
                 )  # fmt: skip
                 changes.start()
             app.state.lifecycle_jobs = changes
-            # The scan log writes through connections of its own, one per batch in flight.
+            # The scan log writes through connections of its own, one per batch in flight (the second
+            # opened when two batches first fly at once).
             scans = await create_read_pool(
                 settings.database_url.get_secret_value(), application_name="stamps-scans",
-                min_size=settings.scan_batches_in_flight, max_size=settings.scan_batches_in_flight,
+                min_size=1, max_size=settings.scan_batches_in_flight,
                 statement_timeout_ms=settings.db_statement_timeout_ms,
             )  # fmt: skip
             scan_log = ScanLog(
