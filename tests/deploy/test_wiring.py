@@ -232,10 +232,15 @@ def test_the_command_prints_the_secrets_kubectl_applies() -> None:
     assert not documents
 
 
-def test_a_file_that_is_not_a_jwks_is_refused(tmp_path: Path) -> None:
-    """--issuer-jwks of anything but {"keys": [...]} stops with the option named, printing nothing."""
+@pytest.mark.parametrize(
+    "content",
+    ['["not", "a", "jwks"]', '{"keys": [{"kty": "RSA"}]}', "{not json"],
+    ids=["list", "no-kid", "not-json"],
+)
+def test_a_file_that_is_not_a_jwks_is_refused(tmp_path: Path, content: str) -> None:
+    """--issuer-jwks of anything but {"keys": [...]} with kids stops with the option named, printing nothing."""
     path = tmp_path / "keys.json"
-    path.write_text('["not", "a", "jwks"]')
+    path.write_text(content)
     result = _run_wiring("--issuer-jwks", str(path))
     assert result.returncode == 2
     assert "--issuer-jwks" in result.stderr
