@@ -74,6 +74,18 @@ def _objects() -> list[tuple[Path, Manifest]]:
 OBJECTS = _objects()
 # What `kubectl apply -k` deploys: the example Secrets are not part of it.
 DEPLOYED = [manifest for path, manifest in OBJECTS if not path.name.endswith(".example.yaml")]
+# The services' wiring as `python -m deploy.wiring` generates it (once for the run): the Secrets an
+# operator applies, and the lines of the compose env file.
+WIRING = wiring.generate()
+WIRING_SECRETS: dict[tuple[str, str], str] = {
+    (document["metadata"]["name"], key): value
+    for document in yaml.safe_load_all(wiring.kubernetes_secrets(WIRING))
+    if document
+    for key, value in document["stringData"].items()
+}
+WIRING_ENV_FILE: dict[str, str | None] = dict(
+    dotenv.dotenv_values(stream=io.StringIO(wiring.compose_env(WIRING)), interpolate=False)
+)
 
 
 def _find(kind: str, name: str) -> Manifest:
@@ -281,10 +293,14 @@ def test_migrate_job_has_the_admin_url_and_every_role_password() -> None:
 
 
 def test_every_referenced_secret_key_is_in_the_example() -> None:
-    """secrets.example.yaml shows every Secret name and key the workloads read."""
+    """secrets.example.yaml shows every Secret name and key the workloads read, or deploy.wiring generates it."""
     examples = {
         m["metadata"]["name"]: set(m["stringData"]) for p, m in OBJECTS if p.name == "secrets.example.yaml"
     }
+    generated = {name for name, _key in WIRING_SECRETS}
+    assert not generated & set(examples), "a generated Secret's example would be applied by mistake"
+    for name, key in WIRING_SECRETS:
+        examples.setdefault(name, set()).add(key)
     for manifest in DEPLOYED:
         if manifest["kind"] not in WORKLOAD_KINDS:
             continue
@@ -439,17 +455,6 @@ def test_compose_variables_are_all_in_the_env_example() -> None:
 
 # What an operator puts into a Secret or the env file: long, random, no placeholder.
 OPERATOR_SECRET = secrets.token_urlsafe(32)
-# ... and the services' wiring, as `python -m deploy.wiring` generates it (once for the run).
-WIRING = wiring.generate()
-WIRING_SECRETS: dict[tuple[str, str], str] = {
-    (document["metadata"]["name"], key): value
-    for document in yaml.safe_load_all(wiring.kubernetes_secrets(WIRING))
-    if document
-    for key, value in document["stringData"].items()
-}
-WIRING_ENV_FILE: dict[str, str | None] = dict(
-    dotenv.dotenv_values(stream=io.StringIO(wiring.compose_env(WIRING)), interpolate=False)
-)
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?message}, ${VAR?message}: compose's interpolation.
 COMPOSE_VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}")
 
