@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,16 +72,21 @@ SUBSCRIPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
-def event_env(host: str, ports: dict[str, int], secrets: dict[str, str]) -> dict[str, str]:
+def event_env(
+    host: str | Callable[[str], str], ports: dict[str, int], secrets: dict[str, str]
+) -> dict[str, str]:
     """The events settings of every service of a suite: its subscribers, and the secrets it accepts.
 
-    ``secrets`` holds one signing secret per source; each subscriber accepts its sources' secrets.
+    ``host`` is every subscriber's host, or gives it by subscriber name (in a cluster each service is
+    its own host). ``secrets`` holds one signing secret per source; each subscriber accepts its
+    sources' secrets.
     """
+    hosts = {name: host(name) if callable(host) else host for name in ports}
     env: dict[str, str] = {}
     accepted: dict[str, dict[str, list[str]]] = {}
     for source, subscribers in SUBSCRIPTIONS.items():
         env[f"{source.upper()}_EVENTS__SUBSCRIBERS"] = json.dumps([
-            {"name": name, "url": f"http://{host}:{ports[name]}/internal/events", "types": list(types),
+            {"name": name, "url": f"http://{hosts[name]}:{ports[name]}/internal/events", "types": list(types),
              "secret": secrets[source]}
             for name, types in subscribers.items()
         ])  # fmt: skip
