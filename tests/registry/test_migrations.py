@@ -5,52 +5,30 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import date
 
 import asyncpg
 import pytest
 from alembic import command
 
-from shared import dbadmin, migrate
+from shared import migrate
 from shared.db import asyncpg_dsn
-from shared.topology import EXTENSIONS, EXTENSIONS_SCHEMA, REGISTRY
+from shared.topology import REGISTRY
 from tests.conftest import Run
-
-
-@asynccontextmanager
-async def _registry_at(server: str, name: str, revision: str) -> AsyncIterator[str]:
-    """A new database with the registry's schema migrated to ``revision``, as the administrator (its URL).
-
-    No role is touched: roles are the server's, and changing them races with other test runs.
-    """
-    await dbadmin.create_database(server, name)
-    admin_url = dbadmin.with_database(server, name)
-    try:
-        connection = await asyncpg.connect(asyncpg_dsn(admin_url))
-        try:
-            await connection.execute(f"CREATE SCHEMA {EXTENSIONS_SCHEMA}; CREATE SCHEMA {REGISTRY.schema}")
-            for extension in EXTENSIONS:
-                await connection.execute(f"CREATE EXTENSION {extension} SCHEMA {EXTENSIONS_SCHEMA}")
-        finally:
-            await connection.close()
-        await asyncio.to_thread(migrate.upgrade, REGISTRY, admin_url, revision)
-        yield admin_url
-    finally:
-        await dbadmin.drop_database(server, name)
+from tests.support.migrations import schema_at
 
 
 @pytest.fixture
 async def registry_at_0007(pg_server: str, run: Run) -> AsyncIterator[str]:
     """The registry's schema at 0007 in a database of its own."""
-    async with _registry_at(pg_server, run.throwaway_name("registry_0007"), "0007") as admin_url:
+    async with schema_at(pg_server, run.throwaway_name("registry_0007"), REGISTRY, "0007") as admin_url:
         yield admin_url
 
 
 @pytest.fixture
 async def registry_at_0008(pg_server: str, run: Run) -> AsyncIterator[str]:
     """The registry's schema at 0008 in a database of its own."""
-    async with _registry_at(pg_server, run.throwaway_name("registry_0008"), "0008") as admin_url:
+    async with schema_at(pg_server, run.throwaway_name("registry_0008"), REGISTRY, "0008") as admin_url:
         yield admin_url
 
 

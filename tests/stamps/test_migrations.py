@@ -9,10 +9,11 @@ import asyncpg
 import pytest
 from alembic import command
 
-from shared import dbadmin, migrate
+from shared import migrate
 from shared.db import asyncpg_dsn
-from shared.topology import EXTENSIONS, EXTENSIONS_SCHEMA, STAMPS
+from shared.topology import STAMPS
 from tests.conftest import Run
+from tests.support.migrations import schema_at
 
 INDEXED = """
     SELECT parent.indisvalid AS valid, count(attached.inhrelid) AS partitions_indexed,
@@ -25,21 +26,8 @@ INDEXED = """
 @pytest.fixture
 async def stamps_at_0012(pg_server: str, run: Run) -> AsyncIterator[str]:
     """The stamps schema at 0012 in a database of its own, as its administrator (the URL)."""
-    name = run.throwaway_name("stamps_0012")
-    await dbadmin.create_database(pg_server, name)
-    admin_url = dbadmin.with_database(pg_server, name)
-    try:
-        connection = await asyncpg.connect(asyncpg_dsn(admin_url))
-        try:
-            await connection.execute(f"CREATE SCHEMA {EXTENSIONS_SCHEMA}; CREATE SCHEMA {STAMPS.schema}")
-            for extension in EXTENSIONS:
-                await connection.execute(f"CREATE EXTENSION {extension} SCHEMA {EXTENSIONS_SCHEMA}")
-        finally:
-            await connection.close()
-        await asyncio.to_thread(migrate.upgrade, STAMPS, admin_url, "0012")
+    async with schema_at(pg_server, run.throwaway_name("stamps_0012"), STAMPS, "0012") as admin_url:
         yield admin_url
-    finally:
-        await dbadmin.drop_database(pg_server, name)
 
 
 async def test_0013_indexes_every_partition_of_a_scan_log_in_use_and_the_ones_made_later(
