@@ -185,17 +185,15 @@ async def _first_refused_shared(
     return None
 
 
-def _counted(path: str, method: str) -> bool:
-    """Whether a request counts: the API's, verifications, and writes under LIMITED_WRITE_PREFIXES."""
-    if path.startswith(LIMITED_PREFIXES):
-        return True
-    if method in WRITE_METHODS:
-        return path.startswith(LIMITED_WRITE_PREFIXES)
-    return _verification(path, method)
-
-
-def _verification(path: str, method: str) -> bool:
-    return method in VERIFICATION_METHODS and path.startswith(VERIFICATION_PREFIXES)
+def _counted_as(path: str, method: str) -> str | None:
+    """How a request counts: "verification", "api" (the API's, and writes under LIMITED_WRITE_PREFIXES), or not."""
+    if method in VERIFICATION_METHODS and path.startswith(VERIFICATION_PREFIXES):
+        return "verification"
+    if path.startswith(LIMITED_PREFIXES) or (
+        method in WRITE_METHODS and path.startswith(LIMITED_WRITE_PREFIXES)
+    ):
+        return "api"
+    return None
 
 
 class RateLimitMiddleware:
@@ -221,8 +219,6 @@ class RateLimitMiddleware:
         self.in_progress: dict[str, int] = {}
 
     def _checks(self, scope: Scope, address: str) -> tuple[Check, ...]:
-        if _verification(scope["path"], scope["method"]):
-            return ((self.verification, "ip-verification", address),)
         token = None
         for name, value in scope["headers"]:
             if name == b"authorization":
@@ -240,7 +236,8 @@ class RateLimitMiddleware:
         return ((self.authenticated, "subject", subject),)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _counted(scope["path"], scope["method"]):
+        counted_as = _counted_as(scope["path"], scope["method"]) if scope["type"] == "http" else None
+        if counted_as is None:
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
@@ -256,7 +253,11 @@ class RateLimitMiddleware:
             return
         self.in_progress[address] = in_progress + 1
         try:
-            checks = self._checks(scope, address)
+            checks: tuple[Check, ...] = (
+                ((self.verification, "ip-verification", address),)
+                if counted_as == "verification"
+                else self._checks(scope, address)
+            )
             limiter = self.limiter
             if isinstance(limiter, FixedWindowRateLimiter):
                 refused = _first_refused(limiter, checks)
