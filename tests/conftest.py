@@ -343,9 +343,10 @@ async def running_processes(
     """
     kept = await worker_databases.kept_database(base_template)
     # The kept database is also the one the tests that commit use, and some of those drive the anomaly
-    # detector themselves: a detector in the real stamps process would move its stored watermark under them.
-    quiet_detector = {"STAMPS_ANOMALY_JOB_EVERY_S": "0"}
-    with running_suite(kept.database.urls, tmp_path_factory.mktemp("logs"), quiet_detector) as processes:
+    # detector and the lifecycle job themselves: the real stamps process's own would move the detector's
+    # stored watermark under them, or finish a change a test stops after one chunk.
+    quiet_jobs = {"STAMPS_ANOMALY_JOB_EVERY_S": "0", "STAMPS_LIFECYCLE_JOB_EVERY_S": "0"}
+    with running_suite(kept.database.urls, tmp_path_factory.mktemp("logs"), quiet_jobs) as processes:
         yield processes
 
 
