@@ -30,6 +30,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -38,7 +39,7 @@ import aiohttp
 import asyncpg
 import psutil
 
-from bench.cpu import background_busy
+from bench.cpu import _cpu_by_pid, backends_of, background_busy
 from bench.load import REQUEST_TIMEOUT_S, percentile, require_loopback, run_wrk, walking_script
 from bench.scenarios import BASELINE, pin_process_settings, throwaway_database
 from shared import clock, gs1
@@ -66,6 +67,9 @@ class Measured:
     p99_ms: float
     ratio_to_ceiling: float = 1.0
     cpu_ms_per_request: dict[str, float] | None = None
+    # After the window, until the detector had examined the scenario's scans: how long, and what it cost.
+    catch_up_s: float = 0.0
+    catch_up_cpu_ms_per_request: dict[str, float] | None = None
 
 
 async def _seed(dsn: str, count: int) -> list[str]:
@@ -195,19 +199,50 @@ async def _load_open(urls: list[str], *, rate: float, connections: int, duration
     return latencies, errors, answered
 
 
-def _cpu_s(pid: int) -> float:
-    """The CPU ``pid`` and its live children (the stamps service's anomaly detector) have used."""
+CpuReader = Callable[[], float]
+
+
+def _own_cpu_s(pid: int) -> CpuReader:
+    """A reader of the CPU seconds ``pid`` itself has used."""
     process = psutil.Process(pid)
-    total = 0.0
-    for member in (process, *process.children(recursive=True)):
-        with contextlib.suppress(psutil.NoSuchProcess):
-            times = member.cpu_times()
-            total += times.user + times.system
-    return total
+
+    def read() -> float:
+        times = process.cpu_times()
+        return float(times.user + times.system)
+
+    return read
+
+
+def _children_cpu_s(pid: int) -> CpuReader:
+    """A reader of the CPU seconds ``pid``'s live children (the stamps service's anomaly detector) have used."""
+    process = psutil.Process(pid)
+
+    def read() -> float:
+        total = 0.0
+        for member in process.children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = member.cpu_times()
+                total += times.user + times.system
+        return total
+
+    return read
+
+
+def _postgres_cpu_s(database: str) -> CpuReader:
+    """A reader of the CPU seconds PostgreSQL's live backends serving ``database`` have used."""
+
+    def read() -> float:
+        return sum(_cpu_by_pid(backends_of(database)).values())
+
+    return read
 
 
 def _measure_wrk(
-    name: str, urls: list[str], args: argparse.Namespace, headers: dict[str, str], servers: dict[str, int]
+    name: str,
+    urls: list[str],
+    args: argparse.Namespace,
+    headers: dict[str, str],
+    servers: dict[str, CpuReader],
 ) -> Measured:
     """One scenario driven by wrk walking ``urls`` (one base URL); CPU per request over the measured window."""
     base = urls[0][: urls[0].index("/", len("http://"))]
@@ -216,8 +251,8 @@ def _measure_wrk(
     cpu: dict[str, float] = {}
 
     def window(moment: str) -> None:
-        for server, pid in servers.items():
-            cpu[server] = _cpu_s(pid) - cpu.get(server, 0.0) if moment == "end" else _cpu_s(pid)
+        for server, read in servers.items():
+            cpu[server] = read() - cpu.get(server, 0.0) if moment == "end" else read()
 
     with tempfile.TemporaryDirectory() as scratch:
         paths_file = Path(scratch) / "paths.txt"
@@ -236,7 +271,7 @@ def _measure_wrk(
 
 
 def _settle(limit_s: float = SETTLE_LIMIT_S) -> None:
-    """Wait until the machine is quiet: the anomaly detector catches up with the last scenario's scans."""
+    """Wait until the machine is quiet (at most ``limit_s``)."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         busy = background_busy()
@@ -245,40 +280,74 @@ def _settle(limit_s: float = SETTLE_LIMIT_S) -> None:
     print(f"  (the machine was still busy after {limit_s:.0f} s)")
 
 
+async def _detector_caught_up(dsn: str) -> bool:
+    """Whether the anomaly detector has examined every scan logged so far (its watermark is past the last)."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        return bool(
+            await connection.fetchval(
+                """SELECT coalesce((SELECT max(watermark) FROM stamps.anomaly_detector_state)
+                                   >= (SELECT max(scanned_at) FROM stamps.scan), true)"""
+            )
+        )
+    finally:
+        await connection.close()
+
+
+def _catch_up(dsn: str, limit_s: float = SETTLE_LIMIT_S) -> float:
+    """Wait until the detector has examined every logged scan; how long that took."""
+    began = time.monotonic()
+    while not asyncio.run(_detector_caught_up(dsn)):
+        if time.monotonic() - began > limit_s:
+            print(f"  (the detector had not caught up after {limit_s:.0f} s)")
+            break
+        time.sleep(0.5)
+    return time.monotonic() - began
+
+
 def _measure(
     name: str,
     urls: list[str],
     args: argparse.Namespace,
     headers: dict[str, str],
-    servers: dict[str, int],
+    servers: dict[str, CpuReader],
+    dsn: str,
     rate: float | None = None,
 ) -> Measured:
-    """One scenario; ``servers`` (name → pid) are the processes whose CPU per request is reported.
+    """One scenario; ``servers`` (name → CPU reader) are what CPU per request is reported for.
 
     With ``rate`` the load is an open loop at that many requests per second (else closed, as fast as answered).
+    After the window the detector examines the scenario's scans: what that costs (the servers' CPU until
+    it has caught up) is reported per request apart, so no scenario pays for another's scans.
     """  # fmt: skip
     for url in urls[:1]:
         require_loopback(url)
-    # Each scenario starts on a quiet machine: the detector working off the last one's scans would
-    # take the CPU of the next (the ceiling's included).
     _settle()
     if args.load == "wrk" and rate is None:
-        return _measure_wrk(name, urls, args, headers, servers)
-    before = {server: _cpu_s(pid) for server, pid in servers.items()}
-    window = {"connections": args.connections, "duration_s": args.seconds, "warmup_s": args.warmup}
-    latencies, errors, answered = asyncio.run(
-        _load(urls, headers=headers, **window)
-        if rate is None
-        else _load_open(urls, rate=rate, headers=headers, **window)
-    )
-    # Over the whole run (warm-up included), per answer: what each server spent on one request.
-    cpu = {
-        server: (_cpu_s(pid) - before[server]) * 1000 / max(1, answered) for server, pid in servers.items()
+        measured = _measure_wrk(name, urls, args, headers, servers)
+    else:
+        before = {server: read() for server, read in servers.items()}
+        window = {"connections": args.connections, "duration_s": args.seconds, "warmup_s": args.warmup}
+        latencies, errors, answered = asyncio.run(
+            _load(urls, headers=headers, **window)
+            if rate is None
+            else _load_open(urls, rate=rate, headers=headers, **window)
+        )
+        # Over the whole run (warm-up included), per answer: what each server spent on one request.
+        cpu = {
+            server: (read() - before[server]) * 1000 / max(1, answered) for server, read in servers.items()
+        }
+        measured = Measured(
+            name, len(latencies), answered, errors, len(latencies) / args.seconds,
+            percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000, cpu_ms_per_request=cpu,
+        )  # fmt: skip
+    before = {server: read() for server, read in servers.items()}
+    measured.catch_up_s = _catch_up(dsn)
+    measured.catch_up_cpu_ms_per_request = {
+        server: (read() - before[server]) * 1000 / max(1, measured.answered_total)
+        for server, read in servers.items()
     }
-    return Measured(
-        name, len(latencies), answered, errors, len(latencies) / args.seconds,
-        percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000, cpu_ms_per_request=cpu,
-    )  # fmt: skip
+    return measured
 
 
 def main() -> None:
@@ -305,7 +374,8 @@ def main() -> None:
 
     rounds: list[list[Measured]] = []
     with throwaway_database() as database, tempfile.TemporaryDirectory() as logs:
-        serials = asyncio.run(_seed(asyncpg_dsn(database.urls["stamps"]), args.stamps))
+        stamps_dsn = asyncpg_dsn(database.urls["stamps"])
+        serials = asyncio.run(_seed(stamps_dsn, args.stamps))
         with running_suite(database.urls, Path(logs)) as suite:
             env = process_env(database.urls, {name: running.port for name, running in suite.items()})
             baseline = start_process(
@@ -325,33 +395,39 @@ def main() -> None:
                         f"round {number + 1}: machine busy before {busy if busy is not None else float('nan'):.0%}"
                     )
                     pids = {name: running.process.pid for name, running in suite.items()}
+                    stamps_side = {
+                        "stamps": _own_cpu_s(pids["stamps"]),
+                        "detector": _children_cpu_s(pids["stamps"]),
+                        "postgres": _postgres_cpu_s(database.name),
+                    }
                     results = [
                         _measure(
                             "bare FastAPI (ceiling)",
                             ceiling_urls,
                             args,
                             {},
-                            {"baseline": baseline.process.pid},
+                            {"baseline": _own_cpu_s(baseline.process.pid)},
+                            stamps_dsn,
                         )
                     ]
                     order = [
-                        ("stamps direct", direct, {"stamps": pids["stamps"]}),
+                        ("stamps direct", direct, stamps_side),
                         (
                             "gateway -> stamps",
                             through,
-                            {"gateway": pids["gateway"], "stamps": pids["stamps"]},
+                            {"gateway": _own_cpu_s(pids["gateway"]), **stamps_side},
                         ),
                     ]
                     for name, urls, servers in order if number % 2 == 0 else reversed(order):
-                        results.append(_measure(name, urls, args, json_headers, servers))
+                        results.append(_measure(name, urls, args, json_headers, servers, stamps_dsn))
                     # The latency the issue asks for at a given share of this round's ceiling: an open
                     # loop offering exactly that rate through the gateway over the same connections.
-                    gateway_servers = {"gateway": pids["gateway"], "stamps": pids["stamps"]}
+                    gateway_servers = {"gateway": _own_cpu_s(pids["gateway"]), **stamps_side}
                     for share in args.open_shares:
                         results.append(
                             _measure(
                                 f"gateway -> stamps, {share:.0%} of ceiling offered", through, args, json_headers,
-                                gateway_servers, rate=share * results[0].rps,
+                                gateway_servers, stamps_dsn, rate=share * results[0].rps,
                             )
                         )  # fmt: skip
                     for result in results:
@@ -359,9 +435,15 @@ def main() -> None:
                     rounds.append(results)
                     for result in results:
                         cpu = " + ".join(f"{k} {v:.2f}" for k, v in (result.cpu_ms_per_request or {}).items())
+                        after = " + ".join(
+                            f"{k} {v:.2f}"
+                            for k, v in (result.catch_up_cpu_ms_per_request or {}).items()
+                            if v >= 0.005
+                        )
                         print(f"  {result.scenario:24} {result.rps:8,.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
                               f"p99 {result.p99_ms:6.2f} ms  errors {result.errors}  ×{result.ratio_to_ceiling:.2f}"
-                              f"  CPU ms/request: {cpu}")  # fmt: skip
+                              f"  CPU ms/request: {cpu}; then {result.catch_up_s:.0f} s for the detector to catch up"
+                              f"{': ' + after if after else ''}")  # fmt: skip
                 logged = asyncio.run(_scan_count(asyncpg_dsn(database.urls["stamps"])))
                 answered = sum(
                     r.answered_total
@@ -375,8 +457,8 @@ def main() -> None:
             finally:
                 stop([baseline])
     table = [
-        "| scenario | req/s | p50 ms | p99 ms | errors | × ceiling | server CPU ms/request |",
-        "|---|---|---|---|---|---|---|",
+        "| scenario | req/s | p50 ms | p99 ms | errors | × ceiling | server CPU ms/request | after: detector catching up |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name in [result.scenario for result in rounds[0]]:
         runs = [next(r for r in results if r.scenario == name) for results in rounds]
@@ -384,7 +466,9 @@ def main() -> None:
             f"| {name} | {statistics.median(r.rps for r in runs):,.0f} | {statistics.median(r.p50_ms for r in runs):.2f} "
             f"| {statistics.median(r.p99_ms for r in runs):.2f} | {sum(r.errors for r in runs)} "
             f"| {statistics.median(r.ratio_to_ceiling for r in runs):.2f} "
-            f"| {' + '.join(f'{k} {statistics.median((r.cpu_ms_per_request or {}).get(k, 0) for r in runs):.2f}' for k in (runs[0].cpu_ms_per_request or {}))} |"
+            f"| {' + '.join(f'{k} {statistics.median((r.cpu_ms_per_request or {}).get(k, 0) for r in runs):.2f}' for k in (runs[0].cpu_ms_per_request or {}))} "
+            f"| {statistics.median(r.catch_up_s for r in runs):.0f} s: "
+            f"{' + '.join(f'{k} {statistics.median((r.catch_up_cpu_ms_per_request or {}).get(k, 0) for r in runs):.2f}' for k in ('detector', 'postgres') if k in (runs[0].catch_up_cpu_ms_per_request or {}))} |"
         )
     print("\n".join(table))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
