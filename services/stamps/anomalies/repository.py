@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, TEXT
 from sqlalchemy.dialects.postgresql import insert as upsert
 
+from services.stamps.anomalies.examined import Run, bounds
 from services.stamps.anomalies.models import Anomaly, DetectorState, StampRisk
 from services.stamps.anomalies.rules import Scan
 from services.stamps.anomalies.schemas import AnomalyFilter
@@ -76,20 +77,24 @@ class AnomalyRepository(Repository[Anomaly]):
         await self.session.flush()
 
     async def new_scans(
-        self, *, after: datetime, until: datetime, skip: Sequence[int], relocated: Sequence[int], limit: int
+        self, *, after: datetime, until: datetime, skip: Sequence[Run], relocated: Sequence[int], limit: int
     ) -> list[NewScan]:
-        """Scans logged in (after, until] but not in ``skip``, and scans whose consumer shared their location
-        in (after, until] (from the scan's page) but not in ``relocated``, oldest first, with their batch
-        (malformed ones are not looked at)."""
+        """Scans logged in (after, until] but not in the runs of ``skip``, and scans whose consumer shared their
+        location in (after, until] (from the scan's page) but not in ``relocated``, oldest first, with their
+        batch."""
+        skip_first, skip_last = bounds(skip)
         rows = await self.session.execute(
             text(f"""
                 SELECT {SCAN_COLUMNS}, s.located_at, b.province_code AS home, b.product_id, b.entity_id,
                        b.quantity, b.gtin, coalesce(st.lot, b.lot) AS lot
                 FROM (
                     SELECT s.* FROM stamps.scan s
-                    -- An anti-join (hashed), not "<> ALL": the overlap's examined ids may be many.
-                    LEFT JOIN unnest(CAST(:skip AS bigint[])) AS examined(id) ON examined.id = s.id
-                    WHERE s.scanned_at > :after AND s.scanned_at <= :until AND examined.id IS NULL
+                    WHERE s.scanned_at > :after AND s.scanned_at <= :until
+                      AND NOT EXISTS (
+                          SELECT 1 FROM unnest(CAST(:skip_first AS bigint[]), CAST(:skip_last AS bigint[]))
+                              AS examined(first, last)
+                          WHERE s.id BETWEEN examined.first AND examined.last
+                      )
                     UNION
                     -- Few scans are located from their page: a partial index finds them.
                     SELECT s.* FROM stamps.scan s
@@ -97,12 +102,12 @@ class AnomalyRepository(Repository[Anomaly]):
                     WHERE s.located_at > :after AND s.located_at <= :until AND seen.id IS NULL
                 ) s LEFT JOIN stamps.stamp_batch b ON b.id = s.batch_id
                 LEFT JOIN stamps.stamp st ON st.serial = s.serial AND b.id IS NOT NULL
-                WHERE s.verdict <> 'malformed'
                 ORDER BY s.scanned_at, s.id LIMIT :limit"""),
             {
                 "after": after,
                 "until": until,
-                "skip": list(skip),
+                "skip_first": skip_first,
+                "skip_last": skip_last,
                 "relocated": list(relocated),
                 "limit": limit,
             },

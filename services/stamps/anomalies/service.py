@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.stamps import policies
+from services.stamps.anomalies import examined as examined_scans
 from services.stamps.anomalies import rules
 from services.stamps.anomalies.errors import AnomalyAlreadyResolved, AnomalyNotFound
 from services.stamps.anomalies.models import Anomaly
@@ -159,25 +160,28 @@ async def detect(
     *,
     after: datetime,
     until: datetime,
-    skip: Collection[int],
+    skip: Sequence[examined_scans.Run],
     relocated: Collection[int] = (),
     settings: AnomalySettings,
 ) -> DetectionRound:
     """Examine the scans logged in (after, until] (those in ``skip`` were examined already): raise anomalies,
     update the stamps' risk and emit ``stamps.stamp.anomaly_detected``, in the caller's transaction."""
     repository = AnomalyRepository(session)
-    new = await repository.new_scans(
-        after=after, until=until, skip=sorted(skip), relocated=sorted(relocated), limit=settings.round_limit
+    logged = await repository.new_scans(
+        after=after, until=until, skip=skip, relocated=sorted(relocated), limit=settings.round_limit
     )
     result = DetectionRound(
-        examined={item.scan.id: item.scan.scanned_at for item in new}, full=len(new) >= settings.round_limit,
+        # Malformed scans count as examined too: left out, each would split the runs of examined ids.
+        examined={item.scan.id: item.scan.scanned_at for item in logged},
+        full=len(logged) >= settings.round_limit,
         relocated={
             item.scan.id: item.located_at
-            for item in new
+            for item in logged
             if item.located_at is not None and after < item.located_at <= until
         },
-        last_at=new[-1].scan.scanned_at if new else None,
+        last_at=logged[-1].scan.scanned_at if logged else None,
     )  # fmt: skip
+    new = [item for item in logged if item.scan.verdict != "malformed"]
     if not new:
         return result
     first, last = new[0].scan.scanned_at, new[-1].scan.scanned_at
@@ -282,18 +286,20 @@ async def detection_round(
     now = clock.now()
     repository = AnomalyRepository(session)
     state = await repository.lock_state(DETECTOR, start=start or now - timedelta(hours=settings.lookback_h))
-    examined = _scan_times(state.examined)
+    examined = examined_scans.parse(state.examined)
     relocated = _scan_times(state.relocated)
     overlap = timedelta(seconds=settings.overlap_s)
     until = now - timedelta(seconds=settings.settle_s)
     found = await detect(
-        session, after=state.watermark - overlap, until=until, skip=examined.keys(), relocated=relocated.keys(),
+        session, after=state.watermark - overlap, until=until, skip=examined, relocated=relocated.keys(),
         settings=settings,
     )  # fmt: skip
     reached = found.last_at if found.full and found.last_at is not None else until
     state.watermark = max(state.watermark, reached)
     horizon = state.watermark - overlap
-    state.examined = _stored_scan_times(examined | found.examined, horizon)
+    state.examined = examined_scans.stored(
+        examined_scans.within(examined_scans.with_examined(examined, found.examined), horizon)
+    )
     state.relocated = _stored_scan_times(relocated | found.relocated, horizon)
     state.updated_at = now
     await repository.save_state(state)
