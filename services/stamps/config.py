@@ -72,6 +72,11 @@ class AnomalySettings(BaseModel):
     # Behind on a burst of scans, the detector works at most this share of the time (each full round is
     # followed by a pause in proportion): verifications come first, the detector catches up after.
     busy_share: float = Field(default=0.5, gt=0, le=1)
+    # While the CPU is under pressure (the share of time some task waited for a CPU, Linux PSI) above this,
+    # the detector waits: a burst of verifications keeps the CPU and PostgreSQL to itself. It never lets
+    # scans wait unexamined longer than ``max_yield_s`` (plus ``settle_s`` and a period) for it.
+    yield_above_pressure: float = Field(default=0.1, gt=0, le=1)
+    max_yield_s: float = Field(default=60, ge=0)
 
 
 class EpcisSettings(BaseModel):

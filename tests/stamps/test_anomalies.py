@@ -25,6 +25,7 @@ from services.stamps.main import create_app
 from services.stamps.verification import tokens
 from shared import clock, gs1
 from shared.children import ChildProcess
+from shared.pressure import PressureGauge
 from shared.topology import REPO_ROOT
 from tests.builders import (
     ADMIN,
@@ -524,33 +525,100 @@ async def test_bad_queries_and_bodies_name_their_field(stamps: httpx.AsyncClient
     assert (await stamps.get(f"{ANOMALIES}/{uuid.uuid4()}", headers=ADMIN)).status_code == 404
 
 
+class ScriptedPressure(PressureGauge):
+    """The CPU pressure each wait is said to have had, in turn (None: unknown)."""
+
+    def __init__(self, shares: list[float | None]) -> None:
+        super().__init__()
+        self.shares = iter(shares)
+
+    def start(self) -> None:
+        """Nothing to measure."""
+
+    def share(self) -> float | None:
+        """The next scripted share."""
+        return next(self.shares)
+
+
+class Stop(Exception):
+    """Ends a detector's loop from its fake clock."""
+
+
+def scripted_detector(
+    monkeypatch: pytest.MonkeyPatch, rounds: list[DetectionRound], shares: list[float | None], *,
+    stop_at: float, **settings: Any,
+) -> tuple[AnomalyDetector, list[float], list[float]]:  # fmt: skip
+    """A detector whose rounds, CPU pressure and clock are scripted (each round takes 1 s, a period 10 s);
+    the times its rounds started and the waits it made."""
+    now = [0.0]
+    started: list[float] = []
+    waits: list[float] = []
+    script = iter(rounds)
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(round(seconds, 6))
+        now[0] += seconds
+        if now[0] >= stop_at:
+            raise Stop
+
+    async def scripted_round() -> DetectionRound:
+        started.append(now[0])
+        now[0] += 1.0
+        return next(script)
+
+    job = AnomalyDetector(
+        lambda: None,
+        AnomalySettings(**settings),
+        every_s=10,
+        pressure=ScriptedPressure(shares),  # type: ignore[arg-type, return-value]
+    )
+    monkeypatch.setattr(job, "run_once", scripted_round)
+    monkeypatch.setattr(runner, "monotonic", lambda: now[0])
+    monkeypatch.setattr(runner, "pause", fake_sleep)
+    return job, started, waits
+
+
 async def test_a_detector_behind_a_burst_leaves_the_cpu_to_verifications_half_the_time(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """After each full round it pauses as long as the round took (busy_share 0.5); a round that caught up does not."""
-    pauses: list[float] = []
-    rounds = iter([DetectionRound(full=True), DetectionRound(full=True), DetectionRound(full=False)])
-    moments = iter([100.0, 100.8, 200.0, 200.2, 300.0, 300.5])
-
-    class Stop(Exception):
-        """Ends the loop at its first wait for the next period."""
-
-    async def fake_sleep(seconds: float) -> None:
-        if seconds == 3_600:
-            raise Stop
-        pauses.append(round(seconds, 6))
-
-    job = AnomalyDetector(lambda: None, AnomalySettings(busy_share=0.5), every_s=3_600)  # type: ignore[arg-type, return-value]
-
-    async def scripted_round() -> DetectionRound:
-        return next(rounds)
-
-    monkeypatch.setattr(job, "run_once", scripted_round)
-    monkeypatch.setattr(runner, "monotonic", lambda: next(moments))
-    monkeypatch.setattr(runner, "pause", fake_sleep)
+    rounds = [DetectionRound(full=True), DetectionRound(full=True), DetectionRound(full=False)]
+    job, started, waits = scripted_detector(monkeypatch, rounds, [None] * 4, stop_at=12, busy_share=0.5)
     with pytest.raises(Stop):
         await job._loop()
-    assert pauses == [0.8, 0.2]
+    assert (started, waits) == ([0.0, 2.0, 4.0], [1.0, 1.0, 10.0])
+
+
+async def test_under_cpu_pressure_the_detector_waits_but_never_past_max_yield_s(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pressure above the threshold: no round until scans have waited max_yield_s since it last caught up."""
+    rounds = [DetectionRound(full=False)] * 3
+    shares = [0.5, 0.5, 0.5, 0.5, 0.05, 0.5, 0.5]
+    job, started, _ = scripted_detector(
+        monkeypatch, rounds, shares, stop_at=70, yield_above_pressure=0.1, max_yield_s=25
+    )
+    with pytest.raises(Stop):
+        await job._loop()
+    # 0, 10, 20: pressure, behind < 25 s. 30: behind 30 s, a round (caught up at 31). 41: calm, a round
+    # (caught up at 42). 52, 62: pressure again, behind 10 and 20 s: waits.
+    assert started == [30.0, 41.0]
+
+
+async def test_a_catch_up_stops_when_verifications_come_back_and_resumes_when_they_go(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Behind a burst it works full rounds; pressure during its busy-share pause sends it back to waiting."""
+    rounds = [DetectionRound(full=True), DetectionRound(full=True), DetectionRound(full=False)]
+    shares = [None, 0.9, 0.9, None, None, None]
+    job, started, waits = scripted_detector(
+        monkeypatch, rounds, shares, stop_at=30, busy_share=0.5, yield_above_pressure=0.1, max_yield_s=60
+    )
+    with pytest.raises(Stop):
+        await job._loop()
+    # A full round at 0, its pause 1 s under pressure: back to waiting a period (to 12), still pressed,
+    # another period (to 22); calm: the catch-up goes on.
+    assert (started, waits[:3]) == ([0.0, 22.0, 24.0], [1.0, 10.0, 10.0])
 
 
 def test_the_detector_command_refuses_to_run_without_a_period() -> None:

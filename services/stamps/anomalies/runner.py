@@ -2,7 +2,10 @@
 
 It runs in a child process of the stamps service, at a lower CPU priority (``anomaly_detector``,
 ``commands/detect_anomalies.py``): its rounds cost about as much CPU per scan as the verification
-itself and, on the service's event loop, would hold verifications up behind them.
+itself and, on the service's event loop, would hold verifications up behind them. Even there its
+queries compete with verifications for PostgreSQL and the CPU: while the CPU is under pressure (Linux
+PSI, ``shared/pressure.py``) it waits, up to ``max_yield_s`` since it last caught up, and behind a burst
+it works at most ``busy_share`` of the time.
 
 Scan ids and times are taken before their transaction commits, so a scan may appear after a later one.
 Each round therefore reads only scans older than ``settle_s``, and reads again ``overlap_s`` behind
@@ -30,6 +33,7 @@ from services.stamps.anomalies import service
 from services.stamps.config import AnomalySettings, StampsSettings
 from shared.children import stop_signal
 from shared.db import Database
+from shared.pressure import PressureGauge
 
 logger = logging.getLogger("services.stamps.anomalies.runner")
 # The loop's clock and wait, by name so that a test can drive them.
@@ -42,13 +46,16 @@ class AnomalyDetector:
 
     def __init__(
         self, database: Callable[[], Database], settings: AnomalySettings, *, every_s: float,
-        since: datetime | None = None,
+        since: datetime | None = None, pressure: PressureGauge | None = None,
     ) -> None:  # fmt: skip
         self.database = database
         self.settings = settings
         self.every_s = every_s
         # Where a detector with no stored state starts (default: ``lookback_h`` back).
         self.since = since
+        self.pressure = pressure or PressureGauge()
+        # When a round last found no more scans waiting (the loop's clock).
+        self._caught_up_at: float | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def run_once(self) -> service.DetectionRound:
@@ -62,14 +69,32 @@ class AnomalyDetector:
         return found
 
     async def _loop(self) -> None:
+        self._caught_up_at = monotonic()
         while True:
-            try:
-                found = await self._timed_round()
-                while found.full:
+            if not self._yielding():
+                try:
                     found = await self._timed_round()
-            except Exception:  # the loop must outlive a database restart or one bad round
-                logger.exception("anomaly detection round failed")
-            await pause(self.every_s)
+                    while found.full and not self._yielding():
+                        found = await self._timed_round()
+                    if not found.full:
+                        self._caught_up_at = monotonic()
+                except Exception:  # the loop must outlive a database restart or one bad round
+                    logger.exception("anomaly detection round failed")
+            await self._wait(self.every_s)
+
+    async def _wait(self, seconds: float) -> None:
+        """Wait, measuring the CPU pressure meanwhile (the detector's own work does not count)."""
+        self.pressure.start()
+        await pause(seconds)
+
+    def _yielding(self) -> bool:
+        """Whether to leave the CPU to requests now: it was under pressure during the last wait, and no
+        scan has waited unexamined for ``max_yield_s`` yet."""
+        share = self.pressure.share()
+        if share is None or share <= self.settings.yield_above_pressure:
+            return False
+        behind_s = monotonic() - (self._caught_up_at or 0.0)
+        return behind_s < self.settings.max_yield_s
 
     async def _timed_round(self) -> service.DetectionRound:
         """One round; a full one (more scans wait) is followed by a pause, so that rounds take ``busy_share``."""
@@ -77,7 +102,7 @@ class AnomalyDetector:
         found = await self.run_once()
         if found.full:
             took = monotonic() - started
-            await pause(took * (1 / self.settings.busy_share - 1))
+            await self._wait(took * (1 / self.settings.busy_share - 1))
         return found
 
     def start(self) -> None:
