@@ -58,6 +58,13 @@ SCANS = """
            decode(md5(random()::text), 'hex'), decode(md5((random() * 50000)::int::text), 'hex'), {where}, 30, NULL
     FROM (SELECT serial, batch_id FROM stamps.stamp ORDER BY random() LIMIT $3) s, generate_series(1, $4)
 """
+# What the scan log flags as it logs (a serial's first scan, R11's): set-up, after the scans since ``$1``.
+FIRST_SCANS = """
+    UPDATE stamps.scan s SET first_scan = true
+    WHERE s.scanned_at > $1 AND NOT EXISTS (
+        SELECT 1 FROM stamps.scan e WHERE e.serial = s.serial AND (e.scanned_at, e.id) < (s.scanned_at, s.id)
+    )
+"""
 
 
 async def _round(
@@ -69,6 +76,7 @@ async def _round(
     await connection.execute(
         SCANS.format(where=SOUTH if far else HOME), now - timedelta(seconds=10), timedelta(minutes=10), new, 1
     )
+    await connection.execute(FIRST_SCANS, now - timedelta(minutes=11))
     await connection.execute("ANALYZE stamps.scan")
     job = AnomalyDetector(lambda: database, AnomalySettings(), every_s=1, since=now - timedelta(minutes=15))
     started = time.perf_counter()
@@ -88,6 +96,7 @@ async def _run(url: str, stamps: int, history: int, new: int, rounds: int, far: 
             SCANS.format(where=HOME), clock.now() - timedelta(hours=1), timedelta(days=30), history // per_stamp,
             per_stamp,
         )  # fmt: skip
+        await connection.execute(FIRST_SCANS, clock.now() - timedelta(days=31))
         for round_ in range(rounds):
             results["busy"].append(background_busy() or 0.0)
             seconds, examined, raised = await _round(connection, database, new, far)

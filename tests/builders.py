@@ -1013,23 +1013,41 @@ async def scan_summary(
 
 # The scan log as verification writes it: test set-up for the anomaly detector (the hot path is the real
 # writer). Each scan is a dict of stamps.scan's columns; verdict "genuine" and channel "web" by default.
+# ``first_scan`` is set as the scan log sets it (a known serial's first counted scan) unless given.
 SCAN_LOG = table(
     "scan", *(column(name) for name in (
         "id", "scanned_at", "serial", "gtin", "lot", "batch_id", "verdict", "channel", "ip_hash", "device_hash",
-        "latitude", "longitude", "accuracy_m", "province_code",
+        "latitude", "longitude", "accuracy_m", "province_code", "first_scan",
     )), schema="stamps",
 )  # fmt: skip
+# The scan log's first scan of a serial: no earlier scan of it that its summary counts.
+FLAG_FIRST_SCANS = text("""
+    UPDATE stamps.scan s SET first_scan = true
+    WHERE s.id = ANY(:ids) AND s.batch_id IS NOT NULL AND s.verdict NOT IN ('unknown', 'malformed')
+      AND NOT EXISTS (
+          SELECT 1 FROM stamps.scan e
+          WHERE e.serial = s.serial AND e.batch_id IS NOT NULL AND e.verdict NOT IN ('unknown', 'malformed')
+            AND (e.scanned_at, e.id) < (s.scanned_at, s.id)
+      )""")
 
 
 async def logged_scans(stamps: httpx.AsyncClient, *scans: dict[str, Any]) -> list[int]:
-    """Write ``scans`` into the stamps service's scan log in one statement (committed); their ids in order."""
+    """Write ``scans`` into the stamps service's scan log in one transaction (committed); their ids in order."""
     app = stamps._transport.app  # type: ignore[attr-defined]
     given = [{"verdict": "genuine", "channel": "web", **scan} for scan in scans]
     names = {name for scan in given for name in scan}
-    rows = [{name: scan.get(name) for name in names} for scan in given]
+    # Unstated first scans are false here, then flagged as the scan log would (NOT NULL: no None).
+    rows = [
+        {**{name: scan.get(name) for name in names}, "first_scan": bool(scan.get("first_scan"))}
+        for scan in given
+    ]
     async with app.state.db.sessionmaker.begin() as session:
         result = await session.execute(insert(SCAN_LOG).values(rows).returning(SCAN_LOG.c.id))
-        return [row.id for row in result]
+        ids = [row.id for row in result]
+        unstated = [id_ for id_, scan in zip(ids, given, strict=True) if "first_scan" not in scan]
+        if unstated:
+            await session.execute(FLAG_FIRST_SCANS, {"ids": unstated})
+        return ids
 
 
 # EPCIS events: stored as the epcis package stores them (doc verbatim, indexed columns, one row per EPC)

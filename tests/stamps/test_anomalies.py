@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 
 from services.stamps.anomalies import runner
 from services.stamps.anomalies.repository import AnomalyRepository
@@ -663,3 +663,61 @@ async def test_a_scanner_with_thousands_of_scans_in_the_hour_costs_a_round_a_bou
     assert read == [scanner_limit(settings)]  # 50 + 2 × 101 of the hour's 3,030
     assert [a["rule"] for a in found.anomalies] == ["R10"]
     assert found.anomalies[0]["detail"]["unknown_per_h"] > 20
+
+
+# The partitions' indexes attached to the partitioned one (named by the migration, or by PostgreSQL for later months).
+ATTACHED_INDEXES = """
+    SELECT child.relname FROM pg_inherits JOIN pg_class child ON child.oid = pg_inherits.inhrelid
+    WHERE pg_inherits.inhparent = CAST(:index AS regclass)"""
+
+
+def _scans_of(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """The plan's nodes that read a table, at every depth."""
+    below = [node for child in plan.get("Plans", []) for node in _scans_of(child)]
+    return [plan, *below] if "Relation Name" in plan else below
+
+
+async def test_r11_reads_a_batchs_first_scans_only_however_often_it_is_scanned_again(
+    stamps: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch scanned again and again in the hour: R11's read returns its first scans and reads no other row."""
+    product, serials = await stamp_with_serials(stamps, quantity=10)
+    batch = product["batch_id"]
+    firsts = [{"serial": s, "batch_id": batch, "scanned_at": ago(50 - i), "province_code": "22"}
+              for i, s in enumerate(serials[:6])]  # fmt: skip
+    # Scanned first three hours ago, before the window: its scans within it are no first scans.
+    before = {"serial": serials[6], "batch_id": batch, "scanned_at": ago(180), "province_code": "22"}
+    again = [{"serial": s, "batch_id": batch, "scanned_at": ago(40 - n / 20), "province_code": "22"}
+             for n in range(400) for s in serials[:7]]  # fmt: skip
+    unknown = {"serial": "UNKNOWN00000000001", "scanned_at": ago(30), "verdict": "unknown"}
+    first_ids = await logged_scans(stamps, *firsts, before)
+    await logged_scans(stamps, *again, unknown)
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    async with app.state.db.sessionmaker() as session:
+        await session.execute(text("ANALYZE stamps.scan"))
+        repository = AnomalyRepository(session)
+        plans: list[dict[str, Any]] = []
+        execute = session.execute
+
+        async def explained(statement: Any, parameters: Any = None, **kwargs: Any) -> Any:
+            if isinstance(statement, TextClause) and "first_scan" in statement.text:
+                query = text(f"EXPLAIN (ANALYZE, FORMAT JSON) {statement.text}")
+                plans.append((await execute(query, parameters)).scalar_one()[0]["Plan"])
+            return await execute(statement, parameters, **kwargs)
+
+        monkeypatch.setattr(session, "execute", explained)
+        found = await repository.first_scans(batch_ids=[uuid.UUID(batch)], after=ago(60), until=clock.now())
+        monkeypatch.undo()
+        attached = {
+            row.relname
+            for row in await session.execute(text(ATTACHED_INDEXES), {"index": "stamps.ix_scan_first"})
+        }
+    assert [scan.id for scan in found] == first_ids[:6]
+    assert [scan.serial for scan in found] == serials[:6]
+    assert {(scan.batch_id, scan.province) for scan in found} == {(uuid.UUID(batch), "22")}
+    [plan] = plans
+    read = _scans_of(plan)
+    assert read
+    assert {node.get("Index Name") for node in read} <= attached
+    # Every row read is returned: none of the 2,800 repeat scans (nor the unknown one) is looked at.
+    assert sum(node["Actual Rows"] + node.get("Rows Removed by Filter", 0) for node in read) == 6

@@ -427,3 +427,39 @@ async def test_batches_in_flight_together_never_share_a_serial_so_counts_stay_ex
         counts = [a.history.count for s, a in zip(order, answers, strict=True) if s == serial and a.history]
         assert counts == list(range(1, order.count(serial) + 1))  # each scan once, in arrival order
     assert len(await scans(stamps)) == 60
+
+
+async def test_the_scan_log_flags_exactly_each_serials_first_scan(stamps: httpx.AsyncClient) -> None:
+    """R11 counts ``first_scan``: true on a known serial's first counted scan only, in one batch or across them."""
+    product, serials = await reserved(stamps, quantity=3)
+    other_batch = await generated_batch(stamps, product, quantity=2)
+    others = await serials_of(stamps, other_batch)
+    another_product = await stamped_product(stamps)
+    # Several scans of one serial in one logged batch (concurrent), and a serial's scans across batches.
+    together = (
+        [path_of(product, serials[0])] * 5
+        + [path_of(product, serials[1])] * 3
+        + [path_of(product, others[0])] * 2
+    )
+    answers = await asyncio.gather(*(stamps.get(path, headers=JSON) for path in together))
+    assert {answer.status_code for answer in answers} == {200}
+    for path in (path_of(product, serials[0]), path_of(product, others[1]), path_of(product, others[1])):
+        assert (await stamps.get(path, headers=JSON)).status_code == 200
+    # Never first: an unknown serial, a real serial under another product's GTIN (it does not count as a
+    # verification of the stamp, so its later real scan is the first), and malformed links.
+    assert (await stamps.get(path_of(product, gs1.new_serial()), headers=JSON)).status_code == 404
+    assert (await stamps.get(path_of(another_product, serials[2]), headers=JSON)).status_code == 404
+    assert (await stamps.get(path_of(product, serials[2]), headers=JSON)).status_code == 200
+    assert (await stamps.get("/v/NOT-A-SERIAL", headers=JSON)).status_code == 400
+
+    logged = await scans(stamps)
+    assert len(logged) == len(together) + 3 + 4
+    flagged = [row for row in logged if row["first_scan"]]
+    assert sorted(row["serial"] for row in flagged) == sorted([*serials, *others])
+    for row in flagged:
+        of_serial = [r for r in logged if r["serial"] == row["serial"] and r["verdict"] != "unknown"]
+        assert row["scanned_at"] == min(r["scanned_at"] for r in of_serial)
+        assert row["batch_id"] is not None
+    assert not any(row["first_scan"] for row in logged if row["verdict"] in ("unknown", "malformed"))
+    # The verdict says the same: one "you are the first" per serial among the concurrent scans.
+    assert sum(answer.json()["verifications"]["you_are_first"] for answer in answers) == 3

@@ -27,6 +27,9 @@ from shared.security.scopes import Visibility, visible_condition
 
 SCAN_COLUMNS = """s.id, s.scanned_at, s.serial, s.verdict, s.batch_id, s.device_hash, s.ip_hash,
                   s.latitude, s.longitude, s.accuracy_m, s.province_code"""
+# What R11's count per batch and place needs of a first scan (its place: ``Scan.province``).
+FIRST_SCAN_COLUMNS = """s.id, s.scanned_at, s.serial, s.verdict, s.batch_id, s.latitude, s.longitude, s.accuracy_m,
+                        s.province_code"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,13 @@ def _scan(row: Any) -> Scan:
         id=row.id, scanned_at=row.scanned_at, serial=row.serial, verdict=row.verdict, batch_id=row.batch_id,
         device_hash=row.device_hash, ip_hash=row.ip_hash, latitude=row.latitude, longitude=row.longitude,
         accuracy_m=row.accuracy_m, province_code=row.province_code,
+    )  # fmt: skip
+
+
+def _first_scan(row: Any) -> Scan:
+    return Scan(
+        id=row.id, scanned_at=row.scanned_at, serial=row.serial, verdict=row.verdict, batch_id=row.batch_id,
+        latitude=row.latitude, longitude=row.longitude, accuracy_m=row.accuracy_m, province_code=row.province_code,
     )  # fmt: skip
 
 
@@ -192,18 +202,17 @@ class AnomalyRepository(Repository[Anomaly]):
         """The scans in (after, until] of these batches that were their serial's first, oldest first."""
         if not batch_ids:
             return []
+        # The scan log flags a serial's first scan and a partial index (ix_scan_first) holds only those: a
+        # batch scanned again and again in the hour costs a round its first scans, not every scan of it.
         rows = await self.session.execute(
             text(f"""
-                SELECT {SCAN_COLUMNS} FROM stamps.scan s
-                WHERE s.batch_id = ANY(CAST(:batches AS uuid[])) AND s.scanned_at > :after AND s.scanned_at <= :until
-                  AND NOT EXISTS (
-                      SELECT 1 FROM stamps.scan e
-                      WHERE e.serial = s.serial AND (e.scanned_at, e.id) < (s.scanned_at, s.id)
-                  )
+                SELECT {FIRST_SCAN_COLUMNS} FROM stamps.scan s
+                WHERE s.first_scan AND s.batch_id = ANY(CAST(:batches AS uuid[]))
+                  AND s.scanned_at > :after AND s.scanned_at <= :until
                 ORDER BY s.scanned_at, s.id"""),
             {"batches": list(batch_ids), "after": after, "until": until},
         )
-        return [_scan(row) for row in rows]
+        return [_first_scan(row) for row in rows]
 
     async def out_of_region_serials(self, batch_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
         """How many serials of each batch were already flagged out of region (R8)."""

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     Double,
@@ -36,6 +37,7 @@ class Scan(Base):
         ),
         Index("ix_scan_batch", "batch_id", "scanned_at", postgresql_where=text("batch_id IS NOT NULL")),
         Index("ix_scan_located", "located_at", postgresql_where=text("located_at IS NOT NULL")),
+        Index("ix_scan_first", "batch_id", "scanned_at", postgresql_where=text("first_scan")),
         CheckConstraint(f"verdict IN {OUTCOMES}", name="verdict"),
         {"postgresql_partition_by": "RANGE (scanned_at)"},
     )
@@ -66,6 +68,9 @@ class Scan(Base):
     reasons: Mapped[list[str] | None] = mapped_column(ARRAY(String(32)))
     # When the consumer shared the location from the scan's page (None: none shared there).
     located_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
+    # The serial's first verification ever (its summary had no scan before): what R11 counts, read through
+    # ix_scan_first instead of an anti-join over every scan of the batch.
+    first_scan: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
 
 class StampScan(Base):

@@ -91,20 +91,21 @@ FACTS = AsyncpgStatement.compile(FACTS_QUERY)
 _SCANS = """unnest(
         $1::timestamptz[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::uuid[],
         $7::varchar[], $8::varchar[], $9::smallint[], $10::varchar[], $11::bytea[], $12::bytea[],
-        $13::varchar[], $14::float8[], $15::float8[], $16::real[], $17::varchar[], $18::varchar[]
+        $13::varchar[], $14::float8[], $15::float8[], $16::real[], $17::varchar[], $18::varchar[], $19::bool[]
     ) WITH ORDINALITY AS s(scanned_at, serial, gtin, lot, path, batch_id, verdict, rules, risk, channel,
                            ip_hash, device_hash, user_agent, latitude, longitude, accuracy_m, province_code,
-                           reasons, n)"""
+                           reasons, first_scan, n)"""
 _INSERTED = """scanned_at, serial, gtin, lot, path, batch_id, verdict, rules, risk, channel, ip_hash, device_hash,
-        user_agent, latitude, longitude, accuracy_m, province_code, reasons"""
+        user_agent, latitude, longitude, accuracy_m, province_code, reasons, first_scan"""
 _VALUES = """s.scanned_at, s.serial, s.gtin, s.lot, s.path, s.batch_id, s.verdict,
            string_to_array(s.rules, ','), s.risk, s.channel, s.ip_hash, s.device_hash, s.user_agent,
-           s.latitude, s.longitude, s.accuracy_m, s.province_code, string_to_array(s.reasons, ',')"""
+           s.latitude, s.longitude, s.accuracy_m, s.province_code, string_to_array(s.reasons, ','),
+           s.first_scan"""
 _SUMMARIES = """seen AS (
     INSERT INTO stamps.stamp_scan AS summary (
         serial, scan_count, first_scanned_at, first_scan_province, last_scanned_at
     )
-    SELECT * FROM unnest($19::varchar[], $20::int[], $21::timestamptz[], $22::varchar[], $23::timestamptz[])
+    SELECT * FROM unnest($20::varchar[], $21::int[], $22::timestamptz[], $23::varchar[], $24::timestamptz[])
     ON CONFLICT (serial) DO UPDATE SET
         scan_count = summary.scan_count + excluded.scan_count,
         last_scanned_at = greatest(summary.last_scanned_at, excluded.last_scanned_at)
@@ -135,6 +136,7 @@ SELECT array_agg(id ORDER BY n) FROM numbered
 SCAN_COLUMNS = (
     "scanned_at", "serial", "gtin", "lot", "path", "batch_id", "verdict", "rules", "risk", "channel",
     "ip_hash", "device_hash", "user_agent", "latitude", "longitude", "accuracy_m", "province_code", "reasons",
+    "first_scan",
 )  # fmt: skip
 
 
@@ -160,6 +162,8 @@ class ScanRow:
     accuracy_m: float | None
     province_code: str | None
     reasons: str | None  # comma-separated, as ``rules``; for a browser's scan only (its page shows them)
+    # The serial's first verification ever (R11 counts these): only a known serial's counted scan can be.
+    first_scan: bool = False
 
 
 @dataclass(slots=True)

@@ -279,6 +279,8 @@ class ScanLog:
                     request.accuracy_m,
                     province,
                     ",".join(verdict.reasons) if request.channel == "html" else None,
+                    # Exact: the summary was read for this batch, and no other flight holds this serial.
+                    first_scan=history is not None and history.is_first,
                 )
             )
         return answers, scans, summaries
