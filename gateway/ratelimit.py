@@ -35,8 +35,9 @@ from shared.security.jwt import InvalidToken, TokenVerifier
 logger = logging.getLogger("gateway.ratelimit")
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Only the public API is limited; health checks and the docs stay reachable for operators and probes.
-LIMITED_PREFIXES = ("/v1/",)
+# Only the public API (with EPCIS's capture and query interface) is limited; health checks and the docs
+# stay reachable for operators and probes.
+LIMITED_PREFIXES = ("/v1/", "/epcis/")
 # Outside it only writes count: a scan's location, shared from its page.
 LIMITED_WRITE_PREFIXES = ("/s/",)
 # Reads of the resolver and of a scan's page count against the verification limit.

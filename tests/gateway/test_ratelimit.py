@@ -87,6 +87,19 @@ async def test_writes_have_a_smaller_budget_than_reads(gateway: httpx.AsyncClien
     assert (await gateway.get("/v1/products", headers=producer)).status_code == 502
 
 
+async def test_epcis_capture_and_queries_count_as_the_api(gateway: httpx.AsyncClient) -> None:
+    """A partner's capture is a write of its subject; anonymous queries count against the address."""
+    partner = auth("producer", str(uuid.uuid4()), sub="partner-1")
+    for _ in range(2):
+        assert (await gateway.post("/epcis/capture", json={}, headers=partner)).status_code == 502
+    refused = await gateway.post("/epcis/capture", json={}, headers=partner)
+    _assert_limited(refused)
+    assert "this client's writes" in refused.json()["detail"]
+    for _ in range(3):
+        assert (await gateway.get("/epcis/events")).status_code == 502
+    _assert_limited(await gateway.get("/epcis/events"))
+
+
 # A scan token's shape (43 URL-safe characters); the services are down, so any will do here.
 SCAN_PAGE = "/s/" + "A" * 43
 
