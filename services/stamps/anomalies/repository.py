@@ -199,7 +199,8 @@ class AnomalyRepository(Repository[Anomaly]):
     async def first_scans(
         self, *, batch_ids: Sequence[uuid.UUID], after: datetime, until: datetime
     ) -> list[Scan]:
-        """The scans in (after, until] of these batches that were their serial's first, oldest first."""
+        """The scans in (after, until] of these batches that were their serial's first and have a place (an IP
+        province or a GPS fix), oldest first."""
         if not batch_ids:
             return []
         # The scan log flags a serial's first scan and a partial index (ix_scan_first) holds only those: a
@@ -209,6 +210,7 @@ class AnomalyRepository(Repository[Anomaly]):
                 SELECT {FIRST_SCAN_COLUMNS} FROM stamps.scan s
                 WHERE s.first_scan AND s.batch_id = ANY(CAST(:batches AS uuid[]))
                   AND s.scanned_at > :after AND s.scanned_at <= :until
+                  AND (s.province_code IS NOT NULL OR (s.latitude IS NOT NULL AND s.longitude IS NOT NULL))
                 ORDER BY s.scanned_at, s.id"""),
             {"batches": list(batch_ids), "after": after, "until": until},
         )

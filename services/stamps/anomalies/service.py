@@ -202,7 +202,11 @@ async def detect(
     )
     burst_window = timedelta(hours=settings.burst_window_h)
     batches = sorted({i.scan.batch_id for i in new if i.scan.batch_id is not None})
-    firsts = await repository.first_scans(batch_ids=batches, after=first - burst_window, until=last)
+    # R11 counts a place's first scans, so only a batch with a placed scan in the round can fire it.
+    placed = sorted(
+        {i.scan.batch_id for i in new if i.scan.batch_id is not None and i.scan.province is not None}
+    )
+    firsts = await repository.first_scans(batch_ids=placed, after=first - burst_window, until=last)
     out_of_region = await repository.out_of_region_serials(batches)
     chains = await traceability.sightings(
         session, stamps={(i.scan.serial, i.gtin, i.lot) for i in new if _known(i) and i.scan.serial and i.gtin},
