@@ -39,7 +39,7 @@ import aiohttp
 import asyncpg
 import psutil
 
-from bench.cpu import _cpu_by_pid, backends_of, background_busy
+from bench.cpu import _cpu_by_pid, _reaped_cpu_s, backends_of, background_busy
 from bench.load import REQUEST_TIMEOUT_S, percentile, require_loopback, run_wrk, walking_script
 from bench.scenarios import BASELINE, pin_process_settings, throwaway_database
 from shared import clock, gs1
@@ -229,10 +229,35 @@ def _children_cpu_s(pid: int) -> CpuReader:
 
 
 def _postgres_cpu_s(database: str) -> CpuReader:
-    """A reader of the CPU seconds PostgreSQL's live backends serving ``database`` have used."""
+    """A reader of the CPU seconds PostgreSQL's backends serving ``database`` have used since its first call.
+
+    Backends come and go (pool overflow, this bench's own checks): each live one counts by its growth since
+    the last reading (a new one whole), and one that has exited by its whole CPU, which the postmaster
+    collected, less what was already counted of it.
+    """
+    seen: dict[int, float] = {}
+    postmasters: dict[int, psutil.Process] = {}
+    counted = 0.0
+    reaped_at_start: float | None = None
 
     def read() -> float:
-        return sum(_cpu_by_pid(backends_of(database)).values())
+        nonlocal counted, reaped_at_start
+        backends = backends_of(database)
+        for backend in backends:
+            with contextlib.suppress(psutil.Error):
+                if (parent := backend.parent()) is not None:
+                    postmasters.setdefault(parent.pid, parent)
+        live = _cpu_by_pid(backends)
+        for pid, seconds in live.items():
+            counted += seconds - seen.get(pid, 0.0)
+        for pid in set(seen) - set(live):
+            counted -= seen[pid]  # its whole CPU comes back through the postmaster's reaped children
+        seen.clear()
+        seen.update(live)
+        reaped = sum(_reaped_cpu_s(postmaster) for postmaster in postmasters.values())
+        if reaped_at_start is None:
+            reaped_at_start = reaped
+        return counted + reaped - reaped_at_start
 
     return read
 

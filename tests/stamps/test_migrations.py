@@ -128,3 +128,30 @@ async def test_0014_flags_the_last_days_first_scans_indexes_them_and_goes_back(s
         assert await connection.fetchval("SELECT count(*) FROM stamps.scan") == len(scans) + 1
     finally:
         await connection.close()
+
+
+async def test_0014_runs_again_after_a_run_that_stopped_half_way(stamps_at_0013: str) -> None:
+    """The column and the parent's index are committed before the builds: a failed run left them, and a rerun
+    must finish the job (it would stop at "column already exists" otherwise)."""
+    connection = await asyncpg.connect(asyncpg_dsn(stamps_at_0013))
+    try:
+        partition = await connection.fetchval(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = 'stamps.scan'::regclass ORDER BY c.relname LIMIT 1"
+        )
+        await connection.execute(
+            "ALTER TABLE stamps.scan ADD COLUMN first_scan boolean NOT NULL DEFAULT false"
+        )
+        await connection.execute(
+            "CREATE INDEX ix_scan_first ON ONLY stamps.scan (batch_id, scanned_at) WHERE first_scan"
+        )
+        await connection.execute(
+            f'CREATE INDEX "{partition}_first" ON stamps."{partition}" (batch_id, scanned_at) WHERE first_scan'
+        )
+        await asyncio.to_thread(migrate.upgrade, STAMPS, stamps_at_0013, "0014")
+        index = await connection.fetchrow(INDEXED, "stamps.ix_scan_first")
+        assert index is not None
+        assert index["valid"]
+        assert index["partitions_indexed"] == index["partitions"]
+    finally:
+        await connection.close()

@@ -84,13 +84,20 @@ class AnomalyDetector:
 
     async def _wait(self, seconds: float) -> None:
         """Wait, measuring the CPU pressure meanwhile (the detector's own work does not count)."""
-        self.pressure.start()
+        try:
+            self.pressure.start()
+        except Exception:
+            logger.exception("CPU pressure could not be read")
         await pause(seconds)
 
     def _yielding(self) -> bool:
         """Whether to leave the CPU to requests now: it was under pressure during the last wait, and no
-        scan has waited unexamined for ``max_yield_s`` yet."""
-        share = self.pressure.share()
+        scan has waited unexamined for ``max_yield_s`` yet (an unreadable pressure never holds it back)."""
+        try:
+            share = self.pressure.share()
+        except Exception:  # the loop must outlive a gauge that fails; detecting matters more than yielding
+            logger.exception("CPU pressure could not be read")
+            return False
         if share is None or share <= self.settings.yield_above_pressure:
             return False
         behind_s = monotonic() - (self._caught_up_at or 0.0)

@@ -56,24 +56,44 @@ BACKFILL = """
       )"""
 
 
+# A concurrent build that failed leaves an invalid index behind; a rerun drops it and builds again.
+INVALID = sa.text("""
+    SELECT 1 FROM pg_index JOIN pg_class ON pg_class.oid = pg_index.indexrelid
+    JOIN pg_namespace ON pg_namespace.oid = pg_class.relnamespace
+    WHERE pg_namespace.nspname = 'stamps' AND pg_class.relname = :name AND NOT pg_index.indisvalid""")
+
+
 def upgrade() -> None:
     # Waiting long for a lock would hold the scan log's writers up behind us: fail instead, and rerun.
+    # Every step may be run again: the column and the parent's index are committed before the rest.
     op.execute("SET lock_timeout = '5s'")
-    op.execute("ALTER TABLE stamps.scan ADD COLUMN first_scan boolean NOT NULL DEFAULT false")
-    op.execute(f"CREATE INDEX ix_scan_first ON ONLY stamps.scan {COLUMNS}")
+    op.execute("ALTER TABLE stamps.scan ADD COLUMN IF NOT EXISTS first_scan boolean NOT NULL DEFAULT false")
+    op.execute(f"CREATE INDEX IF NOT EXISTS ix_scan_first ON ONLY stamps.scan {COLUMNS}")
     partitions = [row.relname for row in op.get_bind().execute(PARTITIONS)]
     # Committed first: the column's lock is let go before the backfill and the builds, which take long.
     with op.get_context().autocommit_block():
+        # A concurrent build waits for every older transaction (a long report, an export being read):
+        # that wait must not time out. Only the brief exclusive steps keep the 5 s limit.
+        op.execute("SET lock_timeout = 0")
         op.execute(BACKFILL)
         for partition in partitions:
-            op.execute(
-                f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{partition}_first" ON stamps."{partition}" {COLUMNS}'
-            )
+            name = f"{partition}_first"
+            if op.get_bind().execute(INVALID, {"name": name}).first() is not None:
+                op.execute(f'DROP INDEX CONCURRENTLY IF EXISTS stamps."{name}"')
+            op.execute(f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{name}" ON stamps."{partition}" {COLUMNS}')
+        op.execute("SET lock_timeout = '5s'")
+    attached = sa.text("""
+        SELECT 1 FROM pg_inherits JOIN pg_class ON pg_class.oid = pg_inherits.inhrelid
+        JOIN pg_namespace ON pg_namespace.oid = pg_class.relnamespace
+        WHERE pg_namespace.nspname = 'stamps' AND pg_class.relname = :name""")
     for partition in partitions:
-        op.execute(f'ALTER INDEX stamps.ix_scan_first ATTACH PARTITION stamps."{partition}_first"')
+        if op.get_bind().execute(attached, {"name": f"{partition}_first"}).first() is None:
+            op.execute(f'ALTER INDEX stamps.ix_scan_first ATTACH PARTITION stamps."{partition}_first"')
     op.execute("RESET lock_timeout")
 
 
 def downgrade() -> None:
+    op.execute("SET lock_timeout = '5s'")
     op.execute("DROP INDEX stamps.ix_scan_first")
     op.execute("ALTER TABLE stamps.scan DROP COLUMN first_scan")
+    op.execute("RESET lock_timeout")
