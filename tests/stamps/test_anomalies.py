@@ -160,8 +160,8 @@ async def test_a_genuine_second_scan_by_the_same_device_raises_nothing(stamps: h
     )  # fmt: skip
     found = await detector(stamps).run_once()
     assert (len(found.examined), found.anomalies) == (2, [])
-    [risk] = await rows(stamps, "SELECT * FROM stamps.stamp_risk WHERE serial = :s", s=serials[0])
-    assert (risk.risk_score, risk.rules, risk.impossible_travel) == (0, [], 0)
+    # No risk, no row: verification reads none as 0, and a burst of genuine scans writes nothing here.
+    assert await rows(stamps, "SELECT * FROM stamps.stamp_risk WHERE serial = :s", s=serials[0]) == []
     assert (
         await rows(stamps, "SELECT 1 FROM stamps.outbox_event WHERE type = 'stamps.stamp.anomaly_detected'")
         == []
@@ -721,3 +721,35 @@ async def test_r11_reads_a_batchs_first_scans_only_however_often_it_is_scanned_a
     assert {node.get("Index Name") for node in read} <= attached
     # Every row read is returned: none of the 2,800 repeat scans (nor the unknown one) is looked at.
     assert sum(node["Actual Rows"] + node.get("Rows Removed by Filter", 0) for node in read) == 6
+
+
+async def test_risks_are_written_only_when_they_change(stamps: httpx.AsyncClient) -> None:
+    """A round evaluates every examined stamp; the table verification reads gets a new row version only for
+    a changed risk, and a stamp with none gets no row (its risk falling back to none is written)."""
+    _, serials = await stamp_with_serials(stamps)
+    app = stamps._transport.app  # type: ignore[attr-defined]
+
+    async def save(*risks: tuple[str, int, list[str], int]) -> None:
+        async with app.state.db.sessionmaker.begin() as session:
+            await AnomalyRepository(session).save_risks([
+                {"serial": serial, "risk_score": score, "rules": rules, "impossible_travel": travels}
+                for serial, score, rules, travels in risks
+            ])  # fmt: skip
+
+    async def stored() -> dict[str, tuple[int, list[str], int, str]]:
+        found = await rows(
+            stamps, "SELECT serial, risk_score, rules, impossible_travel, xmin::text AS version"
+            " FROM stamps.stamp_risk WHERE serial = ANY(:s)", s=serials[:2],
+        )  # fmt: skip
+        return {r.serial: (r.risk_score, r.rules, r.impossible_travel, r.version) for r in found}
+
+    await save((serials[0], 75, ["R5"], 1), (serials[1], 0, [], 0))
+    first = await stored()
+    assert list(first) == [serials[0]]
+    assert first[serials[0]][:3] == (75, ["R5"], 1)
+    await save((serials[0], 75, ["R5"], 1), (serials[1], 0, [], 0))
+    assert await stored() == first  # the same version: nothing rewritten
+    await save((serials[0], 0, [], 1))
+    changed = await stored()
+    assert changed[serials[0]][:3] == (0, [], 1)
+    assert changed[serials[0]][3] != first[serials[0]][3]
