@@ -61,9 +61,12 @@ SCANS = """
 # What the scan log flags as it logs (a serial's first scan, R11's): set-up, after the scans since ``$1``.
 FIRST_SCANS = """
     UPDATE stamps.scan s SET first_scan = true
-    WHERE s.scanned_at > $1 AND NOT EXISTS (
-        SELECT 1 FROM stamps.scan e WHERE e.serial = s.serial AND (e.scanned_at, e.id) < (s.scanned_at, s.id)
-    )
+    WHERE s.scanned_at > $1 AND NOT s.first_scan AND s.batch_id IS NOT NULL
+      AND s.verdict NOT IN ('unknown', 'malformed') AND NOT EXISTS (
+          SELECT 1 FROM stamps.scan e
+          WHERE e.serial = s.serial AND e.batch_id IS NOT NULL AND e.verdict NOT IN ('unknown', 'malformed')
+            AND (e.scanned_at, e.id) < (s.scanned_at, s.id)
+      )
 """
 
 
