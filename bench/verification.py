@@ -70,6 +70,8 @@ class Measured:
     # After the window, until the detector had examined the scenario's scans: how long, and what it cost.
     catch_up_s: float = 0.0
     catch_up_cpu_ms_per_request: dict[str, float] | None = None
+    # Open loop only: how late the load generator sent its requests (p99), which its latencies include.
+    sent_late_p99_ms: float | None = None
 
 
 async def _seed(dsn: str, count: int) -> list[str]:
@@ -161,11 +163,13 @@ async def _load(urls: list[str], *, connections: int, duration_s: float, warmup_
 
 
 async def _load_open(urls: list[str], *, rate: float, connections: int, duration_s: float, warmup_s: float,
-                     headers: dict[str, str]) -> tuple[list[float], int, int]:  # fmt: skip
+                     headers: dict[str, str], lateness: list[float] | None = None) -> tuple[list[float], int, int]:  # fmt: skip
     """Open loop: requests are due at ``rate`` per second over ``connections``, whatever the answers do.
 
     Each latency runs from the moment its request was due, not from when it could be sent: a stall
-    counts against every request it held back (no coordinated omission).
+    counts against every request it held back (no coordinated omission). ``lateness`` gets, per request,
+    how late it was sent: the load generator's own share of the latency (its answer came late, or this
+    process did not get the CPU in time).
     """
     latencies: list[float] = []
     errors = 0
@@ -181,6 +185,8 @@ async def _load_open(urls: list[str], *, rate: float, connections: int, duration
         while due < window_end:
             if (wait := due - time.perf_counter()) > 0:
                 await asyncio.sleep(wait)
+            if lateness is not None and window_start <= due < window_end:
+                lateness.append(time.perf_counter() - due)
             ok = await _answered(session, urls[next(cursor) % len(urls)], headers)
             answered += ok
             if window_start <= due < window_end:
@@ -353,10 +359,11 @@ def _measure(
     else:
         before = {server: read() for server, read in servers.items()}
         window = {"connections": args.connections, "duration_s": args.seconds, "warmup_s": args.warmup}
+        lateness: list[float] = []
         latencies, errors, answered = asyncio.run(
             _load(urls, headers=headers, **window)
             if rate is None
-            else _load_open(urls, rate=rate, headers=headers, **window)
+            else _load_open(urls, rate=rate, headers=headers, lateness=lateness, **window)
         )
         # Over the whole run (warm-up included), per answer: what each server spent on one request.
         cpu = {
@@ -366,6 +373,9 @@ def _measure(
             name, len(latencies), answered, errors, len(latencies) / args.seconds,
             percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000, cpu_ms_per_request=cpu,
         )  # fmt: skip
+        if lateness:
+            lateness.sort()
+            measured.sent_late_p99_ms = percentile(lateness, 99) * 1000
     before = {server: read() for server, read in servers.items()}
     measured.catch_up_s = _catch_up(dsn)
     measured.catch_up_cpu_ms_per_request = {
@@ -468,7 +478,8 @@ def main() -> None:
                         print(f"  {result.scenario:24} {result.rps:8,.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
                               f"p99 {result.p99_ms:6.2f} ms  errors {result.errors}  ×{result.ratio_to_ceiling:.2f}"
                               f"  CPU ms/request: {cpu}; then {result.catch_up_s:.0f} s for the detector to catch up"
-                              f"{': ' + after if after else ''}")  # fmt: skip
+                              f"{': ' + after if after else ''}"
+                              f"{'' if result.sent_late_p99_ms is None else f'; sent late p99 {result.sent_late_p99_ms:.1f} ms'}")  # fmt: skip
                 logged = asyncio.run(_scan_count(asyncpg_dsn(database.urls["stamps"])))
                 answered = sum(
                     r.answered_total
