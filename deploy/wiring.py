@@ -1,4 +1,4 @@
-"""``python -m deploy.wiring``: the Secrets that wire a deployment's integration events and service key.
+"""``python -m deploy.wiring``: the Secrets that wire a deployment's integration events and token keys.
 
 Prints, for Kubernetes, one Secret per process (``ocop-<name>-wiring``) holding the keys whose tokens
 it accepts (``<P>_JWT_PUBLIC_KEYS``: the token issuer's, and in the registry's also scoring's service
