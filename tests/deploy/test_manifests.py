@@ -74,7 +74,7 @@ def _objects() -> list[tuple[Path, Manifest]]:
 OBJECTS = _objects()
 # What `kubectl apply -k` deploys: the example Secrets are not part of it.
 DEPLOYED = [manifest for path, manifest in OBJECTS if not path.name.endswith(".example.yaml")]
-# The services' wiring as `python -m deploy.wiring` generates it (once for the run): the Secrets an
+# The processes' wiring as `python -m deploy.wiring` generates it (once for the run): the Secrets an
 # operator applies, and the lines of the compose env file.
 WIRING = wiring.generate()
 WIRING_SECRETS: dict[tuple[str, str], str] = {

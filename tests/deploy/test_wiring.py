@@ -100,11 +100,14 @@ def test_each_subscriber_accepts_exactly_its_sources_signatures(target: str) -> 
 
 
 def test_every_run_makes_fresh_secrets_and_a_fresh_key() -> None:
-    """Two runs share no secret, key or key id."""
+    """Two runs share no secret, key or key id; only the issuer's keys, given, stay the same."""
     first, second = wiring.generate(), wiring.generate()
     assert first.keys() == second.keys()
-    for name in first:
+    issuers_only = {f"{spec.env_prefix}JWT_PUBLIC_KEYS" for spec in PROCESSES if spec != REGISTRY}
+    for name in first.keys() - issuers_only:
         assert first[name] != second[name], name
+    for name in issuers_only:
+        assert first[name] == second[name] == '{"keys": []}', name
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -116,14 +119,15 @@ def _wiring_variables(spec: ProcessSpec) -> dict[str, str]:
     return wiring.variables_of(spec, WIRING)
 
 
-def test_the_wiring_covers_every_source_and_subscriber() -> None:
-    """Each service has both events variables generated, and only services have any."""
+def test_the_wiring_covers_every_source_and_subscriber_and_every_verifier() -> None:
+    """Each service has both events variables generated, only services have them; every process its trusted keys."""
     for spec in PROCESSES:
         names = set(_wiring_variables(spec))
         events = {f"{spec.env_prefix}EVENTS__SUBSCRIBERS", f"{spec.env_prefix}EVENTS__ACCEPTED_SECRETS"}
         assert (events <= names) is (spec in SERVICES), spec.name
-        assert bool(names) is (spec in SERVICES), spec.name
-    assert set(WIRING) == {name for spec in SERVICES for name in _wiring_variables(spec)}
+        assert bool(events & names) is (spec in SERVICES), spec.name
+        assert f"{spec.env_prefix}JWT_PUBLIC_KEYS" in names, spec.name
+    assert set(WIRING) == {name for spec in PROCESSES for name in _wiring_variables(spec)}
 
 
 @pytest.mark.parametrize("spec", PROCESSES, ids=lambda spec: spec.name)
@@ -149,10 +153,10 @@ def test_compose_service_reads_its_wiring_from_the_env_file(spec: ProcessSpec) -
 
 
 def test_generated_secrets_are_valid_kubernetes_strictly() -> None:
-    """The Secrets validate against the API schema, in the suite's namespace, one per service."""
+    """The Secrets validate against the API schema, in the suite's namespace, one per process."""
     documents = [document for document in yaml.safe_load_all(wiring.kubernetes_secrets(WIRING)) if document]
     assert [document["metadata"]["name"] for document in documents] == [
-        wiring.secret_name(spec) for spec in SERVICES
+        wiring.secret_name(spec) for spec in PROCESSES
     ]
     for document in documents:
         kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
@@ -219,14 +223,66 @@ def test_issuer_keys_join_scorings_in_the_registrys_trusted_keys(tmp_path: Path)
         verifier.verify(stranger.sign(user, audience=registry.jwt_audience))
 
 
+def _generated_environment(target: str, issuer_jwks: Path) -> dict[str, str]:
+    """Every variable ``python -m deploy.wiring --issuer-jwks`` prints for ``target``, as the processes read it."""
+    result = _run_wiring(*(("--compose",) if target == "compose" else ()), "--issuer-jwks", str(issuer_jwks))
+    assert result.returncode == 0, result.stderr
+    if target == "compose":
+        lines = dotenv.dotenv_values(stream=io.StringIO(result.stdout), interpolate=False)
+        return {name: str(value) for name, value in lines.items()}
+    secrets = {
+        document["metadata"]["name"]: document["stringData"]
+        for document in yaml.safe_load_all(result.stdout)
+        if document
+    }
+    # Each run generates the same variables, so the test run's (WIRING) name every Secret's keys.
+    return {
+        name: secrets[wiring.secret_name(spec)][wiring.secret_key(spec, name)]
+        for spec in PROCESSES
+        for name in _wiring_variables(spec)
+    }
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_every_process_verifies_the_issuers_tokens_and_only_the_registry_scorings(
+    tmp_path: Path, target: str
+) -> None:
+    """--issuer-jwks: a user's token verifies at each process; scoring's service token at the registry alone."""
+    issuer_private, issuer_public = generate_rsa_pair()
+    path = tmp_path / "issuer-jwks.json"
+    path.write_text(jwks(issuer_public, "issuer-1"))
+    environment = _generated_environment(target, path)
+    user = Principal(sub="producer-1", role=Role.producer)
+    for spec in PROCESSES:
+        variable = f"{spec.env_prefix}JWT_PUBLIC_KEYS"
+        settings = _settings_from(_settings_class(spec), {variable: environment[variable]})
+        verifier = build_verifier(settings)
+        assert verifier is not None, spec.name
+        issuer = TokenSigner(issuer_private, kid="issuer-1", issuer=settings.jwt_issuer)
+        assert verifier.verify(issuer.sign(user, audience=settings.jwt_audience)).sub == "producer-1", (
+            spec.name
+        )
+        scoring = TokenSigner(
+            environment["SCORING_SERVICE_SIGNING_KEY"],
+            kid=environment["SCORING_SERVICE_KEY_ID"],
+            issuer=settings.jwt_issuer,
+        )
+        service_token = scoring.sign(user, audience=settings.jwt_audience)
+        if spec == REGISTRY:
+            assert verifier.verify(service_token).sub == "producer-1"
+        else:
+            with pytest.raises(InvalidToken):
+                verifier.verify(service_token)
+
+
 def test_the_command_prints_the_secrets_kubectl_applies() -> None:
-    """``python -m deploy.wiring`` prints one Secret per service, each with its service's variables."""
+    """``python -m deploy.wiring`` prints one Secret per process, each with its process's variables."""
     result = _run_wiring()
     assert result.returncode == 0, result.stderr
     documents = {
         document["metadata"]["name"]: document for document in yaml.safe_load_all(result.stdout) if document
     }
-    for spec in SERVICES:
+    for spec in PROCESSES:
         data = documents.pop(wiring.secret_name(spec))["stringData"]
         assert set(data) == {wiring.secret_key(spec, name) for name in _wiring_variables(spec)}
     assert not documents
