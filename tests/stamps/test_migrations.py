@@ -23,6 +23,15 @@ INDEXED = """
 """
 
 
+async def indexed_everywhere(connection: asyncpg.Connection, name: str) -> asyncpg.Record:
+    """The partitioned index ``name``, checked valid and attached on every partition of the scan log."""
+    index = await connection.fetchrow(INDEXED, name)
+    assert index is not None
+    assert index["valid"]
+    assert index["partitions_indexed"] == index["partitions"]
+    return index
+
+
 @pytest.fixture
 async def stamps_at_0012(pg_server: str, run: Run) -> AsyncIterator[str]:
     """The stamps schema at 0012 in a database of its own, as its administrator (the URL)."""
@@ -40,10 +49,8 @@ async def test_0013_indexes_every_partition_of_a_scan_log_in_use_and_the_ones_ma
             " VALUES (now(), 'unknown', '{}', 0, 'api', '\\x01'), ('2001-01-01', 'unknown', '{}', 0, 'api', '\\x02')"
         )
         await asyncio.to_thread(migrate.upgrade, STAMPS, stamps_at_0012, "0013")
-        index = await connection.fetchrow(INDEXED, "stamps.ix_scan_device")
-        assert index is not None
-        assert index["valid"]
-        assert index["partitions_indexed"] == index["partitions"] > 2  # the months ahead and the default one
+        index = await indexed_everywhere(connection, "stamps.ix_scan_device")
+        assert index["partitions"] > 2  # the months ahead and the default one
         # A month made after the migration has it too.
         await connection.execute(
             "SELECT stamps.ensure_scan_partitions((now() + interval '3 years')::date, 1)"
@@ -109,10 +116,8 @@ async def test_0014_flags_the_last_days_first_scans_indexes_them_and_goes_back(s
         ]
         twice = await connection.fetchval("SELECT min(id) FROM stamps.scan WHERE serial = 'TWICE'")
         assert flagged[2]["id"] == twice
-        index = await connection.fetchrow(INDEXED, "stamps.ix_scan_first")
-        assert index is not None
-        assert index["valid"]
-        assert index["partitions_indexed"] == index["partitions"] > 2  # the months ahead and the default one
+        index = await indexed_everywhere(connection, "stamps.ix_scan_first")
+        assert index["partitions"] > 2  # the months ahead and the default one
         # A scan logged by code that does not know the column (an old pod) is no first scan.
         await connection.execute(
             "INSERT INTO stamps.scan (scanned_at, verdict, rules, risk, channel) VALUES (now(), 'unknown', '{}', 0, 'api')"
@@ -149,9 +154,6 @@ async def test_0014_runs_again_after_a_run_that_stopped_half_way(stamps_at_0013:
             f'CREATE INDEX "{partition}_first" ON stamps."{partition}" (batch_id, scanned_at) WHERE first_scan'
         )
         await asyncio.to_thread(migrate.upgrade, STAMPS, stamps_at_0013, "0014")
-        index = await connection.fetchrow(INDEXED, "stamps.ix_scan_first")
-        assert index is not None
-        assert index["valid"]
-        assert index["partitions_indexed"] == index["partitions"]
+        await indexed_everywhere(connection, "stamps.ix_scan_first")
     finally:
         await connection.close()
