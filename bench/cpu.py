@@ -65,11 +65,45 @@ def _reaped_cpu_s(process: psutil.Process) -> float:
     return float(times.children_user + times.children_system)
 
 
+class PostgresCpu:
+    """The CPU seconds PostgreSQL's backends serving ``database`` have used since the first reading (a call).
+
+    Backends come and go (pool overflow, a bench's own checks): each live one counts by its growth since
+    the last reading (a new one whole), and one that has exited by its whole CPU, which the postmaster
+    collected, less what was already counted of it.
+    """
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        # Seen at the last reading: the postmasters, and each live backend's CPU seconds.
+        self.postmasters: dict[int, psutil.Process] = {}
+        self.backends: dict[int, float] = {}
+        self._counted = 0.0
+        self._reaped_at_start: float | None = None
+
+    def __call__(self) -> float:
+        """The CPU seconds used since the first reading."""
+        backends = backends_of(self.database)
+        for backend in backends:
+            with contextlib.suppress(psutil.Error):
+                if (parent := backend.parent()) is not None:
+                    self.postmasters.setdefault(parent.pid, parent)
+        live = _cpu_by_pid(backends)
+        for pid, seconds in live.items():
+            self._counted += seconds - self.backends.get(pid, 0.0)
+        for pid in set(self.backends) - set(live):
+            self._counted -= self.backends[pid]  # its whole CPU comes back through the reaped children
+        self.backends = live
+        reaped = sum(_reaped_cpu_s(postmaster) for postmaster in self.postmasters.values())
+        if self._reaped_at_start is None:
+            self._reaped_at_start = reaped
+        return self._counted + reaped - self._reaped_at_start
+
+
 @dataclass
 class _Sample:
     servers: dict[str, float]
-    backends: dict[int, float]
-    reaped: dict[int, float]
+    postgres: float
     ours: dict[int, float]
     machine: float | None
 
@@ -79,8 +113,7 @@ class CpuMeter:
 
     def __init__(self, servers: dict[str, int], database: str) -> None:
         self._servers = {name: psutil.Process(pid) for name, pid in servers.items()}
-        self._database = database
-        self._postmasters: dict[int, psutil.Process] = {}
+        self._postgres = PostgresCpu(database)
         self._start: _Sample | None = None
         self.server_s: dict[str, float] = {}
         self.postgres_s = 0.0
@@ -88,22 +121,16 @@ class CpuMeter:
         self.machine_s: float | None = None
 
     def _sample(self) -> _Sample:
-        backends = backends_of(self._database)
-        for backend in backends:
-            with contextlib.suppress(psutil.Error):
-                parent = backend.parent()
-                if parent is not None:
-                    self._postmasters.setdefault(parent.pid, parent)
+        postgres = self._postgres()
         me = psutil.Process()
         # This process (the Python load generator) and its children: every server we started. PostgreSQL's
         # processes are counted apart even when it is an embedded server we started.
-        ours = [p for p in (me, *me.children(recursive=True)) if p.pid not in self._postmasters]
-        backend_cpu = _cpu_by_pid(backends)
+        apart = {*self._postgres.postmasters, *self._postgres.backends}
+        ours = [p for p in (me, *me.children(recursive=True)) if p.pid not in apart]
         return _Sample(
             servers={name: _cpu_s(process) for name, process in self._servers.items()},
-            backends=backend_cpu,
-            reaped={pid: _reaped_cpu_s(process) for pid, process in self._postmasters.items()},
-            ours={pid: seconds for pid, seconds in _cpu_by_pid(ours).items() if pid not in backend_cpu},
+            postgres=postgres,
+            ours=_cpu_by_pid(ours),
             machine=machine_busy_s(),
         )
 
@@ -116,11 +143,7 @@ class CpuMeter:
         if start is None:
             raise RuntimeError("the load window ended before it started")
         self.server_s = {name: end.servers[name] - start.servers[name] for name in end.servers}
-        # Live backends' growth (a backend born in the window counts whole), plus the whole CPU of
-        # those that exited, which the postmaster collects: the pool's overflow connections churn.
-        live = sum(seconds - start.backends.get(pid, 0.0) for pid, seconds in end.backends.items())
-        exited = sum(seconds - start.reaped.get(pid, 0.0) for pid, seconds in end.reaped.items())
-        self.postgres_s = live + exited
+        self.postgres_s = end.postgres - start.postgres
         # Processes alive at both edges only: the servers live throughout; wrk is added by the caller.
         self.ours_s = sum(end.ours[pid] - start.ours[pid] for pid in end.ours if pid in start.ours)
         self.ours_s += self.postgres_s

@@ -39,7 +39,7 @@ import aiohttp
 import asyncpg
 import psutil
 
-from bench.cpu import _cpu_by_pid, _reaped_cpu_s, backends_of, background_busy
+from bench.cpu import PostgresCpu, background_busy
 from bench.load import REQUEST_TIMEOUT_S, percentile, require_loopback, run_wrk, walking_script
 from bench.scenarios import BASELINE, pin_process_settings, throwaway_database
 from shared import clock, gs1
@@ -234,40 +234,6 @@ def _children_cpu_s(pid: int) -> CpuReader:
     return read
 
 
-def _postgres_cpu_s(database: str) -> CpuReader:
-    """A reader of the CPU seconds PostgreSQL's backends serving ``database`` have used since its first call.
-
-    Backends come and go (pool overflow, this bench's own checks): each live one counts by its growth since
-    the last reading (a new one whole), and one that has exited by its whole CPU, which the postmaster
-    collected, less what was already counted of it.
-    """
-    seen: dict[int, float] = {}
-    postmasters: dict[int, psutil.Process] = {}
-    counted = 0.0
-    reaped_at_start: float | None = None
-
-    def read() -> float:
-        nonlocal counted, reaped_at_start
-        backends = backends_of(database)
-        for backend in backends:
-            with contextlib.suppress(psutil.Error):
-                if (parent := backend.parent()) is not None:
-                    postmasters.setdefault(parent.pid, parent)
-        live = _cpu_by_pid(backends)
-        for pid, seconds in live.items():
-            counted += seconds - seen.get(pid, 0.0)
-        for pid in set(seen) - set(live):
-            counted -= seen[pid]  # its whole CPU comes back through the postmaster's reaped children
-        seen.clear()
-        seen.update(live)
-        reaped = sum(_reaped_cpu_s(postmaster) for postmaster in postmasters.values())
-        if reaped_at_start is None:
-            reaped_at_start = reaped
-        return counted + reaped - reaped_at_start
-
-    return read
-
-
 def _measure_wrk(
     name: str,
     urls: list[str],
@@ -430,10 +396,10 @@ def main() -> None:
                         f"round {number + 1}: machine busy before {busy if busy is not None else float('nan'):.0%}"
                     )
                     pids = {name: running.process.pid for name, running in suite.items()}
-                    stamps_side = {
+                    stamps_side: dict[str, CpuReader] = {
                         "stamps": _own_cpu_s(pids["stamps"]),
                         "detector": _children_cpu_s(pids["stamps"]),
-                        "postgres": _postgres_cpu_s(database.name),
+                        "postgres": PostgresCpu(database.name),
                     }
                     results = [
                         _measure(
