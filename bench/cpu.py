@@ -66,7 +66,8 @@ def _reaped_cpu_s(process: psutil.Process) -> float:
 
 
 class PostgresCpu:
-    """The CPU seconds PostgreSQL's backends serving ``database`` have used since the first reading (a call).
+    """A running total of the CPU seconds of PostgreSQL's backends serving ``database``: the difference of
+    two readings (calls) is what they used in between.
 
     Backends come and go (pool overflow, a bench's own checks): each live one counts by its growth since
     the last reading (a new one whole), and one that has exited by its whole CPU, which the postmaster
@@ -82,7 +83,7 @@ class PostgresCpu:
         self._reaped_at_start: float | None = None
 
     def __call__(self) -> float:
-        """The CPU seconds used since the first reading."""
+        """The running total now."""
         backends = backends_of(self.database)
         for backend in backends:
             with contextlib.suppress(psutil.Error):
