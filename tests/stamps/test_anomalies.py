@@ -208,6 +208,40 @@ async def test_a_batch_burst_and_scans_committed_late(stamps: httpx.AsyncClient)
     assert found.anomalies[0]["detail"]["first_scans"] == 5
 
 
+async def test_r11_counts_the_hours_first_scans_it_does_not_read_again(
+    stamps: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A round reads as rows only the first scans at its window's edges; those within every scan's window are
+    counted per place, including a GPS fix the log left uncoded (placed as ``Scan.province`` places it)."""
+    product, serials = await stamp_with_serials(stamps, quantity=10)
+    batch = product["batch_id"]
+    job = detector(stamps)
+    coded = [{"serial": s, "batch_id": batch, "scanned_at": ago(40 - i), "province_code": "22"}
+             for i, s in enumerate(serials[:3])]  # fmt: skip
+    uncoded = {"serial": serials[3], "batch_id": batch, "scanned_at": ago(35), **HA_LONG}  # Quảng Ninh by GPS
+    elsewhere = {"serial": serials[4], "batch_id": batch, "scanned_at": ago(34), "province_code": "01"}
+    await logged_scans(stamps, *coded, uncoded, elsewhere)
+    # 4 in Quảng Ninh: under burst_min_scans (the one in Hà Nội is out of the product's region: R8)
+    assert [a["rule"] for a in (await job.run_once()).anomalies] == ["R8"]
+    read: list[int] = []
+    first_scans = AnomalyRepository.first_scans
+
+    async def counted_rows(self: AnomalyRepository, **kwargs: Any) -> Any:
+        found = await first_scans(self, **kwargs)
+        read.extend(scan.id for scan in found)
+        return found
+
+    monkeypatch.setattr(AnomalyRepository, "first_scans", counted_rows)
+    round_ = await logged_scans(
+        stamps, {"serial": serials[5], "batch_id": batch, "scanned_at": ago(0.5), "province_code": "22"}
+    )
+    found = await job.run_once()
+    assert [a["rule"] for a in found.anomalies] == ["R11"]
+    detail = found.anomalies[0]["detail"]
+    assert (detail["first_scans"], detail["batch_quantity"], detail["province"]) == (5, 10, "22")
+    assert read == round_  # the 40 minutes before it were counted, not read
+
+
 async def test_scans_logged_by_the_resolver_reach_the_detector(stamps: httpx.AsyncClient) -> None:
     product, serials = await stamp_with_serials(stamps, quantity=3)
     path = gs1.digital_link(product["gtin"], serials[0]).path()

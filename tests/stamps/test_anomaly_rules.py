@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from services.stamps.anomalies import geography
 from services.stamps.anomalies.rules import Context, RetailSale, Scan, evaluate, hour_of, journey
-from services.stamps.anomalies.service import _sliding
+from services.stamps.anomalies.service import _sliding, burst_reads
 from services.stamps.config import AnomalySettings
 
 SETTINGS = AnomalySettings()
@@ -225,6 +225,45 @@ def test_the_detector_counts_within_a_sliding_window_per_key() -> None:
     # and 30 have too.
     assert [counts[s.id] for s in scans] == [(0, 1), (0, 1), (1, 1), (1, 2), (1, 3), (0, 2)]
     assert _sliding(scans, lambda _: None, timedelta(hours=1)) == {}
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 300), st.sampled_from(["22", "01"])), min_size=1, max_size=60),
+    st.integers(0, 300), st.integers(0, 300), st.integers(1, 120),
+)  # fmt: skip
+def test_r11_counts_the_middle_of_its_window_and_reads_only_the_edges(
+    firsts: list[tuple[int, str]], a: int, b: int, window_min: int
+) -> None:
+    """The round's first scans get the same count per place whether R11 reads the whole window or only the
+    edges of it with the middle counted; and no row read lies in the counted middle."""
+    window = timedelta(minutes=window_min)
+    # One first scan per serial (as the scan log flags them), some at the same minute.
+    scans = [at(m, serial=f"S{i:017d}", where=None, province=place) for i, (m, place) in enumerate(firsts)]
+    scans.sort(key=lambda s: (s.scanned_at, s.id))
+    first, last = T0 + timedelta(minutes=min(a, b)), T0 + timedelta(minutes=max(a, b))
+    in_round = [s for s in scans if first <= s.scanned_at <= last]
+    assume(in_round)
+
+    def within(after: datetime, until: datetime) -> list[Scan]:
+        return [s for s in scans if after < s.scanned_at <= until]
+
+    place = lambda s: s.province  # noqa: E731
+    whole = _sliding(within(first - window, last), place, window)
+    reads = burst_reads(first, last, window)
+    rows = [s for after, until in reads.rows for s in within(after, until)]
+    before: dict[Any, int] = {}
+    if reads.counted is not None:
+        middle = within(*reads.counted)
+        assert not {s.id for s in middle} & {s.id for s in rows}
+        assert not {s.id for s in middle} & {s.id for s in in_round}
+        for s in middle:
+            before[s.province] = before.get(s.province, 0) + 1
+    edges = _sliding(rows, place, window, before=before)
+    assert {s.id: edges[s.id] for s in in_round} == {s.id: whole[s.id] for s in in_round}
+    # Rows come only from the window's two edges, each no longer than the round.
+    assert all(until - after <= last - first + timedelta(microseconds=1) for after, until in reads.rows) or (
+        reads.counted is None
+    )
 
 
 @pytest.mark.parametrize(

@@ -216,6 +216,34 @@ class AnomalyRepository(Repository[Anomaly]):
         )
         return [_first_scan(row) for row in rows]
 
+    async def first_scan_counts(
+        self, *, batch_ids: Sequence[uuid.UUID], after: datetime, until: datetime
+    ) -> tuple[dict[tuple[uuid.UUID, str], int], list[Scan]]:
+        """How many first scans each of these batches had per province code in (after, until]; and, as rows,
+        the few with a GPS fix but no province code (their place is ``Scan.province``'s to find)."""
+        if not batch_ids:
+            return {}, []
+        window = """s.first_scan AND s.batch_id = ANY(CAST(:batches AS uuid[]))
+                    AND s.scanned_at > :after AND s.scanned_at <= :until"""
+        parameters = {"batches": list(batch_ids), "after": after, "until": until}
+        counted = await self.session.execute(
+            text(f"""
+                SELECT s.batch_id, s.province_code, count(*) AS scans FROM stamps.scan s
+                WHERE {window} AND s.province_code IS NOT NULL
+                GROUP BY s.batch_id, s.province_code"""),
+            parameters,
+        )
+        # The scan log codes every fix it can place, so these are fixes outside every province: rare.
+        unplaced = await self.session.execute(
+            text(f"""
+                SELECT {FIRST_SCAN_COLUMNS} FROM stamps.scan s
+                WHERE {window} AND s.province_code IS NULL AND s.latitude IS NOT NULL AND s.longitude IS NOT NULL
+                ORDER BY s.scanned_at, s.id"""),
+            parameters,
+        )
+        counts = {(row.batch_id, row.province_code): row.scans for row in counted}
+        return counts, [_first_scan(row) for row in unplaced]
+
     async def out_of_region_serials(self, batch_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
         """How many serials of each batch were already flagged out of region (R8)."""
         if not batch_ids:

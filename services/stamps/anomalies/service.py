@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -80,10 +80,15 @@ def scanner_limit(settings: AnomalySettings) -> int:
 
 
 def _sliding(
-    scans: Sequence[Scan], key: Callable[[Scan], Any], span: timedelta
+    scans: Sequence[Scan],
+    key: Callable[[Scan], Any],
+    span: timedelta,
+    *,
+    before: Mapping[Any, int] | None = None,
 ) -> dict[int, tuple[int, int]]:
     """For each scan, over the scans of its key within ``span`` up to it (itself included, ``scans`` in time
-    order): how many were of unknown serials, and how many distinct serials. Linear: one pass per key."""
+    order): how many were of unknown serials, and how many distinct serials (plus ``before``'s count for the
+    key: serials within every scan's span that were counted, not read). Linear: one pass per key."""
     groups: dict[Any, list[Scan]] = defaultdict(list)
     for scan in scans:
         if (k := key(scan)) is not None:
@@ -105,7 +110,61 @@ def _sliding(
                 unknown -= leaving.verdict == "unknown"
                 start += 1
             counts[scan.id] = (unknown, len(serials))
+    if before:
+        for k, group in groups.items():
+            if extra := before.get(k, 0):
+                for scan in group:
+                    unknown, distinct = counts[scan.id]
+                    counts[scan.id] = (unknown, distinct + extra)
     return counts
+
+
+@dataclass(frozen=True)
+class BurstReads:
+    """Which first scans R11 reads as rows, and which it only counts per place, for one round."""
+
+    rows: tuple[tuple[datetime, datetime], ...]
+    counted: tuple[datetime, datetime] | None
+
+
+def burst_reads(first: datetime, last: datetime, window: timedelta) -> BurstReads:
+    """R11's reads, as (after, until] ranges, for a round whose scans lie in [first, last].
+
+    Every such scan's window (t - window, t] holds all of (last - window, first): those first scans are
+    counted per batch and place, not read; only the edges are rows (the ones leaving the window during the
+    round, and the round's own). A round spanning the whole window reads it all.
+    """
+    settled = last - window
+    # Times are in microseconds: (…, cut] ends just before the round's first scan, which must be a row.
+    cut = first - timedelta(microseconds=1)
+    if settled >= cut:
+        return BurstReads(((first - window, last),), None)
+    edges = ((first - window, settled), (cut, last))
+    return BurstReads(tuple(edge for edge in edges if edge[0] < edge[1]), (settled, cut))
+
+
+async def _first_scans_by_place(
+    repository: AnomalyRepository, batch_ids: Sequence[uuid.UUID], *, first: datetime, last: datetime,
+    window: timedelta,
+) -> dict[int, tuple[int, int]]:  # fmt: skip
+    """For each first scan of the round, with a place: its batch's first scans there within ``window`` up to it.
+
+    A batch first-scanned all hour would otherwise cost every round the hour's first scans as rows.
+    """
+    reads = burst_reads(first, last, window)
+    firsts = [
+        scan
+        for after, until in reads.rows
+        for scan in await repository.first_scans(batch_ids=batch_ids, after=after, until=until)
+    ]
+    before: Counter[Any] = Counter()
+    if reads.counted is not None:
+        counts, unplaced = await repository.first_scan_counts(
+            batch_ids=batch_ids, after=reads.counted[0], until=reads.counted[1]
+        )
+        before.update(counts)
+        before.update((scan.batch_id, place) for scan in unplaced if (place := scan.province) is not None)
+    return _sliding(firsts, lambda s: (s.batch_id, s.province) if s.province else None, window, before=before)
 
 
 def _hour(counts: dict[int, tuple[int, int]], scan: Scan) -> ScannerHour | None:
@@ -206,7 +265,6 @@ async def detect(
     placed = sorted(
         {i.scan.batch_id for i in new if i.scan.batch_id is not None and i.scan.province is not None}
     )
-    firsts = await repository.first_scans(batch_ids=placed, after=first - burst_window, until=last)
     out_of_region = await repository.out_of_region_serials(batches)
     chains = await traceability.sightings(
         session, stamps={(i.scan.serial, i.gtin, i.lot) for i in new if _known(i) and i.scan.serial and i.gtin},
@@ -223,7 +281,7 @@ async def detect(
     by_ip = _sliding(scanners, lambda s: s.ip_hash, hour)
     by_device = _sliding(scanners, lambda s: s.device_hash, hour)
     by_province = _sliding(unknown, lambda s: s.province, cluster_window)
-    by_place = _sliding(firsts, lambda s: (s.batch_id, s.province) if s.province else None, burst_window)
+    by_place = await _first_scans_by_place(repository, placed, first=first, last=last, window=burst_window)
     evaluations: dict[str, tuple[NewScan, Evaluation]] = {}
     for index, item in enumerate(new):
         if index % YIELD_EVERY == YIELD_EVERY - 1:
