@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from services.stamps.anomalies import geography
+from services.stamps.anomalies import repository as anomaly_reads
 from services.stamps.anomalies.rules import Context, RetailSale, Scan, evaluate, hour_of, journey
 from services.stamps.anomalies.service import _sliding, burst_reads
 from services.stamps.config import AnomalySettings
@@ -225,6 +227,14 @@ def test_the_detector_counts_within_a_sliding_window_per_key() -> None:
     # and 30 have too.
     assert [counts[s.id] for s in scans] == [(0, 1), (0, 1), (1, 1), (1, 2), (1, 3), (0, 2)]
     assert _sliding(scans, lambda _: None, timedelta(hours=1)) == {}
+
+
+def test_the_detectors_reads_name_the_scan_columns_in_the_order_of_scan_fields() -> None:
+    """Rows become scans by position: the column lists must follow ``Scan``'s fields."""
+    names = [field.name for field in dataclasses.fields(Scan)]
+    assert [c.strip().removeprefix("s.") for c in anomaly_reads.SCAN_COLUMNS.split(",")] == names
+    first = [c.strip().removeprefix("s.") for c in anomaly_reads.FIRST_SCAN_COLUMNS.split(",")]
+    assert first == [name for name in names if name not in ("device_hash", "ip_hash")]
 
 
 @given(
