@@ -757,6 +757,44 @@ async def test_r11_reads_a_batchs_first_scans_only_however_often_it_is_scanned_a
     assert sum(node["Actual Rows"] + node.get("Rows Removed by Filter", 0) for node in read) == 6
 
 
+async def test_r11s_counted_middle_holds_each_batchs_serials_first_scanned_per_place(
+    stamps: httpx.AsyncClient,
+) -> None:
+    """``first_scan_counts`` over (after, until]: distinct serials per batch and province code, a serial flagged
+    twice (two pods) counted once, a coded scan with a GPS fix counted once, only uncoded fixes as rows."""
+    product, serials = await stamp_with_serials(stamps, quantity=10)
+    other, other_serials = await stamp_with_serials(stamps, quantity=1)
+    batch = product["batch_id"]
+    after = clock.now() - timedelta(minutes=30)
+    until = after + timedelta(minutes=10)
+
+    def first(serial: str, minutes: float, **fields: Any) -> dict[str, Any]:
+        return {"serial": serial, "batch_id": batch, "scanned_at": after + timedelta(minutes=minutes),
+                "first_scan": True, "province_code": "22", **fields}  # fmt: skip
+
+    ids = await logged_scans(
+        stamps,
+        first(serials[0], 0),  # at ``after``: outside
+        first(serials[1], 1),
+        first(serials[1], 2, first_scan=False),  # scanned again: no first scan
+        first(serials[2], 3, **HA_LONG),  # coded and with its fix: counted by its code only
+        first(serials[3], 4),
+        first(serials[3], 5),  # flagged twice
+        first(serials[4], 6, province_code=None, **HA_LONG),  # a fix the log left uncoded
+        first(serials[5], 7, province_code=None),  # no place at all
+        first(serials[6], 10, province_code="01"),  # at ``until``: inside
+        {**first(serials[7], 10), "scanned_at": until + timedelta(microseconds=1)},
+        {**first(other_serials[0], 5), "batch_id": other["batch_id"]},
+    )
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    async with app.state.db.sessionmaker() as session:
+        counts, unplaced = await AnomalyRepository(session).first_scan_counts(
+            batch_ids=[uuid.UUID(batch)], after=after, until=until
+        )
+    assert counts == {(uuid.UUID(batch), "22"): 3, (uuid.UUID(batch), "01"): 1}
+    assert [(scan.id, scan.serial, scan.province) for scan in unplaced] == [(ids[6], serials[4], "22")]
+
+
 async def test_risks_are_written_only_when_they_change(stamps: httpx.AsyncClient) -> None:
     """A round evaluates every examined stamp; the table verification reads gets a new row version only for
     a changed risk, and a stamp with none gets no row (its risk falling back to none is written)."""

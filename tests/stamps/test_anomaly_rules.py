@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from services.stamps.anomalies import geography
@@ -241,6 +241,11 @@ def test_the_detectors_reads_name_the_scan_columns_in_the_order_of_scan_fields()
     st.lists(st.tuples(st.integers(0, 300), st.sampled_from(["22", "01"])), min_size=1, max_size=60),
     st.integers(0, 300), st.integers(0, 300), st.integers(1, 120),
 )  # fmt: skip
+# The edges exactly: a scan at last - window (out of every window), just after it, at the round's first
+# instant, and the middle's both ends.
+@example([(40, "22"), (41, "22"), (80, "22"), (79, "22"), (100, "22"), (20, "01")], 80, 100, 60)
+@example([(40, "22"), (100, "22"), (70, "22"), (99, "01"), (100, "01")], 100, 100, 60)
+@example([(10, "22"), (70, "22"), (71, "22"), (130, "22")], 70, 130, 60)
 def test_r11_counts_the_middle_of_its_window_and_reads_only_the_edges(
     firsts: list[tuple[int, str]], a: int, b: int, window_min: int
 ) -> None:

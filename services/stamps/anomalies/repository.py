@@ -220,8 +220,9 @@ class AnomalyRepository(Repository[Anomaly]):
     async def first_scan_counts(
         self, *, batch_ids: Sequence[uuid.UUID], after: datetime, until: datetime
     ) -> tuple[dict[tuple[uuid.UUID, str], int], list[Scan]]:
-        """How many first scans each of these batches had per province code in (after, until]; and, as rows,
-        the few with a GPS fix but no province code (their place is ``Scan.province``'s to find)."""
+        """How many serials of each of these batches were first scanned per province code in (after, until]
+        (two pods may both flag a serial's first scan); and, as rows, the few with a GPS fix but no province
+        code (their place is ``Scan.province``'s to find)."""
         if not batch_ids:
             return {}, []
         window = """s.first_scan AND s.batch_id = ANY(CAST(:batches AS uuid[]))
@@ -229,7 +230,7 @@ class AnomalyRepository(Repository[Anomaly]):
         parameters = {"batches": list(batch_ids), "after": after, "until": until}
         counted = await self.session.execute(
             text(f"""
-                SELECT s.batch_id, s.province_code, count(*) AS scans FROM stamps.scan s
+                SELECT s.batch_id, s.province_code, count(DISTINCT s.serial) AS scans FROM stamps.scan s
                 WHERE {window} AND s.province_code IS NOT NULL
                 GROUP BY s.batch_id, s.province_code"""),
             parameters,

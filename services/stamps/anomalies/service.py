@@ -111,6 +111,8 @@ def _sliding(
                 start += 1
             counts[scan.id] = (unknown, len(serials))
     if before:
+        # Added to every scan of the key, left-edge ones too: their counts are never looked up (the rules read
+        # only the round's own scans, which the counted middle precedes).
         for k, group in groups.items():
             if extra := before.get(k, 0):
                 for scan in group:
@@ -163,7 +165,10 @@ async def _first_scans_by_place(
             batch_ids=batch_ids, after=reads.counted[0], until=reads.counted[1]
         )
         before.update(counts)
-        before.update((scan.batch_id, place) for scan in unplaced if (place := scan.province) is not None)
+        placed = {
+            (scan.batch_id, place, scan.serial) for scan in unplaced if (place := scan.province) is not None
+        }
+        before.update((batch_id, place) for batch_id, place, _ in placed)
     return _sliding(firsts, lambda s: (s.batch_id, s.province) if s.province else None, window, before=before)
 
 
