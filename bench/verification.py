@@ -5,12 +5,14 @@ Set-up (not measured): a throwaway migrated database; the suite's four processes
 written into the stamps service's tables. Then, ``--rounds`` times (alternating the order of the
 verification scenarios), at ``--connections`` (64) concurrent keep-alive clients:
 
-- **bare FastAPI (ceiling)**: ``GET /v1/catalogue/{id}`` of the baseline app, a fixed JSON answer;
+- **bare FastAPI (ceiling)**: ``GET /v1/catalogue/{id}`` of the baseline app, a fixed JSON answer, measured
+  before and after each verification scenario (windows 1–3): the machine's speed drifts within minutes, so
+  each closed-loop ratio is to the mean of the two ceiling windows beside it;
 - **stamps direct**: ``GET /01/{gtin}/21/{serial}`` with ``Accept: application/json`` on the stamps service;
 - **gateway -> stamps**: the same through the gateway (the suite's native upstream client, rate limits on).
 
 - **gateway -> stamps, N % of ceiling offered** (``--open-shares``, 25 % and 35 %): an open loop offering
-  that share of the round's ceiling over the same connections, each latency from the moment its request
+  that share of the round's ceiling (the mean of its three windows) over the same connections, each latency from the moment its request
   was due (no coordinated omission).
 Each verification request names another stamp (the clients walk the serials), and every answered request
 has been logged: after the run the bench checks the scan log holds at least as many rows as there were
@@ -66,6 +68,8 @@ class Measured:
     p50_ms: float
     p99_ms: float
     ratio_to_ceiling: float = 1.0
+    # The ceiling the ratio is to: the mean of the ceilings measured just before and just after this scenario.
+    ceiling_rps: float | None = None
     cpu_ms_per_request: dict[str, float] | None = None
     # After the window, until the detector had examined the scenario's scans: how long, and what it cost.
     catch_up_s: float = 0.0
@@ -401,16 +405,18 @@ def main() -> None:
                         "detector": _children_cpu_s(pids["stamps"]),
                         "postgres": PostgresCpu(database.name),
                     }
-                    results = [
-                        _measure(
-                            "bare FastAPI (ceiling)",
-                            ceiling_urls,
-                            args,
-                            {},
-                            {"baseline": _own_cpu_s(baseline.process.pid)},
-                            stamps_dsn,
-                        )
-                    ]
+
+                    # The machine's speed drifts within minutes (the ceiling has moved by a third between
+                    # two of its windows), so every verification scenario is bracketed by two ceiling
+                    # windows and its ratio is to their mean.
+                    def ceiling(number: int) -> Measured:
+                        return _measure(
+                            f"bare FastAPI (ceiling) {number}", ceiling_urls, args, {},
+                            {"baseline": _own_cpu_s(baseline.process.pid)}, stamps_dsn,
+                        )  # fmt: skip
+
+                    ceilings = [ceiling(1)]
+                    results = [ceilings[0]]
                     order = [
                         ("stamps direct", direct, stamps_side),
                         (
@@ -420,19 +426,28 @@ def main() -> None:
                         ),
                     ]
                     for name, urls, servers in order if number % 2 == 0 else reversed(order):
-                        results.append(_measure(name, urls, args, json_headers, servers, stamps_dsn))
-                    # The latency the issue asks for at a given share of this round's ceiling: an open
-                    # loop offering exactly that rate through the gateway over the same connections.
+                        result = _measure(name, urls, args, json_headers, servers, stamps_dsn)
+                        ceilings.append(ceiling(len(ceilings) + 1))
+                        result.ceiling_rps = statistics.mean(c.rps for c in ceilings[-2:])
+                        results += [result, ceilings[-1]]
+                    # The latency the issue asks for at a given share of this round's ceiling (the mean of
+                    # its windows): an open loop offering exactly that rate through the gateway over the
+                    # same connections.
+                    round_ceiling = statistics.mean(c.rps for c in ceilings)
                     gateway_servers = {"gateway": _own_cpu_s(pids["gateway"]), **stamps_side}
                     for share in args.open_shares:
                         results.append(
                             _measure(
                                 f"gateway -> stamps, {share:.0%} of ceiling offered", through, args, json_headers,
-                                gateway_servers, stamps_dsn, rate=share * results[0].rps,
+                                gateway_servers, stamps_dsn, rate=share * round_ceiling,
                             )
                         )  # fmt: skip
                     for result in results:
-                        result.ratio_to_ceiling = result.rps / results[0].rps
+                        result.ceiling_rps = result.ceiling_rps or round_ceiling
+                        result.ratio_to_ceiling = result.rps / result.ceiling_rps
+                    spread = (max(c.rps for c in ceilings) - min(c.rps for c in ceilings)) / round_ceiling
+                    print(f"  ceilings of this round: {', '.join(f'{c.rps:,.0f}' for c in ceilings)} req/s "
+                          f"(spread {spread:.0%} of their mean; each ratio is to the two beside its scenario)")  # fmt: skip
                     rounds.append(results)
                     for result in results:
                         cpu = " + ".join(f"{k} {v:.2f}" for k, v in (result.cpu_ms_per_request or {}).items())
@@ -451,7 +466,7 @@ def main() -> None:
                     r.answered_total
                     for results in rounds
                     for r in results
-                    if r.scenario != rounds[0][0].scenario
+                    if not r.scenario.startswith("bare FastAPI")
                 )
                 print(
                     f"scan log: {logged:,} rows for {answered:,} verification answers (every answer logged: {logged >= answered})"
