@@ -12,8 +12,8 @@ verification scenarios), at ``--connections`` (64) concurrent keep-alive clients
 - **gateway -> stamps**: the same through the gateway (the suite's native upstream client, rate limits on).
 
 - **gateway -> stamps, N % of ceiling offered** (``--open-shares``, 25 % and 35 %): an open loop offering
-  that share of the round's ceiling (the mean of its three windows) over the same connections, each latency from the moment its request
-  was due (no coordinated omission).
+  that share of the round's ceiling (the mean of its three windows) over the same connections, each
+  latency from the moment its request was due (no coordinated omission).
 Each verification request names another stamp (the clients walk the serials), and every answered request
 has been logged: after the run the bench checks the scan log holds at least as many rows as there were
 answers. Each scenario starts once the machine is quiet (the anomaly detector has examined the last one's
