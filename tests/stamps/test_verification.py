@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from services.stamps.verification.repository import ScanRow, SummaryRow, record_scans
 from services.stamps.verification.scanlog import ScanLog, ScanRequest
 from shared import clock, gs1
 from shared.db import create_read_pool
@@ -427,6 +428,87 @@ async def test_batches_in_flight_together_never_share_a_serial_so_counts_stay_ex
         counts = [a.history.count for s, a in zip(order, answers, strict=True) if s == serial and a.history]
         assert counts == list(range(1, order.count(serial) + 1))  # each scan once, in arrival order
     assert len(await scans(stamps)) == 60
+
+
+async def test_a_logged_batch_keeps_every_field_of_its_scans_and_adds_to_their_summaries(
+    stamps: httpx.AsyncClient,
+) -> None:
+    """The write carries each scan as it was judged: times to the microsecond with their offset (a naive one
+    as UTC), hashes as bytes, Vietnamese text, coordinates exactly; summaries add to the stamps' counts."""
+    product, serials = await reserved(stamps, quantity=2)
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    batch_id = await scans_batch_id(stamps, serials[0])
+    hanoi = timezone(timedelta(hours=7))
+    at = datetime(2026, 11, 30, 21, 5, 7, 123456, tzinfo=hanoi)
+    naive = datetime(2026, 11, 30, 14, 5, 8, 654321)  # noqa: DTZ001 -- naive on purpose: read as UTC
+    rows = [
+        ScanRow(at, serials[0], product["gtin"].zfill(14), "LÔ-1", "/01/x/21/y", batch_id, "caution", "R3,R12", 40,
+                "web", bytes(range(16)), b"\x00" * 15 + b"\xff", "Trình duyệt Cốc Cốc \u2014 iPhone", 20.951734512,
+                107.080612345, 12.5, "22", "lot_mismatch,product_expired", True),
+        ScanRow(naive, serials[1], product["gtin"].zfill(14), None, None, batch_id, "genuine", "", 0, "api", None,
+                None, None, None, None, None, None, None, False),
+        ScanRow(at, None, None, None, "/01/bad", None, "malformed", "", 0, "api", None, None, None, None, None, None,
+                None, None, False),
+    ]  # fmt: skip
+    summaries = [SummaryRow(serials[1], 1, naive.replace(tzinfo=UTC), None, naive.replace(tzinfo=UTC)),
+                 SummaryRow(serials[0], 2, at, "22", at)]  # fmt: skip
+    pool = await create_read_pool(
+        app.state.settings.database_url.get_secret_value(),
+        application_name="test-scans",
+        min_size=1,
+        max_size=1,
+    )
+    try:
+        async with pool.acquire() as connection:
+            # A session in Hà Nội's time zone: a naive time must still be read as UTC.
+            await connection.execute("SET TIME ZONE 'Asia/Ho_Chi_Minh'")
+            ids = await record_scans(connection, rows, summaries, numbered=True)
+            again = await record_scans(connection, rows[:1], summaries[1:], numbered=False)
+            summary = {
+                row["serial"]: (row["scan_count"], row["first_scanned_at"], row["first_scan_province"])
+                for row in await connection.fetch(
+                    "SELECT * FROM stamps.stamp_scan WHERE serial = ANY($1::varchar[])", serials
+                )
+            }
+    finally:
+        await pool.close()
+    assert again is None
+    assert ids is not None
+    assert ids == sorted(ids)
+    logged = await scans(stamps, "id = ANY($1::bigint[])", ids)
+    assert [row["id"] for row in logged] == ids
+    first, second, bad = logged
+    assert first["scanned_at"] == at
+    assert (first["serial"], first["lot"], first["path"], str(first["batch_id"])) == (
+        serials[0], "LÔ-1", "/01/x/21/y", str(batch_id),
+    )  # fmt: skip
+    assert (first["verdict"], first["rules"], first["risk"], first["channel"]) == (
+        "caution",
+        ["R3", "R12"],
+        40,
+        "web",
+    )
+    assert (first["ip_hash"], first["device_hash"]) == (bytes(range(16)), b"\x00" * 15 + b"\xff")
+    assert first["user_agent"] == "Trình duyệt Cốc Cốc \u2014 iPhone"
+    assert (first["latitude"], first["longitude"], first["accuracy_m"]) == (20.951734512, 107.080612345, 12.5)
+    assert (first["province_code"], first["reasons"], first["first_scan"]) == (
+        "22", ["lot_mismatch", "product_expired"], True,
+    )  # fmt: skip
+    assert second["scanned_at"] == naive.replace(tzinfo=UTC)
+    assert (second["lot"], second["ip_hash"], second["latitude"], second["rules"], second["reasons"]) == (
+        None, None, None, [], None,
+    )  # fmt: skip
+    assert (bad["serial"], bad["batch_id"], bad["verdict"]) == (None, None, "malformed")
+    assert summary == {serials[0]: (4, at, "22"), serials[1]: (1, naive.replace(tzinfo=UTC), None)}
+
+
+async def scans_batch_id(stamps: httpx.AsyncClient, serial: str) -> Any:
+    app = stamps._transport.app  # type: ignore[attr-defined]
+    async with app.state.db.engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        return await raw.driver_connection.fetchval(  # type: ignore[union-attr]
+            "SELECT batch_id FROM stamps.stamp WHERE serial = $1", serial
+        )
 
 
 async def test_the_scan_log_flags_exactly_each_serials_first_scan(stamps: httpx.AsyncClient) -> None:

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 import asyncpg
+import orjson
 from sqlalchemy import Date, Select, String, Table, any_, bindparam, column, func, select, table, text, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -85,16 +86,18 @@ def _facts_query() -> Select[Any]:
 FACTS_QUERY = _facts_query()
 FACTS = AsyncpgStatement.compile(FACTS_QUERY)
 
-# A batch of scans and the stamps' summaries, in one statement. The summary arrays name each serial once
-# (ON CONFLICT may not touch a row twice), in serial order so that concurrent batches lock rows in the
-# same order.
-_SCANS = """unnest(
-        $1::timestamptz[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::uuid[],
-        $7::varchar[], $8::varchar[], $9::smallint[], $10::varchar[], $11::bytea[], $12::bytea[],
-        $13::varchar[], $14::float8[], $15::float8[], $16::real[], $17::varchar[], $18::varchar[], $19::bool[]
-    ) WITH ORDINALITY AS s(scanned_at, serial, gtin, lot, path, batch_id, verdict, rules, risk, channel,
-                           ip_hash, device_hash, user_agent, latitude, longitude, accuracy_m, province_code,
-                           reasons, first_scan, n)"""
+# A batch of scans and the stamps' summaries, in one statement. Each set travels as one JSON document:
+# asyncpg encodes 24 typed arrays element by element, which cost the event loop about twice the CPU of
+# building and sending the documents (docs/PERFORMANCE.md). The summaries name each serial once (ON CONFLICT
+# may not touch a row twice), in serial order so that concurrent batches lock rows in the same order.
+_SCANS = """ROWS FROM (json_to_recordset($1::json) AS (
+        scanned_at timestamptz, serial varchar, gtin varchar, lot varchar, path varchar, batch_id uuid,
+        verdict varchar, rules varchar, risk smallint, channel varchar, ip_hash bytea, device_hash bytea,
+        user_agent varchar, latitude float8, longitude float8, accuracy_m real, province_code varchar,
+        reasons varchar, first_scan bool
+    )) WITH ORDINALITY AS s(scanned_at, serial, gtin, lot, path, batch_id, verdict, rules, risk, channel,
+                            ip_hash, device_hash, user_agent, latitude, longitude, accuracy_m, province_code,
+                            reasons, first_scan, n)"""
 _INSERTED = """scanned_at, serial, gtin, lot, path, batch_id, verdict, rules, risk, channel, ip_hash, device_hash,
         user_agent, latitude, longitude, accuracy_m, province_code, reasons, first_scan"""
 _VALUES = """s.scanned_at, s.serial, s.gtin, s.lot, s.path, s.batch_id, s.verdict,
@@ -105,7 +108,10 @@ _SUMMARIES = """seen AS (
     INSERT INTO stamps.stamp_scan AS summary (
         serial, scan_count, first_scanned_at, first_scan_province, last_scanned_at
     )
-    SELECT * FROM unnest($20::varchar[], $21::int[], $22::timestamptz[], $23::varchar[], $24::timestamptz[])
+    SELECT * FROM json_to_recordset($2::json) AS t(
+        serial varchar, scan_count int, first_scanned_at timestamptz, first_scan_province varchar,
+        last_scanned_at timestamptz
+    )
     ON CONFLICT (serial) DO UPDATE SET
         scan_count = summary.scan_count + excluded.scan_count,
         last_scanned_at = greatest(summary.last_scanned_at, excluded.last_scanned_at)
@@ -132,12 +138,6 @@ WITH numbered AS MATERIALIZED (
 ), {_SUMMARIES}
 SELECT array_agg(id ORDER BY n) FROM numbered
 """
-
-SCAN_COLUMNS = (
-    "scanned_at", "serial", "gtin", "lot", "path", "batch_id", "verdict", "rules", "risk", "channel",
-    "ip_hash", "device_hash", "user_agent", "latitude", "longitude", "accuracy_m", "province_code", "reasons",
-    "first_scan",
-)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -210,18 +210,50 @@ async def record_scans(
 ) -> list[int] | None:
     """Log ``scans`` and add ``summaries`` to the stamps' scan summaries, in one committed statement; with
     ``numbered``, the scans' ids in their order."""
-    columns = [[getattr(scan, name) for scan in scans] for name in SCAN_COLUMNS]
-    ordered = sorted(summaries, key=lambda summary: summary.serial)
     ids: list[int] | None = await connection.fetchval(
         RECORD_NUMBERED_SCANS if numbered else RECORD_SCANS,
-        *columns,
-        [summary.serial for summary in ordered],
-        [summary.count for summary in ordered],
-        [summary.first_at for summary in ordered],
-        [summary.first_province for summary in ordered],
-        [summary.last_at for summary in ordered],
+        _document([_scan_document(scan) for scan in scans]),
+        _document([_summary_document(summary) for summary in sorted(summaries, key=_by_serial)]),
     )
     return ids
+
+
+def _document(rows: list[dict[str, Any]]) -> str:
+    # A naive time is UTC, as asyncpg took it for a timestamptz.
+    return orjson.dumps(rows, option=orjson.OPT_NAIVE_UTC).decode()
+
+
+def _text(value: Any) -> str | None:
+    """A UUID as text: asyncpg's own UUID type (the facts' batch ids) is not one orjson knows."""
+    return None if value is None else str(value)
+
+
+def _hex(value: bytes | None) -> str | None:
+    """bytea's text form, which json_to_recordset reads."""
+    return None if value is None else "\\x" + value.hex()
+
+
+def _scan_document(scan: ScanRow) -> dict[str, Any]:
+    # orjson writes aware datetimes with their offset and microseconds, and floats exactly.
+    return {
+        "scanned_at": scan.scanned_at, "serial": scan.serial, "gtin": scan.gtin, "lot": scan.lot,
+        "path": scan.path, "batch_id": _text(scan.batch_id), "verdict": scan.verdict, "rules": scan.rules,
+        "risk": scan.risk, "channel": scan.channel, "ip_hash": _hex(scan.ip_hash),
+        "device_hash": _hex(scan.device_hash), "user_agent": scan.user_agent, "latitude": scan.latitude,
+        "longitude": scan.longitude, "accuracy_m": scan.accuracy_m, "province_code": scan.province_code,
+        "reasons": scan.reasons, "first_scan": scan.first_scan,
+    }  # fmt: skip
+
+
+def _summary_document(summary: SummaryRow) -> dict[str, Any]:
+    return {
+        "serial": summary.serial, "scan_count": summary.count, "first_scanned_at": summary.first_at,
+        "first_scan_province": summary.first_province, "last_scanned_at": summary.last_at,
+    }  # fmt: skip
+
+
+def _by_serial(summary: SummaryRow) -> str:
+    return summary.serial
 
 
 async def salt_of(connection: asyncpg.Connection, day: date) -> bytes:
