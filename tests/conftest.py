@@ -343,9 +343,12 @@ async def running_processes(
     """
     kept = await worker_databases.kept_database(base_template)
     # The kept database is also the one the tests that commit use, and some of those drive the anomaly
-    # detector and the lifecycle job themselves: the real stamps process's own would move the detector's
-    # stored watermark under them, or finish a change a test stops after one chunk.
-    quiet_jobs = {"STAMPS_ANOMALY_JOB_EVERY_S": "0", "STAMPS_LIFECYCLE_JOB_EVERY_S": "0"}
+    # detector, the lifecycle job and the EPCIS capture runner themselves: the real stamps process's own
+    # would move the detector's stored watermark under them, finish a change a test stops after one chunk,
+    # or store a test's capture jobs beside the test's own pass (seen once: every job closed with 0 events).
+    quiet_jobs = {
+        "STAMPS_ANOMALY_JOB_EVERY_S": "0", "STAMPS_LIFECYCLE_JOB_EVERY_S": "0", "STAMPS_EPCIS_JOB_EVERY_S": "0",
+    }  # fmt: skip
     with running_suite(kept.database.urls, tmp_path_factory.mktemp("logs"), quiet_jobs) as processes:
         yield processes
 
