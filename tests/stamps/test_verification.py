@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -11,7 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.stamps.verification.repository import ScanRow, SummaryRow, record_scans
+from services.stamps.verification.repository import (
+    ScanRow,
+    SummaryRow,
+    _scan_document,
+    _summary_document,
+    record_scans,
+)
 from services.stamps.verification.scanlog import ScanLog, ScanRequest
 from shared import clock, gs1
 from shared.db import create_read_pool
@@ -500,6 +507,14 @@ async def test_a_logged_batch_keeps_every_field_of_its_scans_and_adds_to_their_s
     )  # fmt: skip
     assert (bad["serial"], bad["batch_id"], bad["verdict"]) == (None, None, "malformed")
     assert summary == {serials[0]: (4, at, "22"), serials[1]: (1, naive.replace(tzinfo=UTC), None)}
+
+
+def test_the_write_carries_every_field_of_a_scan_and_of_a_summary() -> None:
+    """The JSON documents name each field of ``ScanRow`` and ``SummaryRow``: a new one is not dropped silently."""
+    scan = ScanRow(*(None for _ in dataclasses.fields(ScanRow)))
+    assert [field.name for field in dataclasses.fields(ScanRow)] == list(_scan_document(scan))
+    summary = SummaryRow(*(None for _ in dataclasses.fields(SummaryRow)))  # type: ignore[arg-type]
+    assert len(_summary_document(summary)) == len(dataclasses.fields(SummaryRow))
 
 
 async def scans_batch_id(stamps: httpx.AsyncClient, serial: str) -> Any:

@@ -13,6 +13,7 @@ import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from operator import attrgetter
 from typing import Any
 
 import asyncpg
@@ -213,7 +214,7 @@ async def record_scans(
     ids: list[int] | None = await connection.fetchval(
         RECORD_NUMBERED_SCANS if numbered else RECORD_SCANS,
         _document([_scan_document(scan) for scan in scans]),
-        _document([_summary_document(summary) for summary in sorted(summaries, key=_by_serial)]),
+        _document([_summary_document(summary) for summary in sorted(summaries, key=attrgetter("serial"))]),
     )
     return ids
 
@@ -250,10 +251,6 @@ def _summary_document(summary: SummaryRow) -> dict[str, Any]:
         "serial": summary.serial, "scan_count": summary.count, "first_scanned_at": summary.first_at,
         "first_scan_province": summary.first_province, "last_scanned_at": summary.last_at,
     }  # fmt: skip
-
-
-def _by_serial(summary: SummaryRow) -> str:
-    return summary.serial
 
 
 async def salt_of(connection: asyncpg.Connection, day: date) -> bytes:
