@@ -42,7 +42,7 @@ import asyncpg
 import psutil
 
 from bench.cpu import PostgresCpu, background_busy
-from bench.load import REQUEST_TIMEOUT_S, percentile, require_loopback, run_wrk, walking_script
+from bench.load import REQUEST_TIMEOUT_S, percentile, require_loopback, run_client, run_wrk, walking_script
 from bench.scenarios import BASELINE, pin_process_settings, throwaway_database
 from shared import clock, gs1
 from shared.db import asyncpg_dsn
@@ -332,7 +332,7 @@ def _measure(
         before = {server: read() for server, read in servers.items()}
         window = {"connections": args.connections, "duration_s": args.seconds, "warmup_s": args.warmup}
         lateness: list[float] = []
-        latencies, errors, answered = asyncio.run(
+        latencies, errors, answered = run_client(
             _load(urls, headers=headers, **window)
             if rate is None
             else _load_open(urls, rate=rate, headers=headers, lateness=lateness, **window)
