@@ -48,6 +48,19 @@ def test_the_check_pair_catches_every_substitution_and_adjacent_transposition(
         assert gs1.check_pair(swapped) != pair
 
 
+@given(st.text(alphabet="0123456789", min_size=1, max_size=17))
+def test_the_check_digit_weighs_the_digits_3_1_3_from_the_right(body: str) -> None:
+    total = sum(int(digit) * (3 if position % 2 == 0 else 1) for position, digit in enumerate(reversed(body)))
+    assert gs1.check_digit(body) == (10 - total % 10) % 10
+
+
+@given(SERIAL_BODIES, st.text(alphabet=gs1.CSET32, min_size=2, max_size=2))
+def test_a_serial_passes_only_with_its_own_check_pair(body: str, pair: str) -> None:
+    # serial_problem reads the pair from its own tables; check_pair is the GS1 arithmetic it must agree with.
+    assert (gs1.serial_problem(body + pair) is None) == (pair == gs1.check_pair(body))
+    assert gs1.serial_problem(body + gs1.check_pair(body)) is None
+
+
 def test_new_serials_are_valid_random_and_distinct() -> None:
     serials = {gs1.new_serial() for _ in range(10_000)} | set(gs1.new_serials(10_000))
     assert len(serials) == 20_000
