@@ -1,7 +1,8 @@
 """``python -m bench.verification``: stamp verification (JSON, scan durably logged) against the bare-FastAPI ceiling.
 
 Set-up (not measured): a throwaway migrated database; the suite's four processes and the bare baseline
-(the same uvicorn flags, one worker each); ``--stamps`` (20,000) active stamps of one certified product
+(the same uvicorn flags, one worker each; the services' JSON access log on, as ``make run`` runs them,
+unless ``--access-log off``); ``--stamps`` (20,000) active stamps of one certified product
 written into the stamps service's tables. Then, ``--rounds`` times (alternating the order of the
 verification scenarios), at ``--connections`` (64) concurrent keep-alive clients:
 
@@ -375,8 +376,12 @@ def main() -> None:
         "--open-shares", type=lambda text: [float(share) for share in text.split(",") if share], default=[0.25, 0.35],
         help="shares of the ceiling offered through the gateway in an open loop after the closed-loop scenarios",
     )  # fmt: skip
+    parser.add_argument(
+        "--access-log", choices=("on", "off"), default="on",
+        help="the processes' JSON access log: on as `make run` and the deployment run them (default), or off",
+    )  # fmt: skip
     args = parser.parse_args()
-    pin_process_settings(access_log=False)
+    pin_process_settings(access_log=args.access_log == "on")
     from tests.support.processes import process_env, running_suite
 
     rounds: list[list[Measured]] = []
@@ -498,7 +503,7 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"rounds": [[asdict(r) for r in results] for results in rounds],
                                    "scans_logged": logged, "answers": answered, "connections": args.connections,
-                                   "load": args.load},
+                                   "load": args.load, "access_log": args.access_log},
                                   indent=2))  # fmt: skip
 
 
