@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import gc
 import inspect
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -20,6 +19,7 @@ from shared.db import Database, create_read_pool
 from shared.docs import docs_router, mount_assets
 from shared.errors import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from shared.health import ReadinessCheck, database_ready, health_router
+from shared.heap import frozen_heap
 from shared.logging import AccessLog, configure_logging
 from shared.middleware import RequestIdMiddleware
 from shared.schemas import Problem
@@ -86,17 +86,6 @@ def frozen_after_start(lifespan: Lifespan) -> Lifespan:
                 yield
 
     return frozen
-
-
-@contextmanager
-def frozen_heap() -> Iterator[None]:
-    """Keep every object alive now out of the collector's full collections until the block ends."""
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def create_service_app(

@@ -69,7 +69,7 @@ def check_pair(data: str) -> str:
     """GS1's two check characters (CSET 32) over CSET 82 ``data`` of at most 25 characters."""
     if not data or len(data) > len(PRIMES) or not set(data) <= _CSET82:
         raise InvalidIdentifier("serial", "a check pair covers 1 to 25 characters of CSET 82")
-    weights = PRIMES[len(data) - 1 :: -1]
+    weights = PRIMES[: len(data)][::-1]
     total = sum(_CSET82_VALUE[char] * weight for char, weight in zip(data, weights, strict=True)) % 1021
     return CSET32[total >> 5] + CSET32[total & 31]
 
@@ -81,12 +81,12 @@ def new_serial() -> str:
     return body + check_pair(body)
 
 
-# For bulk generation: base32 (RFC 4648) mapped onto Crockford's alphabet in one C-level pass, and each
+# For bulk generation and verification: base32 (RFC 4648) mapped onto Crockford's alphabet in one C-level pass, and each
 # serial's check sum as eight lookups of two-character weights (the same arithmetic as check_pair).
 _RFC4648_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", CROCKFORD.encode())
 _PAIR_WEIGHTS = [
     {
-        a + b: CSET82.index(a) * PRIMES[15 - 2 * p] + CSET82.index(b) * PRIMES[14 - 2 * p]
+        a + b: _CSET82_VALUE[a] * PRIMES[15 - 2 * p] + _CSET82_VALUE[b] * PRIMES[14 - 2 * p]
         for a in CROCKFORD
         for b in CROCKFORD
     }

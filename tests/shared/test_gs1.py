@@ -54,6 +54,13 @@ def test_the_check_digit_weighs_the_digits_3_1_3_from_the_right(body: str) -> No
     assert gs1.check_digit(body) == (10 - total % 10) % 10
 
 
+@given(st.text(alphabet=gs1.CSET82, min_size=1, max_size=25))
+def test_the_check_pair_weighs_each_character_by_a_prime_from_the_right(data: str) -> None:
+    primes = gs1.PRIMES[: len(data)][::-1]
+    total = sum(gs1.CSET82.index(char) * prime for char, prime in zip(data, primes, strict=True)) % 1021
+    assert gs1.check_pair(data) == gs1.CSET32[total // 32] + gs1.CSET32[total % 32]
+
+
 @given(SERIAL_BODIES, st.text(alphabet=gs1.CSET32, min_size=2, max_size=2))
 def test_a_serial_passes_only_with_its_own_check_pair(body: str, pair: str) -> None:
     # serial_problem reads the pair from its own tables; check_pair is the GS1 arithmetic it must agree with.
