@@ -81,8 +81,8 @@ def new_serial() -> str:
     return body + check_pair(body)
 
 
-# For bulk generation and verification: base32 (RFC 4648) mapped onto Crockford's alphabet in one C-level pass, and each
-# serial's check sum as eight lookups of two-character weights (the same arithmetic as check_pair).
+# Bulk generation maps base32 (RFC 4648) onto Crockford's alphabet in one C-level pass; generation and
+# verification take a serial's check sum as eight lookups of two-character weights (check_pair's arithmetic).
 _RFC4648_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", CROCKFORD.encode())
 _PAIR_WEIGHTS = [
     {
